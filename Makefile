@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: MIT
+# iopd build.  One static library per box of DESIGN.md; each box links only
+# against the boxes beneath it (checked by `make check-layers`).
+#
+#   make                 release build in build/
+#   make SAN=1           ASan+UBSan build in build-asan/
+#   make check           everything the README's test command runs
+#   make DDMS="file ram" build only some DDMs (null is always built)
+
+SAN ?= 0
+ifeq ($(SAN),1)
+BUILD ?= build-asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SANFLAGS :=
+endif
+
+DDMS ?= null ram file bdev
+TRANSPORTS ?= nbd
+
+CC ?= cc
+PKGS := liburing jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luring -ljansson)
+
+WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wformat=2 \
+	-Wimplicit-fallthrough -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread -fPIC $(WARN) $(CFLAGS) $(SANFLAGS) \
+	-Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP \
+	$(foreach d,$(DDMS),-DIOPD_DDM_$(shell echo $(d) | tr a-z A-Z)=1)
+LDFLAGS_ALL := -pthread $(SANFLAGS) $(LDFLAGS)
+LIBS := $(PKG_LIBS) -lm
+
+# Boxes, lowest first.
+BOX_base     := $(wildcard src/base/*.c)
+BOX_ddm      := $(wildcard src/ddm/*.c) \
+		$(foreach d,$(DDMS),$(wildcard src/ddm/$(d)/*.c))
+BOX_local    := $(wildcard src/iop/*.c src/local/*.c)
+BOX_scsi     := $(wildcard src/scsi/*.c)
+BOX_remote   := $(wildcard src/remote/*.c) \
+		$(foreach t,$(TRANSPORTS),$(wildcard src/remote/$(t)/*.c))
+BOX_connmgr  := $(wildcard src/connmgr/*.c)
+BOX_mgmt     := $(wildcard src/mgmt/*.c)
+BOXES := base ddm local scsi remote connmgr mgmt
+
+obj = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(1))
+lib = $(BUILD)/lib/libiopd_$(1).a
+# Libraries in link order: highest box first.
+LINK_LIBS := $(foreach b,mgmt connmgr remote scsi local ddm base,$(call lib,$(b)))
+
+all: $(BUILD)/iopd
+
+
+$(foreach b,$(BOXES),$(eval $(call lib,$(b)): $(call obj,$(BOX_$(b)))))
+
+$(BUILD)/lib/%.a:
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -c -o $@ $<
+
+$(BUILD)/iopd: $(BUILD)/obj/main.o $(LINK_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LINK_LIBS) $(LIBS)
+
+# Unit tests: tests/unit/test_*.c, each its own program linked with every
+# library (the linker takes only what it needs).
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LINK_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LINK_LIBS) $(LIBS)
+
+# Fuzz targets built as plain replay programs (tests/fuzz/*_fuzz.c define
+# LLVMFuzzerTestOneInput; tests/fuzz/fuzz_replay.c supplies main()).
+FUZZ_SRCS := $(wildcard tests/fuzz/*_fuzz.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/fuzz_replay.o $(LINK_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LINK_LIBS) $(LIBS)
+
+tests: $(BUILD)/iopd $(UNIT_BINS) $(FUZZ_BINS)
+
+# Each box must link against only the boxes beneath it.
+check-layers: $(LINK_LIBS)
+	@set -e; below=""; \
+	for b in base ddm local scsi remote connmgr mgmt; do \
+		l=$(BUILD)/lib/libiopd_$$b.a; \
+		if [ -n "$$(ar t $$l)" ]; then \
+			$(CC) -shared $(SANFLAGS) -o $(BUILD)/lib/layer_$$b.so \
+				-Wl,--whole-archive $$l -Wl,--no-whole-archive \
+				$$below $(LIBS) -Wl,--no-undefined \
+				|| { echo "layer check: $$b reaches above itself"; exit 1; }; \
+		fi; \
+		below="$$l $$below"; \
+	done; echo "layer check: ok"
+
+check: all tests
+	tests/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all tests check check-layers format clean
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

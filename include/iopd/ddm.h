@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device driver module (DDM) contract: the seam between the IOP's
+ * communication layer (Local Transport) and one kind of storage.
+ *
+ * A DDM sees byte offsets, lengths, iovecs and iopd's own DDM_F_* flags,
+ * never a protocol's.  The Local Transport has already validated every
+ * request it passes down (range inside the device, not read-only, flags the
+ * device declared, length within the maximum), so a DDM does not check them
+ * again.  It also emulates what a DDM lacks: FUA by a following flush when
+ * DDM_CAP_FUA is missing, WRITE_ZEROES by writing zeroes when
+ * DDM_CAP_ZEROES is missing; a DDM is never asked for an operation whose
+ * capability it did not declare.
+ *
+ * Threads: ddm_ops.submit may be called concurrently from several worker
+ * threads for the same device (each worker has its own base_loop, passed in
+ * the request), so any state shared by the device must be thread safe.
+ * open/close run on the main thread while no request is in flight.
+ *
+ * The null DDM (src/ddm/null/) is the template a new DDM copies.
+ */
+#ifndef IOPD_DDM_H
+#define IOPD_DDM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct base_loop;
+
+enum ddm_op {
+	DDM_OP_READ = 0,
+	DDM_OP_WRITE,
+	DDM_OP_FLUSH,        /* make every completed write durable; offset/len 0 */
+	DDM_OP_TRIM,         /* may discard; reads after it return anything */
+	DDM_OP_WRITE_ZEROES, /* range must read back as zeroes */
+	DDM_OP_CACHE,        /* advisory prefetch; may complete at once */
+	DDM_OP_COUNT,
+};
+
+/* Request flags (ddm_req.flags). */
+#define DDM_F_FUA (1u << 0)       /* WRITE, TRIM, WRITE_ZEROES: durable at completion */
+#define DDM_F_NO_HOLE (1u << 1)   /* WRITE_ZEROES: leave the range allocated */
+#define DDM_F_FAST_ZERO (1u << 2) /* WRITE_ZEROES: fail -ENOTSUP rather than be slow */
+
+/* Capabilities, declared once by ddm_ops.open in ddm_dev.caps. */
+#define DDM_CAP_FLUSH (1u << 0)      /* FLUSH does something (volatile cache) */
+#define DDM_CAP_FUA (1u << 1)        /* native DDM_F_FUA on writes */
+#define DDM_CAP_TRIM (1u << 2)       /* DDM_OP_TRIM */
+#define DDM_CAP_ZEROES (1u << 3)     /* native DDM_OP_WRITE_ZEROES */
+#define DDM_CAP_FAST_ZERO (1u << 4)  /* honours DDM_F_FAST_ZERO truthfully */
+#define DDM_CAP_EXTENTS (1u << 5)    /* ddm_ops.extents reports holes */
+#define DDM_CAP_CACHE (1u << 6)      /* DDM_OP_CACHE does something */
+#define DDM_CAP_MULTI_CONN (1u << 7) /* a flush on one connection covers writes
+				      * completed on every other connection */
+
+/*
+ * What the operator asked for: the parsed export specification.  Strings
+ * belong to the caller and are valid only during ddm_ops.open.
+ */
+struct ddm_open_args {
+	const char *path;    /* file, bdev: the path; NULL for ram, null */
+	uint64_t size_bytes; /* ram, null: the size; file: create/extend to this
+			      * size if non-zero */
+	bool read_only;      /* open the backing store read-only */
+	int direct;          /* file, bdev: 1 = O_DIRECT required, 0 = never,
+			      * -1 = use it where the file system allows it */
+};
+
+/*
+ * A device.  The IOP allocates it, with ops->dev_priv_size bytes behind
+ * `priv`, and frees it after ops->close.
+ */
+struct ddm_dev {
+	const struct ddm_ops *ops;
+	const char *name; /* for log messages; owned by the IOP */
+	/* Set by ops->open: */
+	uint64_t size_bytes;
+	uint32_t caps;             /* DDM_CAP_* */
+	uint32_t block_size_min;   /* smallest I/O unit, bytes (1 if any) */
+	uint32_t block_size_pref;  /* preferred I/O size, bytes */
+	uint32_t block_size_max;   /* largest single request, bytes; 0 = no limit */
+	bool read_only;            /* the backing store cannot be written */
+	void *priv;                /* ops->dev_priv_size bytes, zeroed */
+};
+
+/*
+ * One request.  The Local Transport owns it (it lives inside a request
+ * slot of the connection); the DDM borrows it and the buffers in iov until it
+ * calls ddm_req_complete() exactly once.  Completion may happen inside
+ * submit (the RAM and null DDMs do so) or later from a base_io completion
+ * on req->loop.
+ */
+struct ddm_req {
+	struct ddm_dev *dev;
+	struct base_loop *loop; /* the submitting worker's loop */
+	enum ddm_op op;
+	uint32_t flags; /* DDM_F_* */
+	uint64_t offset;
+	uint64_t len;
+	struct iovec *iov; /* READ, WRITE: buffers covering exactly len bytes */
+	int iovcnt;
+	/* Called by ddm_req_complete; set by the Local Transport. */
+	void (*done)(struct ddm_req *req, int result);
+	void *priv; /* ops->req_priv_size bytes for the DDM's own use */
+};
+
+/* Finish a request: result is 0 or -errno.  Call exactly once. */
+static inline void ddm_req_complete(struct ddm_req *req, int result)
+{
+	req->done(req, result);
+}
+
+/* Extent flags, as NBD base:allocation means them. */
+#define DDM_EXTENT_HOLE (1u << 0) /* not allocated */
+#define DDM_EXTENT_ZERO (1u << 1) /* reads as zeroes */
+
+struct ddm_extent {
+	uint64_t len;
+	uint32_t flags; /* DDM_EXTENT_* */
+};
+
+struct ddm_ops {
+	const char *name; /* "file", "bdev", "ram", "null" */
+	size_t dev_priv_size;
+	size_t req_priv_size;
+
+	/*
+	 * Open the backing store described by args and fill in dev's size,
+	 * caps, block sizes and read_only.  Main thread.  Returns 0 or
+	 * -errno, having logged why, naming dev->name.
+	 */
+	int (*open)(struct ddm_dev *dev, const struct ddm_open_args *args);
+
+	/* Release everything open acquired.  No request is in flight. */
+	void (*close)(struct ddm_dev *dev);
+
+	/* Start req; see struct ddm_req.  Any worker thread. */
+	void (*submit)(struct ddm_req *req);
+
+	/*
+	 * Describe the allocation of [offset, offset+len) as at most *n_ext
+	 * extents in ext[], in order and without gaps, starting at offset.
+	 * They may stop short of offset+len but must cover at least one
+	 * byte.  Sets *n_ext to the number filled.  Synchronous and quick;
+	 * any worker thread.  Optional (DDM_CAP_EXTENTS).  Returns 0 or
+	 * -errno.
+	 */
+	int (*extents)(struct ddm_dev *dev, uint64_t offset, uint64_t len,
+		       struct ddm_extent *ext, unsigned int *n_ext);
+};
+
+/* The DDMs built in; ddm_find("ram") returns &ddm_ram_ops or NULL. */
+extern const struct ddm_ops ddm_null_ops;
+extern const struct ddm_ops ddm_ram_ops;
+extern const struct ddm_ops ddm_file_ops;
+extern const struct ddm_ops ddm_bdev_ops;
+const struct ddm_ops *ddm_find(const char *name);
+
+/* A zero-filled, read-only page-aligned buffer of DDM_ZERO_BUF_BYTES, for
+ * emulating WRITE_ZEROES and for sparse reads. */
+#define DDM_ZERO_BUF_BYTES (1024 * 1024)
+extern const unsigned char ddm_zero_buf[DDM_ZERO_BUF_BYTES];
+
+#endif

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The seam between the Local Transport and those above it.
+ *
+ * The Local Transport scans the configured IOPs at start-up and builds, for
+ * each, an opaque context.  The Connection Manager wraps each context in an
+ * IOP descriptor (struct iop_desc): the exported function table plus the
+ * context.  A Remote Transport holds a descriptor pointer in each client
+ * connection and calls through the table: this is the direct call path
+ * (receive handler -> descriptor table -> Local Transport send handler ->
+ * DDM), with completions coming back through iop_msg.done.
+ *
+ * Communication layer (claims 5-6): the *message layer* is the session, one
+ * per (client connection, device): open, use, close.  The *transport layer*
+ * is the request frame, struct iop_msg.
+ */
+#ifndef IOPD_LOCAL_H
+#define IOPD_LOCAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iopd/ddm.h"
+
+struct base_loop;
+struct iop_session;
+
+/* What a session's device looks like to a protocol. */
+struct iop_dev_info {
+	uint64_t size_bytes;
+	uint32_t caps;            /* DDM_CAP_* as the Local Transport offers them,
+				   * emulation included (FUA, ZEROES always set
+				   * for writable devices) */
+	uint32_t block_size_min;  /* bytes */
+	uint32_t block_size_pref; /* bytes */
+	uint32_t max_request_bytes; /* largest READ/WRITE payload accepted */
+	bool read_only;           /* device or session is read-only */
+};
+
+/*
+ * The request frame.  A Remote Transport allocates one per request slot,
+ * iop_desc_ops.msg_size() bytes (the DDM's per-request area follows the
+ * struct), initialises it once with msg_init(), then reuses it.
+ *
+ * Before submit the caller fills op, flags, offset, len, iov/iovcnt
+ * (READ/WRITE), loop (its worker's loop) and done.  The buffers belong to
+ * the Remote Transport; the Local Transport and DDM borrow them until done
+ * runs.  done runs exactly once per submit, on the submitting worker's
+ * thread, possibly inside submit itself.
+ */
+struct iop_msg {
+	enum ddm_op op;
+	uint32_t flags; /* DDM_F_* */
+	uint64_t offset;
+	uint64_t len;
+	struct iovec *iov;
+	int iovcnt;
+	struct base_loop *loop;
+	void (*done)(struct iop_msg *msg, int result); /* 0 or -errno */
+	void *cookie; /* the Remote Transport's; untouched below */
+
+	/* Local Transport private. */
+	struct iop_session *session;
+	int stage;
+	int first_error;
+	struct iovec zero_iov[4];
+	uint64_t zero_done;
+	struct ddm_req req; /* followed by the DDM's req_priv_size bytes */
+};
+
+struct iop_desc;
+
+/*
+ * The exported function table.  All functions run on the caller's worker
+ * thread unless noted.  Functions returning int return 0 or -errno.
+ */
+struct iop_desc_ops {
+	/*
+	 * Message layer: open a session on device dev_index of this IOP.
+	 * read_only forces the session read-only even if the device is
+	 * writable.  The session holds a reference on the device.
+	 */
+	int (*session_open)(struct iop_desc *desc, unsigned int dev_index,
+			    bool read_only, struct iop_session **sessionp);
+	/* Close a session with no message in flight on it. */
+	void (*session_close)(struct iop_session *session);
+	void (*session_info)(const struct iop_session *session,
+			     struct iop_dev_info *info);
+	/* Bytes to allocate per iop_msg for this session. */
+	size_t (*msg_size)(const struct iop_session *session);
+	/* Initialise a freshly allocated msg for this session. */
+	void (*msg_init)(struct iop_session *session, struct iop_msg *msg);
+
+	/*
+	 * Transport layer, the send handler: validate msg once (range,
+	 * read-only, flags, maximum size), emulate what the DDM lacks, count
+	 * it in flight, dispatch to the DDM.  A request that fails
+	 * validation completes through msg->done with -EINVAL, -EPERM,
+	 * -ENOSPC, -EOVERFLOW or -ENOTSUP as the case is.
+	 */
+	void (*submit)(struct iop_session *session, struct iop_msg *msg);
+
+	/*
+	 * Allocation map of [offset, offset+len): see ddm_ops.extents.
+	 * Devices without DDM_CAP_EXTENTS report one allocated extent.
+	 */
+	int (*extents)(struct iop_session *session, uint64_t offset,
+		       uint64_t len, struct ddm_extent *ext,
+		       unsigned int *n_ext);
+};
+
+/*
+ * An IOP descriptor, built by the Connection Manager, one per IOP.
+ */
+struct iop_desc {
+	const struct iop_desc_ops *ops;
+	void *ctx; /* the Local Transport's opaque context for the IOP */
+	unsigned int index;
+	const char *name; /* the IOP's name */
+};
+
+#endif

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The seam between the Connection Manager and a Remote Transport.  A
+ * Remote Transport binds its listeners (remote_listen_*), and the
+ * Connection Manager, which owns accepting and admitting, hands each
+ * admitted client to the transport on a chosen worker with conn_start.
+ */
+#ifndef IOPD_REMOTE_H
+#define IOPD_REMOTE_H
+
+#include <stdbool.h>
+
+#include "iopd/conn.h"
+
+struct base_loop;
+struct remote_conn;
+
+struct remote_conn_args {
+	int rx_fd;                  /* the transport owns both fds from here */
+	int tx_fd;                  /* == rx_fd for sockets */
+	struct base_loop *loop;     /* the worker's loop; conn stays on it */
+	const struct conn_exports *exports;
+	struct conn_limits limits;
+	const char *peer;           /* "127.0.0.1:53012", for logs; copied */
+	/* Called on the worker thread once the connection has fully closed
+	 * (fds closed, nothing in flight).  The conn pointer is then dead. */
+	void (*closed)(void *opaque, struct remote_conn *conn);
+	void *opaque;
+};
+
+struct remote_transport_ops {
+	const char *name; /* "nbd" */
+	/* On the worker thread of args->loop.  Returns 0 or -errno (then
+	 * the fds are closed and closed() is not called). */
+	int (*conn_start)(const struct remote_conn_args *args,
+			  struct remote_conn **connp);
+	/* Ask a connection to end: stop reading, let in-flight requests
+	 * finish, send their replies, close.  closed() follows.  Worker
+	 * thread. */
+	void (*conn_shutdown)(struct remote_conn *conn);
+};
+
+extern const struct remote_transport_ops nbd_transport_ops;
+
+/*
+ * Listener helpers shared by all Remote Transports.  addr is
+ * "HOST:PORT", "[V6]:PORT", ":PORT" (every address) or "unix:PATH".
+ * Returns the number of listening fds stored in fds (a host name may bind
+ * several), or -errno after logging why.
+ */
+int remote_listen_bind(const char *addr, int default_port, int *fds,
+		       int max_fds);
+
+#endif

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * base_log: leveled logging to stderr (or syslog once daemonised).  The
+ * function that decides to fail logs once, naming the object; callers do
+ * not log the same failure again.
+ */
+#ifndef IOPD_BASE_LOG_H
+#define IOPD_BASE_LOG_H
+
+enum base_log_level {
+	BASE_LOG_ERROR = 0,
+	BASE_LOG_WARN,
+	BASE_LOG_INFO,
+	BASE_LOG_DEBUG,
+};
+
+void base_log_set_level(enum base_log_level level);
+enum base_log_level base_log_get_level(void);
+/* "error", "warn", "info", "debug".  Returns 0 or -EINVAL. */
+int base_log_parse_level(const char *text, enum base_log_level *level);
+/* Send messages to syslog instead of stderr (after daemonising). */
+void base_log_use_syslog(const char *ident);
+
+void base_log(enum base_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_error(...) base_log(BASE_LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) base_log(BASE_LOG_WARN, __VA_ARGS__)
+#define log_info(...) base_log(BASE_LOG_INFO, __VA_ARGS__)
+#define log_debug(...)                                        \
+	do {                                                  \
+		if (base_log_get_level() >= BASE_LOG_DEBUG)   \
+			base_log(BASE_LOG_DEBUG, __VA_ARGS__); \
+	} while (0)
+
+#endif

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * base_loop: one event loop per thread, carrying both socket and storage
+ * operations.  Two engines implement it: io_uring (default) and a portable
+ * fallback (epoll for streams plus a thread pool for blocking storage
+ * calls).  Callers never see which engine runs; they submit a struct
+ * base_io and get exactly one completion callback, always on the loop's own
+ * thread and never from inside base_io_submit() itself.
+ *
+ * This file knows nothing about storage devices or protocols.
+ */
+#ifndef IOPD_BASE_LOOP_H
+#define IOPD_BASE_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct base_loop;
+
+enum base_engine {
+	BASE_ENGINE_AUTO = 0, /* io_uring if it works, else fallback (logged) */
+	BASE_ENGINE_URING,
+	BASE_ENGINE_EPOLL, /* the portable fallback: epoll + thread pool */
+};
+
+enum base_io_op {
+	/* Positional storage operations (regular files, block devices). */
+	BASE_IO_READV,     /* preadv(fd, iov, iovcnt, offset) */
+	BASE_IO_WRITEV,    /* pwritev(fd, iov, iovcnt, offset); rw_flags may hold RWF_DSYNC */
+	BASE_IO_FSYNC,     /* fsync(fd) */
+	BASE_IO_FDATASYNC, /* fdatasync(fd) */
+	BASE_IO_FALLOCATE, /* fallocate(fd, mode, offset, len) */
+	/* Stream operations (sockets, pipes): readiness based in the fallback. */
+	BASE_IO_STREAM_READ,   /* read(fd, buf, buf_len); result 0 = EOF */
+	BASE_IO_STREAM_WRITEV, /* writev(fd, iov, iovcnt); may be partial */
+	BASE_IO_ACCEPT,        /* accept4(fd, NULL, NULL, SOCK_NONBLOCK|SOCK_CLOEXEC) */
+};
+
+/*
+ * One asynchronous operation.  The caller owns the struct and everything it
+ * points to until done() runs.  done() gets the syscall's result (bytes,
+ * new fd, or 0) or -errno.  Short reads and writes are reported as they are;
+ * retrying is the caller's decision.
+ */
+struct base_io {
+	enum base_io_op op;
+	int fd;
+	const struct iovec *iov; /* READV, WRITEV, STREAM_WRITEV */
+	int iovcnt;
+	void *buf; /* STREAM_READ */
+	size_t buf_len;
+	uint64_t offset; /* READV, WRITEV, FALLOCATE */
+	uint64_t len;    /* FALLOCATE */
+	int mode;        /* FALLOCATE mode */
+	int rw_flags;    /* WRITEV: RWF_* flags such as RWF_DSYNC */
+	void (*done)(struct base_io *io, int result);
+	void *data; /* caller's cookie; the loop never touches it */
+
+	/* Engine private, do not touch. */
+	struct base_io *engine_next;
+	int engine_result;
+};
+
+/*
+ * Create a loop for the calling thread (or for a worker thread that will
+ * call base_loop_run).  threads_hint sizes the fallback's blocking pool.
+ * Returns 0 or -errno.  *engine_out tells which engine was chosen.
+ */
+int base_loop_create(struct base_loop **loopp, enum base_engine engine,
+		     unsigned int queue_depth);
+void base_loop_destroy(struct base_loop *loop);
+enum base_engine base_loop_engine(const struct base_loop *loop);
+const char *base_engine_name(enum base_engine engine);
+
+/*
+ * Parse "auto", "uring"/"io_uring", "epoll"/"fallback".  Returns 0 or
+ * -EINVAL.
+ */
+int base_engine_parse(const char *text, enum base_engine *engine);
+
+/* Queue an operation.  Returns 0, or -errno if it could not be queued (then
+ * done() will not run). Must be called on the loop's thread. */
+int base_io_submit(struct base_loop *loop, struct base_io *io);
+
+/*
+ * Run the loop until base_loop_stop() is called and no operation is
+ * outstanding, or until stop is called with force.  Must be called on the
+ * thread that owns the loop.
+ */
+void base_loop_run(struct base_loop *loop);
+
+/* Make base_loop_run return after its current iteration.  Thread safe. */
+void base_loop_stop(struct base_loop *loop);
+
+/*
+ * Run fn(arg) on the loop's thread soon.  Thread safe; this is how other
+ * threads hand work (a new connection, a shutdown request) to a worker.
+ * Returns 0 or -ENOMEM.
+ */
+int base_loop_post(struct base_loop *loop, void (*fn)(void *arg), void *arg);
+
+/*
+ * Hooks run on the loop's thread: before_sleep runs once per iteration,
+ * just before the loop blocks waiting for completions (Redis' ae.c idea);
+ * it is where callers flush batched work.  May be NULL.
+ */
+void base_loop_set_before_sleep(struct base_loop *loop,
+				void (*fn)(struct base_loop *loop, void *arg),
+				void *arg);
+
+/* Number of base_io submitted and not yet completed. */
+unsigned int base_loop_inflight(const struct base_loop *loop);
+
+#endif
