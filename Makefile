@@ -70,13 +70,22 @@ $(BUILD)/obj/tests/%.o: tests/%.c
 $(BUILD)/iopd: $(BUILD)/obj/main.o $(LINK_LIBS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LINK_LIBS) $(LIBS)
 
-# Unit tests: tests/unit/test_*.c, each its own program linked with every
-# library (the linker takes only what it needs).
+# Unit tests: tests/unit/test_<box>_*.c, each its own program, linked only
+# with its box and the boxes beneath it (so tests respect the layering too).
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LINK_LIBS)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LINK_LIBS) $(LIBS)
+LIBS_base := $(call lib,base)
+LIBS_ddm := $(call lib,ddm) $(LIBS_base)
+LIBS_local := $(call lib,local) $(LIBS_ddm)
+LIBS_nbd := $(call lib,remote) $(call lib,scsi) $(LIBS_local)
+LIBS_connmgr := $(call lib,connmgr) $(LIBS_nbd)
+LIBS_mgmt := $(call lib,mgmt) $(LIBS_connmgr)
+define unit_rule
+$(BUILD)/tests/test_$(1)_%: $(BUILD)/obj/tests/unit/test_$(1)_%.o $(LIBS_$(1))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$< $(LIBS_$(1)) $$(LIBS)
+endef
+$(foreach b,base ddm local nbd connmgr mgmt,$(eval $(call unit_rule,$(b))))
 
 # Fuzz targets built as plain replay programs (tests/fuzz/*_fuzz.c define
 # LLVMFuzzerTestOneInput; tests/fuzz/fuzz_replay.c supplies main()).
@@ -102,7 +111,19 @@ check-layers: $(LINK_LIBS)
 		below="$$l $$below"; \
 	done; echo "layer check: ok"
 
-check: all tests
+# The README's two commands.  Both install what they need from Debian.
+deps:
+	scripts/install-deps.sh
+
+run: deps
+	$(MAKE) all
+	$(BUILD)/iopd $(or $(EXPORTS),ram:1G)
+
+# Release build on both engines, then the ASan+UBSan build; tests/run.sh
+# prints the closing "N passed, N failed" line.
+check: deps
+	$(MAKE) all tests check-layers
+	$(MAKE) SAN=1 all tests
 	tests/run.sh
 
 format:
@@ -111,5 +132,5 @@ format:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all tests check check-layers format clean
+.PHONY: all tests deps run check check-layers format clean
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
