@@ -120,4 +120,44 @@ struct iop_desc {
 	const char *name; /* the IOP's name */
 };
 
+
+
+/*
+ * Start-up side of the Local Transport (claims 19 and 23: "scan the local
+ * bus"): what to open, and the per-IOP contexts the Connection Manager
+ * wraps into descriptors.
+ */
+struct local;
+
+struct local_dev_spec {
+	const char *name;
+	struct ddm_open_args args;
+};
+
+struct local_iop_spec {
+	const char *name;
+	const char *ddm; /* "file", "bdev", "ram", "null" */
+	unsigned int n_devs;
+	struct local_dev_spec *devs;
+};
+
+struct local_config {
+	unsigned int n_iops;
+	struct local_iop_spec *iops;
+	uint32_t max_request_bytes; /* largest READ/WRITE accepted */
+};
+
+/* Open every configured IOP and its devices.  Returns 0 or -errno after
+ * logging which device failed. */
+int local_scan(const struct local_config *cfg, struct local **localp);
+/* Close every device (sessions must be closed) and free. */
+void local_destroy(struct local *local);
+unsigned int local_iop_count(const struct local *local);
+void *local_iop_context(struct local *local, unsigned int index);
+const char *local_iop_name(const void *ctx);
+/* Index of the device called name in the IOP, or -ENOENT. */
+int local_iop_dev_find(const void *ctx, const char *name);
+
+/* The function table the Connection Manager puts in every descriptor. */
+extern const struct iop_desc_ops local_desc_ops;
 #endif

@@ -9,6 +9,7 @@
 #define IOPD_REMOTE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "iopd/conn.h"
 
@@ -50,5 +51,8 @@ extern const struct remote_transport_ops nbd_transport_ops;
  */
 int remote_listen_bind(const char *addr, int default_port, int *fds,
 		       int max_fds);
+/* "tcp 127.0.0.1:10809", "tcp [::1]:10809" or "unix /path" for a bound
+ * socket.  Returns 0 or -errno. */
+int remote_listen_describe(int fd, char *buf, size_t len);
 
 #endif

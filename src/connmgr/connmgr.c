@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Connection services: worker threads (the IOP's I/O processors, one loop
+ * each), accepting and admitting clients, attaching each connection to a
+ * worker for its whole life, and the ordered shutdown: stop admitting,
+ * drain every connection, stop the workers.
+ *
+ * Locking: the only lock is the start-up handshake with the workers.  A
+ * connection is handed to its worker with base_loop_post and from then on
+ * lives on that thread alone.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "base/base_log.h"
+#include "connmgr/connmgr_priv.h"
+
+struct connmgr_handoff {
+	struct connmgr_worker *worker;
+	int rx_fd, tx_fd;
+	char peer[INET6_ADDRSTRLEN + 16];
+};
+
+static void connmgr_workers_stop(struct connmgr *cm);
+
+int connmgr_create(const struct connmgr_config *cfg, struct local *local,
+		   struct connmgr **cmp)
+{
+	struct connmgr *cm = calloc(1, sizeof(*cm));
+	int ret;
+
+	if (!cm)
+		return -ENOMEM;
+	cm->cfg = *cfg;
+	if (!cm->cfg.limits.max_request_bytes)
+		cm->cfg.limits.max_request_bytes =
+			CONN_DEFAULT_MAX_REQUEST_BYTES;
+	if (!cm->cfg.limits.max_inflight)
+		cm->cfg.limits.max_inflight = CONN_DEFAULT_MAX_INFLIGHT;
+	pthread_mutex_init(&cm->start_lock, NULL);
+	pthread_cond_init(&cm->start_cond, NULL);
+	ret = connmgr_exports_build(cm, local);
+	if (ret < 0) {
+		connmgr_destroy(cm);
+		return ret;
+	}
+	*cmp = cm;
+	return 0;
+}
+
+void connmgr_destroy(struct connmgr *cm)
+{
+	if (!cm)
+		return;
+	connmgr_workers_stop(cm);
+	for (unsigned int i = 0; i < cm->n_listeners; i++)
+		if (cm->listeners[i].fd >= 0)
+			close(cm->listeners[i].fd);
+	connmgr_exports_free(cm);
+	free(cm->workers);
+	pthread_mutex_destroy(&cm->start_lock);
+	pthread_cond_destroy(&cm->start_cond);
+	free(cm);
+}
+
+int connmgr_listener_add(struct connmgr *cm, int fd)
+{
+	if (cm->n_listeners == CONNMGR_MAX_LISTENERS) {
+		log_error("too many listening sockets (at most %d)",
+			  CONNMGR_MAX_LISTENERS);
+		return -E2BIG;
+	}
+	cm->listeners[cm->n_listeners].cm = cm;
+	cm->listeners[cm->n_listeners++].fd = fd;
+	return 0;
+}
+
+/* Worker side --------------------------------------------------------- */
+
+static void connmgr_conn_closed(void *opaque, struct remote_conn *rc)
+{
+	struct connmgr_conn *conn = opaque;
+	struct connmgr_worker *w = conn->worker;
+
+	conn->prev->next = conn->next;
+	conn->next->prev = conn->prev;
+	w->n_conns--;
+	free(conn);
+	if (w->draining && w->n_conns == 0)
+		base_loop_stop(w->loop);
+}
+
+static void connmgr_conn_attach(void *arg)
+{
+	struct connmgr_handoff *h = arg;
+	struct connmgr_worker *w = h->worker;
+	struct connmgr *cm = w->cm;
+	struct remote_conn_args args = {
+		.rx_fd = h->rx_fd,
+		.tx_fd = h->tx_fd,
+		.loop = w->loop,
+		.exports = &cm->view,
+		.limits = cm->cfg.limits,
+		.peer = h->peer,
+		.closed = connmgr_conn_closed,
+	};
+	struct connmgr_conn *conn;
+	int ret;
+
+	conn = calloc(1, sizeof(*conn));
+	if (!conn || w->draining) {
+		close(h->rx_fd);
+		if (h->tx_fd != h->rx_fd)
+			close(h->tx_fd);
+		free(conn);
+		free(h);
+		return;
+	}
+	conn->worker = w;
+	conn->transport = &nbd_transport_ops;
+	args.opaque = conn;
+	/* Link first: conn_start may not call closed(), but a later close
+	 * must find the entry in the list. */
+	conn->next = w->conns.next;
+	conn->prev = &w->conns;
+	w->conns.next->prev = conn;
+	w->conns.next = conn;
+	w->n_conns++;
+	ret = conn->transport->conn_start(&args, &conn->rc);
+	if (ret < 0) {
+		log_warn("%s: cannot start connection: %s", h->peer,
+			 strerror(-ret));
+		conn->prev->next = conn->next;
+		conn->next->prev = conn->prev;
+		w->n_conns--;
+		free(conn);
+	}
+	free(h);
+}
+
+static void connmgr_worker_drain(void *arg)
+{
+	struct connmgr_worker *w = arg;
+	struct connmgr_conn *conn, *next;
+
+	w->draining = true;
+	if (w->n_conns == 0) {
+		base_loop_stop(w->loop);
+		return;
+	}
+	for (conn = w->conns.next; conn != &w->conns; conn = next) {
+		next = conn->next;
+		conn->transport->conn_shutdown(conn->rc);
+	}
+}
+
+static void *connmgr_worker_main(void *arg)
+{
+	struct connmgr_worker *w = arg;
+	struct connmgr *cm = w->cm;
+	char name[16];
+
+	snprintf(name, sizeof(name), "iopd-w%u", w->index);
+	pthread_setname_np(pthread_self(), name);
+	/* The loop is created on the thread that runs it: io_uring rings
+	 * set up for a single issuer belong to their creating task. */
+	w->start_result = base_loop_create(&w->loop, cm->cfg.engine, 0);
+	pthread_mutex_lock(&cm->start_lock);
+	cm->n_started++;
+	pthread_cond_signal(&cm->start_cond);
+	pthread_mutex_unlock(&cm->start_lock);
+	if (w->start_result < 0)
+		return NULL;
+	base_loop_run(w->loop);
+	base_loop_destroy(w->loop);
+	w->loop = NULL;
+	return NULL;
+}
+
+int connmgr_workers_start(struct connmgr *cm)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int n = cm->cfg.n_workers;
+	int ret = 0;
+
+	if (n == 0)
+		n = ncpu > 0 ? (unsigned int)ncpu : 1;
+	cm->workers = calloc(n, sizeof(*cm->workers));
+	if (!cm->workers)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < n; i++) {
+		struct connmgr_worker *w = &cm->workers[i];
+
+		w->cm = cm;
+		w->index = i;
+		w->conns.next = w->conns.prev = &w->conns;
+		ret = -pthread_create(&w->thread, NULL, connmgr_worker_main, w);
+		if (ret < 0) {
+			log_error("cannot start worker thread %u: %s", i,
+				  strerror(-ret));
+			break;
+		}
+		cm->n_workers++;
+	}
+	pthread_mutex_lock(&cm->start_lock);
+	while (cm->n_started < cm->n_workers)
+		pthread_cond_wait(&cm->start_cond, &cm->start_lock);
+	pthread_mutex_unlock(&cm->start_lock);
+	for (unsigned int i = 0; i < cm->n_workers; i++) {
+		if (cm->workers[i].start_result < 0) {
+			log_error("worker %u: cannot create its event loop: %s",
+				  i, strerror(-cm->workers[i].start_result));
+			ret = cm->workers[i].start_result;
+		}
+	}
+	if (ret == 0 && cm->n_workers)
+		log_info("%u workers, %s engine", cm->n_workers,
+			 base_engine_name(base_loop_engine(cm->workers[0].loop)));
+	return ret;
+}
+
+/* Main thread: accepting and shutdown --------------------------------- */
+
+static void connmgr_peer_name(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+
+	snprintf(buf, len, "client");
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else if (ss.ss_family == AF_UNIX) {
+		snprintf(buf, len, "unix:fd%d", fd);
+	}
+}
+
+static void connmgr_admit(struct connmgr *cm, int fd)
+{
+	struct connmgr_handoff *h = calloc(1, sizeof(*h));
+	struct connmgr_worker *w;
+
+	if (!h) {
+		close(fd);
+		return;
+	}
+	/* Round robin keeps connections spread over the workers; a
+	 * connection never moves once attached. */
+	w = &cm->workers[cm->next_worker++ % cm->n_workers];
+	h->worker = w;
+	h->rx_fd = h->tx_fd = fd;
+	connmgr_peer_name(fd, h->peer, sizeof(h->peer));
+	log_debug("%s: connected, worker %u", h->peer, w->index);
+	if (base_loop_post(w->loop, connmgr_conn_attach, h) < 0) {
+		close(fd);
+		free(h);
+	}
+}
+
+static void connmgr_accept_done(struct base_io *io, int result);
+
+static void connmgr_accept_arm(struct connmgr_listener *l)
+{
+	l->io.op = BASE_IO_ACCEPT;
+	l->io.fd = l->fd;
+	l->io.done = connmgr_accept_done;
+	l->io.data = l;
+	if (base_io_submit(l->cm->main_loop, &l->io) < 0) {
+		log_error("cannot accept on listener fd %d", l->fd);
+		l->cm->listeners_open--;
+	}
+}
+
+static void connmgr_accept_done(struct base_io *io, int result)
+{
+	struct connmgr_listener *l = io->data;
+	struct connmgr *cm = l->cm;
+
+	if (result >= 0) {
+		if (cm->stopping)
+			close(result);
+		else
+			connmgr_admit(cm, result);
+	} else if (!cm->stopping && result != -EINVAL) {
+		/* EMFILE, ECONNABORTED...: the listener itself is fine. */
+		log_warn("accept: %s", strerror(-result));
+	}
+	if (!cm->stopping && result != -EINVAL) {
+		connmgr_accept_arm(l);
+		return;
+	}
+	close(l->fd);
+	l->fd = -1;
+	if (--cm->listeners_open == 0 && cm->stopping)
+		base_loop_stop(cm->main_loop);
+}
+
+static void connmgr_signal_done(struct base_io *io, int result)
+{
+	struct connmgr *cm = io->data;
+
+	if (result <= 0 && result != -EINTR && result != -EAGAIN) {
+		log_error("signal fd: %s", result ? strerror(-result) : "EOF");
+	} else if (result == -EINTR || result == -EAGAIN) {
+		base_io_submit(cm->main_loop, io);
+		return;
+	}
+	log_info("shutting down: no new clients, draining connections");
+	cm->stopping = true;
+	/* Wakes the pending accepts, which then fail with EINVAL. */
+	for (unsigned int i = 0; i < cm->n_listeners; i++)
+		if (cm->listeners[i].fd >= 0)
+			shutdown(cm->listeners[i].fd, SHUT_RDWR);
+	if (cm->listeners_open == 0)
+		base_loop_stop(cm->main_loop);
+}
+
+static void connmgr_workers_stop(struct connmgr *cm)
+{
+	for (unsigned int i = 0; i < cm->n_workers; i++)
+		if (cm->workers[i].start_result == 0)
+			base_loop_post(cm->workers[i].loop,
+				       connmgr_worker_drain, &cm->workers[i]);
+	for (unsigned int i = 0; i < cm->n_workers; i++)
+		pthread_join(cm->workers[i].thread, NULL);
+	cm->n_workers = 0;
+}
+
+int connmgr_run(struct connmgr *cm, int signal_fd)
+{
+	int ret;
+
+	ret = base_loop_create(&cm->main_loop, cm->cfg.engine, 64);
+	if (ret < 0) {
+		log_error("cannot create the main event loop: %s",
+			  strerror(-ret));
+		connmgr_workers_stop(cm);
+		return ret;
+	}
+	cm->signal_io.op = BASE_IO_STREAM_READ;
+	cm->signal_io.fd = signal_fd;
+	cm->signal_io.buf = cm->signal_buf;
+	cm->signal_io.buf_len = sizeof(cm->signal_buf);
+	cm->signal_io.done = connmgr_signal_done;
+	cm->signal_io.data = cm;
+	base_io_submit(cm->main_loop, &cm->signal_io);
+	cm->listeners_open = cm->n_listeners;
+	for (unsigned int i = 0; i < cm->n_listeners; i++)
+		connmgr_accept_arm(&cm->listeners[i]);
+	base_loop_run(cm->main_loop);
+	connmgr_workers_stop(cm);
+	base_loop_destroy(cm->main_loop);
+	cm->main_loop = NULL;
+	log_info("all connections closed");
+	return 0;
+}
+
+/* Single connection on stdin/stdout ------------------------------------- */
+
+static void connmgr_stdio_closed(void *opaque, struct remote_conn *rc)
+{
+	base_loop_stop(opaque);
+}
+
+int connmgr_serve_stdio(struct connmgr *cm, int rx_fd, int tx_fd)
+{
+	struct remote_conn_args args = {
+		.rx_fd = rx_fd,
+		.tx_fd = tx_fd,
+		.exports = &cm->view,
+		.limits = cm->cfg.limits,
+		.peer = "stdio",
+		.closed = connmgr_stdio_closed,
+	};
+	struct base_loop *loop;
+	struct remote_conn *rc;
+	int ret;
+
+	ret = base_loop_create(&loop, cm->cfg.engine, 0);
+	if (ret < 0) {
+		log_error("cannot create an event loop: %s", strerror(-ret));
+		return ret;
+	}
+	args.loop = loop;
+	args.opaque = loop;
+	ret = nbd_transport_ops.conn_start(&args, &rc);
+	if (ret == 0)
+		base_loop_run(loop);
+	base_loop_destroy(loop);
+	return ret;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to the Local Transport: the per-IOP context and the session. */
+#ifndef IOPD_LOCAL_PRIV_H
+#define IOPD_LOCAL_PRIV_H
+
+#include "iop/iop.h"
+#include "iopd/local.h"
+
+struct local_iop_ctx {
+	struct iop *iop;
+	uint32_t max_request_bytes;
+};
+
+struct local {
+	unsigned int n_iops;
+	struct local_iop_ctx *ctxs;
+};
+
+struct iop_session {
+	struct local_iop_ctx *ctx;
+	struct iop_dev *dev;
+	bool read_only;
+};
+
+#endif

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The Local Transport's send handler and message layer: the function
+ * table every IOP descriptor exports (local_desc_ops).
+ *
+ * A request is validated here once, for every protocol above: range,
+ * read-only, flags, alignment, maximum size.  What a DDM lacks is
+ * emulated here so every DDM stays small: FUA by a flush after the write,
+ * WRITE_ZEROES by writes from the shared zero buffer.  Protocol error codes
+ * are not this file's business: it returns -errno and each Remote Transport
+ * converts in its one function.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "base/base_log.h"
+#include "local/local_priv.h"
+
+enum local_stage {
+	LOCAL_STAGE_MAIN = 0, /* the operation itself */
+	LOCAL_STAGE_ZERO,     /* emulated WRITE_ZEROES: one chunk of writes */
+	LOCAL_STAGE_FLUSH,    /* emulated FUA: the flush after it */
+};
+
+#define LOCAL_ZERO_CHUNK_BYTES \
+	((uint64_t)DDM_ZERO_BUF_BYTES * (sizeof(((struct iop_msg *)0)->zero_iov) / sizeof(struct iovec)))
+
+#define LOCAL_WRITE_FLAGS (DDM_F_FUA)
+#define LOCAL_ZERO_FLAGS (DDM_F_FUA | DDM_F_NO_HOLE | DDM_F_FAST_ZERO)
+
+static bool local_op_writes(enum ddm_op op)
+{
+	return op == DDM_OP_WRITE || op == DDM_OP_TRIM ||
+	       op == DDM_OP_WRITE_ZEROES;
+}
+
+static int local_session_open(struct iop_desc *desc, unsigned int dev_index,
+			      bool read_only, struct iop_session **sessionp)
+{
+	struct local_iop_ctx *ctx = desc->ctx;
+	struct iop_session *session;
+
+	if (dev_index >= ctx->iop->n_devs)
+		return -ENOENT;
+	session = calloc(1, sizeof(*session));
+	if (!session)
+		return -ENOMEM;
+	session->ctx = ctx;
+	session->dev = ctx->iop->devs[dev_index];
+	session->read_only = read_only || session->dev->ddm.read_only;
+	iop_dev_get(session->dev);
+	*sessionp = session;
+	return 0;
+}
+
+static void local_session_close(struct iop_session *session)
+{
+	if (!session)
+		return;
+	iop_dev_put(session->dev);
+	free(session);
+}
+
+static void local_session_info(const struct iop_session *session,
+			       struct iop_dev_info *info)
+{
+	const struct ddm_dev *ddm = &session->dev->ddm;
+	uint32_t max = session->ctx->max_request_bytes;
+
+	if (ddm->block_size_max && ddm->block_size_max < max)
+		max = ddm->block_size_max;
+	info->size_bytes = ddm->size_bytes;
+	info->caps = ddm->caps;
+	info->block_size_min = ddm->block_size_min;
+	info->block_size_pref = ddm->block_size_pref;
+	info->max_request_bytes = max;
+	info->read_only = session->read_only;
+	if (session->read_only)
+		info->caps &= ~(DDM_CAP_TRIM | DDM_CAP_ZEROES |
+				DDM_CAP_FAST_ZERO | DDM_CAP_FUA);
+	else
+		info->caps |= DDM_CAP_FUA | DDM_CAP_ZEROES; /* emulated */
+}
+
+static size_t local_msg_priv_offset(void)
+{
+	return (sizeof(struct iop_msg) + 15) & ~(size_t)15;
+}
+
+static size_t local_msg_size(const struct iop_session *session)
+{
+	return local_msg_priv_offset() + session->dev->ddm.ops->req_priv_size;
+}
+
+static void local_msg_init(struct iop_session *session, struct iop_msg *msg)
+{
+	msg->session = session;
+	msg->req.dev = &session->dev->ddm;
+	msg->req.priv = (char *)msg + local_msg_priv_offset();
+}
+
+/* Returns 0, or the -errno the request fails with. */
+static int local_msg_validate(const struct iop_session *session,
+			      const struct iop_msg *msg)
+{
+	const struct ddm_dev *ddm = &session->dev->ddm;
+	uint32_t allowed = 0;
+	uint64_t end;
+
+	switch (msg->op) {
+	case DDM_OP_READ:
+	case DDM_OP_WRITE:
+		if (msg->len > session->ctx->max_request_bytes ||
+		    (ddm->block_size_max && msg->len > ddm->block_size_max))
+			return -EOVERFLOW;
+		allowed = msg->op == DDM_OP_WRITE ? LOCAL_WRITE_FLAGS : 0;
+		break;
+	case DDM_OP_TRIM:
+		allowed = DDM_F_FUA;
+		break;
+	case DDM_OP_WRITE_ZEROES:
+		allowed = LOCAL_ZERO_FLAGS;
+		break;
+	case DDM_OP_FLUSH:
+	case DDM_OP_CACHE:
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (msg->flags & ~allowed)
+		return -EINVAL;
+	if (local_op_writes(msg->op) && session->read_only)
+		return -EPERM;
+	if (msg->op == DDM_OP_FLUSH)
+		return 0;
+	if (__builtin_add_overflow(msg->offset, msg->len, &end) ||
+	    end > ddm->size_bytes)
+		return local_op_writes(msg->op) ? -ENOSPC : -EINVAL;
+	if (msg->op != DDM_OP_CACHE &&
+	    ((msg->offset | msg->len) % ddm->block_size_min))
+		return -EINVAL;
+	if ((msg->flags & DDM_F_FAST_ZERO) &&
+	    !(ddm->caps & DDM_CAP_FAST_ZERO))
+		return -ENOTSUP;
+	return 0;
+}
+
+static void local_msg_finish(struct iop_msg *msg, int result)
+{
+	atomic_fetch_sub(&msg->session->dev->inflight, 1);
+	msg->done(msg, result);
+}
+
+static void local_dispatch(struct iop_msg *msg, enum ddm_op op, uint32_t flags,
+			   uint64_t offset, uint64_t len)
+{
+	struct ddm_req *req = &msg->req;
+
+	req->loop = msg->loop;
+	req->op = op;
+	req->flags = flags;
+	req->offset = offset;
+	req->len = len;
+	req->iov = msg->iov;
+	req->iovcnt = msg->iovcnt;
+	req->dev->ops->submit(req);
+}
+
+/* Emulated WRITE_ZEROES: write the next chunk from the zero buffer. */
+static void local_zero_next(struct iop_msg *msg)
+{
+	uint64_t left = msg->len - msg->zero_done;
+	uint64_t chunk = left < LOCAL_ZERO_CHUNK_BYTES ? left
+						       : LOCAL_ZERO_CHUNK_BYTES;
+	uint64_t piece;
+	int n = 0;
+
+	for (uint64_t off = 0; off < chunk; off += piece) {
+		piece = chunk - off < DDM_ZERO_BUF_BYTES ? chunk - off
+							 : DDM_ZERO_BUF_BYTES;
+		msg->zero_iov[n].iov_base = (void *)ddm_zero_buf;
+		msg->zero_iov[n++].iov_len = piece;
+	}
+	msg->stage = LOCAL_STAGE_ZERO;
+	msg->req.loop = msg->loop;
+	msg->req.op = DDM_OP_WRITE;
+	msg->req.flags = 0;
+	msg->req.offset = msg->offset + msg->zero_done;
+	msg->req.len = chunk;
+	msg->req.iov = msg->zero_iov;
+	msg->req.iovcnt = n;
+	msg->zero_done += chunk;
+	msg->req.dev->ops->submit(&msg->req);
+}
+
+/* After the operation: the flush that stands in for a FUA the DDM lacks. */
+static bool local_fua_pending(const struct iop_msg *msg)
+{
+	const struct ddm_dev *ddm = msg->req.dev;
+
+	/* Emulated zero writes went down without FUA even on a DDM that has
+	 * it, so they need the flush too. */
+	return (msg->flags & DDM_F_FUA) && (ddm->caps & DDM_CAP_FLUSH) &&
+	       (!(ddm->caps & DDM_CAP_FUA) || msg->stage == LOCAL_STAGE_ZERO);
+}
+
+static void local_req_done(struct ddm_req *req, int result)
+{
+	struct iop_msg *msg =
+		(struct iop_msg *)((char *)req - offsetof(struct iop_msg, req));
+
+	if (result < 0) {
+		local_msg_finish(msg, result);
+		return;
+	}
+	if (msg->stage == LOCAL_STAGE_ZERO && msg->zero_done < msg->len) {
+		local_zero_next(msg);
+		return;
+	}
+	if (msg->stage != LOCAL_STAGE_FLUSH && local_fua_pending(msg)) {
+		msg->stage = LOCAL_STAGE_FLUSH;
+		local_dispatch(msg, DDM_OP_FLUSH, 0, 0, 0);
+		return;
+	}
+	local_msg_finish(msg, 0);
+}
+
+static void local_submit(struct iop_session *session, struct iop_msg *msg)
+{
+	uint32_t caps = session->dev->ddm.caps;
+	uint32_t flags = msg->flags;
+	int ret;
+
+	ret = local_msg_validate(session, msg);
+	if (ret < 0) {
+		msg->done(msg, ret);
+		return;
+	}
+	msg->session = session;
+	msg->stage = LOCAL_STAGE_MAIN;
+	msg->req.done = local_req_done;
+	atomic_fetch_add(&session->dev->inflight, 1);
+
+	if (!(caps & DDM_CAP_FUA))
+		flags &= ~DDM_F_FUA;
+	switch (msg->op) {
+	case DDM_OP_FLUSH:
+		if (!(caps & DDM_CAP_FLUSH))
+			goto done_nothing;
+		break;
+	case DDM_OP_TRIM:
+		/* proto.md: trim is advisory, so a DDM without it succeeds */
+		if (!(caps & DDM_CAP_TRIM))
+			goto done_nothing;
+		break;
+	case DDM_OP_CACHE:
+		if (!(caps & DDM_CAP_CACHE))
+			goto done_nothing;
+		break;
+	case DDM_OP_WRITE_ZEROES:
+		if (!(caps & DDM_CAP_ZEROES)) {
+			msg->zero_done = 0;
+			if (msg->len == 0)
+				goto done_nothing;
+			local_zero_next(msg);
+			return;
+		}
+		break;
+	default:
+		if (msg->len == 0)
+			goto done_nothing;
+		break;
+	}
+	local_dispatch(msg, msg->op, flags, msg->offset, msg->len);
+	return;
+
+done_nothing:
+	local_req_done(&msg->req, 0);
+}
+
+static int local_extents(struct iop_session *session, uint64_t offset,
+			 uint64_t len, struct ddm_extent *ext,
+			 unsigned int *n_ext)
+{
+	struct ddm_dev *ddm = &session->dev->ddm;
+	uint64_t end;
+
+	if (__builtin_add_overflow(offset, len, &end) || end > ddm->size_bytes ||
+	    len == 0 || *n_ext == 0)
+		return -EINVAL;
+	if (ddm->caps & DDM_CAP_EXTENTS)
+		return ddm->ops->extents(ddm, offset, len, ext, n_ext);
+	ext[0].len = len;
+	ext[0].flags = 0;
+	*n_ext = 1;
+	return 0;
+}
+
+const struct iop_desc_ops local_desc_ops = {
+	.session_open = local_session_open,
+	.session_close = local_session_close,
+	.session_info = local_session_info,
+	.msg_size = local_msg_size,
+	.msg_init = local_msg_init,
+	.submit = local_submit,
+	.extents = local_extents,
+};

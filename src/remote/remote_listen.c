@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Listening sockets for every Remote Transport: TCP over IPv4 and IPv6 and
+ * Unix stream sockets.  Binding happens at start-up step 3, before the
+ * Connection Manager admits anyone; accepting is the Connection Manager's.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "base/base_log.h"
+#include "iopd/remote.h"
+
+#define REMOTE_LISTEN_BACKLOG 1024
+
+static int remote_listen_unix(const char *path, int *fds)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_error("listen unix:%s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun.sun_path, path);
+	/* A socket left by a previous run would make bind fail; anything
+	 * else at that path is the operator's and stays. */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto err;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    listen(fd, REMOTE_LISTEN_BACKLOG) < 0) {
+		close(fd);
+		goto err;
+	}
+	fds[0] = fd;
+	return 1;
+err:
+	log_error("listen unix:%s: %s", path, strerror(errno));
+	return -errno;
+}
+
+/* Split "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT" into host and port. */
+static int remote_listen_split(const char *addr, int default_port,
+			       char *host, size_t host_len, char *port,
+			       size_t port_len)
+{
+	const char *colon;
+
+	if (addr[0] == '[') {
+		const char *end = strchr(addr, ']');
+
+		if (!end || (size_t)(end - addr - 1) >= host_len ||
+		    (end[1] && end[1] != ':'))
+			return -EINVAL;
+		memcpy(host, addr + 1, (size_t)(end - addr - 1));
+		host[end - addr - 1] = 0;
+		colon = end[1] ? end + 1 : NULL;
+	} else {
+		colon = strrchr(addr, ':');
+		if (colon && strchr(addr, ':') != colon)
+			return -EINVAL; /* bare IPv6 needs brackets */
+		size_t n = colon ? (size_t)(colon - addr) : strlen(addr);
+
+		if (!colon && strspn(addr, "0123456789") == strlen(addr)) {
+			n = 0;
+			colon = addr - 1; /* "PORT" alone */
+		}
+		if (n >= host_len)
+			return -EINVAL;
+		memcpy(host, addr, n);
+		host[n] = 0;
+	}
+	if (colon && colon[1])
+		snprintf(port, port_len, "%s", colon + 1);
+	else
+		snprintf(port, port_len, "%d", default_port);
+	return 0;
+}
+
+static int remote_listen_tcp(const char *addr, int default_port, int *fds,
+			     int max_fds)
+{
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC,
+		.ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+	};
+	struct addrinfo *res, *ai;
+	char host[256], port[16];
+	int n = 0, fd, ret, one = 1;
+	int bound_port = 0;
+
+	if (remote_listen_split(addr, default_port, host, sizeof(host), port,
+				sizeof(port)) < 0) {
+		log_error("listen %s: expected HOST:PORT, [V6]:PORT, :PORT or "
+			  "unix:PATH",
+			  addr);
+		return -EINVAL;
+	}
+	ret = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+	if (ret) {
+		log_error("listen %s: %s", addr, gai_strerror(ret));
+		return -EINVAL;
+	}
+	for (ai = res; ai && n < max_fds; ai = ai->ai_next) {
+		fd = socket(ai->ai_family,
+			    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* One socket per family, so "::" and "0.0.0.0" coexist. */
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+				   sizeof(one));
+		/* Port 0: every address of one host name gets the same
+		 * port, the one the kernel picked for the first. */
+		if (bound_port) {
+			if (ai->ai_family == AF_INET)
+				((struct sockaddr_in *)ai->ai_addr)->sin_port =
+					htons(bound_port);
+			else if (ai->ai_family == AF_INET6)
+				((struct sockaddr_in6 *)ai->ai_addr)->sin6_port =
+					htons(bound_port);
+		}
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+		    listen(fd, REMOTE_LISTEN_BACKLOG) < 0) {
+			ret = -errno;
+			close(fd);
+			/* "localhost" may name ::1 on a host without IPv6. */
+			if (ret == -EADDRNOTAVAIL || ret == -EAFNOSUPPORT)
+				continue;
+			log_error("listen %s: %s", addr, strerror(-ret));
+			goto err_close;
+		}
+		if (!bound_port) {
+			struct sockaddr_storage ss;
+			socklen_t sl = sizeof(ss);
+
+			getsockname(fd, (struct sockaddr *)&ss, &sl);
+			bound_port = ntohs(ss.ss_family == AF_INET
+					     ? ((struct sockaddr_in *)&ss)->sin_port
+					     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+		}
+		fds[n++] = fd;
+	}
+	freeaddrinfo(res);
+	if (n == 0) {
+		log_error("listen %s: no usable address", addr);
+		return -EADDRNOTAVAIL;
+	}
+	return n;
+
+err_close:
+	freeaddrinfo(res);
+	while (n > 0)
+		close(fds[--n]);
+	return ret;
+}
+
+int remote_listen_bind(const char *addr, int default_port, int *fds,
+		       int max_fds)
+{
+	if (max_fds < 1)
+		return -EINVAL;
+	if (!strncmp(addr, "unix:", 5))
+		return remote_listen_unix(addr + 5, fds);
+	return remote_listen_tcp(addr, default_port, fds, max_fds);
+}
+
+int remote_listen_describe(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return -errno;
+	switch (ss.ss_family) {
+	case AF_INET: {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "tcp %s:%u", host, ntohs(sin->sin_port));
+		return 0;
+	}
+	case AF_INET6: {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "tcp [%s]:%u", host,
+			 ntohs(sin6->sin6_port));
+		return 0;
+	}
+	case AF_UNIX:
+		snprintf(buf, len, "unix %s",
+			 ((struct sockaddr_un *)&ss)->sun_path);
+		return 0;
+	}
+	return -EAFNOSUPPORT;
+}
