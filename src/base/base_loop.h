@@ -64,9 +64,15 @@ struct base_io {
 };
 
 /*
- * Create a loop for the calling thread (or for a worker thread that will
- * call base_loop_run).  threads_hint sizes the fallback's blocking pool.
- * Returns 0 or -errno.  *engine_out tells which engine was chosen.
+ * Create a loop.  A loop must always be run by one and the same thread (an
+ * io_uring set up for a single issuer belongs to it); create it on that
+ * thread where possible.  queue_depth 0 picks the default.  Returns 0 or
+ * -errno; base_loop_engine() tells which engine was chosen.
+ *
+ * Rules for stream operations: at most one pending read-side op (STREAM_READ
+ * or ACCEPT) and one pending STREAM_WRITEV per fd (the fallback returns
+ * -EBUSY otherwise); shutdown() an fd before closing it while an op is
+ * pending; the process must ignore SIGPIPE.
  */
 int base_loop_create(struct base_loop **loopp, enum base_engine engine,
 		     unsigned int queue_depth);
@@ -85,9 +91,10 @@ int base_engine_parse(const char *text, enum base_engine *engine);
 int base_io_submit(struct base_loop *loop, struct base_io *io);
 
 /*
- * Run the loop until base_loop_stop() is called and no operation is
- * outstanding, or until stop is called with force.  Must be called on the
- * thread that owns the loop.
+ * Run the loop until base_loop_stop() is called; it returns after the
+ * iteration in which stop was seen and does not wait for outstanding
+ * operations: callers drain first.  After base_loop_destroy, outstanding
+ * operations never complete and posted functions not yet run are dropped.
  */
 void base_loop_run(struct base_loop *loop);
 

@@ -1,0 +1,45 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# install-deps.sh: install the Debian 12 packages iopd needs to build and
+# to run its tests.  Idempotent: when every package is already installed
+# it touches nothing (no apt-get update).  Runs apt-get as root, or via
+# sudo when not root.
+set -euo pipefail
+
+PACKAGES=(
+	# build
+	build-essential pkg-config liburing-dev libjansson-dev libsystemd-dev
+	# fuzz targets and sanitizers with clang (gcc's libasan comes with gcc)
+	clang libclang-rt-14-dev
+	# integration tests: NBD clients and tools
+	python3 libnbd-bin nbdkit fuse3 qemu-utils fio
+	# integration tests: loop devices, filesystems, system tools
+	e2fsprogs util-linux mount coreutils diffutils procps iproute2
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$status" = installed ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all ${#PACKAGES[@]} packages present"
+	exit 0
+fi
+
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		as_root=(sudo)
+	else
+		echo "install-deps: missing ${missing[*]}; run this script as root" >&2
+		exit 1
+	fi
+fi
+
+echo "install-deps: installing ${missing[*]}"
+"${as_root[@]}" apt-get update
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+	apt-get install -y --no-install-recommends "${missing[@]}"

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * base_engine: private contract between the engine-neutral loop
+ * (base_loop.c) and the engines that move bytes (base_uring.c,
+ * base_epoll.c).  The loop owns the wake eventfd, the cross-thread post
+ * queue, the stop flag, the before_sleep hook and the in-flight count; an
+ * engine owns only how operations reach the kernel and how their
+ * completions come back.
+ */
+#ifndef IOPD_BASE_ENGINE_H
+#define IOPD_BASE_ENGINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "base/base_loop.h"
+
+struct base_engine_ops {
+	const char *name;
+	/* Set up loop->engine_priv.  Returns 0 or -errno; must not log the
+	 * failure when auto selection may still fall back (-ENOSYS, -EPERM). */
+	int (*init)(struct base_loop *loop, unsigned int queue_depth);
+	/* Free everything; operations still outstanding never complete. */
+	void (*fini)(struct base_loop *loop);
+	/* Queue io.  Never calls io->done; an op that finishes at once goes
+	 * through base_loop_defer(). */
+	int (*submit)(struct base_loop *loop, struct base_io *io);
+	/* Called once per iteration from base_loop_run after before_sleep:
+	 * push queued work to the kernel, block for at least one event if
+	 * can_block, and deliver completions with base_loop_complete(). */
+	void (*wait)(struct base_loop *loop, bool can_block);
+};
+
+struct base_post;
+
+struct base_loop {
+	const struct base_engine_ops *ops;
+	enum base_engine engine;
+	void *engine_priv;
+	/* eventfd (EFD_NONBLOCK): made readable by posts, stop and the
+	 * fallback's thread pool; each engine keeps a watch on it. */
+	int wake_fd;
+	atomic_bool stop;
+
+	pthread_mutex_t post_lock;
+	struct base_post *post_head, *post_tail;
+
+	/* Completions decided inside submit, run by the next iteration. */
+	struct base_io *ready_head, *ready_tail;
+
+	unsigned int inflight;
+	void (*before_sleep)(struct base_loop *loop, void *arg);
+	void *before_sleep_arg;
+};
+
+extern const struct base_engine_ops base_uring_ops;
+extern const struct base_engine_ops base_epoll_ops;
+
+/* Deliver one completion on the loop thread (drops the in-flight count). */
+void base_loop_complete(struct base_loop *loop, struct base_io *io, int result);
+/* Queue a completion found during submit for the next iteration. */
+void base_loop_defer(struct base_loop *loop, struct base_io *io, int result);
+/* Make the engine's wait return soon.  Thread safe. */
+void base_loop_wake(struct base_loop *loop);
+/* Reset the wake eventfd after it fired. */
+void base_loop_wake_drain(struct base_loop *loop);
+
+#endif

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: MIT
+/*
+ * base_log: leveled messages to stderr as "iopd[pid]: level: text", or to
+ * syslog once the daemon asks for it.  Each message leaves in a single
+ * write(2) so lines from different threads never interleave.  Timestamps
+ * are left to whatever collects stderr (journald, the test harness).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "base/base_log.h"
+
+#define BASE_LOG_LINE_MAX 1024
+
+static atomic_int base_log_level_cur = BASE_LOG_INFO;
+static atomic_bool base_log_syslog;
+static const char *base_log_ident = "iopd";
+
+static const char *const base_log_names[] = {
+	[BASE_LOG_ERROR] = "error",
+	[BASE_LOG_WARN] = "warn",
+	[BASE_LOG_INFO] = "info",
+	[BASE_LOG_DEBUG] = "debug",
+};
+
+static const int base_log_prio[] = {
+	[BASE_LOG_ERROR] = LOG_ERR,
+	[BASE_LOG_WARN] = LOG_WARNING,
+	[BASE_LOG_INFO] = LOG_INFO,
+	[BASE_LOG_DEBUG] = LOG_DEBUG,
+};
+
+void base_log_set_level(enum base_log_level level)
+{
+	if (level > BASE_LOG_DEBUG)
+		level = BASE_LOG_DEBUG;
+	atomic_store(&base_log_level_cur, (int)level);
+}
+
+enum base_log_level base_log_get_level(void)
+{
+	return (enum base_log_level)atomic_load(&base_log_level_cur);
+}
+
+int base_log_parse_level(const char *text, enum base_log_level *level)
+{
+	if (!text)
+		return -EINVAL;
+	for (int i = BASE_LOG_ERROR; i <= BASE_LOG_DEBUG; i++) {
+		if (strcasecmp(text, base_log_names[i]) == 0) {
+			*level = (enum base_log_level)i;
+			return 0;
+		}
+	}
+	if (strcasecmp(text, "warning") == 0) {
+		*level = BASE_LOG_WARN;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void base_log_use_syslog(const char *ident)
+{
+	if (ident)
+		base_log_ident = ident;
+	openlog(base_log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	atomic_store(&base_log_syslog, true);
+}
+
+static void base_log_write_all(const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(STDERR_FILENO, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+void base_log(enum base_log_level level, const char *fmt, ...)
+{
+	char line[BASE_LOG_LINE_MAX];
+	int saved_errno = errno; /* callers often log then test errno */
+	va_list ap;
+	size_t len;
+	int n;
+
+	if (level > BASE_LOG_DEBUG)
+		level = BASE_LOG_DEBUG;
+	if ((int)level > atomic_load(&base_log_level_cur))
+		return;
+
+	va_start(ap, fmt);
+	if (atomic_load(&base_log_syslog)) {
+		vsyslog(base_log_prio[level], fmt, ap);
+		va_end(ap);
+		errno = saved_errno;
+		return;
+	}
+	n = snprintf(line, sizeof(line), "%s[%d]: %s: ", base_log_ident,
+		     (int)getpid(), base_log_names[level]);
+	len = n > 0 ? (size_t)n : 0;
+	n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		len += (size_t)n;
+	/* Truncated messages still end in a newline. */
+	if (len > sizeof(line) - 2)
+		len = sizeof(line) - 2;
+	line[len++] = '\n';
+	base_log_write_all(line, len);
+	errno = saved_errno;
+}

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: MIT
+/*
+ * base_loop: the engine-neutral half of the event loop.  It chooses an
+ * engine, runs the iteration (posted work, deferred completions,
+ * before_sleep, engine wait), and keeps the cross-thread post queue, the
+ * stop flag and the in-flight count.  How operations reach the kernel is
+ * the engines' business (base_uring.c, base_epoll.c).
+ *
+ * Stopping: base_loop_run returns after the iteration in which
+ * base_loop_stop was seen.  It does not wait for outstanding operations;
+ * callers drain their own I/O (base_loop_inflight() tells them when)
+ * before they stop, because after base_loop_destroy an outstanding
+ * operation never completes and its buffers must not be reused until the
+ * loop is gone.  Posted functions not yet run at destroy are dropped.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "base/base_engine.h"
+#include "base/base_log.h"
+
+struct base_post {
+	struct base_post *next;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+const char *base_engine_name(enum base_engine engine)
+{
+	switch (engine) {
+	case BASE_ENGINE_AUTO:
+		return "auto";
+	case BASE_ENGINE_URING:
+		return "io_uring";
+	case BASE_ENGINE_EPOLL:
+		return "epoll";
+	}
+	return "unknown";
+}
+
+int base_engine_parse(const char *text, enum base_engine *engine)
+{
+	static const struct {
+		const char *name;
+		enum base_engine engine;
+	} names[] = {
+		{"auto", BASE_ENGINE_AUTO},	 {"uring", BASE_ENGINE_URING},
+		{"io_uring", BASE_ENGINE_URING}, {"epoll", BASE_ENGINE_EPOLL},
+		{"fallback", BASE_ENGINE_EPOLL},
+	};
+
+	if (!text)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcasecmp(text, names[i].name) == 0) {
+			*engine = names[i].engine;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int base_loop_engine_init(struct base_loop *loop,
+				 enum base_engine engine,
+				 unsigned int queue_depth)
+{
+	static atomic_bool fallback_logged;
+	int ret;
+
+	if (engine == BASE_ENGINE_EPOLL)
+		goto use_epoll;
+	loop->ops = &base_uring_ops;
+	loop->engine = BASE_ENGINE_URING;
+	ret = loop->ops->init(loop, queue_depth);
+	if (ret == 0)
+		return 0;
+	if (engine == BASE_ENGINE_URING) {
+		log_error("cannot set up io_uring: %s", strerror(-ret));
+		return ret;
+	}
+	/* Any failure but memory means the kernel or a seccomp policy
+	 * refuses io_uring; say so once per process, not once per loop. */
+	if (ret == -ENOMEM)
+		return ret;
+	if (!atomic_exchange(&fallback_logged, true))
+		log_warn("io_uring unavailable (%s), using the epoll fallback "
+			 "engine",
+			 strerror(-ret));
+use_epoll:
+	loop->ops = &base_epoll_ops;
+	loop->engine = BASE_ENGINE_EPOLL;
+	ret = loop->ops->init(loop, queue_depth);
+	if (ret < 0)
+		log_error("cannot set up the epoll engine: %s", strerror(-ret));
+	return ret;
+}
+
+int base_loop_create(struct base_loop **loopp, enum base_engine engine,
+		     unsigned int queue_depth)
+{
+	struct base_loop *loop;
+	int ret;
+
+	loop = calloc(1, sizeof(*loop));
+	if (!loop)
+		return -ENOMEM;
+	ret = pthread_mutex_init(&loop->post_lock, NULL);
+	if (ret) {
+		ret = -ret;
+		goto err_free;
+	}
+	loop->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (loop->wake_fd < 0) {
+		ret = -errno;
+		log_error("cannot create the loop's eventfd: %s",
+			  strerror(-ret));
+		goto err_destroy_lock;
+	}
+	ret = base_loop_engine_init(loop, engine, queue_depth);
+	if (ret < 0)
+		goto err_close_wake;
+	*loopp = loop;
+	return 0;
+
+err_close_wake:
+	close(loop->wake_fd);
+err_destroy_lock:
+	pthread_mutex_destroy(&loop->post_lock);
+err_free:
+	free(loop);
+	return ret;
+}
+
+void base_loop_destroy(struct base_loop *loop)
+{
+	struct base_post *p, *next;
+
+	if (!loop)
+		return;
+	loop->ops->fini(loop);
+	for (p = loop->post_head; p; p = next) {
+		next = p->next;
+		free(p);
+	}
+	close(loop->wake_fd);
+	pthread_mutex_destroy(&loop->post_lock);
+	free(loop);
+}
+
+enum base_engine base_loop_engine(const struct base_loop *loop)
+{
+	return loop->engine;
+}
+
+int base_io_submit(struct base_loop *loop, struct base_io *io)
+{
+	int ret;
+
+	if (!io || !io->done)
+		return -EINVAL;
+	io->engine_next = NULL;
+	ret = loop->ops->submit(loop, io);
+	if (ret < 0)
+		return ret;
+	loop->inflight++;
+	return 0;
+}
+
+void base_loop_complete(struct base_loop *loop, struct base_io *io, int result)
+{
+	loop->inflight--;
+	io->done(io, result);
+}
+
+void base_loop_defer(struct base_loop *loop, struct base_io *io, int result)
+{
+	io->engine_result = result;
+	io->engine_next = NULL;
+	if (loop->ready_tail)
+		loop->ready_tail->engine_next = io;
+	else
+		loop->ready_head = io;
+	loop->ready_tail = io;
+}
+
+void base_loop_wake(struct base_loop *loop)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN means the counter is already huge: the loop is awake. */
+	while (write(loop->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
+void base_loop_wake_drain(struct base_loop *loop)
+{
+	uint64_t val;
+
+	while (read(loop->wake_fd, &val, sizeof(val)) < 0 && errno == EINTR)
+		;
+}
+
+static void base_loop_run_posted(struct base_loop *loop)
+{
+	struct base_post *p, *next;
+
+	pthread_mutex_lock(&loop->post_lock);
+	p = loop->post_head;
+	loop->post_head = loop->post_tail = NULL;
+	pthread_mutex_unlock(&loop->post_lock);
+	for (; p; p = next) {
+		next = p->next;
+		p->fn(p->arg);
+		free(p);
+	}
+}
+
+/* Only the completions queued before this call: a callback that submits
+ * again and completes at once waits for the next iteration, so one busy
+ * stream cannot starve the others. */
+static void base_loop_run_ready(struct base_loop *loop)
+{
+	struct base_io *io = loop->ready_head, *next;
+
+	loop->ready_head = loop->ready_tail = NULL;
+	for (; io; io = next) {
+		next = io->engine_next;
+		io->engine_next = NULL;
+		base_loop_complete(loop, io, io->engine_result);
+	}
+}
+
+void base_loop_run(struct base_loop *loop)
+{
+	while (!atomic_load(&loop->stop)) {
+		base_loop_run_posted(loop);
+		base_loop_run_ready(loop);
+		if (atomic_load(&loop->stop))
+			break;
+		if (loop->before_sleep)
+			loop->before_sleep(loop, loop->before_sleep_arg);
+		loop->ops->wait(loop,
+				!loop->ready_head && !atomic_load(&loop->stop));
+	}
+	/* A stopped loop may be run again. */
+	atomic_store(&loop->stop, false);
+}
+
+void base_loop_stop(struct base_loop *loop)
+{
+	atomic_store(&loop->stop, true);
+	base_loop_wake(loop);
+}
+
+int base_loop_post(struct base_loop *loop, void (*fn)(void *arg), void *arg)
+{
+	struct base_post *p;
+	bool was_empty;
+
+	p = malloc(sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->next = NULL;
+	p->fn = fn;
+	p->arg = arg;
+	pthread_mutex_lock(&loop->post_lock);
+	was_empty = !loop->post_head;
+	if (loop->post_tail)
+		loop->post_tail->next = p;
+	else
+		loop->post_head = p;
+	loop->post_tail = p;
+	pthread_mutex_unlock(&loop->post_lock);
+	/* A non-empty queue already has a wake-up on its way: the loop
+	 * drains the eventfd before it takes the queue. */
+	if (was_empty)
+		base_loop_wake(loop);
+	return 0;
+}
+
+void base_loop_set_before_sleep(struct base_loop *loop,
+				void (*fn)(struct base_loop *loop, void *arg),
+				void *arg)
+{
+	loop->before_sleep = fn;
+	loop->before_sleep_arg = arg;
+}
+
+unsigned int base_loop_inflight(const struct base_loop *loop)
+{
+	return loop->inflight;
+}

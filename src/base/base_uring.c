@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: MIT
+/*
+ * base_uring: the io_uring engine.  One ring per loop carries sockets,
+ * pipes and storage alike.  base_io_submit only fills SQEs (or, when the
+ * SQ is full, parks the request on an overflow list); the loop hands them
+ * to the kernel once per iteration with io_uring_submit_and_wait, after
+ * before_sleep, so a burst of requests costs one system call.  user_data
+ * is the struct base_io pointer.  A read on the loop's wake eventfd is
+ * kept armed in the ring so posts and stop from other threads get in.
+ *
+ * The ring is set up for a single issuer with deferred task work when the
+ * kernel offers it, created disabled and enabled by the first
+ * base_loop_run, so the task that runs the loop is the one the kernel
+ * binds it to even if another thread created it.  A loop must therefore
+ * always be run by the same thread.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "base/base_engine.h"
+#include "base/base_log.h"
+
+#define BASE_URING_DEPTH_DEFAULT 256
+#define BASE_URING_DEPTH_MAX	 4096
+#define BASE_URING_REAP_BATCH	 64
+/* Larger reads are reported short, like any stream read may be. */
+#define BASE_URING_READ_MAX (1U << 30)
+
+struct base_uring {
+	struct io_uring ring;
+	bool disabled; /* created IORING_SETUP_R_DISABLED, not yet enabled */
+	/* Requests that found the SQ full, oldest first. */
+	struct base_io *overflow_head, *overflow_tail;
+	struct base_io wake_io;
+	uint64_t wake_val;
+};
+
+static int base_uring_setup(struct base_uring *u, unsigned int depth)
+{
+	/* Most capable first; EINVAL means this kernel lacks a flag. */
+	static const unsigned int flag_sets[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+			IORING_SETUP_R_DISABLED | IORING_SETUP_SUBMIT_ALL,
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+		0,
+	};
+	int ret = -EINVAL;
+
+	for (size_t i = 0; i < sizeof(flag_sets) / sizeof(flag_sets[0]); i++) {
+		struct io_uring_params p;
+
+		memset(&p, 0, sizeof(p));
+		/* Thousands of idle connections each hold a read: let the CQ
+		 * take a wave of them without leaning on kernel overflow. */
+		p.flags = flag_sets[i] | IORING_SETUP_CQSIZE;
+		p.cq_entries = depth * 8;
+		ret = io_uring_queue_init_params(depth, &u->ring, &p);
+		if (ret == 0) {
+			u->disabled = p.flags & IORING_SETUP_R_DISABLED;
+			return 0;
+		}
+		if (ret != -EINVAL)
+			return ret;
+	}
+	return ret;
+}
+
+/* liburing 2.3 declares io_uring_enable_rings but does not export it. */
+static int base_uring_enable(struct base_uring *u)
+{
+	if (syscall(__NR_io_uring_register, u->ring.ring_fd,
+		    IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static void base_uring_overflow_push(struct base_uring *u, struct base_io *io)
+{
+	io->engine_next = NULL;
+	if (u->overflow_tail)
+		u->overflow_tail->engine_next = io;
+	else
+		u->overflow_head = io;
+	u->overflow_tail = io;
+}
+
+static void base_uring_prep(struct io_uring_sqe *sqe, struct base_io *io)
+{
+	unsigned int len;
+
+	switch (io->op) {
+	case BASE_IO_READV:
+		io_uring_prep_readv(sqe, io->fd, io->iov, (unsigned)io->iovcnt,
+				    io->offset);
+		break;
+	case BASE_IO_WRITEV:
+		io_uring_prep_writev(sqe, io->fd, io->iov, (unsigned)io->iovcnt,
+				     io->offset);
+		sqe->rw_flags = io->rw_flags;
+		break;
+	case BASE_IO_FSYNC:
+		io_uring_prep_fsync(sqe, io->fd, 0);
+		break;
+	case BASE_IO_FDATASYNC:
+		io_uring_prep_fsync(sqe, io->fd, IORING_FSYNC_DATASYNC);
+		break;
+	case BASE_IO_FALLOCATE:
+		io_uring_prep_fallocate(sqe, io->fd, io->mode, io->offset,
+					io->len);
+		break;
+	case BASE_IO_STREAM_READ:
+		len = io->buf_len > BASE_URING_READ_MAX ? BASE_URING_READ_MAX
+							: (unsigned)io->buf_len;
+		/* Offset -1: use (and ignore) the file position, which is
+		 * what sockets and pipes need. */
+		io_uring_prep_read(sqe, io->fd, io->buf, len, (__u64)-1);
+		break;
+	case BASE_IO_STREAM_WRITEV:
+		io_uring_prep_writev(sqe, io->fd, io->iov, (unsigned)io->iovcnt,
+				     (__u64)-1);
+		break;
+	case BASE_IO_ACCEPT:
+		io_uring_prep_accept(sqe, io->fd, NULL, NULL,
+				     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		break;
+	}
+	io_uring_sqe_set_data(sqe, io);
+}
+
+/* Fill an SQE for io, or park it if the SQ is full (or others already
+ * wait, to keep submission order). */
+static void base_uring_queue(struct base_uring *u, struct base_io *io)
+{
+	struct io_uring_sqe *sqe = NULL;
+
+	if (!u->overflow_head)
+		sqe = io_uring_get_sqe(&u->ring);
+	if (!sqe) {
+		base_uring_overflow_push(u, io);
+		return;
+	}
+	base_uring_prep(sqe, io);
+}
+
+static void base_uring_wake_arm(struct base_loop *loop, struct base_uring *u)
+{
+	u->wake_io.op = BASE_IO_STREAM_READ;
+	u->wake_io.fd = loop->wake_fd;
+	u->wake_io.buf = &u->wake_val;
+	u->wake_io.buf_len = sizeof(u->wake_val);
+	base_uring_queue(u, &u->wake_io);
+}
+
+static int base_uring_init(struct base_loop *loop, unsigned int queue_depth)
+{
+	struct base_uring *u;
+	int ret;
+
+	if (queue_depth == 0)
+		queue_depth = BASE_URING_DEPTH_DEFAULT;
+	if (queue_depth > BASE_URING_DEPTH_MAX)
+		queue_depth = BASE_URING_DEPTH_MAX;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	ret = base_uring_setup(u, queue_depth);
+	if (ret < 0) {
+		free(u);
+		return ret;
+	}
+	loop->engine_priv = u;
+	base_uring_wake_arm(loop, u);
+	return 0;
+}
+
+static void base_uring_fini(struct base_loop *loop)
+{
+	struct base_uring *u = loop->engine_priv;
+
+	io_uring_queue_exit(&u->ring);
+	free(u);
+	loop->engine_priv = NULL;
+}
+
+static int base_uring_submit(struct base_loop *loop, struct base_io *io)
+{
+	switch (io->op) {
+	case BASE_IO_READV:
+	case BASE_IO_WRITEV:
+	case BASE_IO_FSYNC:
+	case BASE_IO_FDATASYNC:
+	case BASE_IO_FALLOCATE:
+	case BASE_IO_STREAM_READ:
+	case BASE_IO_STREAM_WRITEV:
+	case BASE_IO_ACCEPT:
+		break;
+	default:
+		return -EINVAL;
+	}
+	base_uring_queue(loop->engine_priv, io);
+	return 0;
+}
+
+/* Move parked requests into the SQ, submitting whenever it fills. */
+static void base_uring_overflow_flush(struct base_uring *u)
+{
+	while (u->overflow_head) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+		struct base_io *io;
+
+		if (!sqe) {
+			if (io_uring_submit(&u->ring) <= 0)
+				return; /* the kernel is busy; next iteration */
+			continue;
+		}
+		io = u->overflow_head;
+		u->overflow_head = io->engine_next;
+		if (!u->overflow_head)
+			u->overflow_tail = NULL;
+		io->engine_next = NULL;
+		base_uring_prep(sqe, io);
+	}
+}
+
+static void base_uring_reap(struct base_loop *loop, struct base_uring *u)
+{
+	struct io_uring_cqe *cqes[BASE_URING_REAP_BATCH];
+	struct {
+		struct base_io *io;
+		int res;
+	} done[BASE_URING_REAP_BATCH];
+	unsigned int n;
+
+	/* Copy out and advance before running callbacks: they submit, and
+	 * the CQ slots are better back in the kernel's hands. */
+	while ((n = io_uring_peek_batch_cqe(&u->ring, cqes,
+					    BASE_URING_REAP_BATCH)) > 0) {
+		for (unsigned int i = 0; i < n; i++) {
+			done[i].io = io_uring_cqe_get_data(cqes[i]);
+			done[i].res = cqes[i]->res;
+		}
+		io_uring_cq_advance(&u->ring, n);
+		for (unsigned int i = 0; i < n; i++) {
+			if (done[i].io == &u->wake_io) {
+				base_uring_wake_arm(loop, u);
+				continue;
+			}
+			base_loop_complete(loop, done[i].io, done[i].res);
+		}
+	}
+}
+
+static void base_uring_wait(struct base_loop *loop, bool can_block)
+{
+	struct base_uring *u = loop->engine_priv;
+	int ret;
+
+	if (u->disabled) {
+		ret = base_uring_enable(u);
+		if (ret < 0) {
+			log_error("cannot enable the io_uring: %s",
+				  strerror(-ret));
+			atomic_store(&loop->stop, true);
+			return;
+		}
+		u->disabled = false;
+	}
+	base_uring_overflow_flush(u);
+	if (can_block)
+		ret = io_uring_submit_and_wait(&u->ring, 1);
+	else
+		ret = io_uring_submit(&u->ring);
+	/* EINTR: a signal; EBUSY/EAGAIN: the CQ must be drained first.
+	 * Reaping below is the remedy for both. */
+	if (ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN &&
+	    ret != -ETIME) {
+		/* EEXIST: run from a thread other than the ring's issuer. */
+		log_error("io_uring_submit: %s", strerror(-ret));
+		atomic_store(&loop->stop, true);
+	}
+	base_uring_reap(loop, u);
+}
+
+const struct base_engine_ops base_uring_ops = {
+	.name = "io_uring",
+	.init = base_uring_init,
+	.fini = base_uring_fini,
+	.submit = base_uring_submit,
+	.wait = base_uring_wait,
+};

@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Asynchronous I/O on a file descriptor for the file and bdev DDMs; see
+ * ddm_fd.h.  Every request is a small state machine in req->priv driven by
+ * base_io completions on the submitting worker's loop, so nothing here
+ * blocks a worker except CACHE's posix_fadvise, which only queues
+ * readahead.  Deciding which fallocate modes a descriptor supports is left
+ * to the DDM that opened it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/base_log.h"
+#include "ddm/ddm_fd.h"
+
+/* The largest piece of a written-zeroes fallback: four zero buffers. */
+#define FD_ZERO_WRITE_BYTES (4ull * DDM_ZERO_BUF_BYTES)
+
+enum ddm_fd_stage {
+	FD_STAGE_RW,
+	FD_STAGE_TRIM,
+	FD_STAGE_ZERO_PUNCH,
+	FD_STAGE_ZERO_RANGE,
+	FD_STAGE_ZERO_WRITE,
+	FD_STAGE_SYNC,
+};
+
+int ddm_fd_open(struct ddm_dev *dev, struct ddm_fd_dev *fdd, const char *path,
+		int flags, int direct)
+{
+	int fd = -1, ret;
+
+	flags |= O_CLOEXEC;
+	if (direct) {
+		fd = open(path, flags | O_DIRECT, 0644);
+		/* tmpfs and some FUSE file systems refuse O_DIRECT so. */
+		if (fd < 0 && errno == EINVAL && direct < 0)
+			log_info("%s: %s does not support O_DIRECT; using the "
+				 "page cache",
+				 dev->name, path);
+		else if (fd < 0)
+			goto err_log;
+	}
+	fdd->direct = fd >= 0;
+	if (fd < 0)
+		fd = open(path, flags, 0644);
+	if (fd < 0)
+		goto err_log;
+	fdd->fd = fd;
+	return 0;
+
+err_log:
+	ret = -errno;
+	log_error("%s: cannot open %s%s: %s", dev->name, path,
+		  direct > 0 ? " with O_DIRECT" : "", strerror(-ret));
+	return ret;
+}
+
+void ddm_fd_close(struct ddm_fd_dev *fdd)
+{
+	if (fdd->fd >= 0)
+		close(fdd->fd);
+	fdd->fd = -1;
+}
+
+static void ddm_fd_io_done(struct base_io *io, int result);
+
+static void ddm_fd_queue(struct ddm_req *req, enum base_io_op op)
+{
+	struct ddm_fd_dev *fdd = req->dev->priv;
+	struct ddm_fd_req *fr = req->priv;
+	int ret;
+
+	fr->io.op = op;
+	fr->io.fd = fdd->fd;
+	fr->io.done = ddm_fd_io_done;
+	fr->io.data = req;
+	ret = base_io_submit(req->loop, &fr->io);
+	if (ret < 0) {
+		log_debug("%s: cannot queue I/O: %s", req->dev->name,
+			  strerror(-ret));
+		ddm_req_complete(req, ret);
+	}
+}
+
+static void ddm_fd_fallocate(struct ddm_req *req, enum ddm_fd_stage stage,
+			     int mode)
+{
+	struct ddm_fd_req *fr = req->priv;
+
+	fr->stage = stage;
+	fr->io.offset = req->offset;
+	fr->io.len = req->len;
+	fr->io.mode = mode;
+	ddm_fd_queue(req, BASE_IO_FALLOCATE);
+}
+
+static void ddm_fd_sync(struct ddm_req *req)
+{
+	struct ddm_fd_req *fr = req->priv;
+
+	fr->stage = FD_STAGE_SYNC;
+	ddm_fd_queue(req, BASE_IO_FDATASYNC);
+}
+
+/* Queue the untransferred rest of a READ or WRITE. */
+static void ddm_fd_rw_next(struct ddm_req *req)
+{
+	struct ddm_fd_req *fr = req->priv;
+	const struct iovec *v = &req->iov[fr->idx];
+
+	fr->io.offset = req->offset + fr->done_bytes;
+	/* A partial iovec goes down alone; the next round resumes with the
+	 * caller's array, which we must not modify. */
+	if (fr->off) {
+		fr->head.iov_base = (char *)v->iov_base + fr->off;
+		fr->head.iov_len = v->iov_len - fr->off;
+		fr->io.iov = &fr->head;
+		fr->io.iovcnt = 1;
+	} else {
+		fr->io.iov = v;
+		fr->io.iovcnt = req->iovcnt - fr->idx;
+	}
+	fr->io.rw_flags = req->op == DDM_OP_WRITE && (req->flags & DDM_F_FUA)
+				  ? RWF_DSYNC
+				  : 0;
+	ddm_fd_queue(req,
+		     req->op == DDM_OP_READ ? BASE_IO_READV : BASE_IO_WRITEV);
+}
+
+static void ddm_fd_rw_advance(struct ddm_req *req, size_t bytes)
+{
+	struct ddm_fd_req *fr = req->priv;
+
+	fr->done_bytes += bytes;
+	while (bytes && fr->idx < req->iovcnt) {
+		size_t left = req->iov[fr->idx].iov_len - fr->off;
+
+		if (bytes < left) {
+			fr->off += bytes;
+			return;
+		}
+		bytes -= left;
+		fr->idx++;
+		fr->off = 0;
+	}
+}
+
+/* The slow way to zero: write the shared zero buffer over the range. */
+static void ddm_fd_zero_write_next(struct ddm_req *req)
+{
+	struct ddm_fd_req *fr = req->priv;
+	uint64_t left = req->len - fr->done_bytes;
+	uint64_t chunk =
+		left < FD_ZERO_WRITE_BYTES ? left : FD_ZERO_WRITE_BYTES;
+	int n = 0;
+
+	for (uint64_t off = 0; off < chunk; off += DDM_ZERO_BUF_BYTES) {
+		uint64_t piece = chunk - off;
+
+		fr->zero_iov[n].iov_base = (void *)ddm_zero_buf;
+		fr->zero_iov[n++].iov_len =
+			piece < DDM_ZERO_BUF_BYTES ? piece : DDM_ZERO_BUF_BYTES;
+	}
+	fr->stage = FD_STAGE_ZERO_WRITE;
+	fr->io.offset = req->offset + fr->done_bytes;
+	fr->io.iov = fr->zero_iov;
+	fr->io.iovcnt = n;
+	fr->io.rw_flags = 0; /* a FUA request ends with one fdatasync */
+	ddm_fd_queue(req, BASE_IO_WRITEV);
+}
+
+/* ZERO_RANGE if it works and is fast enough, else the fallback. */
+static void ddm_fd_zero_range_or_write(struct ddm_req *req)
+{
+	struct ddm_fd_dev *fdd = req->dev->priv;
+	bool fast = req->flags & DDM_F_FAST_ZERO;
+
+	if (__atomic_load_n(&fdd->zero_range, __ATOMIC_RELAXED) &&
+	    (!fast || fdd->zero_range_fast)) {
+		ddm_fd_fallocate(req, FD_STAGE_ZERO_RANGE,
+				 FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE);
+		return;
+	}
+	/* proto.md: with FAST_ZERO the server must fail rather than be
+	 * slower than writing the zeroes would be. */
+	if (fast) {
+		ddm_req_complete(req, -ENOTSUP);
+		return;
+	}
+	ddm_fd_zero_write_next(req);
+}
+
+static void ddm_fd_zero_start(struct ddm_req *req)
+{
+	struct ddm_fd_dev *fdd = req->dev->priv;
+
+	/* Without NO_HOLE a punched hole is the cheapest way to zeroes. */
+	if (!(req->flags & DDM_F_NO_HOLE) && fdd->punch) {
+		ddm_fd_fallocate(req, FD_STAGE_ZERO_PUNCH,
+				 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+		return;
+	}
+	ddm_fd_zero_range_or_write(req);
+}
+
+/* TRIM and WRITE_ZEROES are done: a FUA request still needs its sync. */
+static void ddm_fd_modified(struct ddm_req *req)
+{
+	if (req->flags & DDM_F_FUA)
+		ddm_fd_sync(req);
+	else
+		ddm_req_complete(req, 0);
+}
+
+static void ddm_fd_rw_done(struct ddm_req *req, int result)
+{
+	struct ddm_fd_req *fr = req->priv;
+
+	/* Zero bytes inside the device means the backing store shrank
+	 * under us; resubmitting would spin. */
+	if (result == 0)
+		result = -EIO;
+	if (result < 0) {
+		ddm_req_complete(req, result);
+		return;
+	}
+	ddm_fd_rw_advance(req, (size_t)result);
+	if (fr->done_bytes < req->len)
+		ddm_fd_rw_next(req);
+	else
+		ddm_req_complete(req, 0);
+}
+
+static void ddm_fd_zero_write_done(struct ddm_req *req, int result)
+{
+	struct ddm_fd_req *fr = req->priv;
+
+	if (result == 0)
+		result = -EIO;
+	if (result < 0) {
+		ddm_req_complete(req, result);
+		return;
+	}
+	fr->done_bytes += (uint64_t)result;
+	if (fr->done_bytes < req->len)
+		ddm_fd_zero_write_next(req);
+	else
+		ddm_fd_modified(req);
+}
+
+static void ddm_fd_io_done(struct base_io *io, int result)
+{
+	struct ddm_req *req = io->data;
+	struct ddm_fd_dev *fdd = req->dev->priv;
+	struct ddm_fd_req *fr = req->priv;
+
+	switch (fr->stage) {
+	case FD_STAGE_RW:
+		ddm_fd_rw_done(req, result);
+		return;
+	case FD_STAGE_ZERO_WRITE:
+		ddm_fd_zero_write_done(req, result);
+		return;
+	case FD_STAGE_SYNC:
+		ddm_req_complete(req, result < 0 ? result : 0);
+		return;
+	case FD_STAGE_TRIM:
+		/* proto.md: a trim is advisory, so "cannot" is success. */
+		if (result == -EOPNOTSUPP)
+			result = 0;
+		break;
+	case FD_STAGE_ZERO_PUNCH:
+		if (result == -EOPNOTSUPP) {
+			ddm_fd_zero_range_or_write(req);
+			return;
+		}
+		break;
+	case FD_STAGE_ZERO_RANGE:
+		if (result == -EOPNOTSUPP) {
+			__atomic_store_n(&fdd->zero_range, false,
+					 __ATOMIC_RELAXED);
+			ddm_fd_zero_range_or_write(req);
+			return;
+		}
+		break;
+	}
+	if (result < 0)
+		ddm_req_complete(req, result);
+	else
+		ddm_fd_modified(req);
+}
+
+void ddm_fd_submit(struct ddm_req *req)
+{
+	struct ddm_fd_dev *fdd = req->dev->priv;
+	struct ddm_fd_req *fr = req->priv;
+	int ret;
+
+	memset(fr, 0, sizeof(*fr));
+	switch (req->op) {
+	case DDM_OP_READ:
+	case DDM_OP_WRITE:
+		if (req->len == 0)
+			break;
+		fr->stage = FD_STAGE_RW;
+		ddm_fd_rw_next(req);
+		return;
+	case DDM_OP_FLUSH:
+		ddm_fd_sync(req);
+		return;
+	case DDM_OP_TRIM:
+	case DDM_OP_WRITE_ZEROES:
+		/* fallocate refuses a zero length; there is nothing to do. */
+		if (req->len == 0)
+			break;
+		if (req->op == DDM_OP_TRIM)
+			ddm_fd_fallocate(req, FD_STAGE_TRIM,
+					 FALLOC_FL_PUNCH_HOLE |
+						 FALLOC_FL_KEEP_SIZE);
+		else
+			ddm_fd_zero_start(req);
+		return;
+	case DDM_OP_CACHE:
+		/* len 0 would mean "to the end of the file" to fadvise. */
+		if (req->len == 0)
+			break;
+		/* Only queues readahead, so it is quick enough to do here. */
+		ret = posix_fadvise(fdd->fd, (off_t)req->offset,
+				    (off_t)req->len, POSIX_FADV_WILLNEED);
+		ddm_req_complete(req, -ret);
+		return;
+	default:
+		ddm_req_complete(req, -EINVAL);
+		return;
+	}
+	ddm_req_complete(req, 0);
+}

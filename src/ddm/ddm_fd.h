@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The data path shared by the DDMs that sit on a file descriptor (file,
+ * bdev): asynchronous read, write, flush, trim and zeroing through base_io
+ * on the submitting worker's loop, with short transfers resubmitted and
+ * zeroing falling back from hole punching to ZERO_RANGE to written zeroes.
+ * Opening and probing what the descriptor supports stays with each DDM,
+ * which records the answers here.
+ */
+#ifndef IOPD_DDM_FD_H
+#define IOPD_DDM_FD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "base/base_loop.h"
+#include "iopd/ddm.h"
+
+/* What a DDM keeps at the start of dev->priv. */
+struct ddm_fd_dev {
+	int fd;
+	bool direct; /* O_DIRECT is in use */
+	/* fallocate(PUNCH_HOLE|KEEP_SIZE) works and the range then reads as
+	 * zeroes. */
+	bool punch;
+	/* fallocate(ZERO_RANGE) works; cleared (atomically) the first time
+	 * it answers -EOPNOTSUPP, so later requests go straight to the
+	 * fallback. */
+	bool zero_range;
+	/* ZERO_RANGE is a metadata or offloaded operation, not the kernel
+	 * writing zeroes for us: it may serve DDM_F_FAST_ZERO. */
+	bool zero_range_fast;
+};
+
+/* Per-request state; a DDM's req_priv_size must cover it. */
+struct ddm_fd_req {
+	struct base_io io;
+	struct iovec head; /* rest of a partly transferred iovec */
+	struct iovec zero_iov[4];
+	uint64_t done_bytes;
+	int idx;    /* first iovec not yet fully transferred */
+	size_t off; /* bytes of iov[idx] already transferred */
+	int stage;
+};
+
+/*
+ * Open path with flags (O_RDONLY or O_RDWR, plus O_CREAT and the like).
+ * direct is ddm_open_args.direct: 1 insists on O_DIRECT, -1 falls back to
+ * buffered I/O when the file system refuses it (EINVAL).  Fills fdd->fd and
+ * fdd->direct.  Returns 0 or -errno, having logged naming dev->name.
+ */
+int ddm_fd_open(struct ddm_dev *dev, struct ddm_fd_dev *fdd, const char *path,
+		int flags, int direct);
+
+/* Close the descriptor. */
+void ddm_fd_close(struct ddm_fd_dev *fdd);
+
+/*
+ * Submit a READ, WRITE, FLUSH, TRIM or WRITE_ZEROES on the descriptor in
+ * req->dev->priv (a struct ddm_fd_dev first).  Completes from req->loop,
+ * or inline when nothing can be queued.
+ */
+void ddm_fd_submit(struct ddm_req *req);
+
+#endif

@@ -1,0 +1,537 @@
+// SPDX-License-Identifier: MIT
+/*
+ * nbd_handshake: fixed newstyle negotiation.  Parses the client flags and
+ * one option at a time from the engine's receive buffer, answers each
+ * option, and on NBD_OPT_EXPORT_NAME or a successful NBD_OPT_GO opens the
+ * session on the chosen export and hands over to nbd_cmd.c.
+ *
+ * Supported: EXPORT_NAME, ABORT, LIST, INFO, GO, STRUCTURED_REPLY,
+ * LIST_META_CONTEXT and SET_META_CONTEXT (base:allocation only).  STARTTLS
+ * and everything else get NBD_REP_ERR_UNSUP (NOTLS mode).
+ *
+ * Block size policy: NBD_INFO_BLOCK_SIZE is sent when asked for, and also
+ * unasked when the device's minimum is above 1 (proto.md lets the server
+ * send information the client did not request).  A client that went to
+ * transmission without asking is still served (proto.md "Maximum
+ * interoperability": servers SHOULD NOT require block size negotiation);
+ * requests it sends outside the constraints fail cleanly with NBD_EINVAL.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base_log.h"
+#include "remote/nbd/nbd_proto_priv.h"
+
+/* An export name, NUL-terminated for the exports table. */
+struct nbd_name {
+	char s[NBD_MAX_STRING_BYTES + 1];
+};
+
+int nbd_hs_greeting(struct nbd_proto *proto)
+{
+	unsigned char g[NBD_GREETING_BYTES], *p = g;
+
+	p = nbd_put64(p, NBD_MAGIC);
+	p = nbd_put64(p, NBD_IHAVEOPT);
+	nbd_put16(p, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
+	return nbd_tx_push_bytes(proto, g, sizeof(g), NULL, 0);
+}
+
+/* Queue one option reply.  Returns 0 or -errno (fatal). */
+static int nbd_hs_reply(struct nbd_proto *proto, uint32_t option,
+			uint32_t type, const void *data, size_t len)
+{
+	unsigned char h[NBD_OPTION_REPLY_BYTES], *p = h;
+
+	p = nbd_put64(p, NBD_REP_MAGIC);
+	p = nbd_put32(p, option);
+	p = nbd_put32(p, type);
+	nbd_put32(p, (uint32_t)len);
+	if (nbd_tx_push_bytes(proto, h, sizeof(h), data, len) < 0)
+		return nbd_proto_fail(proto, -ENOMEM, "out of memory");
+	return 0;
+}
+
+/* Copy a wire string; proto.md: strings MUST NOT contain NUL and MUST be
+ * no longer than 4096 bytes.  Returns 0 or -EINVAL. */
+static int nbd_name_copy(const unsigned char *p, uint32_t len,
+			 struct nbd_name *name)
+{
+	if (len > NBD_MAX_STRING_BYTES || memchr(p, '\0', len))
+		return -EINVAL;
+	memcpy(name->s, p, len);
+	name->s[len] = '\0';
+	return 0;
+}
+
+static const struct conn_export *nbd_export_find(struct nbd_proto *proto,
+						 const char *name)
+{
+	const struct conn_exports *exports = proto->cfg.exports;
+
+	if (!exports || !exports->find)
+		return NULL;
+	return exports->find(exports->opaque, name);
+}
+
+static uint32_t nbd_pow2_ceil(uint32_t v)
+{
+	uint32_t p = 1;
+
+	while (p < v && p < (1u << 31))
+		p <<= 1;
+	return p;
+}
+
+/* What the client will see of exp through session s. */
+static void nbd_hs_view(struct nbd_proto *proto, const struct conn_export *exp,
+			struct iop_session *s, struct nbd_export_view *v)
+{
+	struct iop_dev_info info;
+	uint32_t min, pref, max, floor;
+	uint16_t flags = NBD_FLAG_HAS_FLAGS;
+	bool ro;
+
+	memset(&info, 0, sizeof(info));
+	exp->desc->ops->session_info(s, &info);
+	ro = exp->read_only || info.read_only;
+	/* Flush always works (it may do nothing on a device without a
+	 * volatile cache); CACHE is advisory and always accepted. */
+	flags |= NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_CACHE;
+	if (ro)
+		flags |= NBD_FLAG_READ_ONLY;
+	if (info.caps & DDM_CAP_FUA)
+		flags |= NBD_FLAG_SEND_FUA;
+	if (!ro && (info.caps & DDM_CAP_TRIM))
+		flags |= NBD_FLAG_SEND_TRIM;
+	if (!ro && (info.caps & DDM_CAP_ZEROES)) {
+		flags |= NBD_FLAG_SEND_WRITE_ZEROES;
+		/* proto.md: SEND_FAST_ZERO MUST be clear without
+		 * SEND_WRITE_ZEROES. */
+		if (info.caps & DDM_CAP_FAST_ZERO)
+			flags |= NBD_FLAG_SEND_FAST_ZERO;
+	}
+	/* proto.md: SEND_DF MUST be clear unless structured replies were
+	 * negotiated. */
+	if (proto->structured)
+		flags |= NBD_FLAG_SEND_DF;
+	if (info.caps & DDM_CAP_MULTI_CONN)
+		flags |= NBD_FLAG_CAN_MULTI_CONN;
+
+	/* proto.md "Block size constraints": minimum a power of 2 no larger
+	 * than 2^16; preferred a power of 2 at least max(minimum, 512);
+	 * maximum a multiple of the minimum. */
+	min = info.block_size_min;
+	if (min == 0 || (min & (min - 1)) || min > NBD_MAX_MIN_BLOCK_BYTES)
+		min = 1;
+	floor = min > 512 ? min : 512;
+	pref = nbd_pow2_ceil(info.block_size_pref > floor ? info.block_size_pref
+							  : floor);
+	max = proto->cfg.limits.max_request_bytes;
+	if (info.max_request_bytes && info.max_request_bytes < max)
+		max = info.max_request_bytes;
+	max -= max % min;
+	if (max < min)
+		max = min;
+
+	v->size_bytes = info.size_bytes;
+	v->tx_flags = flags;
+	v->block_min = min;
+	v->block_pref = pref;
+	v->block_max = max;
+	v->caps = info.caps;
+}
+
+static int nbd_hs_session_open(struct nbd_proto *proto,
+			       const struct conn_export *exp,
+			       struct iop_session **sessionp)
+{
+	int ret = exp->desc->ops->session_open(exp->desc, exp->dev_index,
+					       exp->read_only, sessionp);
+
+	if (ret < 0)
+		log_info("%s: cannot open export '%s': %s", nbd_peer(proto),
+			 exp->name, strerror(-ret));
+	return ret;
+}
+
+/* The option negotiation is over: serve exp through session. */
+static int nbd_hs_transmission(struct nbd_proto *proto,
+			       const struct conn_export *exp,
+			       struct iop_session *session,
+			       const struct nbd_export_view *view)
+{
+	proto->export = exp;
+	proto->session = session;
+	proto->view = *view;
+	/* proto.md: BLOCK_STATUS needs SET_META_CONTEXT to have named the
+	 * export that was finally selected. */
+	if (proto->meta_set &&
+	    (!proto->meta_name || strcmp(proto->meta_name, exp->name) != 0))
+		proto->meta_set = false;
+	proto->phase = NBD_PHASE_TRANSMISSION;
+	log_debug("%s: serving export '%s'", nbd_peer(proto), exp->name);
+	/* Last: the option payload being parsed lives in this buffer. */
+	if (nbd_rx_reserve(proto, NBD_RX_BUF_BYTES) < 0)
+		return nbd_proto_fail(proto, -ENOMEM, "out of memory");
+	return 0;
+}
+
+/* proto.md NBD_OPT_EXPORT_NAME: there is no way to report an error, so
+ * "the server MUST terminate the session". */
+static int nbd_opt_export_name(struct nbd_proto *proto,
+			       const unsigned char *data, uint32_t len)
+{
+	unsigned char r[NBD_EXPORT_NAME_REPLY_BYTES + NBD_EXPORT_NAME_ZEROES];
+	const struct conn_export *exp;
+	struct iop_session *session;
+	struct nbd_export_view view;
+	struct nbd_name name;
+	size_t rlen = sizeof(r);
+
+	if (nbd_name_copy(data, len, &name) < 0)
+		return nbd_proto_fail(proto, -EPROTO, "invalid export name");
+	exp = nbd_export_find(proto, name.s);
+	if (!exp)
+		return nbd_proto_fail(proto, -ENOENT, "no export '%.64s'",
+				      name.s);
+	if (nbd_hs_session_open(proto, exp, &session) < 0)
+		return nbd_proto_fail(proto, -EIO, "export '%.64s' failed",
+				      name.s);
+	nbd_hs_view(proto, exp, session, &view);
+	memset(r, 0, sizeof(r));
+	nbd_put16(nbd_put64(r, view.size_bytes), view.tx_flags);
+	/* proto.md: with NBD_FLAG_C_NO_ZEROES the server MUST NOT send the
+	 * 124 bytes of zeroes. */
+	if (proto->client_flags & NBD_FLAG_C_NO_ZEROES)
+		rlen = NBD_EXPORT_NAME_REPLY_BYTES;
+	if (nbd_tx_push_bytes(proto, r, rlen, NULL, 0) < 0) {
+		exp->desc->ops->session_close(session);
+		return nbd_proto_fail(proto, -ENOMEM, "out of memory");
+	}
+	return nbd_hs_transmission(proto, exp, session, &view);
+}
+
+static int nbd_opt_list(struct nbd_proto *proto, uint32_t len)
+{
+	const struct conn_exports *exports = proto->cfg.exports;
+	unsigned int n = exports && exports->count
+				 ? exports->count(exports->opaque)
+				 : 0;
+	int ret;
+
+	/* proto.md: the server SHOULD reject data with NBD_REP_ERR_INVALID. */
+	if (len != 0)
+		return nbd_hs_reply(proto, NBD_OPT_LIST, NBD_REP_ERR_INVALID,
+				    NULL, 0);
+	for (unsigned int i = 0; i < n; i++) {
+		const struct conn_export *exp = exports->at(exports->opaque, i);
+		size_t nlen, dlen;
+		unsigned char *p;
+
+		if (!exp)
+			continue;
+		/* Name, then the description as the "details suitable for
+		 * direct display" proto.md allows after it. */
+		nlen = strlen(exp->name);
+		dlen = exp->description ? strlen(exp->description) : 0;
+		p = malloc(4 + nlen + dlen);
+		if (!p)
+			return nbd_proto_fail(proto, -ENOMEM, "out of memory");
+		nbd_put32(p, (uint32_t)nlen);
+		memcpy(p + 4, exp->name, nlen);
+		if (dlen)
+			memcpy(p + 4 + nlen, exp->description, dlen);
+		ret = nbd_hs_reply(proto, NBD_OPT_LIST, NBD_REP_SERVER, p,
+				   4 + nlen + dlen);
+		free(p);
+		if (ret < 0)
+			return ret;
+	}
+	return nbd_hs_reply(proto, NBD_OPT_LIST, NBD_REP_ACK, NULL, 0);
+}
+
+/* One NBD_REP_INFO carrying a 16-bit type and a string. */
+static int nbd_info_string(struct nbd_proto *proto, uint32_t option,
+			   uint16_t type, const char *s)
+{
+	size_t len = strlen(s);
+	unsigned char *p = malloc(2 + len);
+	int ret;
+
+	if (!p)
+		return nbd_proto_fail(proto, -ENOMEM, "out of memory");
+	nbd_put16(p, type);
+	memcpy(p + 2, s, len);
+	ret = nbd_hs_reply(proto, option, NBD_REP_INFO, p, 2 + len);
+	free(p);
+	return ret;
+}
+
+static int nbd_info_replies(struct nbd_proto *proto, uint32_t option,
+			    const struct conn_export *exp,
+			    const struct nbd_export_view *v, bool want_name,
+			    bool want_desc, bool want_bs)
+{
+	unsigned char e[NBD_INFO_EXPORT_BYTES];
+	unsigned char b[NBD_INFO_BLOCK_SIZE_BYTES], *p;
+	int ret;
+
+	p = nbd_put16(e, NBD_INFO_EXPORT);
+	nbd_put16(nbd_put64(p, v->size_bytes), v->tx_flags);
+	ret = nbd_hs_reply(proto, option, NBD_REP_INFO, e, sizeof(e));
+	if (ret == 0 && want_name)
+		ret = nbd_info_string(proto, option, NBD_INFO_NAME, exp->name);
+	if (ret == 0 && want_desc && exp->description)
+		ret = nbd_info_string(proto, option, NBD_INFO_DESCRIPTION,
+				      exp->description);
+	if (ret == 0 && (want_bs || v->block_min > 1)) {
+		p = nbd_put16(b, NBD_INFO_BLOCK_SIZE);
+		p = nbd_put32(p, v->block_min);
+		p = nbd_put32(p, v->block_pref);
+		nbd_put32(p, v->block_max);
+		ret = nbd_hs_reply(proto, option, NBD_REP_INFO, b, sizeof(b));
+	}
+	return ret;
+}
+
+/* NBD_OPT_INFO and NBD_OPT_GO share their format (proto.md). */
+static int nbd_opt_info(struct nbd_proto *proto, uint32_t option,
+			const unsigned char *data, uint32_t len)
+{
+	bool want_name = false, want_desc = false, want_bs = false;
+	const struct conn_export *exp;
+	struct iop_session *session;
+	struct nbd_export_view view;
+	struct nbd_name name;
+	uint32_t name_len;
+	uint16_t n_req;
+	int ret;
+
+	/* proto.md: name length "MUST be no larger than the option data
+	 * length - 6"; then 16-bit count and that many 16-bit requests. */
+	if (len < 6)
+		goto invalid;
+	name_len = nbd_get32(data);
+	if (name_len > len - 6)
+		goto invalid;
+	n_req = nbd_get16(data + 4 + name_len);
+	if (len != 6 + name_len + 2u * n_req)
+		goto invalid;
+	if (nbd_name_copy(data + 4, name_len, &name) < 0)
+		goto invalid;
+	for (uint16_t i = 0; i < n_req; i++) {
+		uint16_t type = nbd_get16(data + 6 + name_len + 2u * i);
+
+		/* proto.md: the server MUST ignore requests it does not
+		 * understand. */
+		want_name |= type == NBD_INFO_NAME;
+		want_desc |= type == NBD_INFO_DESCRIPTION;
+		want_bs |= type == NBD_INFO_BLOCK_SIZE;
+	}
+	exp = nbd_export_find(proto, name.s);
+	if (!exp)
+		return nbd_hs_reply(proto, option, NBD_REP_ERR_UNKNOWN, NULL,
+				    0);
+	if (nbd_hs_session_open(proto, exp, &session) < 0)
+		return nbd_hs_reply(proto, option, NBD_REP_ERR_UNKNOWN, NULL,
+				    0);
+	nbd_hs_view(proto, exp, session, &view);
+	ret = nbd_info_replies(proto, option, exp, &view, want_name, want_desc,
+			       want_bs);
+	if (ret == 0)
+		ret = nbd_hs_reply(proto, option, NBD_REP_ACK, NULL, 0);
+	if (ret < 0 || option == NBD_OPT_INFO) {
+		exp->desc->ops->session_close(session);
+		return ret;
+	}
+	return nbd_hs_transmission(proto, exp, session, &view);
+
+invalid:
+	return nbd_hs_reply(proto, option, NBD_REP_ERR_INVALID, NULL, 0);
+}
+
+static bool nbd_meta_is(const unsigned char *q, uint32_t len, const char *s)
+{
+	return len == strlen(s) && memcmp(q, s, len) == 0;
+}
+
+/*
+ * NBD_OPT_LIST_META_CONTEXT and NBD_OPT_SET_META_CONTEXT.  proto.md: the
+ * server MUST ignore queries of unknown namespaces and unknown base:
+ * leaf-names; "base:" lists every base: context but MUST be ignored by
+ * SET; zero queries list everything but select nothing.
+ */
+static int nbd_opt_meta(struct nbd_proto *proto, uint32_t option,
+			const unsigned char *data, uint32_t len)
+{
+	const bool set = option == NBD_OPT_SET_META_CONTEXT;
+	unsigned char r[4 + sizeof("base:allocation") - 1];
+	const struct conn_export *exp;
+	uint32_t name_len, n_q, pos;
+	struct nbd_name name;
+	bool match;
+	int ret;
+
+	/* proto.md: SET replaces the selection "including when this
+	 * command fails". */
+	if (set) {
+		proto->meta_set = false;
+		free(proto->meta_name);
+		proto->meta_name = NULL;
+		/* proto.md: SET "MUST NOT be requested unless structured
+		 * replies have been negotiated first"; SHOULD be INVALID. */
+		if (!proto->structured)
+			goto invalid;
+	}
+	if (len < 8)
+		goto invalid;
+	name_len = nbd_get32(data);
+	if (name_len > len - 8 || nbd_name_copy(data + 4, name_len, &name) < 0)
+		goto invalid;
+	pos = 4 + name_len;
+	n_q = nbd_get32(data + pos);
+	pos += 4;
+	match = n_q == 0 && !set;
+	for (uint32_t i = 0; i < n_q; i++) {
+		uint32_t q_len;
+
+		if (len - pos < 4)
+			goto invalid;
+		q_len = nbd_get32(data + pos);
+		pos += 4;
+		if (q_len > len - pos || q_len > NBD_MAX_STRING_BYTES)
+			goto invalid;
+		if (nbd_meta_is(data + pos, q_len, "base:allocation") ||
+		    (!set && nbd_meta_is(data + pos, q_len, "base:")))
+			match = true;
+		pos += q_len;
+	}
+	if (pos != len)
+		goto invalid;
+	exp = nbd_export_find(proto, name.s);
+	if (!exp)
+		return nbd_hs_reply(proto, option, NBD_REP_ERR_UNKNOWN, NULL,
+				    0);
+	if (match) {
+		/* proto.md: LIST's context ids are reserved, SHOULD be 0. */
+		nbd_put32(r, set ? NBD_META_ID_BASE_ALLOCATION : 0);
+		memcpy(r + 4, "base:allocation", sizeof(r) - 4);
+		ret = nbd_hs_reply(proto, option, NBD_REP_META_CONTEXT, r,
+				   sizeof(r));
+		if (ret < 0)
+			return ret;
+	}
+	if (set && match) {
+		proto->meta_name = strdup(exp->name);
+		if (!proto->meta_name)
+			return nbd_proto_fail(proto, -ENOMEM, "out of memory");
+		proto->meta_set = true;
+	}
+	return nbd_hs_reply(proto, option, NBD_REP_ACK, NULL, 0);
+
+invalid:
+	return nbd_hs_reply(proto, option, NBD_REP_ERR_INVALID, NULL, 0);
+}
+
+static int nbd_hs_option(struct nbd_proto *proto, uint32_t option,
+			 const unsigned char *data, uint32_t len)
+{
+	int ret;
+
+	switch (option) {
+	case NBD_OPT_EXPORT_NAME:
+		return nbd_opt_export_name(proto, data, len);
+	case NBD_OPT_ABORT:
+		/* proto.md: the server MUST reply with NBD_REP_ACK (and
+		 * SHOULD ignore any data). */
+		ret = nbd_hs_reply(proto, option, NBD_REP_ACK, NULL, 0);
+		proto->rx_closed = true;
+		return ret;
+	case NBD_OPT_LIST:
+		return nbd_opt_list(proto, len);
+	case NBD_OPT_INFO:
+	case NBD_OPT_GO:
+		return nbd_opt_info(proto, option, data, len);
+	case NBD_OPT_STRUCTURED_REPLY:
+		if (len != 0)
+			return nbd_hs_reply(proto, option, NBD_REP_ERR_INVALID,
+					    NULL, 0);
+		proto->structured = true;
+		return nbd_hs_reply(proto, option, NBD_REP_ACK, NULL, 0);
+	case NBD_OPT_LIST_META_CONTEXT:
+	case NBD_OPT_SET_META_CONTEXT:
+		return nbd_opt_meta(proto, option, data, len);
+	case NBD_OPT_STARTTLS:
+		/* proto.md NOTLS mode: MUST respond with NBD_REP_ERR_POLICY
+		 * or NBD_REP_ERR_UNSUP. */
+	default:
+		return nbd_hs_reply(proto, option, NBD_REP_ERR_UNSUP, NULL, 0);
+	}
+}
+
+int nbd_hs_discarded(struct nbd_proto *proto)
+{
+	int ret;
+
+	if (proto->discard_opt == NBD_OPT_ABORT)
+		return nbd_hs_option(proto, NBD_OPT_ABORT, NULL, 0);
+	ret = nbd_hs_reply(proto, proto->discard_opt, NBD_REP_ERR_TOO_BIG,
+			   NULL, 0);
+	return ret < 0 ? ret : 1;
+}
+
+int nbd_hs_parse(struct nbd_proto *proto)
+{
+	const unsigned char *p = proto->rbuf + proto->rstart;
+	size_t avail = proto->rend - proto->rstart;
+	struct nbd_option opt;
+	uint32_t flags;
+	int ret;
+
+	if (proto->phase == NBD_PHASE_CLIENT_FLAGS) {
+		if (avail < NBD_CLIENT_FLAGS_BYTES)
+			return 0;
+		flags = nbd_get32(p);
+		proto->rstart += NBD_CLIENT_FLAGS_BYTES;
+		/* proto.md: the server MUST drop the connection if the
+		 * client sets an unknown flag. */
+		if (flags & ~(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES))
+			return nbd_proto_fail(proto, -EPROTO,
+					      "unknown client flags 0x%x",
+					      flags);
+		proto->client_flags = flags;
+		proto->phase = NBD_PHASE_OPTIONS;
+		return 1;
+	}
+	if (avail < NBD_OPTION_BYTES)
+		return 0;
+	nbd_option_decode(p, &opt);
+	if (opt.magic != NBD_IHAVEOPT)
+		return nbd_proto_fail(proto, -EPROTO, "bad option magic");
+	if (opt.length > NBD_OPT_MAX_BYTES) {
+		/* EXPORT_NAME cannot be answered with an error; a huge
+		 * payload otherwise is a denial of service (proto.md: the
+		 * server MAY then initiate a hard disconnect). */
+		if (opt.option == NBD_OPT_EXPORT_NAME ||
+		    opt.length > NBD_OPT_SKIP_MAX_BYTES)
+			return nbd_proto_fail(proto, -EMSGSIZE,
+					      "option %u of %u bytes",
+					      opt.option, opt.length);
+		proto->rstart += NBD_OPTION_BYTES;
+		proto->rx_state = NBD_RX_DISCARD;
+		proto->discard_left = opt.length;
+		proto->discard_opt = opt.option;
+		return 1;
+	}
+	if (avail < NBD_OPTION_BYTES + opt.length) {
+		if (nbd_rx_reserve(proto, NBD_OPTION_BYTES + opt.length) < 0)
+			return nbd_proto_fail(proto, -ENOMEM, "out of memory");
+		return 0;
+	}
+	proto->rstart += NBD_OPTION_BYTES + opt.length;
+	ret = nbd_hs_option(proto, opt.option, p + NBD_OPTION_BYTES,
+			    opt.length);
+	return ret < 0 ? ret : 1;
+}

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Configuration parsing: sizes, the command line's export specifications,
+ * and the JSON config file, including the errors an operator's typo must
+ * produce.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mgmt/mgmt_config.h"
+#include "test.h"
+
+static void test_sizes(void)
+{
+	uint64_t v = 0;
+
+	CHECK_EQ_INT(mgmt_size_parse("512", &v), 0);
+	CHECK_EQ_INT(v, 512);
+	CHECK_EQ_INT(mgmt_size_parse("64K", &v), 0);
+	CHECK_EQ_INT(v, 65536);
+	CHECK_EQ_INT(mgmt_size_parse("1G", &v), 0);
+	CHECK_EQ_INT(v, 1ull << 30);
+	CHECK_EQ_INT(mgmt_size_parse("2TiB", &v), 0);
+	CHECK_EQ_INT(v, 2ull << 40);
+	CHECK_EQ_INT(mgmt_size_parse("", &v), -EINVAL);
+	CHECK_EQ_INT(mgmt_size_parse("-1", &v), -EINVAL);
+	CHECK_EQ_INT(mgmt_size_parse("1X", &v), -EINVAL);
+	CHECK_EQ_INT(mgmt_size_parse("99999999999P", &v), -EINVAL);
+}
+
+static void test_export_specs(void)
+{
+	struct mgmt_config cfg;
+	char path[] = "/tmp/iopd-test-XXXXXX";
+	int fd = mkstemp(path);
+	char spec[512];
+
+	CHECK(fd >= 0);
+	close(fd);
+	mgmt_config_init(&cfg);
+	CHECK_EQ_INT(mgmt_config_add_export_spec(&cfg, "ram:1G"), 0);
+	CHECK_EQ_INT(mgmt_config_add_export_spec(&cfg, "scratch=null:64M,ro"),
+		     0);
+	snprintf(spec, sizeof(spec), "%s,desc=a disk, with commas", path);
+	CHECK_EQ_INT(mgmt_config_add_export_spec(&cfg, spec), 0);
+	CHECK_EQ_INT(cfg.n_exports, 3);
+	CHECK(!strcmp(cfg.exports[0].name, "ram"));
+	CHECK(!strcmp(cfg.exports[0].ddm, "ram"));
+	CHECK_EQ_INT(cfg.exports[0].size_bytes, 1ull << 30);
+	CHECK(!strcmp(cfg.exports[1].name, "scratch"));
+	CHECK(cfg.exports[1].read_only);
+	CHECK(!strcmp(cfg.exports[2].ddm, "file"));
+	CHECK(!strcmp(cfg.exports[2].path, path));
+	CHECK(!strcmp(cfg.exports[2].name, strrchr(path, '/') + 1));
+	CHECK(!strcmp(cfg.exports[2].description, "a disk, with commas"));
+
+	CHECK(mgmt_config_add_export_spec(&cfg, "ram:") < 0);
+	CHECK(mgmt_config_add_export_spec(&cfg, "ram:0") < 0);
+	CHECK(mgmt_config_add_export_spec(&cfg, "/no/such/file") < 0);
+
+	CHECK_EQ_INT(mgmt_config_specs(&cfg), 0);
+	CHECK(cfg.local.n_iops >= 3);
+	CHECK(cfg.local.iops[1].devs[0].args.read_only);
+	CHECK(cfg.connmgr.exports[1].read_only);
+	mgmt_config_fini(&cfg);
+	unlink(path);
+}
+
+static int load_json(struct mgmt_config *cfg, const char *text)
+{
+	char path[] = "/tmp/iopd-conf-XXXXXX";
+	int fd = mkstemp(path);
+	int ret;
+
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		return -EIO;
+	close(fd);
+	ret = mgmt_config_load_file(cfg, path);
+	unlink(path);
+	return ret;
+}
+
+static void test_json(void)
+{
+	struct mgmt_config cfg;
+
+	mgmt_config_init(&cfg);
+	CHECK_EQ_INT(load_json(&cfg, "{\"listen\": [\"127.0.0.1:0\", "
+				     "\"unix:/tmp/x.sock\"],"
+				     "\"threads\": 3, \"engine\": \"epoll\","
+				     "\"max_request_bytes\": \"8M\","
+				     "\"default_export\": \"b\","
+				     "\"exports\": ["
+				     "{\"name\":\"a\",\"ddm\":\"ram\",\"size\":\"1M\"},"
+				     "{\"name\":\"b\",\"ddm\":\"null\","
+				     "\"size\":4096,\"read_only\":true,"
+				     "\"description\":\"d\"}]}"),
+		     0);
+	CHECK_EQ_INT(cfg.n_listen, 2);
+	CHECK_EQ_INT(cfg.threads, 3);
+	CHECK_EQ_INT(cfg.engine, BASE_ENGINE_EPOLL);
+	CHECK_EQ_INT(cfg.max_request_bytes, 8 << 20);
+	CHECK(!strcmp(cfg.default_export, "b"));
+	CHECK_EQ_INT(cfg.n_exports, 2);
+	CHECK_EQ_INT(cfg.exports[0].size_bytes, 1 << 20);
+	CHECK(cfg.exports[1].read_only);
+	CHECK(!strcmp(cfg.exports[1].description, "d"));
+	mgmt_config_fini(&cfg);
+
+	mgmt_config_init(&cfg);
+	CHECK_EQ_INT(load_json(&cfg, "{\"listn\": \"x\"}"), -EINVAL);
+	CHECK_EQ_INT(load_json(&cfg, "{\"exports\": [{\"ddm\":\"ram\","
+				     "\"sise\":\"1G\"}]}"),
+		     -EINVAL);
+	CHECK_EQ_INT(load_json(&cfg, "{\"exports\": [{\"name\":\"x\"}]}"),
+		     -EINVAL);
+	CHECK_EQ_INT(load_json(&cfg, "{not json"), -EINVAL);
+	CHECK_EQ_INT(load_json(&cfg, "[1,2]"), -EINVAL);
+	CHECK_EQ_INT(load_json(&cfg, "{\"threads\": -1}"), -EINVAL);
+	mgmt_config_fini(&cfg);
+}
+
+int main(void)
+{
+	TEST_CASE(test_sizes);
+	TEST_CASE(test_export_specs);
+	TEST_CASE(test_json);
+	return test_done();
+}
