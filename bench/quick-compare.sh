@@ -7,6 +7,7 @@
 #
 #   bench/quick-compare.sh [RUNTIME_SECONDS] [ENGINE]
 set -euo pipefail
+[ -n "${BENCH_DEBUG:-}" ] && set -x
 cd "$(dirname "$0")/.."
 runtime=${1:-15}
 engine=${2:-uring}
@@ -22,8 +23,8 @@ trap cleanup EXIT
 
 dd if=/dev/urandom of="$T/disk.img" bs=1M count=1024 status=none
 
-fio_args="--name=randread --ioengine=nbd --rw=randread --bs=4k --iodepth=32
-	--runtime=$runtime --time_based --numjobs=1 --output-format=json"
+fio_args="--name=randread --ioengine=nbd --rw=randread --bs=4k --iodepth=32"
+fio_args="$fio_args --runtime=$runtime --time_based --output-format=json"
 iops() { # JSON file
 	python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["jobs"][0]["read"]["iops"]))' "$1"
 }
@@ -34,10 +35,11 @@ mkfifo "$T/ready"
 pids+=($!)
 grep -q READY "$T/ready"
 
-fio $fio_args --uri="nbd+unix:///disk?socket=$T/iopd.sock" >"$T/iopd.json"
+fio $fio_args --output="$T/iopd.json" \
+	--uri="nbd+unix:///disk?socket=$T/iopd.sock" >/dev/null
 # nbdkit's --run starts fio once the server is ready and passes $uri.
-nbdkit -U - file "$T/disk.img" --run "fio $fio_args --uri=\"\$uri\"" \
-	>"$T/nbdkit.json"
+nbdkit -U - file "$T/disk.img" \
+	--run "fio $fio_args --output=$T/nbdkit.json --uri=\"\$uri\"" >/dev/null
 iopd_iops=$(iops "$T/iopd.json")
 nbdkit_iops=$(iops "$T/nbdkit.json")
 echo "fio 4k randread qd32 ${runtime}s: iopd($engine) $iopd_iops IOPS," \

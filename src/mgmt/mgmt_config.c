@@ -319,10 +319,15 @@ static int mgmt_json_key(struct mgmt_config *cfg, const char *key, json_t *v)
 		cfg->threads = (unsigned int)json_integer_value(v);
 		return 0;
 	}
-	if (!strcmp(key, "engine") && json_is_string(v) && !cfg->engine_set)
-		return base_engine_parse(json_string_value(v), &cfg->engine);
-	if (!strcmp(key, "engine") && json_is_string(v))
-		return 0; /* the command line wins */
+	if (!strcmp(key, "engine") && json_is_string(v)) {
+		enum base_engine engine;
+
+		if (base_engine_parse(json_string_value(v), &engine) < 0)
+			goto err_value;
+		if (!cfg->engine_set) /* the command line wins */
+			cfg->engine = engine;
+		return 0;
+	}
 	if (!strcmp(key, "max_request_bytes")) {
 		ret = mgmt_json_size(key, v, &n);
 		if (ret == 0 && (n < 4096 || n > UINT32_MAX)) {
@@ -334,13 +339,19 @@ static int mgmt_json_key(struct mgmt_config *cfg, const char *key, json_t *v)
 	}
 	if (!strcmp(key, "default_export"))
 		return mgmt_json_strdup(key, v, &cfg->default_export);
-	if (!strcmp(key, "direct") && json_is_string(v))
-		return mgmt_direct_parse(json_string_value(v), &cfg->direct);
+	if (!strcmp(key, "direct") && json_is_string(v)) {
+		if (mgmt_direct_parse(json_string_value(v), &cfg->direct) < 0)
+			goto err_value;
+		return 0;
+	}
 	if (!strcmp(key, "log_level") && json_is_string(v)) {
-		if (cfg->log_level_set)
-			return 0;
-		return base_log_parse_level(json_string_value(v),
-					    &cfg->log_level);
+		enum base_log_level level;
+
+		if (base_log_parse_level(json_string_value(v), &level) < 0)
+			goto err_value;
+		if (!cfg->log_level_set)
+			cfg->log_level = level;
+		return 0;
 	}
 	if (!strcmp(key, "exports") && json_is_array(v)) {
 		json_array_foreach(v, i, item) {
@@ -351,6 +362,9 @@ static int mgmt_json_key(struct mgmt_config *cfg, const char *key, json_t *v)
 		return 0;
 	}
 	log_error("config: unknown or mistyped key \"%s\"", key);
+	return -EINVAL;
+err_value:
+	log_error("config: %s: bad value \"%s\"", key, json_string_value(v));
 	return -EINVAL;
 }
 
@@ -375,12 +389,8 @@ int mgmt_config_load_file(struct mgmt_config *cfg, const char *path)
 	}
 	json_object_foreach(root, key, v) {
 		ret = mgmt_json_key(cfg, key, v);
-		if (ret < 0) {
-			if (ret == -EINVAL)
-				log_error("config %s: key \"%s\" rejected",
-					  path, key);
+		if (ret < 0)
 			break;
-		}
 	}
 out:
 	json_decref(root);
