@@ -17,6 +17,7 @@ SANFLAGS :=
 endif
 
 DDMS ?= null ram file bdev
+override DDMS := null $(filter-out null,$(DDMS))
 TRANSPORTS ?= nbd
 
 CC ?= cc

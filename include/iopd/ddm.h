@@ -54,6 +54,9 @@ enum ddm_op {
 #define DDM_CAP_CACHE (1u << 6)      /* DDM_OP_CACHE does something */
 #define DDM_CAP_MULTI_CONN (1u << 7) /* a flush on one connection covers writes
 				      * completed on every other connection */
+#define DDM_CAP_EXTENTS_CHEAP (1u << 8) /* extents answers from memory, fast
+					 * enough to consult on every read
+					 * (sparse reads); file's lseek is not */
 
 /*
  * What the operator asked for: the parsed export specification.  Strings

@@ -61,13 +61,14 @@ static uint64_t ddm_bdev_queue_limit(dev_t rdev, const char *name)
 static int ddm_bdev_geometry(struct ddm_dev *dev, int fd)
 {
 	uint64_t size;
-	int lbs, pbs;
+	int lbs, pbs, ret;
 
 	if (ioctl(fd, BLKGETSIZE64, &size) < 0 ||
 	    ioctl(fd, BLKSSZGET, &lbs) < 0 || ioctl(fd, BLKPBSZGET, &pbs) < 0) {
+		ret = -errno;
 		log_error("%s: cannot read the block device geometry: %s",
-			  dev->name, strerror(errno));
-		return -errno;
+			  dev->name, strerror(-ret));
+		return ret;
 	}
 	if (lbs <= 0 || pbs < lbs) {
 		log_error("%s: odd block sizes (logical %d, physical %d)",

@@ -62,12 +62,13 @@ static uint32_t ddm_file_dio_align(int fd, uint64_t size_bytes)
 /* Leave O_DIRECT, keeping the descriptor. */
 static int ddm_file_go_buffered(struct ddm_dev *dev, struct ddm_fd_dev *fdd)
 {
-	int fl = fcntl(fdd->fd, F_GETFL);
+	int fl = fcntl(fdd->fd, F_GETFL), ret;
 
 	if (fl < 0 || fcntl(fdd->fd, F_SETFL, fl & ~O_DIRECT) < 0) {
+		ret = -errno;
 		log_error("%s: cannot turn O_DIRECT off: %s", dev->name,
-			  strerror(errno));
-		return -errno;
+			  strerror(-ret));
+		return ret;
 	}
 	fdd->direct = false;
 	return 0;
@@ -151,6 +152,8 @@ static uint32_t ddm_file_caps(const struct ddm_fd_dev *fdd, bool read_only)
 static int ddm_file_size_set(struct ddm_dev *dev, struct ddm_fd_dev *fdd,
 			     const struct ddm_open_args *args, struct stat *st)
 {
+	int ret;
+
 	if (args->size_bytes <= (uint64_t)st->st_size)
 		return 0;
 	if (args->size_bytes > INT64_MAX || args->read_only) {
@@ -160,10 +163,11 @@ static int ddm_file_size_set(struct ddm_dev *dev, struct ddm_fd_dev *fdd,
 		return -EINVAL;
 	}
 	if (ftruncate(fdd->fd, (off_t)args->size_bytes) < 0) {
+		ret = -errno;
 		log_error("%s: cannot grow %s to %llu bytes: %s", dev->name,
 			  args->path, (unsigned long long)args->size_bytes,
-			  strerror(errno));
-		return -errno;
+			  strerror(-ret));
+		return ret;
 	}
 	st->st_size = (off_t)args->size_bytes;
 	return 0;

@@ -48,11 +48,13 @@ static int ddm_null_open(struct ddm_dev *dev, const struct ddm_open_args *args)
 	dev->size_bytes = args->size_bytes;
 	/*
 	 * No FLUSH or FUA: nothing is ever volatile.  TRIM, ZEROES and
-	 * FAST_ZERO are free; EXTENTS lets clients skip the whole device;
+	 * FAST_ZERO are free; EXTENTS lets clients skip the whole device,
+	 * and EXTENTS_CHEAP lets a protocol answer reads as holes;
 	 * MULTI_CONN holds trivially because there is no cache to share.
 	 */
 	dev->caps = DDM_CAP_TRIM | DDM_CAP_ZEROES | DDM_CAP_FAST_ZERO |
-		    DDM_CAP_EXTENTS | DDM_CAP_CACHE | DDM_CAP_MULTI_CONN;
+		    DDM_CAP_EXTENTS | DDM_CAP_EXTENTS_CHEAP | DDM_CAP_CACHE |
+		    DDM_CAP_MULTI_CONN;
 	dev->block_size_min = 1;     /* any byte range is fine */
 	dev->block_size_pref = 4096; /* what clients should prefer */
 	dev->block_size_max = 0;     /* no limit beyond the transport's */

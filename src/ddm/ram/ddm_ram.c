@@ -6,9 +6,11 @@
  *
  * Layout: a two-level table.  The top level, sized at open, holds one
  * pointer per 256 MiB leaf; a leaf holds 4096 chunk pointers.  Leaves and
- * chunks are allocated on first write and installed with compare-and-swap,
- * so two writers racing for the same empty slot agree on one winner
- * without a lock.  Leaves live until close (32 KiB per 256 MiB touched).
+ * chunks are allocated on first write, filled, and only then installed
+ * with compare-and-swap, so two writers racing for the same empty slot
+ * agree on one winner without a lock and no reader ever sees a chunk's
+ * uninitialised memory.  Leaves live until close (32 KiB per 256 MiB
+ * touched).
  *
  * Concurrency: submit runs on several worker threads at once.  The only
  * hazard the CAS does not cover is freeing a chunk (TRIM, WRITE_ZEROES)
@@ -224,24 +226,24 @@ static int ddm_ram_zero_part(struct ddm_ram_dev *rd, uint64_t idx, size_t off,
 {
 	pthread_rwlock_t *lock = ddm_ram_stripe_lock(rd, idx);
 	unsigned char **slot;
-	unsigned char *chunk = NULL;
+	unsigned char *chunk = NULL, *fresh;
 	int ret = 0;
 
 	pthread_rwlock_rdlock(lock);
 	slot = ddm_ram_slot(rd, idx, provision);
 	if (slot)
 		chunk = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-	if (!chunk && provision) {
-		chunk = slot ? calloc(1, RAM_CHUNK_BYTES) : NULL;
-		/* The winner of a race may be another writer's chunk, so
-		 * zero the range below in any case. */
-		if (chunk)
-			chunk = ddm_ram_chunk_install(rd, slot, chunk);
-		else
+	if (chunk) {
+		memset(chunk + off, 0, n);
+	} else if (provision) {
+		fresh = slot ? calloc(1, RAM_CHUNK_BYTES) : NULL;
+		chunk = fresh ? ddm_ram_chunk_install(rd, slot, fresh) : NULL;
+		/* A lost race leaves another writer's chunk: zero it too. */
+		if (chunk && chunk != fresh)
+			memset(chunk + off, 0, n);
+		if (!chunk)
 			ret = -ENOMEM;
 	}
-	if (chunk)
-		memset(chunk + off, 0, n);
 	pthread_rwlock_unlock(lock);
 	return ret;
 }
@@ -430,7 +432,8 @@ static int ddm_ram_open(struct ddm_dev *dev, const struct ddm_open_args *args)
 	rd->size_bytes = args->size_bytes;
 	dev->size_bytes = args->size_bytes;
 	dev->caps = DDM_CAP_TRIM | DDM_CAP_ZEROES | DDM_CAP_FAST_ZERO |
-		    DDM_CAP_EXTENTS | DDM_CAP_MULTI_CONN;
+		    DDM_CAP_EXTENTS | DDM_CAP_EXTENTS_CHEAP |
+		    DDM_CAP_MULTI_CONN;
 	dev->block_size_min = 1;
 	dev->block_size_pref = 4096;
 	dev->block_size_max = 0;
