@@ -27,6 +27,8 @@ static int fake_session_open(struct iop_desc *desc, unsigned int dev_index,
 
 	if (dev_index >= fb->n_devs)
 		return -ENODEV;
+	if (fb->devs[dev_index].fail_open)
+		return fb->devs[dev_index].fail_open;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;

@@ -19,9 +19,9 @@
 #include "iopd/conn.h"
 #include "iopd/local.h"
 
-#define FAKE_MAX_DEVS 4
+#define FAKE_MAX_DEVS	 4
 #define FAKE_MAX_PENDING 256
-#define FAKE_LOG 16
+#define FAKE_LOG	 16
 #define FAKE_BLOCK_BYTES 4096u
 
 struct fake_op {
@@ -38,8 +38,9 @@ struct fake_dev {
 	bool read_only;
 	unsigned char *data;
 	unsigned char *alloc; /* per FAKE_BLOCK_BYTES: 1 = allocated */
-	bool defer;           /* hold requests until fake_complete() */
-	int fail_next;        /* -errno for the next request, 0 = none */
+	bool defer;	      /* hold requests until fake_complete() */
+	int fail_next;	      /* -errno for the next request, 0 = none */
+	int fail_open;	      /* -errno for session_open, 0 = none */
 	struct iop_msg *pending[FAKE_MAX_PENDING];
 	unsigned int n_pending;
 	struct fake_op log[FAKE_LOG]; /* ring of submitted requests */
@@ -67,7 +68,6 @@ void fake_complete(struct fake_dev *dev, unsigned int i, int result);
 /* Complete every held request, newest first. */
 void fake_complete_all(struct fake_dev *dev);
 /* The n-th most recent request submitted (0 = last). */
-const struct fake_op *fake_last_op(const struct fake_dev *dev,
-				   unsigned int n);
+const struct fake_op *fake_last_op(const struct fake_dev *dev, unsigned int n);
 
 #endif

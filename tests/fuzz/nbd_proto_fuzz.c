@@ -83,8 +83,8 @@ static void fuzz_setup(struct fuzz *f)
 				       DDM_CAP_MULTI_CONN,
 			       false);
 	dev->defer = f->mode & 1;
-	dev = fake_backend_add(&f->fb, "ro", NULL, 64 * 1024,
-			       DDM_CAP_EXTENTS, false);
+	dev = fake_backend_add(&f->fb, "ro", NULL, 64 * 1024, DDM_CAP_EXTENTS,
+			       false);
 	dev->defer = f->mode & 1;
 	f->fb.exports[1].read_only = true;
 	dev = fake_backend_add(&f->fb, "a", NULL, 64 * 1024,

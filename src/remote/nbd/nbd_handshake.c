@@ -39,8 +39,8 @@ int nbd_hs_greeting(struct nbd_proto *proto)
 }
 
 /* Queue one option reply.  Returns 0 or -errno (fatal). */
-static int nbd_hs_reply(struct nbd_proto *proto, uint32_t option,
-			uint32_t type, const void *data, size_t len)
+static int nbd_hs_reply(struct nbd_proto *proto, uint32_t option, uint32_t type,
+			const void *data, size_t len)
 {
 	unsigned char h[NBD_OPTION_REPLY_BYTES], *p = h;
 
@@ -216,9 +216,8 @@ static int nbd_opt_export_name(struct nbd_proto *proto,
 static int nbd_opt_list(struct nbd_proto *proto, uint32_t len)
 {
 	const struct conn_exports *exports = proto->cfg.exports;
-	unsigned int n = exports && exports->count
-				 ? exports->count(exports->opaque)
-				 : 0;
+	unsigned int n =
+		exports && exports->count ? exports->count(exports->opaque) : 0;
 	int ret;
 
 	/* proto.md: the server SHOULD reject data with NBD_REP_ERR_INVALID. */
@@ -477,8 +476,8 @@ int nbd_hs_discarded(struct nbd_proto *proto)
 
 	if (proto->discard_opt == NBD_OPT_ABORT)
 		return nbd_hs_option(proto, NBD_OPT_ABORT, NULL, 0);
-	ret = nbd_hs_reply(proto, proto->discard_opt, NBD_REP_ERR_TOO_BIG,
-			   NULL, 0);
+	ret = nbd_hs_reply(proto, proto->discard_opt, NBD_REP_ERR_TOO_BIG, NULL,
+			   0);
 	return ret < 0 ? ret : 1;
 }
 

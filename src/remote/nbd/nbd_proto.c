@@ -302,8 +302,8 @@ void nbd_proto_tx_done(struct nbd_proto *proto, size_t n)
 	nbd_enter(proto);
 	while ((tx = proto->tx_head)) {
 		while (tx->done_iov < tx->iovcnt) {
-			size_t left = tx->iov[tx->done_iov].iov_len -
-				      tx->done_bytes;
+			size_t left =
+				tx->iov[tx->done_iov].iov_len - tx->done_bytes;
 
 			if (left > n) {
 				tx->done_bytes += n;

@@ -62,7 +62,7 @@ enum nbd_phase {
 };
 
 enum nbd_rx_state {
-	NBD_RX_PARSE,   /* bytes go to the receive buffer and are parsed */
+	NBD_RX_PARSE,	/* bytes go to the receive buffer and are parsed */
 	NBD_RX_PAYLOAD, /* bytes go straight into rx_slot's data buffer */
 	NBD_RX_DISCARD, /* bytes go to the receive buffer and are dropped */
 };
@@ -73,9 +73,9 @@ struct nbd_tx {
 	struct nbd_tx *next;
 	struct iovec *iov;
 	int iovcnt;
-	int done_iov;      /* iovecs fully acknowledged */
+	int done_iov;	   /* iovecs fully acknowledged */
 	size_t done_bytes; /* bytes acknowledged of iov[done_iov] */
-	bool is_slot;      /* else a struct nbd_tx_block */
+	bool is_slot;	   /* else a struct nbd_tx_block */
 };
 
 struct nbd_tx_block {
@@ -86,9 +86,9 @@ struct nbd_tx_block {
 
 enum nbd_slot_state {
 	NBD_SLOT_FREE,
-	NBD_SLOT_RX,       /* header parsed, payload arriving or dropped */
+	NBD_SLOT_RX,	   /* header parsed, payload arriving or dropped */
 	NBD_SLOT_INFLIGHT, /* submitted to storage */
-	NBD_SLOT_TX,       /* reply queued */
+	NBD_SLOT_TX,	   /* reply queued */
 };
 
 /* One request from header to the last byte of its reply. */
@@ -100,8 +100,8 @@ struct nbd_slot {
 	enum nbd_slot_state state;
 	struct iop_msg *msg; /* iop_desc_ops.msg_size() bytes */
 	struct nbd_request req;
-	uint32_t error;      /* NBD_E* for the reply; 0 = success */
-	bool hole;           /* READ answered by one OFFSET_HOLE chunk */
+	uint32_t error;	     /* NBD_E* for the reply; 0 = success */
+	bool hole;	     /* READ answered by one OFFSET_HOLE chunk */
 	uint32_t rx_got;     /* WRITE payload bytes received */
 	unsigned char *data; /* NBD_BUF_ALIGN-aligned, data_cap bytes */
 	size_t data_cap;
@@ -128,15 +128,15 @@ struct nbd_proto {
 	size_t rcap, rstart, rend; /* unparsed bytes: [rstart, rend) */
 	enum nbd_rx_state rx_state;
 	uint64_t discard_left;
-	struct nbd_slot *rx_slot;  /* PAYLOAD, or DISCARD of a request */
-	uint32_t discard_opt;      /* DISCARD of an option: reply to it */
-	bool rx_closed;            /* DISC, ABORT, eof or a fatal error */
-	bool failed;               /* the stream can no longer be trusted */
+	struct nbd_slot *rx_slot; /* PAYLOAD, or DISCARD of a request */
+	uint32_t discard_opt;	  /* DISCARD of an option: reply to it */
+	bool rx_closed;		  /* DISC, ABORT, eof or a fatal error */
+	bool failed;		  /* the stream can no longer be trusted */
 
 	/* Negotiation state. */
 	uint32_t client_flags;
 	bool structured;
-	bool meta_set;   /* base:allocation selected ... */
+	bool meta_set;	 /* base:allocation selected ... */
 	char *meta_name; /* ... for this export (canonical name) */
 
 	/* Transmission state. */
