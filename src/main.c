@@ -41,6 +41,7 @@ enum {
 	OPT_DEFAULT_EXPORT,
 	OPT_PIDFILE,
 	OPT_READY_FD,
+	OPT_DRAIN_TIMEOUT,
 };
 
 static const struct option iopd_long_opts[] = {
@@ -54,6 +55,7 @@ static const struct option iopd_long_opts[] = {
 	{ "default-export", required_argument, NULL, OPT_DEFAULT_EXPORT },
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
+	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
 	{ "daemon", no_argument, NULL, 'd' },
 	{ "stdio", no_argument, NULL, 's' },
 	{ "log-level", required_argument, NULL, 'v' },
@@ -86,6 +88,9 @@ static void iopd_usage(FILE *f)
 		"                          auto (default), on, off\n"
 		"      --max-request=SIZE  largest read or write (default 32M)\n"
 		"      --default-export=NAME\n"
+		"      --drain-timeout=SECONDS  on SIGTERM, wait this long for\n"
+		"                          clients to finish (default 10), then\n"
+		"                          close them and exit 1\n"
 		"      --pidfile=FILE      write the PID once ready\n"
 		"      --ready-fd=N        once ready, write LISTEN lines and READY\n"
 		"                          to fd N, then close it\n"
@@ -175,6 +180,15 @@ static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
 		case OPT_DEFAULT_EXPORT:
 			free(cfg->default_export);
 			cfg->default_export = strdup(optarg);
+			break;
+		case OPT_DRAIN_TIMEOUT:
+			if (iopd_parse_uint(optarg, 3600, &n) < 0 || n == 0) {
+				log_error("--drain-timeout %s: expected 1 to "
+					  "3600 seconds",
+					  optarg);
+				return -1;
+			}
+			cfg->drain_timeout_ms = n * 1000;
 			break;
 		case OPT_PIDFILE:
 			opts->pidfile = optarg;

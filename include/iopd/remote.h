@@ -39,6 +39,11 @@ struct remote_transport_ops {
 	 * finish, send their replies, close.  closed() follows.  Worker
 	 * thread. */
 	void (*conn_shutdown)(struct remote_conn *conn);
+	/* End a connection now, after conn_shutdown took too long (a peer
+	 * that stopped reading): close the socket both ways and drop
+	 * unsent replies.  Storage requests in flight still complete
+	 * before closed().  Worker thread. */
+	void (*conn_abort)(struct remote_conn *conn);
 };
 
 extern const struct remote_transport_ops nbd_transport_ops;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -30,6 +31,8 @@ struct connmgr_handoff {
 };
 
 static void connmgr_workers_stop(struct connmgr *cm);
+static void connmgr_worker_drained(struct connmgr_worker *w);
+static void connmgr_drain_timer_arm(struct connmgr *cm);
 
 int connmgr_create(const struct connmgr_config *cfg, struct local *local,
 		   struct connmgr **cmp)
@@ -45,6 +48,9 @@ int connmgr_create(const struct connmgr_config *cfg, struct local *local,
 			CONN_DEFAULT_MAX_REQUEST_BYTES;
 	if (!cm->cfg.limits.max_inflight)
 		cm->cfg.limits.max_inflight = CONN_DEFAULT_MAX_INFLIGHT;
+	if (!cm->cfg.drain_timeout_ms)
+		cm->cfg.drain_timeout_ms = CONNMGR_DEFAULT_DRAIN_TIMEOUT_MS;
+	cm->drain_timer_fd = -1;
 	pthread_mutex_init(&cm->start_lock, NULL);
 	pthread_cond_init(&cm->start_cond, NULL);
 	ret = connmgr_exports_build(cm, local);
@@ -85,6 +91,31 @@ int connmgr_listener_add(struct connmgr *cm, int fd)
 
 /* Worker side --------------------------------------------------------- */
 
+static void connmgr_maybe_finish(struct connmgr *cm)
+{
+	if (cm->stopping && cm->listeners_open == 0 &&
+	    cm->workers_running == 0)
+		base_loop_stop(cm->main_loop);
+}
+
+/* Main thread: a worker reports that its last connection closed. */
+static void connmgr_worker_stopped(void *arg)
+{
+	struct connmgr_worker *w = arg;
+
+	w->stopped = true;
+	w->cm->workers_running--;
+	connmgr_maybe_finish(w->cm);
+}
+
+static void connmgr_worker_drained(struct connmgr_worker *w)
+{
+	base_loop_stop(w->loop);
+	/* No main loop when start-up failed before connmgr_run. */
+	if (w->cm->main_loop)
+		base_loop_post(w->cm->main_loop, connmgr_worker_stopped, w);
+}
+
 static void connmgr_conn_closed(void *opaque, struct remote_conn *rc)
 {
 	struct connmgr_conn *conn = opaque;
@@ -95,7 +126,7 @@ static void connmgr_conn_closed(void *opaque, struct remote_conn *rc)
 	w->n_conns--;
 	free(conn);
 	if (w->draining && w->n_conns == 0)
-		base_loop_stop(w->loop);
+		connmgr_worker_drained(w);
 }
 
 static void connmgr_conn_attach(void *arg)
@@ -151,14 +182,27 @@ static void connmgr_worker_drain(void *arg)
 	struct connmgr_worker *w = arg;
 	struct connmgr_conn *conn, *next;
 
+	if (w->draining)
+		return;
 	w->draining = true;
 	if (w->n_conns == 0) {
-		base_loop_stop(w->loop);
+		connmgr_worker_drained(w);
 		return;
 	}
 	for (conn = w->conns.next; conn != &w->conns; conn = next) {
 		next = conn->next;
 		conn->transport->conn_shutdown(conn->rc);
+	}
+}
+
+static void connmgr_worker_abort(void *arg)
+{
+	struct connmgr_worker *w = arg;
+	struct connmgr_conn *conn, *next;
+
+	for (conn = w->conns.next; conn != &w->conns; conn = next) {
+		next = conn->next;
+		conn->transport->conn_abort(conn->rc);
 	}
 }
 
@@ -177,11 +221,10 @@ static void *connmgr_worker_main(void *arg)
 	cm->n_started++;
 	pthread_cond_signal(&cm->start_cond);
 	pthread_mutex_unlock(&cm->start_lock);
-	if (w->start_result < 0)
-		return NULL;
-	base_loop_run(w->loop);
-	base_loop_destroy(w->loop);
-	w->loop = NULL;
+	/* The loop is destroyed by whoever joins this thread, so posts that
+	 * race with the end of the loop land in a live queue. */
+	if (w->start_result == 0)
+		base_loop_run(w->loop);
 	return NULL;
 }
 
@@ -309,8 +352,51 @@ static void connmgr_accept_done(struct base_io *io, int result)
 	}
 	close(l->fd);
 	l->fd = -1;
-	if (--cm->listeners_open == 0 && cm->stopping)
-		base_loop_stop(cm->main_loop);
+	cm->listeners_open--;
+	connmgr_maybe_finish(cm);
+}
+
+/* The drain took too long: some peer stopped reading its replies. */
+static void connmgr_drain_timeout(struct base_io *io, int result)
+{
+	struct connmgr *cm = io->data;
+
+	if (result <= 0 || cm->workers_running == 0)
+		return;
+	log_warn("drain timed out after %u ms: closing the remaining "
+		 "connections",
+		 cm->cfg.drain_timeout_ms);
+	cm->aborted = true;
+	for (unsigned int i = 0; i < cm->n_workers; i++)
+		if (!cm->workers[i].stopped)
+			base_loop_post(cm->workers[i].loop,
+				       connmgr_worker_abort, &cm->workers[i]);
+}
+
+static void connmgr_drain_timer_arm(struct connmgr *cm)
+{
+	unsigned int ms = cm->cfg.drain_timeout_ms;
+	struct itimerspec its = {
+		.it_value = { .tv_sec = ms / 1000,
+			      .tv_nsec = (long)(ms % 1000) * 1000000 },
+	};
+
+	/* Blocking on purpose: io_uring completes a read of a non-blocking
+	 * timerfd with -EAGAIN at once instead of waiting for it. */
+	cm->drain_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (cm->drain_timer_fd < 0 ||
+	    timerfd_settime(cm->drain_timer_fd, 0, &its, NULL) < 0) {
+		log_warn("drain timer: %s; waiting without a deadline",
+			 strerror(errno));
+		return;
+	}
+	cm->drain_io.op = BASE_IO_STREAM_READ;
+	cm->drain_io.fd = cm->drain_timer_fd;
+	cm->drain_io.buf = &cm->drain_expirations;
+	cm->drain_io.buf_len = sizeof(cm->drain_expirations);
+	cm->drain_io.done = connmgr_drain_timeout;
+	cm->drain_io.data = cm;
+	base_io_submit(cm->main_loop, &cm->drain_io);
 }
 
 static void connmgr_signal_done(struct base_io *io, int result)
@@ -329,18 +415,25 @@ static void connmgr_signal_done(struct base_io *io, int result)
 	for (unsigned int i = 0; i < cm->n_listeners; i++)
 		if (cm->listeners[i].fd >= 0)
 			shutdown(cm->listeners[i].fd, SHUT_RDWR);
-	if (cm->listeners_open == 0)
-		base_loop_stop(cm->main_loop);
+	for (unsigned int i = 0; i < cm->n_workers; i++)
+		base_loop_post(cm->workers[i].loop, connmgr_worker_drain,
+			       &cm->workers[i]);
+	connmgr_drain_timer_arm(cm);
+	connmgr_maybe_finish(cm);
 }
 
 static void connmgr_workers_stop(struct connmgr *cm)
 {
 	for (unsigned int i = 0; i < cm->n_workers; i++)
-		if (cm->workers[i].start_result == 0)
+		if (cm->workers[i].start_result == 0 && !cm->workers[i].stopped)
 			base_loop_post(cm->workers[i].loop,
 				       connmgr_worker_drain, &cm->workers[i]);
-	for (unsigned int i = 0; i < cm->n_workers; i++)
+	for (unsigned int i = 0; i < cm->n_workers; i++) {
 		pthread_join(cm->workers[i].thread, NULL);
+		if (cm->workers[i].loop)
+			base_loop_destroy(cm->workers[i].loop);
+		cm->workers[i].loop = NULL;
+	}
 	cm->n_workers = 0;
 }
 
@@ -363,14 +456,18 @@ int connmgr_run(struct connmgr *cm, int signal_fd)
 	cm->signal_io.data = cm;
 	base_io_submit(cm->main_loop, &cm->signal_io);
 	cm->listeners_open = cm->n_listeners;
+	cm->workers_running = cm->n_workers;
 	for (unsigned int i = 0; i < cm->n_listeners; i++)
 		connmgr_accept_arm(&cm->listeners[i]);
 	base_loop_run(cm->main_loop);
 	connmgr_workers_stop(cm);
 	base_loop_destroy(cm->main_loop);
 	cm->main_loop = NULL;
+	if (cm->drain_timer_fd >= 0)
+		close(cm->drain_timer_fd);
+	cm->drain_timer_fd = -1;
 	log_info("all connections closed");
-	return 0;
+	return cm->aborted ? -ETIMEDOUT : 0;
 }
 
 /* Single connection on stdin/stdout ------------------------------------- */

@@ -29,6 +29,8 @@ struct connmgr_config {
 	enum base_engine engine;
 	struct conn_limits limits;
 	const char *default_export; /* NULL = the first export */
+	unsigned int drain_timeout_ms; /* then connections are aborted;
+					* 0 = the default, 10 s */
 	unsigned int n_exports;
 	const struct connmgr_export_spec *exports;
 };
@@ -47,8 +49,9 @@ int connmgr_workers_start(struct connmgr *cm);
 
 /*
  * Admit clients until a signal arrives on signal_fd (a signalfd for
- * SIGTERM/SIGINT), then stop admitting, drain every connection and stop
- * the workers.  Returns 0 after a clean drain.
+ * SIGTERM/SIGINT), then stop admitting, drain every connection (aborting
+ * those still open after drain_timeout_ms) and stop the workers.  Returns
+ * 0 after a clean drain, -ETIMEDOUT if some connection had to be aborted.
  */
 int connmgr_run(struct connmgr *cm, int signal_fd);
 

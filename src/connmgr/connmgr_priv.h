@@ -9,6 +9,7 @@
 #include "iopd/remote.h"
 
 #define CONNMGR_MAX_LISTENERS 32
+#define CONNMGR_DEFAULT_DRAIN_TIMEOUT_MS 10000u
 
 struct connmgr_conn {
 	struct connmgr_conn *prev, *next;
@@ -25,6 +26,7 @@ struct connmgr_worker {
 	struct connmgr_conn conns; /* list head */
 	unsigned int n_conns;
 	bool draining;
+	bool stopped; /* main thread's view: reported drained */
 	int start_result;
 };
 
@@ -56,8 +58,13 @@ struct connmgr {
 	struct connmgr_listener listeners[CONNMGR_MAX_LISTENERS];
 	unsigned int listeners_open;
 	bool stopping;
+	bool aborted;
+	unsigned int workers_running;
 	struct base_io signal_io;
 	unsigned char signal_buf[128];
+	int drain_timer_fd;
+	struct base_io drain_io;
+	uint64_t drain_expirations;
 };
 
 int connmgr_exports_build(struct connmgr *cm, struct local *local);

@@ -337,6 +337,11 @@ static int mgmt_json_key(struct mgmt_config *cfg, const char *key, json_t *v)
 		cfg->max_request_bytes = (uint32_t)n;
 		return ret;
 	}
+	if (!strcmp(key, "drain_timeout_ms") && json_is_integer(v) &&
+	    json_integer_value(v) > 0 && json_integer_value(v) <= 3600000) {
+		cfg->drain_timeout_ms = (unsigned int)json_integer_value(v);
+		return 0;
+	}
 	if (!strcmp(key, "default_export"))
 		return mgmt_json_strdup(key, v, &cfg->default_export);
 	if (!strcmp(key, "direct") && json_is_string(v)) {
@@ -439,5 +444,6 @@ int mgmt_config_specs(struct mgmt_config *cfg)
 	cfg->connmgr.limits.max_request_bytes = cfg->max_request_bytes;
 	cfg->connmgr.limits.max_inflight = CONN_DEFAULT_MAX_INFLIGHT;
 	cfg->connmgr.default_export = cfg->default_export;
+	cfg->connmgr.drain_timeout_ms = cfg->drain_timeout_ms;
 	return 0;
 }

@@ -35,6 +35,7 @@ struct mgmt_config {
 	enum base_engine engine;
 	bool engine_set;
 	uint32_t max_request_bytes;
+	unsigned int drain_timeout_ms;
 	char *default_export;
 	int direct; /* -1 auto, 0 off, 1 on */
 	bool read_only;      /* every export */

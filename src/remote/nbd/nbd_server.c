@@ -249,8 +249,19 @@ static void nbd_server_conn_shutdown(struct remote_conn *c)
 	nbd_server_pump(c);
 }
 
+static void nbd_server_conn_abort(struct remote_conn *c)
+{
+	log_warn("%s: closing: the drain timed out", c->peer);
+	c->tx_broken = true;
+	nbd_server_rx_stop(c);
+	/* Wakes a write stuck on a full socket buffer with EPIPE. */
+	shutdown(c->tx_fd, SHUT_RDWR);
+	nbd_server_pump(c);
+}
+
 const struct remote_transport_ops nbd_transport_ops = {
 	.name = "nbd",
 	.conn_start = nbd_server_conn_start,
 	.conn_shutdown = nbd_server_conn_shutdown,
+	.conn_abort = nbd_server_conn_abort,
 };
