@@ -133,5 +133,7 @@ format:
 clean:
 	rm -rf build build-asan
 
+# Keep test and fuzz objects: they are not worth rebuilding every time.
+.SECONDARY:
 .PHONY: all tests deps run check check-layers format clean
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -26,6 +26,7 @@
 
 #define IOPD_VERSION "0.1.0"
 #define IOPD_MAX_LISTEN_FDS 64
+#define IOPD_SHORT_OPTS "l:rc:t:e:dsv:hV"
 
 struct iopd_opts {
 	const char *config_path;
@@ -127,14 +128,39 @@ static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
 	unsigned int n;
 	int c;
 
+	bool cli_listen = false;
+
+	/* First pass: only the config file, so that the environment and then
+	 * every option given on the command line override what it says. */
+	/* getopt permutes what it scans, so the first pass gets a copy. */
+	char **scan = calloc((size_t)argc + 1, sizeof(*scan));
+
+	if (!scan)
+		return -1;
+	memcpy(scan, argv, (size_t)argc * sizeof(*scan));
+	opterr = 0;
+	while ((c = getopt_long(argc, scan, IOPD_SHORT_OPTS, iopd_long_opts,
+				NULL)) != -1)
+		if (c == 'c')
+			opts->config_path = optarg;
+	free(scan);
+	if (opts->config_path &&
+	    mgmt_config_load_file(cfg, opts->config_path) < 0)
+		return -1;
 	if (env && env[0] && base_engine_parse(env, &cfg->engine) < 0) {
 		log_error("IOPD_ENGINE=%s: expected auto, uring or epoll", env);
 		return -1;
 	}
-	while ((c = getopt_long(argc, argv, "l:rc:t:e:dsv:hV", iopd_long_opts,
+	opterr = 1;
+	optind = 0; /* glibc: start over */
+	while ((c = getopt_long(argc, argv, IOPD_SHORT_OPTS, iopd_long_opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'l':
+			/* --listen replaces the file's addresses. */
+			if (!cli_listen)
+				mgmt_config_clear_listen(cfg);
+			cli_listen = true;
 			if (mgmt_config_add_listen(cfg, optarg) < 0)
 				return -1;
 			break;
@@ -142,7 +168,6 @@ static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
 			cfg->read_only = true;
 			break;
 		case 'c':
-			opts->config_path = optarg;
 			break;
 		case 't':
 			if (iopd_parse_uint(optarg, 1024, &n) < 0 || n == 0) {
@@ -159,7 +184,6 @@ static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
 					  optarg);
 				return -1;
 			}
-			cfg->engine_set = true;
 			break;
 		case OPT_DIRECT:
 			if (mgmt_direct_parse(optarg, &cfg->direct) < 0) {
@@ -216,7 +240,6 @@ static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
 					  optarg);
 				return -1;
 			}
-			cfg->log_level_set = true;
 			base_log_set_level(cfg->log_level);
 			break;
 		case 'h':
@@ -230,9 +253,6 @@ static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
 			return -1;
 		}
 	}
-	if (opts->config_path &&
-	    mgmt_config_load_file(cfg, opts->config_path) < 0)
-		return -1;
 	for (int i = optind; i < argc; i++)
 		if (mgmt_config_add_export_spec(cfg, argv[i]) < 0)
 			return -1;

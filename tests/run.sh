@@ -146,7 +146,7 @@ run_build_tests() {
 		run_tap "$label" "$name" "$LOGS/$label.$(basename "$t").log" "$t"
 	done
 	for t in "$build"/fuzz/*; do
-		[ -x "$t" ] && [ -f "$t" ] || continue
+		if [ ! -x "$t" ] || [ ! -f "$t" ]; then continue; fi
 		name=$(basename "$t")
 		selected "fuzz/$name" || continue
 		corpus=""

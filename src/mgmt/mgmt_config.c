@@ -23,11 +23,18 @@ void mgmt_config_init(struct mgmt_config *cfg)
 	cfg->log_level = BASE_LOG_INFO;
 }
 
-void mgmt_config_fini(struct mgmt_config *cfg)
+void mgmt_config_clear_listen(struct mgmt_config *cfg)
 {
 	for (unsigned int i = 0; i < cfg->n_listen; i++)
 		free(cfg->listen[i]);
 	free(cfg->listen);
+	cfg->listen = NULL;
+	cfg->n_listen = 0;
+}
+
+void mgmt_config_fini(struct mgmt_config *cfg)
+{
+	mgmt_config_clear_listen(cfg);
 	for (unsigned int i = 0; i < cfg->n_exports; i++) {
 		free(cfg->exports[i].name);
 		free(cfg->exports[i].description);
@@ -324,8 +331,7 @@ static int mgmt_json_key(struct mgmt_config *cfg, const char *key, json_t *v)
 
 		if (base_engine_parse(json_string_value(v), &engine) < 0)
 			goto err_value;
-		if (!cfg->engine_set) /* the command line wins */
-			cfg->engine = engine;
+		cfg->engine = engine;
 		return 0;
 	}
 	if (!strcmp(key, "max_request_bytes")) {
@@ -354,8 +360,7 @@ static int mgmt_json_key(struct mgmt_config *cfg, const char *key, json_t *v)
 
 		if (base_log_parse_level(json_string_value(v), &level) < 0)
 			goto err_value;
-		if (!cfg->log_level_set)
-			cfg->log_level = level;
+		cfg->log_level = level;
 		return 0;
 	}
 	if (!strcmp(key, "exports") && json_is_array(v)) {

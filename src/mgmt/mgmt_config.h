@@ -33,14 +33,12 @@ struct mgmt_config {
 	unsigned int n_listen;
 	unsigned int threads;
 	enum base_engine engine;
-	bool engine_set;
 	uint32_t max_request_bytes;
 	unsigned int drain_timeout_ms;
 	char *default_export;
 	int direct; /* -1 auto, 0 off, 1 on */
 	bool read_only;      /* every export */
 	enum base_log_level log_level;
-	bool log_level_set;
 	struct mgmt_export *exports;
 	unsigned int n_exports;
 
@@ -56,6 +54,7 @@ void mgmt_config_fini(struct mgmt_config *cfg);
  * logging what is wrong. */
 int mgmt_config_add_export_spec(struct mgmt_config *cfg, const char *spec);
 int mgmt_config_add_listen(struct mgmt_config *cfg, const char *addr);
+void mgmt_config_clear_listen(struct mgmt_config *cfg);
 /* Merge a JSON config file.  Returns 0 or -errno after logging. */
 int mgmt_config_load_file(struct mgmt_config *cfg, const char *path);
 /* Fill cfg->local and cfg->connmgr from the rest. */

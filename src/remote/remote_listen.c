@@ -4,6 +4,7 @@
  * Unix stream sockets.  Binding happens at start-up step 3, before the
  * Connection Manager admits anyone; accepting is the Connection Manager's.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -83,10 +84,17 @@ static int remote_listen_split(const char *addr, int default_port,
 		memcpy(host, addr, n);
 		host[n] = 0;
 	}
-	if (colon && colon[1])
-		snprintf(port, port_len, "%s", colon + 1);
-	else
+	if (colon && colon[1]) {
+		char *end;
+		unsigned long v = strtoul(colon + 1, &end, 10);
+
+		/* getaddrinfo takes "999999" and truncates it. */
+		if (*end || v > 65535 || !isdigit((unsigned char)colon[1]))
+			return -EINVAL;
+		snprintf(port, port_len, "%lu", v);
+	} else {
 		snprintf(port, port_len, "%d", default_port);
+	}
 	return 0;
 }
 

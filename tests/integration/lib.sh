@@ -5,7 +5,8 @@
 #
 #   - TAP output: ok, not_ok, skip, check, check_fails, is, diag,
 #     done_testing (prints the "1..N" plan), skip_all, require;
-#   - a private temporary directory $T, removed on exit;
+#   - a private temporary directory $T, removed on exit, which is also
+#     the working directory (use absolute paths after sourcing);
 #   - start_iopd / stop_iopd: the real daemon on a private Unix socket and
 #     a kernel-chosen TCP port, readiness read from --ready-fd (never a
 #     sleep), stderr kept in a log that stop_iopd checks for sanitizer
@@ -13,7 +14,10 @@
 #   - on_exit: cleanup steps (unmount, detach, kill) run in reverse order
 #     when the script ends, however it ends;
 #   - t: runs a client command under a timeout, so a hang fails the test
-#     instead of blocking CI.
+#     instead of blocking CI;
+#   - helpers: uri_unix/uri_tcp, make_data, json_get, map_check (allocation
+#     maps), nbdpy (a raw Python NBD client for crafted traffic),
+#     register_pid/_reap/_wait_timeout for background clients.
 #
 # Environment: IOPD (daemon binary, default build/iopd under the repository
 # root; a relative path is taken relative to the repository root),
@@ -37,6 +41,9 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/iopd-$TEST_NAME.XXXXXX") || {
 	echo "Bail out! mktemp -d failed"
 	exit 1
 }
+# Tools that drop files in the working directory (fio's verify state)
+# drop them here.
+cd "$T" || exit 1
 
 _tap_n=0
 _tap_failed=0
@@ -235,12 +242,28 @@ _wait_timeout() {
 	return "$st"
 }
 
-# _reap PID: make sure a process we started is gone (SIGTERM, then SIGKILL).
+# _tree PID: PID and its descendants, parents first.
+_tree() {
+	local c
+	echo "$1"
+	for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		_tree "$c"
+	done
+}
+
+# _reap PID: make sure a process we started is gone (SIGTERM, then
+# SIGKILL), with its descendants: a shell function run with & is a
+# subshell whose clients (python3, qemu-io...) would outlive it.
 _reap() {
-	local pid=$1
+	local pid=$1 tree
 	[ -n "${_pid_reaped[$pid]:-}" ] && return 0
-	kill -TERM "$pid" 2>/dev/null
+	tree=$(_tree "$pid")
+	# shellcheck disable=SC2086
+	kill -TERM $tree 2>/dev/null
 	_wait_timeout "$pid" 20
+	# shellcheck disable=SC2086
+	kill -KILL $tree 2>/dev/null
+	return 0
 }
 
 # register_pid PID [LOG]: a background process this test started; it is

@@ -15,7 +15,7 @@ require nbdinfo python3
 fails_with() {
 	local desc=$1 pat=$2 st
 	shift 2
-	timeout -k 5 30 "$IOPD" "$@" >"$T/out" 2>&1 </dev/null
+	timeout -k 5 15 "$IOPD" "$@" >"$T/out" 2>&1 </dev/null
 	st=$?
 	if [ "$st" -ge 1 ] && [ "$st" -le 123 ] && grep -qiE -- "$pat" "$T/out" &&
 		! _sanitizer_report "$T/out"; then
@@ -34,12 +34,15 @@ missing=""
 for o in --listen --read-only --config --threads --engine --direct --max-request \
 	--default-export --pidfile --ready-fd --daemon --stdio --log-level --help --version \
 	-l -r -c -t -e -d -s -v -h -V ram: null: file: bdev:; do
-	grep -q -- "$o" "$T/help" || missing+=" $o"
+	# a whole word: "-l" must not be found inside "--listen"
+	grep -qE -- "(^|[[:space:],])$o([[:space:],=]|\$)" "$T/help" ||
+		{ [[ $o == *: ]] && grep -qF -- "$o" "$T/help"; } || missing+=" $o"
 done
 is "$missing" "" "--help mentions every option and export kind"
 check "-h exits 0" t "$IOPD" -h
 check "--version exits 0" t "$IOPD" --version
-grep -qi iopd "$T/out" && ok "--version names iopd" || not_ok "--version names iopd" "$(cat "$T/out")"
+grep -qi iopd "$T/out"
+pass_if $? "--version names iopd" "$(cat "$T/out")"
 
 # ------------------------------------------------------ usage errors
 
@@ -86,7 +89,8 @@ EOF
 truncate -s 16M "$T/cfg.img"
 if start_iopd --config="$T/iopd.json"; then
 	is "$IOPD_SOCK" "$T/cfg.sock" "config: listens on the configured Unix socket"
-	[ -n "$IOPD_TCP" ] && ok "config: and on a TCP port ($IOPD_TCP)" || not_ok "config: and on a TCP port"
+	[ -n "$IOPD_TCP" ]
+	pass_if $? "config: and on a TCP port ($IOPD_TCP)"
 	check "config: nbdinfo --list" t nbdinfo --list --json "$(uri_unix)"
 	cp "$T/out" "$T/cfg-list.json"
 	is "$(json_get "$T/cfg-list.json" "' '.join(sorted(e['export-name'] for e in j['exports']))")" \
@@ -103,12 +107,22 @@ if start_iopd --config="$T/iopd.json"; then
 import sys
 from nbdproto import *
 c = connect("disk")
-assert c.write(4096, b"config!" * 100, F_FUA) == 0
+assert c.write(4096, b"config!!" * 512, F_FUA) == 0
 assert c.disc()
 with open(sys.argv[1], "rb") as f:
     f.seek(4096)
-    assert f.read(700) == b"config!" * 100
+    assert f.read(4096) == b"config!!" * 512
 EOF
+	stop_iopd
+fi
+# the command line wins over the file
+if start_iopd --config="$T/iopd.json" --max-request=1M --default-export=disk; then
+	check "config + --max-request=1M: nbdinfo --json" t nbdinfo --json "$(uri_unix "")"
+	cp "$T/out" "$T/cfg-cli.json"
+	is "$(json_get "$T/cfg-cli.json" "j['exports'][0].get('block_size_maximum')")" 1048576 \
+		"--max-request on the command line wins over max_request_bytes in the file"
+	is "$(json_get "$T/cfg-cli.json" "j['exports'][0].get('export-size')")" 16777216 \
+		"--default-export on the command line wins over default_export in the file"
 	stop_iopd
 fi
 
@@ -137,6 +151,52 @@ EOF
 	check "--read-only: the file is unchanged" cmp "$T/ro.img" <(head -c 8M /dev/zero)
 	stop_iopd
 fi
+
+# ------------------------------------------------- shipped example
+
+# doc/iopd.conf.example.json, with its paths and listeners moved into $T
+truncate -s 16M "$T/ex-disk.img" "$T/ex.iso"
+python3 - "$IOPD_REPO/doc/iopd.conf.example.json" "$T" >"$T/example.json" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+t = sys.argv[2]
+j["listen"] = ["unix:%s/example.sock" % t, "127.0.0.1:0"]
+for e in j["exports"]:
+    if "path" in e:
+        e["path"] = {"/srv/disk.img": t + "/ex-disk.img", "/srv/debian.iso": t + "/ex.iso"}[e["path"]]
+print(json.dumps(j))
+EOF
+if start_iopd --config="$T/example.json"; then
+	check "example config: nbdinfo --list" t nbdinfo --list --json "$(uri_unix)"
+	cp "$T/out" "$T/ex-list.json"
+	is "$(json_get "$T/ex-list.json" "' '.join(sorted(e['export-name'] for e in j['exports']))")" \
+		"$(json_get "$IOPD_REPO/doc/iopd.conf.example.json" "' '.join(sorted(e['name'] for e in j['exports']))")" \
+		"example config: every export of doc/iopd.conf.example.json is served"
+	stop_iopd
+fi
+
+# ---------------------------------------------------------- direct
+
+truncate -s 16M "$T/direct.img"
+for d in on off auto; do
+	if start_iopd --direct=$d "d=file:$T/direct.img"; then
+		D=$d check "--direct=$d: aligned I/O on a file export lands in the file" \
+			nbdpy "$T/direct.img" <<'EOF'
+import os, sys
+from nbdproto import *
+c = connect("d")
+data = os.urandom(65536)
+assert c.write(1 << 20, data) == 0
+assert c.cmd(CMD_FLUSH, 0, 0)[0] == 0
+assert c.read(1 << 20, 65536) == (0, data)
+assert c.disc()
+with open(sys.argv[1], "rb") as f:
+    f.seek(1 << 20)
+    assert f.read(65536) == data
+EOF
+		stop_iopd
+	fi
+done
 
 # --------------------------------------------- engines and threads
 
@@ -242,8 +302,8 @@ if start_iopd ram:64M; then
 	is "$(cat "$T/idle.out")" closed "idle client: the server closed its connection"
 	_wait_timeout "$busy_pid" 30
 	pass_if $? "busy client: exits" "$(cat "$T/busy.out")"
-	grep -q '^closed after' "$T/busy.out" && ok "busy client: connection closed ($(cat "$T/busy.out"))" ||
-		not_ok "busy client: connection closed" "$(cat "$T/busy.out")"
+	grep -q '^closed after' "$T/busy.out"
+	pass_if $? "busy client: connection closed ($(cat "$T/busy.out"))"
 fi
 
 # ----------------------------------------------------------- stdio
@@ -271,9 +331,12 @@ EOF
 fails_with "--stdio with --listen is refused" 'stdio' --stdio --listen "unix:$T/x.sock" ram:1M
 
 # systemd socket activation, as libnbd's "[ CMD ]" uses it
-check "socket activation: nbdinfo --size -- [ iopd ram:64M ]" \
-	t nbdinfo --size -- [ "$IOPD" ram:64M ]
-is "$(cat "$T/out")" 67108864 "socket activation: size"
+size=$(t nbdinfo --size -- [ "$IOPD" ram:64M ] 2>"$T/activation.err")
+pass_if $? "socket activation: nbdinfo --size -- [ iopd ram:64M ]" "$(cat "$T/activation.err")"
+is "$size" 67108864 "socket activation: size"
+if _sanitizer_report "$T/activation.err"; then
+	not_ok "socket activation: no sanitizer report" "$(cat "$T/activation.err")"
+fi
 
 # ------------------------------------------------------- listeners
 
