@@ -333,18 +333,32 @@ err_close:
 	return ret;
 }
 
+/* What a user types to reach the listener described by "tcp H:P" or
+ * "unix PATH". */
+static void iopd_client_hint(const char *listener)
+{
+	if (!strncmp(listener, "tcp ", 4))
+		log_info("ready; try: nbdinfo --list nbd://%s", listener + 4);
+	else if (!strncmp(listener, "unix ", 5))
+		log_info("ready; try: nbdinfo --list 'nbd+unix:///?socket=%s'",
+			 listener + 5);
+}
+
 static void iopd_ready(const struct iopd_opts *opts, const int *fds, int n,
 		       int daemon_fd)
 {
-	char line[512];
+	char line[512], first[512] = "";
 
 	for (int i = 0; i < n; i++) {
 		if (remote_listen_describe(fds[i], line, sizeof(line)) < 0)
 			continue;
 		log_info("listening on %s", line);
+		if (!first[0])
+			snprintf(first, sizeof(first), "%s", line);
 		if (opts->ready_fd > 0)
 			dprintf(opts->ready_fd, "LISTEN %s\n", line);
 	}
+	iopd_client_hint(first);
 	if (opts->ready_fd > 0) {
 		dprintf(opts->ready_fd, "READY\n");
 		close(opts->ready_fd);

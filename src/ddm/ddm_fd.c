@@ -28,7 +28,7 @@ enum ddm_fd_stage {
 };
 
 int ddm_fd_open(struct ddm_dev *dev, struct ddm_fd_dev *fdd, const char *path,
-		int flags, int direct)
+		int flags, int direct, mode_t type, struct stat *st)
 {
 	int fd = -1, ret;
 
@@ -48,9 +48,27 @@ int ddm_fd_open(struct ddm_dev *dev, struct ddm_fd_dev *fdd, const char *path,
 		fd = open(path, flags, 0644);
 	if (fd < 0)
 		goto err_log;
+	if (fstat(fd, st) < 0) {
+		ret = -errno;
+		log_error("%s: cannot stat %s: %s", dev->name, path,
+			  strerror(-ret));
+		goto err_close;
+	}
+	if ((st->st_mode & S_IFMT) != type) {
+		bool blk = type == S_IFBLK;
+
+		log_error("%s: %s is not a %s (use the %s DDM)", dev->name,
+			  path, blk ? "block device" : "regular file",
+			  blk ? "file" : "bdev");
+		ret = blk ? -ENOTBLK : -EINVAL;
+		goto err_close;
+	}
 	fdd->fd = fd;
 	return 0;
 
+err_close:
+	close(fd);
+	return ret;
 err_log:
 	ret = -errno;
 	log_error("%s: cannot open %s%s: %s", dev->name, path,

@@ -10,6 +10,7 @@
 #ifndef IOPD_DDM_FD_H
 #define IOPD_DDM_FD_H
 
+#include <sys/stat.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -47,11 +48,13 @@ struct ddm_fd_req {
 /*
  * Open path with flags (O_RDONLY or O_RDWR, plus O_CREAT and the like).
  * direct is ddm_open_args.direct: 1 insists on O_DIRECT, -1 falls back to
- * buffered I/O when the file system refuses it (EINVAL).  Fills fdd->fd and
- * fdd->direct.  Returns 0 or -errno, having logged naming dev->name.
+ * buffered I/O when the file system refuses it (EINVAL).  The opened file
+ * must be of type (S_IFREG or S_IFBLK); its stat goes to *st.  Fills
+ * fdd->fd and fdd->direct.  Returns 0 or -errno, having logged naming
+ * dev->name.
  */
 int ddm_fd_open(struct ddm_dev *dev, struct ddm_fd_dev *fdd, const char *path,
-		int flags, int direct);
+		int flags, int direct, mode_t type, struct stat *st);
 
 /* Close the descriptor. */
 void ddm_fd_close(struct ddm_fd_dev *fdd);

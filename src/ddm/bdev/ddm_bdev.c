@@ -119,22 +119,10 @@ static int ddm_bdev_open(struct ddm_dev *dev, const struct ddm_open_args *args)
 	/* Block devices always take O_DIRECT at their logical block size,
 	 * so -1 ("where allowed") means yes. */
 	ret = ddm_fd_open(dev, fdd, args->path,
-			  args->read_only ? O_RDONLY : O_RDWR, args->direct);
+			  args->read_only ? O_RDONLY : O_RDWR, args->direct,
+			  S_IFBLK, &st);
 	if (ret < 0)
 		return ret;
-	if (fstat(fdd->fd, &st) < 0) {
-		ret = -errno;
-		log_error("%s: cannot stat %s: %s", dev->name, args->path,
-			  strerror(-ret));
-		goto err_close;
-	}
-	if (!S_ISBLK(st.st_mode)) {
-		log_error("%s: %s is not a block device%s", dev->name,
-			  args->path,
-			  S_ISREG(st.st_mode) ? " (use the file DDM)" : "");
-		ret = -ENOTBLK;
-		goto err_close;
-	}
 	ret = ddm_bdev_geometry(dev, fdd->fd);
 	if (ret < 0)
 		goto err_close;

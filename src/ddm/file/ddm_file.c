@@ -187,22 +187,10 @@ static int ddm_file_open(struct ddm_dev *dev, const struct ddm_open_args *args)
 	flags = args->read_only ? O_RDONLY : O_RDWR;
 	if (!args->read_only && args->size_bytes)
 		flags |= O_CREAT;
-	ret = ddm_fd_open(dev, fdd, args->path, flags, args->direct);
+	ret = ddm_fd_open(dev, fdd, args->path, flags, args->direct, S_IFREG,
+			  &st);
 	if (ret < 0)
 		return ret;
-	if (fstat(fdd->fd, &st) < 0) {
-		ret = -errno;
-		log_error("%s: cannot stat %s: %s", dev->name, args->path,
-			  strerror(-ret));
-		goto err_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		log_error("%s: %s is not a regular file%s", dev->name,
-			  args->path,
-			  S_ISBLK(st.st_mode) ? " (use the bdev DDM)" : "");
-		ret = -EINVAL;
-		goto err_close;
-	}
 	ret = ddm_file_size_set(dev, fdd, args, &st);
 	if (ret < 0)
 		goto err_close;
