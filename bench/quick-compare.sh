@@ -31,7 +31,7 @@ iops() { # JSON file
 
 mkfifo "$T/ready"
 "$iopd" --engine="$engine" --listen "unix:$T/iopd.sock" --ready-fd 3 \
-	--log-level=warn "disk=$T/disk.img" 3>"$T/ready" &
+	--log-level=warn ${IOPD_ARGS:-} "disk=$T/disk.img" 3>"$T/ready" &
 pids+=($!)
 grep -q READY "$T/ready"
 

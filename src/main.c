@@ -24,9 +24,9 @@
 #include "iopd/remote.h"
 #include "mgmt/mgmt_config.h"
 
-#define IOPD_VERSION "0.1.0"
+#define IOPD_VERSION	    "0.1.0"
 #define IOPD_MAX_LISTEN_FDS 64
-#define IOPD_SHORT_OPTS "l:rc:t:e:dsv:hV"
+#define IOPD_SHORT_OPTS	    "l:rc:t:e:dsv:hV"
 
 struct iopd_opts {
 	const char *config_path;
@@ -76,28 +76,40 @@ static void iopd_usage(FILE *f)
 		"  null:SIZE     reads zeroes, discards writes\n"
 		"  file:PATH     regular file      bdev:PATH  block device\n"
 		"  PATH          a file or block device, by its type\n"
-		"The first export is the default (what a client asking for \"\" gets).\n"
+		"The first export is the default (what a client asking for "
+		"\"\" gets).\n"
 		"\n"
-		"  -l, --listen=ADDR       HOST:PORT, [V6]:PORT, :PORT or unix:PATH;\n"
-		"                          repeatable; port 0 picks a free port\n"
+		"  -l, --listen=ADDR       HOST:PORT, [V6]:PORT, :PORT or "
+		"unix:PATH;\n"
+		"                          repeatable; port 0 picks a free "
+		"port\n"
 		"                          (default: localhost:%d)\n"
 		"  -r, --read-only         export everything read-only\n"
 		"  -c, --config=FILE       JSON config file (see iopd(8))\n"
-		"  -t, --threads=N         worker threads (default: one per CPU)\n"
-		"  -e, --engine=ENGINE     auto, uring or epoll (env IOPD_ENGINE)\n"
-		"      --direct=MODE       O_DIRECT for files and block devices:\n"
+		"  -t, --threads=N         worker threads (default: one per "
+		"CPU)\n"
+		"  -e, --engine=ENGINE     auto, uring or epoll (env "
+		"IOPD_ENGINE)\n"
+		"      --direct=MODE       O_DIRECT for files and block "
+		"devices:\n"
 		"                          auto (default), on, off\n"
-		"      --max-request=SIZE  largest read or write (default 32M)\n"
+		"      --max-request=SIZE  largest read or write (default "
+		"32M)\n"
 		"      --default-export=NAME\n"
-		"      --drain-timeout=SECONDS  on SIGTERM, wait this long for\n"
-		"                          clients to finish (default 10), then\n"
+		"      --drain-timeout=SECONDS  on SIGTERM, wait this long "
+		"for\n"
+		"                          clients to finish (default 10), "
+		"then\n"
 		"                          close them and exit 1\n"
 		"      --pidfile=FILE      write the PID once ready\n"
-		"      --ready-fd=N        once ready, write LISTEN lines and READY\n"
+		"      --ready-fd=N        once ready, write LISTEN lines and "
+		"READY\n"
 		"                          to fd N, then close it\n"
 		"  -d, --daemon            detach once ready; log to syslog\n"
-		"  -s, --stdio             serve one connection on stdin/stdout\n"
-		"  -v, --log-level=LEVEL   error, warn, info (default) or debug\n"
+		"  -s, --stdio             serve one connection on "
+		"stdin/stdout\n"
+		"  -v, --log-level=LEVEL   error, warn, info (default) or "
+		"debug\n"
 		"  -h, --help              this text\n"
 		"  -V, --version           print the version\n"
 		"\n"
@@ -179,24 +191,27 @@ static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
 			break;
 		case 'e':
 			if (base_engine_parse(optarg, &cfg->engine) < 0) {
-				log_error("--engine %s: expected auto, uring or "
-					  "epoll",
-					  optarg);
+				log_error(
+					"--engine %s: expected auto, uring or "
+					"epoll",
+					optarg);
 				return -1;
 			}
 			break;
 		case OPT_DIRECT:
 			if (mgmt_direct_parse(optarg, &cfg->direct) < 0) {
-				log_error("--direct %s: expected auto, on or off",
-					  optarg);
+				log_error(
+					"--direct %s: expected auto, on or off",
+					optarg);
 				return -1;
 			}
 			break;
 		case OPT_MAX_REQUEST:
 			if (mgmt_size_parse(optarg, &bytes) < 0 ||
 			    bytes < 4096 || bytes > UINT32_MAX) {
-				log_error("--max-request %s: expected 4K to 4G-1",
-					  optarg);
+				log_error(
+					"--max-request %s: expected 4K to 4G-1",
+					optarg);
 				return -1;
 			}
 			cfg->max_request_bytes = (uint32_t)bytes;
@@ -220,9 +235,10 @@ static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
 		case OPT_READY_FD:
 			if (iopd_parse_uint(optarg, 65535, &n) < 0 || n < 3 ||
 			    fcntl((int)n, F_GETFD) < 0) {
-				log_error("--ready-fd %s: not an open descriptor "
-					  "above 2",
-					  optarg);
+				log_error(
+					"--ready-fd %s: not an open descriptor "
+					"above 2",
+					optarg);
 				return -1;
 			}
 			opts->ready_fd = (int)n;
@@ -235,9 +251,10 @@ static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
 			break;
 		case 'v':
 			if (base_log_parse_level(optarg, &cfg->log_level) < 0) {
-				log_error("--log-level %s: expected error, warn, "
-					  "info or debug",
-					  optarg);
+				log_error(
+					"--log-level %s: expected error, warn, "
+					"info or debug",
+					optarg);
 				return -1;
 			}
 			base_log_set_level(cfg->log_level);
@@ -261,7 +278,8 @@ static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
 		return -1;
 	}
 	if (opts->stdio && (opts->daemon || cfg->n_listen)) {
-		log_error("--stdio serves stdin/stdout: no --listen or --daemon");
+		log_error(
+			"--stdio serves stdin/stdout: no --listen or --daemon");
 		return -1;
 	}
 	return 0;

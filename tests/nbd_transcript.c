@@ -240,12 +240,11 @@ HELPER void t_start(unsigned int max_inflight, uint32_t max_request_bytes)
 				  DDM_CAP_FLUSH | DDM_CAP_FUA | DDM_CAP_TRIM |
 					  DDM_CAP_ZEROES | DDM_CAP_FAST_ZERO |
 					  DDM_CAP_EXTENTS |
-					  DDM_CAP_EXTENTS_CHEAP | DDM_CAP_CACHE |
-					  DDM_CAP_MULTI_CONN,
+					  DDM_CAP_EXTENTS_CHEAP |
+					  DDM_CAP_CACHE | DDM_CAP_MULTI_CONN,
 				  false);
 	T.ro = fake_backend_add(&T.fb, "ro", NULL, 64 * KiB,
-				DDM_CAP_EXTENTS | DDM_CAP_EXTENTS_CHEAP,
-				false);
+				DDM_CAP_EXTENTS | DDM_CAP_EXTENTS_CHEAP, false);
 	T.fb.exports[1].read_only = true;
 	T.aligned = fake_backend_add(&T.fb, "aligned", NULL, 256 * KiB,
 				     DDM_CAP_FUA | DDM_CAP_ZEROES, false);
@@ -373,7 +372,7 @@ HELPER size_t t_rx_room(void)
 /* Negotiate up to transmission on export name with GO. */
 HELPER void t_go(const char *name, bool structured, bool meta)
 {
-	static const char *const q[] = {"base:allocation"};
+	static const char *const q[] = { "base:allocation" };
 
 	b_u32(&C, NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
 	if (structured)

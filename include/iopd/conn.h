@@ -15,11 +15,11 @@
 struct iop_desc;
 
 struct conn_export {
-	const char *name;        /* never NULL; unique */
+	const char *name;	 /* never NULL; unique */
 	const char *description; /* may be NULL */
-	struct iop_desc *desc;   /* the IOP the device belongs to */
-	unsigned int dev_index;  /* the device within that IOP */
-	bool read_only;          /* the operator exported it read-only */
+	struct iop_desc *desc;	 /* the IOP the device belongs to */
+	unsigned int dev_index;	 /* the device within that IOP */
+	bool read_only;		 /* the operator exported it read-only */
 };
 
 /*
@@ -36,11 +36,12 @@ struct conn_exports {
 
 /* Per-connection limits chosen by the operator. */
 struct conn_limits {
-	uint32_t max_request_bytes; /* largest READ/WRITE payload; 32 MiB default */
+	uint32_t max_request_bytes; /* largest READ/WRITE payload; 32 MiB
+				       default */
 	unsigned int max_inflight;  /* request slots per connection */
 };
 
 #define CONN_DEFAULT_MAX_REQUEST_BYTES (32u * 1024 * 1024)
-#define CONN_DEFAULT_MAX_INFLIGHT 128u
+#define CONN_DEFAULT_MAX_INFLIGHT      128u
 
 #endif

@@ -32,31 +32,35 @@ struct base_loop;
 enum ddm_op {
 	DDM_OP_READ = 0,
 	DDM_OP_WRITE,
-	DDM_OP_FLUSH,        /* make every completed write durable; offset/len 0 */
-	DDM_OP_TRIM,         /* may discard; reads after it return anything */
+	DDM_OP_FLUSH, /* make every completed write durable; offset/len 0 */
+	DDM_OP_TRIM,  /* may discard; reads after it return anything */
 	DDM_OP_WRITE_ZEROES, /* range must read back as zeroes */
-	DDM_OP_CACHE,        /* advisory prefetch; may complete at once */
+	DDM_OP_CACHE,	     /* advisory prefetch; may complete at once */
 	DDM_OP_COUNT,
 };
 
 /* Request flags (ddm_req.flags). */
-#define DDM_F_FUA (1u << 0)       /* WRITE, TRIM, WRITE_ZEROES: durable at completion */
-#define DDM_F_NO_HOLE (1u << 1)   /* WRITE_ZEROES: leave the range allocated */
-#define DDM_F_FAST_ZERO (1u << 2) /* WRITE_ZEROES: fail -ENOTSUP rather than be slow */
+#define DDM_F_FUA                                                              \
+	(1u << 0) /* WRITE, TRIM, WRITE_ZEROES: durable at completion */
+#define DDM_F_NO_HOLE (1u << 1) /* WRITE_ZEROES: leave the range allocated */
+#define DDM_F_FAST_ZERO                                                        \
+	(1u << 2) /* WRITE_ZEROES: fail -ENOTSUP rather than be slow */
 
 /* Capabilities, declared once by ddm_ops.open in ddm_dev.caps. */
-#define DDM_CAP_FLUSH (1u << 0)      /* FLUSH does something (volatile cache) */
-#define DDM_CAP_FUA (1u << 1)        /* native DDM_F_FUA on writes */
-#define DDM_CAP_TRIM (1u << 2)       /* DDM_OP_TRIM */
-#define DDM_CAP_ZEROES (1u << 3)     /* native DDM_OP_WRITE_ZEROES */
-#define DDM_CAP_FAST_ZERO (1u << 4)  /* honours DDM_F_FAST_ZERO truthfully */
-#define DDM_CAP_EXTENTS (1u << 5)    /* ddm_ops.extents reports holes */
-#define DDM_CAP_CACHE (1u << 6)      /* DDM_OP_CACHE does something */
-#define DDM_CAP_MULTI_CONN (1u << 7) /* a flush on one connection covers writes
-				      * completed on every other connection */
-#define DDM_CAP_EXTENTS_CHEAP (1u << 8) /* extents answers from memory, fast
-					 * enough to consult on every read
-					 * (sparse reads); file's lseek is not */
+#define DDM_CAP_FLUSH	  (1u << 0) /* FLUSH does something (volatile cache) */
+#define DDM_CAP_FUA	  (1u << 1) /* native DDM_F_FUA on writes */
+#define DDM_CAP_TRIM	  (1u << 2) /* DDM_OP_TRIM */
+#define DDM_CAP_ZEROES	  (1u << 3) /* native DDM_OP_WRITE_ZEROES */
+#define DDM_CAP_FAST_ZERO (1u << 4) /* honours DDM_F_FAST_ZERO truthfully */
+#define DDM_CAP_EXTENTS	  (1u << 5) /* ddm_ops.extents reports holes */
+#define DDM_CAP_CACHE	  (1u << 6) /* DDM_OP_CACHE does something */
+#define DDM_CAP_MULTI_CONN                                                     \
+	(1u << 7) /* a flush on one connection covers writes                   \
+		   * completed on every other connection */
+#define DDM_CAP_EXTENTS_CHEAP                                                  \
+	(1u << 8) /* extents answers from memory, fast                         \
+		   * enough to consult on every read                           \
+		   * (sparse reads); file's lseek is not */
 
 /*
  * What the operator asked for: the parsed export specification.  Strings
@@ -66,8 +70,8 @@ struct ddm_open_args {
 	const char *path;    /* file, bdev: the path; NULL for ram, null */
 	uint64_t size_bytes; /* ram, null: the size; file: create/extend to this
 			      * size if non-zero */
-	bool read_only;      /* open the backing store read-only */
-	int direct;          /* file, bdev: 1 = O_DIRECT required, 0 = never,
+	bool read_only;	     /* open the backing store read-only */
+	int direct;	     /* file, bdev: 1 = O_DIRECT required, 0 = never,
 			      * -1 = use it where the file system allows it */
 };
 
@@ -80,12 +84,13 @@ struct ddm_dev {
 	const char *name; /* for log messages; owned by the IOP */
 	/* Set by ops->open: */
 	uint64_t size_bytes;
-	uint32_t caps;             /* DDM_CAP_* */
-	uint32_t block_size_min;   /* smallest I/O unit, bytes (1 if any) */
-	uint32_t block_size_pref;  /* preferred I/O size, bytes */
-	uint32_t block_size_max;   /* largest single request, bytes; 0 = no limit */
-	bool read_only;            /* the backing store cannot be written */
-	void *priv;                /* ops->dev_priv_size bytes, zeroed */
+	uint32_t caps;		  /* DDM_CAP_* */
+	uint32_t block_size_min;  /* smallest I/O unit, bytes (1 if any) */
+	uint32_t block_size_pref; /* preferred I/O size, bytes */
+	uint32_t block_size_max;  /* largest single request, bytes; 0 = no limit
+				   */
+	bool read_only;		  /* the backing store cannot be written */
+	void *priv;		  /* ops->dev_priv_size bytes, zeroed */
 };
 
 /*

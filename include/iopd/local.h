@@ -29,13 +29,13 @@ struct iop_session;
 /* What a session's device looks like to a protocol. */
 struct iop_dev_info {
 	uint64_t size_bytes;
-	uint32_t caps;            /* DDM_CAP_* as the Local Transport offers them,
-				   * emulation included (FUA, ZEROES always set
-				   * for writable devices) */
-	uint32_t block_size_min;  /* bytes */
-	uint32_t block_size_pref; /* bytes */
+	uint32_t caps; /* DDM_CAP_* as the Local Transport offers them,
+			* emulation included (FUA, ZEROES always set
+			* for writable devices) */
+	uint32_t block_size_min;    /* bytes */
+	uint32_t block_size_pref;   /* bytes */
 	uint32_t max_request_bytes; /* largest READ/WRITE payload accepted */
-	bool read_only;           /* device or session is read-only */
+	bool read_only;		    /* device or session is read-only */
 };
 
 /*
@@ -119,8 +119,6 @@ struct iop_desc {
 	unsigned int index;
 	const char *name; /* the IOP's name */
 };
-
-
 
 /*
  * Start-up side of the Local Transport (claims 19 and 23: "scan the local

@@ -17,12 +17,12 @@ struct base_loop;
 struct remote_conn;
 
 struct remote_conn_args {
-	int rx_fd;                  /* the transport owns both fds from here */
-	int tx_fd;                  /* == rx_fd for sockets */
-	struct base_loop *loop;     /* the worker's loop; conn stays on it */
+	int rx_fd;		/* the transport owns both fds from here */
+	int tx_fd;		/* == rx_fd for sockets */
+	struct base_loop *loop; /* the worker's loop; conn stays on it */
 	const struct conn_exports *exports;
 	struct conn_limits limits;
-	const char *peer;           /* "127.0.0.1:53012", for logs; copied */
+	const char *peer; /* "127.0.0.1:53012", for logs; copied */
 	/* Called on the worker thread once the connection has fully closed
 	 * (fds closed, nothing in flight).  The conn pointer is then dead. */
 	void (*closed)(void *opaque, struct remote_conn *conn);

@@ -53,8 +53,8 @@ struct base_epoll {
 
 static int base_epoll_init(struct base_loop *loop, unsigned int queue_depth)
 {
-	struct epoll_event ev = {.events = EPOLLIN,
-				 .data.u64 = BASE_EPOLL_WAKE_TAG};
+	struct epoll_event ev = { .events = EPOLLIN,
+				  .data.u64 = BASE_EPOLL_WAKE_TAG };
 	struct base_epoll *ep;
 	int ret;
 
@@ -118,7 +118,7 @@ static struct base_epoll_fd *base_epoll_fd_get(struct base_epoll *ep, int fd)
 static int base_epoll_fd_update(struct base_epoll *ep, int fd)
 {
 	struct base_epoll_fd *rec = &ep->fds[fd];
-	struct epoll_event ev = {.data.u64 = (uint64_t)fd};
+	struct epoll_event ev = { .data.u64 = (uint64_t)fd };
 	int op;
 
 	if (!rec->reader && !rec->writer)
@@ -309,8 +309,8 @@ static void base_epoll_fd_event(struct base_loop *loop, int fd, uint32_t events)
 {
 	struct base_epoll *ep = loop->engine_priv;
 	struct base_epoll_fd *rec;
-	struct base_io *done[2] = {NULL, NULL};
-	int res[2] = {0, 0};
+	struct base_io *done[2] = { NULL, NULL };
+	int res[2] = { 0, 0 };
 	int ret;
 
 	if ((size_t)fd >= ep->n_fds)

@@ -25,12 +25,12 @@ void base_log(enum base_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 #define log_error(...) base_log(BASE_LOG_ERROR, __VA_ARGS__)
-#define log_warn(...) base_log(BASE_LOG_WARN, __VA_ARGS__)
-#define log_info(...) base_log(BASE_LOG_INFO, __VA_ARGS__)
-#define log_debug(...)                                        \
-	do {                                                  \
-		if (base_log_get_level() >= BASE_LOG_DEBUG)   \
-			base_log(BASE_LOG_DEBUG, __VA_ARGS__); \
+#define log_warn(...)  base_log(BASE_LOG_WARN, __VA_ARGS__)
+#define log_info(...)  base_log(BASE_LOG_INFO, __VA_ARGS__)
+#define log_debug(...)                                                         \
+	do {                                                                   \
+		if (base_log_get_level() >= BASE_LOG_DEBUG)                    \
+			base_log(BASE_LOG_DEBUG, __VA_ARGS__);                 \
 	} while (0)
 
 #endif

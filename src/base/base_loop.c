@@ -49,9 +49,11 @@ int base_engine_parse(const char *text, enum base_engine *engine)
 		const char *name;
 		enum base_engine engine;
 	} names[] = {
-		{"auto", BASE_ENGINE_AUTO},	 {"uring", BASE_ENGINE_URING},
-		{"io_uring", BASE_ENGINE_URING}, {"epoll", BASE_ENGINE_EPOLL},
-		{"fallback", BASE_ENGINE_EPOLL},
+		{ "auto", BASE_ENGINE_AUTO },
+		{ "uring", BASE_ENGINE_URING },
+		{ "io_uring", BASE_ENGINE_URING },
+		{ "epoll", BASE_ENGINE_EPOLL },
+		{ "fallback", BASE_ENGINE_EPOLL },
 	};
 
 	if (!text)

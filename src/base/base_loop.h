@@ -27,15 +27,18 @@ enum base_engine {
 
 enum base_io_op {
 	/* Positional storage operations (regular files, block devices). */
-	BASE_IO_READV,     /* preadv(fd, iov, iovcnt, offset) */
-	BASE_IO_WRITEV,    /* pwritev(fd, iov, iovcnt, offset); rw_flags may hold RWF_DSYNC */
-	BASE_IO_FSYNC,     /* fsync(fd) */
+	BASE_IO_READV,	/* preadv(fd, iov, iovcnt, offset) */
+	BASE_IO_WRITEV, /* pwritev(fd, iov, iovcnt, offset); rw_flags may hold
+			   RWF_DSYNC */
+	BASE_IO_FSYNC,	/* fsync(fd) */
 	BASE_IO_FDATASYNC, /* fdatasync(fd) */
 	BASE_IO_FALLOCATE, /* fallocate(fd, mode, offset, len) */
-	/* Stream operations (sockets, pipes): readiness based in the fallback. */
+	/* Stream operations (sockets, pipes): readiness based in the fallback.
+	 */
 	BASE_IO_STREAM_READ,   /* read(fd, buf, buf_len); result 0 = EOF */
 	BASE_IO_STREAM_WRITEV, /* writev(fd, iov, iovcnt); may be partial */
-	BASE_IO_ACCEPT,        /* accept4(fd, NULL, NULL, SOCK_NONBLOCK|SOCK_CLOEXEC) */
+	BASE_IO_ACCEPT, /* accept4(fd, NULL, NULL, SOCK_NONBLOCK|SOCK_CLOEXEC)
+			 */
 };
 
 /*
@@ -52,9 +55,9 @@ struct base_io {
 	void *buf; /* STREAM_READ */
 	size_t buf_len;
 	uint64_t offset; /* READV, WRITEV, FALLOCATE */
-	uint64_t len;    /* FALLOCATE */
-	int mode;        /* FALLOCATE mode */
-	int rw_flags;    /* WRITEV: RWF_* flags such as RWF_DSYNC */
+	uint64_t len;	 /* FALLOCATE */
+	int mode;	 /* FALLOCATE mode */
+	int rw_flags;	 /* WRITEV: RWF_* flags such as RWF_DSYNC */
 	void (*done)(struct base_io *io, int result);
 	void *data; /* caller's cookie; the loop never touches it */
 

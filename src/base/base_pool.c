@@ -50,8 +50,8 @@ static void base_pool_list_push(struct base_io **head, struct base_io **tail,
 static bool base_pool_wait_fd(struct base_pool *pool, int fd, short events)
 {
 	struct pollfd pfd[2] = {
-		{.fd = fd, .events = events},
-		{.fd = pool->cancel_fd, .events = POLLIN},
+		{ .fd = fd, .events = events },
+		{ .fd = pool->cancel_fd, .events = POLLIN },
 	};
 
 	while (poll(pfd, 2, -1) < 0)

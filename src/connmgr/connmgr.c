@@ -93,8 +93,7 @@ int connmgr_listener_add(struct connmgr *cm, int fd)
 
 static void connmgr_maybe_finish(struct connmgr *cm)
 {
-	if (cm->stopping && cm->listeners_open == 0 &&
-	    cm->workers_running == 0)
+	if (cm->stopping && cm->listeners_open == 0 && cm->workers_running == 0)
 		base_loop_stop(cm->main_loop);
 }
 
@@ -266,7 +265,8 @@ int connmgr_workers_start(struct connmgr *cm)
 	}
 	if (ret == 0 && cm->n_workers)
 		log_info("%u workers, %s engine", cm->n_workers,
-			 base_engine_name(base_loop_engine(cm->workers[0].loop)));
+			 base_engine_name(
+				 base_loop_engine(cm->workers[0].loop)));
 	return ret;
 }
 

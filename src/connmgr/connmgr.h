@@ -19,8 +19,8 @@ struct connmgr;
 struct connmgr_export_spec {
 	const char *name;
 	const char *description; /* may be NULL */
-	const char *iop;         /* IOP name */
-	const char *dev;         /* device name within the IOP */
+	const char *iop;	 /* IOP name */
+	const char *dev;	 /* device name within the IOP */
 	bool read_only;
 };
 
@@ -28,7 +28,7 @@ struct connmgr_config {
 	unsigned int n_workers; /* 0 = one per CPU */
 	enum base_engine engine;
 	struct conn_limits limits;
-	const char *default_export; /* NULL = the first export */
+	const char *default_export;    /* NULL = the first export */
 	unsigned int drain_timeout_ms; /* then connections are aborted;
 					* 0 = the default, 10 s */
 	unsigned int n_exports;

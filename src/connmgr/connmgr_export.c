@@ -32,8 +32,7 @@ static unsigned int connmgr_export_count(void *opaque)
 	return ((struct connmgr *)opaque)->n_exports;
 }
 
-static const struct conn_export *connmgr_export_at(void *opaque,
-						   unsigned int i)
+static const struct conn_export *connmgr_export_at(void *opaque, unsigned int i)
 {
 	struct connmgr *cm = opaque;
 
@@ -72,8 +71,7 @@ static int connmgr_export_add(struct connmgr *cm,
 		return -ENOENT;
 	}
 	exp->name = strdup(spec->name);
-	exp->description = spec->description ? strdup(spec->description)
-					     : NULL;
+	exp->description = spec->description ? strdup(spec->description) : NULL;
 	if (!exp->name || (spec->description && !exp->description)) {
 		free((char *)exp->name);
 		free((char *)exp->description);

@@ -8,7 +8,7 @@
 #include "connmgr/connmgr.h"
 #include "iopd/remote.h"
 
-#define CONNMGR_MAX_LISTENERS 32
+#define CONNMGR_MAX_LISTENERS		 32
 #define CONNMGR_DEFAULT_DRAIN_TIMEOUT_MS 10000u
 
 struct connmgr_conn {

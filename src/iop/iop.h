@@ -17,8 +17,8 @@
 struct iop_dev {
 	struct ddm_dev ddm;
 	char *name;
-	atomic_uint refs;          /* the IOP's own + one per open session */
-	atomic_ulong inflight;     /* requests dispatched and not completed */
+	atomic_uint refs;      /* the IOP's own + one per open session */
+	atomic_ulong inflight; /* requests dispatched and not completed */
 	struct iop *iop;
 };
 

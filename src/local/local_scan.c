@@ -19,8 +19,9 @@ static int local_iop_open(const struct local_iop_spec *spec,
 	int ret;
 
 	if (!ops) {
-		log_error("iop %s: no device driver module \"%s\" in this build",
-			  spec->name, spec->ddm);
+		log_error(
+			"iop %s: no device driver module \"%s\" in this build",
+			spec->name, spec->ddm);
 		return -ENOENT;
 	}
 	ret = iop_create(spec->name, ops, &ctx->iop);
@@ -48,8 +49,8 @@ int local_scan(const struct local_config *cfg, struct local **localp)
 	local = calloc(1, sizeof(*local));
 	if (!local)
 		return -ENOMEM;
-	local->ctxs = calloc(cfg->n_iops ? cfg->n_iops : 1,
-			     sizeof(*local->ctxs));
+	local->ctxs =
+		calloc(cfg->n_iops ? cfg->n_iops : 1, sizeof(*local->ctxs));
 	if (!local->ctxs) {
 		free(local);
 		return -ENOMEM;

@@ -23,11 +23,12 @@ enum local_stage {
 	LOCAL_STAGE_FLUSH,    /* emulated FUA: the flush after it */
 };
 
-#define LOCAL_ZERO_CHUNK_BYTES \
-	((uint64_t)DDM_ZERO_BUF_BYTES * (sizeof(((struct iop_msg *)0)->zero_iov) / sizeof(struct iovec)))
+#define LOCAL_ZERO_CHUNK_BYTES                                                 \
+	((uint64_t)DDM_ZERO_BUF_BYTES *                                        \
+	 (sizeof(((struct iop_msg *)0)->zero_iov) / sizeof(struct iovec)))
 
 #define LOCAL_WRITE_FLAGS (DDM_F_FUA)
-#define LOCAL_ZERO_FLAGS (DDM_F_FUA | DDM_F_NO_HOLE | DDM_F_FAST_ZERO)
+#define LOCAL_ZERO_FLAGS  (DDM_F_FUA | DDM_F_NO_HOLE | DDM_F_FAST_ZERO)
 
 static bool local_op_writes(enum ddm_op op)
 {
@@ -140,8 +141,7 @@ static int local_msg_validate(const struct iop_session *session,
 	if (msg->op != DDM_OP_CACHE &&
 	    ((msg->offset | msg->len) % ddm->block_size_min))
 		return -EINVAL;
-	if ((msg->flags & DDM_F_FAST_ZERO) &&
-	    !(ddm->caps & DDM_CAP_FAST_ZERO))
+	if ((msg->flags & DDM_F_FAST_ZERO) && !(ddm->caps & DDM_CAP_FAST_ZERO))
 		return -ENOTSUP;
 	return 0;
 }
@@ -171,8 +171,8 @@ static void local_dispatch(struct iop_msg *msg, enum ddm_op op, uint32_t flags,
 static void local_zero_next(struct iop_msg *msg)
 {
 	uint64_t left = msg->len - msg->zero_done;
-	uint64_t chunk = left < LOCAL_ZERO_CHUNK_BYTES ? left
-						       : LOCAL_ZERO_CHUNK_BYTES;
+	uint64_t chunk =
+		left < LOCAL_ZERO_CHUNK_BYTES ? left : LOCAL_ZERO_CHUNK_BYTES;
 	uint64_t piece;
 	int n = 0;
 
@@ -286,8 +286,8 @@ static int local_extents(struct iop_session *session, uint64_t offset,
 	struct ddm_dev *ddm = &session->dev->ddm;
 	uint64_t end;
 
-	if (__builtin_add_overflow(offset, len, &end) || end > ddm->size_bytes ||
-	    len == 0 || *n_ext == 0)
+	if (__builtin_add_overflow(offset, len, &end) ||
+	    end > ddm->size_bytes || len == 0 || *n_ext == 0)
 		return -EINVAL;
 	if (ddm->caps & DDM_CAP_EXTENTS)
 		return ddm->ops->extents(ddm, offset, len, ext, n_ext);

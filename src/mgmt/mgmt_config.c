@@ -62,11 +62,31 @@ int mgmt_size_parse(const char *text, uint64_t *bytes)
 	if (errno || end == text)
 		return -EINVAL;
 	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	case 'p': case 'P': shift = 50; end++; break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
+	case 'p':
+	case 'P':
+		shift = 50;
+		end++;
+		break;
 	}
 	if (*end == 'i' && shift)
 		end++;
@@ -227,7 +247,8 @@ static int mgmt_json_size(const char *what, json_t *v, uint64_t *bytes)
 		*bytes = (uint64_t)json_integer_value(v);
 		return 0;
 	}
-	if (json_is_string(v) && mgmt_size_parse(json_string_value(v), bytes) == 0)
+	if (json_is_string(v) &&
+	    mgmt_size_parse(json_string_value(v), bytes) == 0)
 		return 0;
 	log_error("config: %s: expected a size such as 1073741824 or \"1G\"",
 		  what);
@@ -259,7 +280,8 @@ static int mgmt_json_export(struct mgmt_config *cfg, json_t *obj)
 	e = mgmt_export_new(cfg);
 	if (!e)
 		return -ENOMEM;
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		if (!strcmp(key, "name"))
 			ret = mgmt_json_strdup("export name", v, &e->name);
 		else if (!strcmp(key, "description"))
@@ -274,7 +296,8 @@ static int mgmt_json_export(struct mgmt_config *cfg, json_t *obj)
 		else if (!strcmp(key, "read_only") && json_is_boolean(v))
 			e->read_only = json_is_true(v);
 		else {
-			log_error("config: export: unknown or mistyped key \"%s\"",
+			log_error("config: export: unknown or mistyped key "
+				  "\"%s\"",
 				  key);
 			ret = -EINVAL;
 		}
@@ -299,7 +322,8 @@ static int mgmt_json_listen(struct mgmt_config *cfg, json_t *v)
 		return mgmt_config_add_listen(cfg, json_string_value(v));
 	if (!json_is_array(v))
 		goto err;
-	json_array_foreach(v, i, item) {
+	json_array_foreach(v, i, item)
+	{
 		if (!json_is_string(item))
 			goto err;
 		ret = mgmt_config_add_listen(cfg, json_string_value(item));
@@ -364,7 +388,8 @@ static int mgmt_json_key(struct mgmt_config *cfg, const char *key, json_t *v)
 		return 0;
 	}
 	if (!strcmp(key, "exports") && json_is_array(v)) {
-		json_array_foreach(v, i, item) {
+		json_array_foreach(v, i, item)
+		{
 			ret = mgmt_json_export(cfg, item);
 			if (ret < 0)
 				return ret;
@@ -397,7 +422,8 @@ int mgmt_config_load_file(struct mgmt_config *cfg, const char *path)
 		ret = -EINVAL;
 		goto out;
 	}
-	json_object_foreach(root, key, v) {
+	json_object_foreach(root, key, v)
+	{
 		ret = mgmt_json_key(cfg, key, v);
 		if (ret < 0)
 			break;

@@ -36,8 +36,8 @@ struct mgmt_config {
 	uint32_t max_request_bytes;
 	unsigned int drain_timeout_ms;
 	char *default_export;
-	int direct; /* -1 auto, 0 off, 1 on */
-	bool read_only;      /* every export */
+	int direct;	/* -1 auto, 0 off, 1 on */
+	bool read_only; /* every export */
 	enum base_log_level log_level;
 	struct mgmt_export *exports;
 	unsigned int n_exports;

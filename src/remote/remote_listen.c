@@ -54,9 +54,8 @@ err:
 }
 
 /* Split "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT" into host and port. */
-static int remote_listen_split(const char *addr, int default_port,
-			       char *host, size_t host_len, char *port,
-			       size_t port_len)
+static int remote_listen_split(const char *addr, int default_port, char *host,
+			       size_t host_len, char *port, size_t port_len)
 {
 	const char *colon;
 
@@ -140,8 +139,8 @@ static int remote_listen_tcp(const char *addr, int default_port, int *fds,
 				((struct sockaddr_in *)ai->ai_addr)->sin_port =
 					htons(bound_port);
 			else if (ai->ai_family == AF_INET6)
-				((struct sockaddr_in6 *)ai->ai_addr)->sin6_port =
-					htons(bound_port);
+				((struct sockaddr_in6 *)ai->ai_addr)
+					->sin6_port = htons(bound_port);
 		}
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
 		    listen(fd, REMOTE_LISTEN_BACKLOG) < 0) {
@@ -158,9 +157,11 @@ static int remote_listen_tcp(const char *addr, int default_port, int *fds,
 			socklen_t sl = sizeof(ss);
 
 			getsockname(fd, (struct sockaddr *)&ss, &sl);
-			bound_port = ntohs(ss.ss_family == AF_INET
-					     ? ((struct sockaddr_in *)&ss)->sin_port
-					     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+			bound_port = ntohs(
+				ss.ss_family == AF_INET
+					? ((struct sockaddr_in *)&ss)->sin_port
+					: ((struct sockaddr_in6 *)&ss)
+						  ->sin6_port);
 		}
 		fds[n++] = fd;
 	}
@@ -208,8 +209,7 @@ int remote_listen_describe(int fd, char *buf, size_t len)
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 
 		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "tcp [%s]:%u", host,
-			 ntohs(sin6->sin6_port));
+		snprintf(buf, len, "tcp [%s]:%u", host, ntohs(sin6->sin6_port));
 		return 0;
 	}
 	case AF_UNIX:

@@ -96,7 +96,7 @@ static void fuzz_setup(struct fuzz *f)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct nbd_proto_config cfg = {0};
+	struct nbd_proto_config cfg = { 0 };
 	struct fuzz f;
 	size_t pos = 2, chunk;
 	int stuck = 0;

@@ -16,23 +16,23 @@ static int test_case_no;
 static int test_case_failed;
 static int test_failures;
 
-#define CHECK(cond)                                                      \
-	do {                                                             \
-		if (!(cond)) {                                           \
-			fprintf(stdout, "#   %s:%d: CHECK(%s) failed\n", \
-				__FILE__, __LINE__, #cond);              \
-			test_case_failed = 1;                            \
-		}                                                        \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stdout, "#   %s:%d: CHECK(%s) failed\n",       \
+				__FILE__, __LINE__, #cond);                    \
+			test_case_failed = 1;                                  \
+		}                                                              \
 	} while (0)
 
-#define CHECK_EQ_INT(a, b)                                                   \
-	do {                                                                 \
-		long long va_ = (long long)(a), vb_ = (long long)(b);        \
-		if (va_ != vb_) {                                            \
-			fprintf(stdout, "#   %s:%d: %s == %lld, want %lld\n", \
-				__FILE__, __LINE__, #a, va_, vb_);           \
-			test_case_failed = 1;                                \
-		}                                                            \
+#define CHECK_EQ_INT(a, b)                                                     \
+	do {                                                                   \
+		long long va_ = (long long)(a), vb_ = (long long)(b);          \
+		if (va_ != vb_) {                                              \
+			fprintf(stdout, "#   %s:%d: %s == %lld, want %lld\n",  \
+				__FILE__, __LINE__, #a, va_, vb_);             \
+			test_case_failed = 1;                                  \
+		}                                                              \
 	} while (0)
 
 static inline void test_run(const char *name, void (*fn)(void))

@@ -112,10 +112,10 @@ static int tmpfile_open(void)
  * callback runs only once those ops are in the kernel (io_uring submits
  * in order) or parked in epoll, so fn() acts on really pending work.
  */
-static int kick_sp[2] = {-1, -1};
+static int kick_sp[2] = { -1, -1 };
 static struct op kick_op;
 static char kick_byte = 'k';
-static struct iovec kick_iov = {&kick_byte, 1};
+static struct iovec kick_iov = { &kick_byte, 1 };
 static void (*kick_fn)(void);
 
 static void kick_done(struct base_io *io, int result)
@@ -156,8 +156,8 @@ static void stop_loop(void)
 static void test_file_io(void)
 {
 	char a[4096], b[1000], r1[4096], r2[1000];
-	struct iovec wv[2] = {{a, sizeof(a)}, {b, sizeof(b)}};
-	struct iovec rv[2] = {{r1, sizeof(r1)}, {r2, sizeof(r2)}};
+	struct iovec wv[2] = { { a, sizeof(a) }, { b, sizeof(b) } };
+	struct iovec rv[2] = { { r1, sizeof(r1) }, { r2, sizeof(r2) } };
 	struct op fa, wr, fs, fds, rd, punch, zr;
 	struct stat st;
 	int fd = tmpfile_open();
@@ -227,7 +227,7 @@ static void test_file_io(void)
 static void test_errors(void)
 {
 	char buf[16];
-	struct iovec v = {buf, sizeof(buf)};
+	struct iovec v = { buf, sizeof(buf) };
 	struct op rd_bad, rd_closed, st_closed, wr_ro, fa_bad, sw_pipe;
 	int fd = tmpfile_open(), ro, sp[2], closed_fd;
 
@@ -570,7 +570,7 @@ static void *stop_thread(void *arg)
 static int sleeps;
 static struct op batched;
 static char batched_byte = 'x';
-static struct iovec batched_iov = {&batched_byte, 1};
+static struct iovec batched_iov = { &batched_byte, 1 };
 
 /* The hook's purpose: flush work batched during the iteration. */
 static void count_sleep(struct base_loop *l, void *arg)
@@ -669,7 +669,7 @@ static void *run_thread(void *arg)
 static void test_run_on_other_thread(void)
 {
 	char data[512], back[512];
-	struct iovec wv = {data, sizeof(data)}, rv = {back, sizeof(back)};
+	struct iovec wv = { data, sizeof(data) }, rv = { back, sizeof(back) };
 	struct op wr;
 	pthread_t t;
 	int fd = tmpfile_open();
@@ -763,26 +763,27 @@ static const struct {
 	const char *name;
 	void (*fn)(void);
 } engine_tests[] = {
-	{"file_io", test_file_io},
-	{"errors", test_errors},
-	{"stream_socketpair", test_stream_socketpair},
-	{"stream_pipe_blocking", test_stream_pipe_blocking},
-	{"stream_pipe_nonblocking", test_stream_pipe_nonblocking},
-	{"no_completion_in_submit", test_no_completion_in_submit},
-	{"accept", test_accept},
-	{"accept_shutdown", test_accept_shutdown},
-	{"post_from_thread", test_post_from_thread},
-	{"before_sleep_and_stop", test_before_sleep_and_stop},
-	{"destroy_with_pending_pipe_read", test_destroy_with_pending_pipe_read},
-	{"run_on_other_thread", test_run_on_other_thread},
-	{"many_pending_reads", test_many_pending_reads_default_depth},
-	{"many_pending_reads_tiny_ring", test_many_pending_reads_tiny_ring},
+	{ "file_io", test_file_io },
+	{ "errors", test_errors },
+	{ "stream_socketpair", test_stream_socketpair },
+	{ "stream_pipe_blocking", test_stream_pipe_blocking },
+	{ "stream_pipe_nonblocking", test_stream_pipe_nonblocking },
+	{ "no_completion_in_submit", test_no_completion_in_submit },
+	{ "accept", test_accept },
+	{ "accept_shutdown", test_accept_shutdown },
+	{ "post_from_thread", test_post_from_thread },
+	{ "before_sleep_and_stop", test_before_sleep_and_stop },
+	{ "destroy_with_pending_pipe_read",
+	  test_destroy_with_pending_pipe_read },
+	{ "run_on_other_thread", test_run_on_other_thread },
+	{ "many_pending_reads", test_many_pending_reads_default_depth },
+	{ "many_pending_reads_tiny_ring", test_many_pending_reads_tiny_ring },
 };
 
 int main(void)
 {
-	static const enum base_engine engines[] = {BASE_ENGINE_URING,
-						   BASE_ENGINE_EPOLL};
+	static const enum base_engine engines[] = { BASE_ENGINE_URING,
+						    BASE_ENGINE_EPOLL };
 	char name[128];
 
 	/* A hang is a failure, not a stuck CI job. */

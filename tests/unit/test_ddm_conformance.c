@@ -83,16 +83,16 @@ static int t_run(struct t_ctx *ctx, enum ddm_op op, uint32_t flags,
 		 uint64_t off, uint64_t len, struct iovec *iov, int iovcnt)
 {
 	struct t_req t = {
-		.req = {.dev = ctx->dev,
-			.loop = ctx->loop,
-			.op = op,
-			.flags = flags,
-			.offset = off,
-			.len = len,
-			.iov = iov,
-			.iovcnt = iovcnt,
-			.done = t_done,
-			.priv = ctx->req_priv},
+		.req = { .dev = ctx->dev,
+			 .loop = ctx->loop,
+			 .op = op,
+			 .flags = flags,
+			 .offset = off,
+			 .len = len,
+			 .iov = iov,
+			 .iovcnt = iovcnt,
+			 .done = t_done,
+			 .priv = ctx->req_priv },
 		.ctx = ctx,
 	};
 
@@ -106,7 +106,7 @@ static int t_run(struct t_ctx *ctx, enum ddm_op op, uint32_t flags,
 static int t_io(struct t_ctx *ctx, enum ddm_op op, uint32_t flags, uint64_t off,
 		void *buf, uint64_t len)
 {
-	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
 
 	return t_run(ctx, op, flags, off, len, &iov, 1);
 }
@@ -206,8 +206,10 @@ static void test_rw_pattern(void)
 	uint64_t b = bsz(), off = 3 * b, len = 8 * b;
 	unsigned char *buf = t_alloc(len);
 	/* Uneven iovec splits on each side, all multiples of the block. */
-	struct iovec wv[3] = {{buf, b}, {buf + b, 5 * b}, {buf + 6 * b, 2 * b}};
-	struct iovec rv[2] = {{buf, 7 * b}, {buf + 7 * b, b}};
+	struct iovec wv[3] = { { buf, b },
+			       { buf + b, 5 * b },
+			       { buf + 6 * b, 2 * b } };
+	struct iovec rv[2] = { { buf, 7 * b }, { buf + 7 * b, b } };
 
 	pattern_fill(buf, len, off, 1);
 	CHECK_EQ_INT(t_run(&cur_ctx, DDM_OP_WRITE, 0, off, len, wv, 3), 0);
@@ -288,8 +290,8 @@ static void test_trim(void)
 
 static void test_write_zeroes(void)
 {
-	static const uint32_t flag_sets[] = {0, DDM_F_NO_HOLE, DDM_F_FUA,
-					     DDM_F_NO_HOLE | DDM_F_FUA};
+	static const uint32_t flag_sets[] = { 0, DDM_F_NO_HOLE, DDM_F_FUA,
+					      DDM_F_NO_HOLE | DDM_F_FUA };
 	uint64_t off = region(1), len = MIB, b = bsz(), min;
 
 	if (!(cur_dev.caps & DDM_CAP_ZEROES)) {
@@ -327,8 +329,8 @@ static void test_write_zeroes(void)
 
 static void test_fast_zero(void)
 {
-	static const uint32_t flag_sets[] = {DDM_F_FAST_ZERO,
-					     DDM_F_FAST_ZERO | DDM_F_NO_HOLE};
+	static const uint32_t flag_sets[] = { DDM_F_FAST_ZERO,
+					      DDM_F_FAST_ZERO | DDM_F_NO_HOLE };
 	uint64_t off = region(2), len = MIB;
 
 	if (!(cur_dev.caps & DDM_CAP_FAST_ZERO)) {
@@ -522,7 +524,7 @@ static void conc_writer(struct t_ctx *ctx, struct conc_arg *a)
 static void *conc_thread(void *p)
 {
 	struct conc_arg *a = p;
-	struct t_ctx ctx = {.dev = &cur_dev};
+	struct t_ctx ctx = { .dev = &cur_dev };
 
 	if (base_loop_create(&ctx.loop, cur_engine, 64) < 0) {
 		a->failures++;
@@ -543,7 +545,7 @@ static void *conc_thread(void *p)
 
 static void test_concurrent(void)
 {
-	struct conc_arg args[3] = {{.id = 0}, {.id = 1}, {.id = 2}};
+	struct conc_arg args[3] = { { .id = 0 }, { .id = 1 }, { .id = 2 } };
 	pthread_t th[3];
 
 	bool started[3];
@@ -598,16 +600,16 @@ static void fixture_run(const struct fixture *fx)
 		const char *name;
 		void (*fn)(void);
 	} cases[] = {
-		{"open", test_open_sanity},
-		{"rw", test_rw_pattern},
-		{"fua_flush", test_fua_flush},
-		{"trim", test_trim},
-		{"write_zeroes", test_write_zeroes},
-		{"fast_zero", test_fast_zero},
-		{"extents", test_extents},
-		{"last_block", test_last_block},
-		{"concurrent", test_concurrent},
-		{"file_shrunk", test_file_shrunk}, /* last: it truncates */
+		{ "open", test_open_sanity },
+		{ "rw", test_rw_pattern },
+		{ "fua_flush", test_fua_flush },
+		{ "trim", test_trim },
+		{ "write_zeroes", test_write_zeroes },
+		{ "fast_zero", test_fast_zero },
+		{ "extents", test_extents },
+		{ "last_block", test_last_block },
+		{ "concurrent", test_concurrent },
+		{ "file_shrunk", test_file_shrunk }, /* last: it truncates */
 	};
 	char name[128];
 	int ret;
@@ -662,42 +664,42 @@ static int sh(const char *cmd, char *out, size_t out_len)
 }
 
 static struct fixture fixtures[] = {
-	{.label = "null",
-	 .ddm = "null",
-	 .want_direct = 0,
-	 .trim_zeroes = 1,
-	 .args = {.size_bytes = 64 * MIB}},
+	{ .label = "null",
+	  .ddm = "null",
+	  .want_direct = 0,
+	  .trim_zeroes = 1,
+	  .args = { .size_bytes = 64 * MIB } },
 	/* Not a multiple of a chunk and more than one 256 MiB leaf. */
-	{.label = "ram",
-	 .ddm = "ram",
-	 .stores = 1,
-	 .trim_zeroes = 1,
-	 .want_direct = 0,
-	 .args = {.size_bytes = 300 * MIB + 777}},
+	{ .label = "ram",
+	  .ddm = "ram",
+	  .stores = 1,
+	  .trim_zeroes = 1,
+	  .want_direct = 0,
+	  .args = { .size_bytes = 300 * MIB + 777 } },
 	/* tmpfs takes O_DIRECT from Linux 6.6 on, refuses it before. */
-	{.label = "file-tmpfs",
-	 .ddm = "file",
-	 .stores = 1,
-	 .trim_zeroes = 1,
-	 .want_direct = -1,
-	 .args = {.size_bytes = 64 * MIB, .direct = -1}},
-	{.label = "file-direct",
-	 .ddm = "file",
-	 .stores = 1,
-	 .trim_zeroes = 1,
-	 .want_direct = 1,
-	 .args = {.size_bytes = 64 * MIB, .direct = -1}},
-	{.label = "file-buffered",
-	 .ddm = "file",
-	 .stores = 1,
-	 .trim_zeroes = 1,
-	 .want_direct = 0,
-	 .args = {.size_bytes = 64 * MIB, .direct = 0}},
-	{.label = "bdev",
-	 .ddm = "bdev",
-	 .stores = 1,
-	 .want_direct = -1,
-	 .args = {.direct = -1}},
+	{ .label = "file-tmpfs",
+	  .ddm = "file",
+	  .stores = 1,
+	  .trim_zeroes = 1,
+	  .want_direct = -1,
+	  .args = { .size_bytes = 64 * MIB, .direct = -1 } },
+	{ .label = "file-direct",
+	  .ddm = "file",
+	  .stores = 1,
+	  .trim_zeroes = 1,
+	  .want_direct = 1,
+	  .args = { .size_bytes = 64 * MIB, .direct = -1 } },
+	{ .label = "file-buffered",
+	  .ddm = "file",
+	  .stores = 1,
+	  .trim_zeroes = 1,
+	  .want_direct = 0,
+	  .args = { .size_bytes = 64 * MIB, .direct = 0 } },
+	{ .label = "bdev",
+	  .ddm = "bdev",
+	  .stores = 1,
+	  .want_direct = -1,
+	  .args = { .direct = -1 } },
 };
 #define N_FIXTURES (sizeof(fixtures) / sizeof(fixtures[0]))
 
@@ -738,7 +740,7 @@ static int loop_fd = -1;
 
 static void loop_setup(void)
 {
-	struct loop_config cfg = {.info.lo_flags = LO_FLAGS_AUTOCLEAR};
+	struct loop_config cfg = { .info.lo_flags = LO_FLAGS_AUTOCLEAR };
 	char backing[128];
 	int ctl, nr, fd = -1, backing_fd;
 

@@ -27,7 +27,7 @@ static char path[128];
 static int open_close(const char *ddm, const struct ddm_open_args *args,
 		      struct ddm_dev *out)
 {
-	struct ddm_dev dev = {.ops = ddm_find(ddm), .name = "probe"};
+	struct ddm_dev dev = { .ops = ddm_find(ddm), .name = "probe" };
 	int ret;
 
 	if (!dev.ops)
@@ -79,9 +79,9 @@ static void make_file(const char *name, off_t size)
 
 static void test_registry(void)
 {
-	static const char *const names[] = {"null", "ram", "file", "bdev"};
-	static const bool built[] = {IOPD_DDM_NULL, IOPD_DDM_RAM, IOPD_DDM_FILE,
-				     IOPD_DDM_BDEV};
+	static const char *const names[] = { "null", "ram", "file", "bdev" };
+	static const bool built[] = { IOPD_DDM_NULL, IOPD_DDM_RAM,
+				      IOPD_DDM_FILE, IOPD_DDM_BDEV };
 
 	CHECK(ddm_find("nonesuch") == NULL);
 	CHECK(ddm_find(NULL) == NULL);
@@ -101,7 +101,7 @@ static void test_registry(void)
 
 static void test_sizes(void)
 {
-	struct ddm_open_args a = {.direct = -1};
+	struct ddm_open_args a = { .direct = -1 };
 	struct ddm_dev dev;
 
 	a.size_bytes = (16ull << 40) + 1;
@@ -117,8 +117,9 @@ static void test_sizes(void)
 
 	/* file: created at the size asked for, grown, never shrunk. */
 	snprintf(path, sizeof(path), "%s/new", disk_dir);
-	a = (struct ddm_open_args){
-		.path = path, .size_bytes = MIB, .direct = -1};
+	a = (struct ddm_open_args){ .path = path,
+				    .size_bytes = MIB,
+				    .direct = -1 };
 	CHECK_EQ_INT(open_close("file", &a, &dev), 0);
 	CHECK_EQ_INT(dev.size_bytes, MIB);
 	a.size_bytes = 2 * MIB;
@@ -135,7 +136,7 @@ static void test_sizes(void)
 
 static void test_file_modes(void)
 {
-	struct ddm_open_args a = {.direct = -1};
+	struct ddm_open_args a = { .direct = -1 };
 	struct ddm_dev dev;
 
 	/* An odd-sized file keeps every byte by going buffered... */
@@ -165,7 +166,7 @@ static void test_file_modes(void)
 
 static void test_refusals(void)
 {
-	struct ddm_open_args a = {.direct = -1};
+	struct ddm_open_args a = { .direct = -1 };
 
 	CHECK_EQ_INT(open_close("file", &a, NULL), -EINVAL);
 	CHECK_EQ_INT(open_close("bdev", &a, NULL), -EINVAL);
@@ -177,7 +178,7 @@ static void test_refusals(void)
 	CHECK_EQ_INT(open_close("file", &a, NULL), -ENOENT);
 	/* Insisting on O_DIRECT where it does not exist fails (tmpfs takes
 	 * it since Linux 6.6, so a device node stands in). */
-	a = (struct ddm_open_args){.path = "/dev/null", .direct = 1};
+	a = (struct ddm_open_args){ .path = "/dev/null", .direct = 1 };
 	CHECK_EQ_INT(open_close("file", &a, NULL), -EINVAL);
 	a.direct = -1;
 	CHECK_EQ_INT(open_close("file", &a, NULL), -EINVAL);

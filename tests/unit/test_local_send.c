@@ -40,7 +40,8 @@ static void rec_close(struct ddm_dev *dev)
 
 static void rec_submit(struct ddm_req *req)
 {
-	struct rec_call *c = &rec_calls[rec_n < REC_MAX ? rec_n++ : REC_MAX - 1];
+	struct rec_call *c =
+		&rec_calls[rec_n < REC_MAX ? rec_n++ : REC_MAX - 1];
 	uint64_t off = req->offset;
 
 	c->op = req->op;
@@ -179,8 +180,8 @@ static void test_emulation(void)
 
 	/* 5 MiB + 512 of zeroes, more than one emulation chunk. */
 	rec_n = 0;
-	CHECK_EQ_INT(run(s, DDM_OP_WRITE_ZEROES, DDM_F_FUA, 0,
-			 (5 << 20) + 512, NULL),
+	CHECK_EQ_INT(run(s, DDM_OP_WRITE_ZEROES, DDM_F_FUA, 0, (5 << 20) + 512,
+			 NULL),
 		     0);
 	for (int i = 0; i < rec_n - 1; i++) {
 		CHECK_EQ_INT(rec_calls[i].op, DDM_OP_WRITE);
@@ -210,10 +211,15 @@ static void test_ram_round_trip(void)
 		.args = { .size_bytes = 1 << 20 },
 	};
 	struct local_iop_spec iop = {
-		.name = "ram", .ddm = "ram", .n_devs = 1, .devs = &dev,
+		.name = "ram",
+		.ddm = "ram",
+		.n_devs = 1,
+		.devs = &dev,
 	};
 	struct local_config cfg = {
-		.n_iops = 1, .iops = &iop, .max_request_bytes = 1 << 20,
+		.n_iops = 1,
+		.iops = &iop,
+		.max_request_bytes = 1 << 20,
 	};
 	struct local *local = NULL;
 	struct iop_desc desc = { .ops = &local_desc_ops };

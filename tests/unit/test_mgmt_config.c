@@ -88,17 +88,19 @@ static void test_json(void)
 	struct mgmt_config cfg;
 
 	mgmt_config_init(&cfg);
-	CHECK_EQ_INT(load_json(&cfg, "{\"listen\": [\"127.0.0.1:0\", "
-				     "\"unix:/tmp/x.sock\"],"
-				     "\"threads\": 3, \"engine\": \"epoll\","
-				     "\"max_request_bytes\": \"8M\","
-				     "\"default_export\": \"b\","
-				     "\"exports\": ["
-				     "{\"name\":\"a\",\"ddm\":\"ram\",\"size\":\"1M\"},"
-				     "{\"name\":\"b\",\"ddm\":\"null\","
-				     "\"size\":4096,\"read_only\":true,"
-				     "\"description\":\"d\"}]}"),
-		     0);
+	CHECK_EQ_INT(
+		load_json(&cfg,
+			  "{\"listen\": [\"127.0.0.1:0\", "
+			  "\"unix:/tmp/x.sock\"],"
+			  "\"threads\": 3, \"engine\": \"epoll\","
+			  "\"max_request_bytes\": \"8M\","
+			  "\"default_export\": \"b\","
+			  "\"exports\": ["
+			  "{\"name\":\"a\",\"ddm\":\"ram\",\"size\":\"1M\"},"
+			  "{\"name\":\"b\",\"ddm\":\"null\","
+			  "\"size\":4096,\"read_only\":true,"
+			  "\"description\":\"d\"}]}"),
+		0);
 	CHECK_EQ_INT(cfg.n_listen, 2);
 	CHECK_EQ_INT(cfg.threads, 3);
 	CHECK_EQ_INT(cfg.engine, BASE_ENGINE_EPOLL);

@@ -62,8 +62,8 @@ static void test_list(void)
 
 static void test_info_then_go(void)
 {
-	static const uint16_t all[] = {NBD_INFO_NAME, NBD_INFO_DESCRIPTION,
-				       NBD_INFO_BLOCK_SIZE, 77};
+	static const uint16_t all[] = { NBD_INFO_NAME, NBD_INFO_DESCRIPTION,
+					NBD_INFO_BLOCK_SIZE, 77 };
 
 	t_start_default();
 	t_skip_output();
@@ -213,10 +213,10 @@ static void test_export_name(void)
 
 static void test_structured_and_meta(void)
 {
-	static const char *const base[] = {"base:"};
-	static const char *const alloc[] = {"base:allocation"};
-	static const char *const other[] = {"x-foo:bar", "base:nothing"};
-	static const char *const two[] = {"qemu:dirty", "base:allocation"};
+	static const char *const base[] = { "base:" };
+	static const char *const alloc[] = { "base:allocation" };
+	static const char *const other[] = { "x-foo:bar", "base:nothing" };
+	static const char *const two[] = { "qemu:dirty", "base:allocation" };
 
 	t_start_default();
 	t_skip_output();
@@ -365,7 +365,7 @@ static void test_handshake_backpressure(void)
 static void test_malformed_options(void)
 {
 	static char long_name[5001];
-	static const char *const q[] = {"x-a:b"};
+	static const char *const q[] = { "x-a:b" };
 
 	t_start_default();
 	t_skip_output();

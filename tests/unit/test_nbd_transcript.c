@@ -175,7 +175,7 @@ static void test_block_status(void)
 	/* Contexts set for another export do not carry over. */
 	t_start_default();
 	{
-		static const char *const q[] = {"base:allocation"};
+		static const char *const q[] = { "base:allocation" };
 
 		b_u32(&C, NBD_FLAG_C_FIXED_NEWSTYLE);
 		c_option(&C, NBD_OPT_STRUCTURED_REPLY, NULL, 0);

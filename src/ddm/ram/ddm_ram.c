@@ -188,7 +188,7 @@ static int ddm_ram_write_chunk(struct ddm_ram_dev *rd, uint64_t idx, size_t off,
 
 static int ddm_ram_rw(struct ddm_ram_dev *rd, const struct ddm_req *req)
 {
-	struct ddm_ram_cursor cur = {.iov = req->iov};
+	struct ddm_ram_cursor cur = { .iov = req->iov };
 	uint64_t pos = req->offset, end = req->offset + req->len;
 
 	while (pos < end) {

@@ -35,7 +35,7 @@ struct nbd_proto_config {
 	const struct conn_exports *exports;
 	struct conn_limits limits;
 	struct base_loop *loop; /* goes into every iop_msg */
-	const char *peer;       /* for log messages */
+	const char *peer;	/* for log messages */
 	/* Output became available (a completion queued a reply).  Called on
 	 * the worker thread, possibly from inside rx_done or from a storage
 	 * completion; the caller should arrange a send, not send

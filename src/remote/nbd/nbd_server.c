@@ -33,8 +33,8 @@ struct remote_conn {
 	struct base_io rx_io, tx_io;
 	struct iovec tx_iov[NBD_SERVER_TX_IOV];
 	bool rx_busy, tx_busy;
-	bool rx_closed;  /* no more reading: eof, error or shutdown */
-	bool tx_broken;  /* the peer is gone: drop output */
+	bool rx_closed; /* no more reading: eof, error or shutdown */
+	bool tx_broken; /* the peer is gone: drop output */
 	bool close_posted;
 	void (*closed)(void *opaque, struct remote_conn *conn);
 	void *opaque;
