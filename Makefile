@@ -123,17 +123,21 @@ run: deps
 # Release build on both engines, then the ASan+UBSan build; tests/run.sh
 # prints the closing "N passed, N failed" line.
 check: deps
-	$(MAKE) all tests check-layers
+	$(MAKE) all tests check-layers check-format
 	$(MAKE) SAN=1 all tests
 	tests/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
+check-format:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+	@echo "format check: ok"
+
 clean:
 	rm -rf build build-asan
 
 # Keep test and fuzz objects: they are not worth rebuilding every time.
 .SECONDARY:
-.PHONY: all tests deps run check check-layers format clean
+.PHONY: all tests deps run check check-layers check-format format clean
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -12,6 +12,8 @@ PACKAGES=(
 	build-essential pkg-config liburing-dev libjansson-dev libsystemd-dev
 	# fuzz targets and sanitizers with clang (gcc's libasan comes with gcc)
 	clang libclang-rt-14-dev
+	# the formatter `make check` verifies
+	clang-format
 	# integration tests: NBD clients and tools
 	python3 libnbd-bin nbdkit fuse3 qemu-utils fio
 	# integration tests: loop devices, filesystems, system tools
