@@ -21,7 +21,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "base/base_log.h"
@@ -74,6 +76,20 @@ static int ddm_file_go_buffered(struct ddm_dev *dev, struct ddm_fd_dev *fdd)
 	return 0;
 }
 
+/*
+ * Memory file systems have no page cache to bypass: there O_DIRECT only
+ * costs, since io_uring cannot complete it inline and hands every read to
+ * a kernel worker thread (measured on tmpfs: ~40% of the CPU in iou-wrk
+ * and 180k instead of 210k 4k reads/s).
+ */
+static bool ddm_file_on_memory_fs(int fd)
+{
+	struct statfs sfs;
+
+	return fstatfs(fd, &sfs) == 0 &&
+	       (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
+}
+
 /* Settle O_DIRECT, block sizes and the device size from the file's. */
 static int ddm_file_geometry(struct ddm_dev *dev, struct ddm_fd_dev *fdd,
 			     const struct stat *st, int direct)
@@ -82,7 +98,14 @@ static int ddm_file_geometry(struct ddm_dev *dev, struct ddm_fd_dev *fdd,
 	uint32_t align = fdd->direct ? ddm_file_dio_align(fdd->fd, size) : 1;
 	int ret;
 
-	if (fdd->direct && (!align || size % align) && direct < 0) {
+	if (fdd->direct && direct < 0 && ddm_file_on_memory_fs(fdd->fd)) {
+		log_debug("%s: on a memory file system: buffered I/O",
+			  dev->name);
+		ret = ddm_file_go_buffered(dev, fdd);
+		if (ret < 0)
+			return ret;
+		align = 1;
+	} else if (fdd->direct && (!align || size % align) && direct < 0) {
 		/* Unaligned tail or no direct I/O here: the page cache
 		 * serves every byte where O_DIRECT could not. */
 		ret = ddm_file_go_buffered(dev, fdd);
