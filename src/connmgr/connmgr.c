@@ -17,10 +17,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
+#include "base/base_addr.h"
 #include "base/base_log.h"
 #include "connmgr/connmgr_priv.h"
 
@@ -274,26 +273,9 @@ int connmgr_workers_start(struct connmgr *cm)
 
 static void connmgr_peer_name(int fd, char *buf, size_t len)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[INET6_ADDRSTRLEN];
-
-	snprintf(buf, len, "client");
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
-		return;
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
-	} else if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
-	} else if (ss.ss_family == AF_UNIX) {
+	/* Unix peers have no address: the fd number tells them apart. */
+	if (base_addr_of_fd(fd, 1, buf, len) < 0 || !strcmp(buf, "unix"))
 		snprintf(buf, len, "unix:fd%d", fd);
-	}
 }
 
 static void connmgr_admit(struct connmgr *cm, int fd)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "base/base_addr.h"
 #include "base/base_log.h"
 #include "iopd/remote.h"
 
@@ -191,31 +192,14 @@ int remote_listen_bind(const char *addr, int default_port, int *fds,
 
 int remote_listen_describe(int fd, char *buf, size_t len)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[INET6_ADDRSTRLEN];
+	char addr[256];
+	int ret = base_addr_of_fd(fd, 0, addr, sizeof(addr));
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
-		return -errno;
-	switch (ss.ss_family) {
-	case AF_INET: {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "tcp %s:%u", host, ntohs(sin->sin_port));
-		return 0;
-	}
-	case AF_INET6: {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "tcp [%s]:%u", host, ntohs(sin6->sin6_port));
-		return 0;
-	}
-	case AF_UNIX:
-		snprintf(buf, len, "unix %s",
-			 ((struct sockaddr_un *)&ss)->sun_path);
-		return 0;
-	}
-	return -EAFNOSUPPORT;
+	if (ret < 0)
+		return ret;
+	if (!strncmp(addr, "unix:", 5))
+		snprintf(buf, len, "unix %s", addr + 5);
+	else
+		snprintf(buf, len, "tcp %s", addr);
+	return 0;
 }
