@@ -12,8 +12,7 @@
 /* "127.0.0.1:10809", "[::1]:10809" or "unix:/path" (or "unix" when the
  * socket has no path, e.g. an accepted peer).  Returns 0 or
  * -EAFNOSUPPORT. */
-int base_addr_format(const struct sockaddr_storage *ss, char *buf,
-		     size_t len);
+int base_addr_format(const struct sockaddr_storage *ss, char *buf, size_t len);
 
 /* The same for an fd's own address (peer false) or its peer's.  Returns 0
  * or -errno. */

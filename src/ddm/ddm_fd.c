@@ -233,18 +233,23 @@ static void ddm_fd_modified(struct ddm_req *req)
 		ddm_req_complete(req, 0);
 }
 
+/* A read or write returned: on failure, complete the request and say so.
+ * Zero bytes inside the device means the backing store shrank under us;
+ * resubmitting would spin. */
+static bool ddm_fd_transfer_failed(struct ddm_req *req, int result)
+{
+	if (result > 0)
+		return false;
+	ddm_req_complete(req, result ? result : -EIO);
+	return true;
+}
+
 static void ddm_fd_rw_done(struct ddm_req *req, int result)
 {
 	struct ddm_fd_req *fr = req->priv;
 
-	/* Zero bytes inside the device means the backing store shrank
-	 * under us; resubmitting would spin. */
-	if (result == 0)
-		result = -EIO;
-	if (result < 0) {
-		ddm_req_complete(req, result);
+	if (ddm_fd_transfer_failed(req, result))
 		return;
-	}
 	ddm_fd_rw_advance(req, (size_t)result);
 	if (fr->done_bytes < req->len)
 		ddm_fd_rw_next(req);
@@ -256,12 +261,8 @@ static void ddm_fd_zero_write_done(struct ddm_req *req, int result)
 {
 	struct ddm_fd_req *fr = req->priv;
 
-	if (result == 0)
-		result = -EIO;
-	if (result < 0) {
-		ddm_req_complete(req, result);
+	if (ddm_fd_transfer_failed(req, result))
 		return;
-	}
 	fr->done_bytes += (uint64_t)result;
 	if (fr->done_bytes < req->len)
 		ddm_fd_zero_write_next(req);
