@@ -1,0 +1,43 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# iopd benchmark suite (issue 3): one command, writes a report.
+#
+#   bench/run.sh [--quick] [--out DIR] [--runtime SECONDS] [--reps N]
+#
+# Installs what is missing (apt-get), builds iopd, then runs bench/bench.py,
+# which serves a 1 GiB random-data image on /dev/shm with iopd (io_uring
+# and epoll engines), nbdkit and qemu-nbd in turn, drives them with fio's
+# nbd engine over TCP loopback and a Unix socket, and writes
+# DIR/report.md with PNG charts (default DIR: bench/results/<date>-<commit>/,
+# copied to bench/results/latest/).  Full run ~20 min, --quick ~4 min.
+# See bench/README.md.
+set -euo pipefail
+[ -n "${BENCH_DEBUG:-}" ] && set -x
+repo=$(cd "$(dirname "$0")/.." && pwd)
+
+# tool -> Debian package
+declare -A pkg=([gnuplot]=gnuplot-nox [iperf3]=iperf3 [fio]=fio
+	[nbdkit]=nbdkit [qemu-nbd]=qemu-utils [nbdinfo]=libnbd-bin
+	[python3]=python3 [make]=make)
+missing=()
+for tool in "${!pkg[@]}"; do
+	command -v "$tool" >/dev/null 2>&1 || missing+=("${pkg[$tool]}")
+done
+# nbdkit's memory and null plugins ship in nbdkit itself on Debian 12;
+# fio's nbd engine needs fio built with libnbd (Debian's is).
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "installing: ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y "${missing[@]}" >&2 ||
+		{ apt-get update >&2 && apt-get install -y "${missing[@]}" >&2; }
+fi
+fio --enghelp 2>/dev/null | grep -qw nbd ||
+	{ echo "fio has no nbd engine" >&2; exit 1; }
+
+make -C "$repo" all >&2
+
+# 1,000 idle connections need file descriptors on both sides.
+ulimit -Hn 65536 2>/dev/null || true
+ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
+
+exec python3 "$repo/bench/bench.py" "$@"
