@@ -10,6 +10,7 @@
 
 #define CONNMGR_MAX_LISTENERS		 32
 #define CONNMGR_DEFAULT_DRAIN_TIMEOUT_MS 10000u
+#define CONNMGR_TRIM_EVERY_CLOSES 256u
 
 struct connmgr_conn {
 	struct connmgr_conn *prev, *next;
@@ -25,6 +26,7 @@ struct connmgr_worker {
 	struct base_loop *loop;
 	struct connmgr_conn conns; /* list head */
 	unsigned int n_conns;
+	unsigned int closes_since_trim;
 	bool draining;
 	bool stopped; /* main thread's view: reported drained */
 	int start_result;
