@@ -10,7 +10,7 @@
 
 #define CONNMGR_MAX_LISTENERS		 32
 #define CONNMGR_DEFAULT_DRAIN_TIMEOUT_MS 10000u
-#define CONNMGR_TRIM_EVERY_CLOSES 256u
+#define CONNMGR_TRIM_EVERY_CLOSES	 256u
 
 struct connmgr_conn {
 	struct connmgr_conn *prev, *next;
