@@ -440,6 +440,33 @@ have_ipv6_lo() {
 	[ -e /proc/net/if_inet6 ] && grep -q ' lo$' /proc/net/if_inet6
 }
 
+# qio URI COMMAND...: one qemu-io connection running the commands in order;
+# qemu-io exits 1 if any of them fails (a pattern mismatch included).
+qio() {
+	local uri=$1 c
+	local -a args=()
+	shift
+	for c in "$@"; do args+=(-c "$c"); done
+	t qemu-io -f raw "$uri" "${args[@]}"
+}
+
+# file_has FILE BYTE OFFSET LENGTH: FILE (an export's backing file) holds
+# LENGTH bytes of BYTE at OFFSET.
+file_has() {
+	python3 - "$@" <<'EOF'
+import sys
+f, byte, off, ln = sys.argv[1], int(sys.argv[2], 0), int(sys.argv[3]), int(sys.argv[4])
+with open(f, "rb") as fh:
+    fh.seek(off)
+    got = fh.read(ln)
+bad = [i for i, b in enumerate(got) if b != byte]
+if len(got) != ln or bad:
+    print("%s at %d: %d of %d bytes are not 0x%02x, first at +%d"
+          % (f, off, len(bad), ln, byte, bad[0] if bad else -1))
+    sys.exit(1)
+EOF
+}
+
 # ------------------------------------------------------ raw NBD client
 
 # nbdpy [ARGS...] <<'EOF' ... EOF: run a Python program (from stdin) with

@@ -26,28 +26,6 @@ devname=$(basename "$bare")
 start_iopd "lo=bdev:$dev" "$bare" "rolo=bdev:$rodev,ro" || { done_testing; exit 1; }
 u=$(uri_unix lo)
 
-qio() {
-	local uri=$1 c
-	local -a args=()
-	shift
-	for c in "$@"; do args+=(-c "$c"); done
-	t qemu-io -f raw "$uri" "${args[@]}"
-}
-# backing_has BYTE OFFSET LENGTH [FILE]
-backing_has() {
-	python3 - "$1" "$2" "$3" "${4:-$T/backing.img}" <<'EOF'
-import sys
-byte, off, ln, f = int(sys.argv[1], 0), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-with open(f, "rb") as fh:
-    fh.seek(off)
-    got = fh.read(ln)
-bad = sum(1 for b in got if b != byte)
-if len(got) != ln or bad:
-    print("%s at %d: %d of %d bytes are not 0x%02x" % (f, off, bad, ln, byte))
-    sys.exit(1)
-EOF
-}
-
 check "nbdinfo --size of the bdev export" t nbdinfo --size "$u"
 is "$(cat "$T/out")" "$(blockdev --getsize64 "$dev")" "size matches blockdev --getsize64"
 if check "nbdinfo --list" t nbdinfo --list --json "$u"; then
@@ -64,12 +42,12 @@ check "write -P 0x5a 1M 1M" qio "$u" "write -P 0x5a 1M 1M"
 check "read it back on a new connection" qio "$u" "read -P 0x5a 1M 1M"
 check "write and read through the export named $devname" \
 	qio "$(uri_unix "$devname")" "write -P 0x3c 0 64k" "flush" "read -P 0x3c 0 64k"
-check "$devname's data is in its own backing file" backing_has 0x3c 0 65536 "$T/bare.img"
+check "$devname's data is in its own backing file" file_has "$T/bare.img" 0x3c 0 65536
 check "flush" qio "$u" "flush"
-check "the backing file holds the data" backing_has 0x5a $((1 << 20)) $((1 << 20))
+check "the backing file holds the data" file_has "$T/backing.img" 0x5a $((1 << 20)) $((1 << 20))
 
 check "write -f (FUA) -P 0x6b 2M 64k" qio "$u" "write -f -P 0x6b 2M 64k"
-check "the FUA data is in the backing file" backing_has 0x6b $((2 << 20)) 65536
+check "the FUA data is in the backing file" file_has "$T/backing.img" 0x6b $((2 << 20)) 65536
 
 check "write -P 0x11 8M 1M, discard 8M 1M" qio "$u" "write -P 0x11 8M 1M" "discard 8M 1M"
 check "data beside the discarded range intact" qio "$u" "read -P 0x5a 1M 1M"
@@ -78,7 +56,7 @@ check "write -P 0x22 16M 1M, write -z 16M 1M" qio "$u" "write -P 0x22 16M 1M" "w
 check "zeroed range reads 0" qio "$u" "read -P 0 16M 1M"
 check "write -z -u 17M 1M after data" qio "$u" "write -P 0x23 17M 1M" "write -z -u 17M 1M" "flush"
 check "unmapped zero range reads 0" qio "$u" "read -P 0 17M 1M"
-check "zeroes are in the backing file" backing_has 0 $((16 << 20)) $((2 << 20))
+check "zeroes are in the backing file" file_has "$T/backing.img" 0 $((16 << 20)) $((2 << 20))
 
 check "last 4 KiB of the device" qio "$u" "write -P 0x7f 65532k 4k" "read -P 0x7f 65532k 4k"
 check_fails "read past the end fails" qio "$u" "read 64M 4k"

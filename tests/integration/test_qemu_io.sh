@@ -15,31 +15,6 @@ printf 'read-only data' | dd of="$T/ro.img" conv=notrunc status=none
 start_iopd ram=ram:64M "disk=file:$T/disk.img" "ro=file:$T/ro.img,ro" ||
 	{ done_testing; exit 1; }
 
-# qio URI COMMAND...: one qemu-io connection running the commands in order;
-# qemu-io exits 1 if any of them fails (a pattern mismatch included).
-qio() {
-	local uri=$1 c
-	local -a args=()
-	shift
-	for c in "$@"; do args+=(-c "$c"); done
-	t qemu-io -f raw "$uri" "${args[@]}"
-}
-
-# file_has BYTE OFFSET LENGTH: the backing file of "disk" holds LENGTH
-# bytes of BYTE at OFFSET.
-file_has() {
-	python3 - "$T/disk.img" "$@" <<'EOF'
-import sys
-f, byte, off, ln = sys.argv[1], int(sys.argv[2], 0), int(sys.argv[3]), int(sys.argv[4])
-with open(f, "rb") as fh:
-    fh.seek(off)
-    got = fh.read(ln)
-bad = [i for i, b in enumerate(got) if b != byte]
-if len(got) != ln or bad:
-    print("at %d: %d of %d bytes differ, first at +%d" % (off, len(bad), ln, bad[0] if bad else -1))
-    sys.exit(1)
-EOF
-}
 
 for name in ram disk; do
 	u=$(uri_unix $name)
@@ -81,10 +56,10 @@ for name in ram disk; do
 done
 
 # The file export's writes are in its backing file.
-check "disk: the FUA write is in the backing file" file_has 0x66 $((12 << 20)) 65536
-check "disk: the flushed write is in the backing file" file_has 0x67 $((13 << 20)) 4096
-check "disk: the zeroed range is zero in the backing file" file_has 0 $((4 << 20)) $((1 << 20))
-check "disk: the unaligned write is in the backing file" file_has 0x22 2098176 1024
+check "disk: the FUA write is in the backing file" file_has "$T/disk.img" 0x66 $((12 << 20)) 65536
+check "disk: the flushed write is in the backing file" file_has "$T/disk.img" 0x67 $((13 << 20)) 4096
+check "disk: the zeroed range is zero in the backing file" file_has "$T/disk.img" 0 $((4 << 20)) $((1 << 20))
+check "disk: the unaligned write is in the backing file" file_has "$T/disk.img" 0x22 2098176 1024
 
 # TCP, and data crossing transports
 check "tcp: write -P 0x99 on ram over TCP" qio "$(uri_tcp ram)" "write -P 0x99 32M 1M"
