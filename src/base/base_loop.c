@@ -163,7 +163,8 @@ int base_io_submit(struct base_loop *loop, struct base_io *io)
 {
 	int ret;
 
-	if (!io || !io->done)
+	/* Unknown operations are refused here, once for every engine. */
+	if (!io || !io->done || (unsigned int)io->op > BASE_IO_ACCEPT)
 		return -EINVAL;
 	io->engine_next = NULL;
 	ret = loop->ops->submit(loop, io);

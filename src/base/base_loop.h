@@ -37,8 +37,9 @@ enum base_io_op {
 	 */
 	BASE_IO_STREAM_READ,   /* read(fd, buf, buf_len); result 0 = EOF */
 	BASE_IO_STREAM_WRITEV, /* writev(fd, iov, iovcnt); may be partial */
-	BASE_IO_ACCEPT, /* accept4(fd, NULL, NULL, SOCK_NONBLOCK|SOCK_CLOEXEC)
-			 */
+	/* accept4(fd, NULL, NULL, SOCK_NONBLOCK|SOCK_CLOEXEC).  Keep it last:
+	 * base_io_submit refuses anything above it. */
+	BASE_IO_ACCEPT,
 };
 
 /*

@@ -191,19 +191,6 @@ static void base_uring_fini(struct base_loop *loop)
 
 static int base_uring_submit(struct base_loop *loop, struct base_io *io)
 {
-	switch (io->op) {
-	case BASE_IO_READV:
-	case BASE_IO_WRITEV:
-	case BASE_IO_FSYNC:
-	case BASE_IO_FDATASYNC:
-	case BASE_IO_FALLOCATE:
-	case BASE_IO_STREAM_READ:
-	case BASE_IO_STREAM_WRITEV:
-	case BASE_IO_ACCEPT:
-		break;
-	default:
-		return -EINVAL;
-	}
 	base_uring_queue(loop->engine_priv, io);
 	return 0;
 }

@@ -228,7 +228,7 @@ static void test_errors(void)
 {
 	char buf[16];
 	struct iovec v = { buf, sizeof(buf) };
-	struct op rd_bad, rd_closed, st_closed, wr_ro, fa_bad, sw_pipe;
+	struct op rd_bad, rd_closed, st_closed, wr_ro, fa_bad, sw_pipe, bad_op;
 	int fd = tmpfile_open(), ro, sp[2], closed_fd;
 
 	CHECK(fd >= 0);
@@ -265,6 +265,9 @@ static void test_errors(void)
 	CHECK_EQ_INT(submit(&wr_ro.io), 0);
 	CHECK_EQ_INT(submit(&fa_bad.io), 0);
 	CHECK_EQ_INT(submit(&sw_pipe.io), 0);
+	/* An unknown operation is refused at once, on every engine. */
+	op_init(&bad_op, (enum base_io_op)(BASE_IO_ACCEPT + 1), fd);
+	CHECK_EQ_INT(submit(&bad_op.io), -EINVAL);
 	CHECK_EQ_INT(rd_bad.ndone + st_closed.ndone + sw_pipe.ndone, 0);
 	run();
 	CHECK_EQ_INT(rd_bad.result, -EBADF);
