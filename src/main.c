@@ -482,7 +482,8 @@ int main(int argc, char **argv)
 		goto out_connmgr;
 	}
 	for (int i = 0; i < n_fds; i++) {
-		if (connmgr_listener_add(cm, fds[i]) < 0)
+		if (connmgr_listener_add(cm, fds[i], &nbd_transport_ops, NULL) <
+		    0)
 			goto out_connmgr;
 		listen_fds[i] = fds[i];
 		fds[i] = -1; /* the Connection Manager owns it now */

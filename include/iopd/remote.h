@@ -23,6 +23,9 @@ struct remote_conn_args {
 	const struct conn_exports *exports;
 	struct conn_limits limits;
 	const char *peer; /* "127.0.0.1:53012", for logs; copied */
+	/* What connmgr_listener_add was given for this listener: the
+	 * transport's own configuration (iSCSI targets...).  May be NULL. */
+	void *transport_ctx;
 	/* Called on the worker thread once the connection has fully closed
 	 * (fds closed, nothing in flight).  The conn pointer is then dead. */
 	void (*closed)(void *opaque, struct remote_conn *conn);

@@ -26,6 +26,8 @@
 
 struct connmgr_handoff {
 	struct connmgr_worker *worker;
+	const struct remote_transport_ops *transport;
+	void *transport_ctx;
 	int rx_fd, tx_fd;
 	char peer[INET6_ADDRSTRLEN + 16];
 };
@@ -77,7 +79,9 @@ void connmgr_destroy(struct connmgr *cm)
 	free(cm);
 }
 
-int connmgr_listener_add(struct connmgr *cm, int fd)
+int connmgr_listener_add(struct connmgr *cm, int fd,
+			 const struct remote_transport_ops *transport,
+			 void *transport_ctx)
 {
 	if (cm->n_listeners == CONNMGR_MAX_LISTENERS) {
 		log_error("too many listening sockets (at most %d)",
@@ -85,6 +89,8 @@ int connmgr_listener_add(struct connmgr *cm, int fd)
 		return -E2BIG;
 	}
 	cm->listeners[cm->n_listeners].cm = cm;
+	cm->listeners[cm->n_listeners].transport = transport;
+	cm->listeners[cm->n_listeners].transport_ctx = transport_ctx;
 	cm->listeners[cm->n_listeners++].fd = fd;
 	return 0;
 }
@@ -149,6 +155,7 @@ static void connmgr_conn_attach(void *arg)
 		.exports = &cm->view,
 		.limits = cm->cfg.limits,
 		.peer = h->peer,
+		.transport_ctx = h->transport_ctx,
 		.closed = connmgr_conn_closed,
 	};
 	struct connmgr_conn *conn;
@@ -164,7 +171,7 @@ static void connmgr_conn_attach(void *arg)
 		return;
 	}
 	conn->worker = w;
-	conn->transport = &nbd_transport_ops;
+	conn->transport = h->transport;
 	args.opaque = conn;
 	/* Link first: conn_start may not call closed(), but a later close
 	 * must find the entry in the list. */
@@ -288,7 +295,8 @@ static void connmgr_peer_name(int fd, char *buf, size_t len)
 		snprintf(buf, len, "unix:fd%d", fd);
 }
 
-static void connmgr_admit(struct connmgr *cm, int fd)
+static void connmgr_admit(struct connmgr *cm, int fd,
+			  const struct connmgr_listener *l)
 {
 	struct connmgr_handoff *h = calloc(1, sizeof(*h));
 	struct connmgr_worker *w;
@@ -301,6 +309,8 @@ static void connmgr_admit(struct connmgr *cm, int fd)
 	 * connection never moves once attached. */
 	w = &cm->workers[cm->next_worker++ % cm->n_workers];
 	h->worker = w;
+	h->transport = l->transport;
+	h->transport_ctx = l->transport_ctx;
 	h->rx_fd = h->tx_fd = fd;
 	connmgr_peer_name(fd, h->peer, sizeof(h->peer));
 	log_debug("%s: connected, worker %u", h->peer, w->index);
@@ -333,7 +343,7 @@ static void connmgr_accept_done(struct base_io *io, int result)
 		if (cm->stopping)
 			close(result);
 		else
-			connmgr_admit(cm, result);
+			connmgr_admit(cm, result, l);
 	} else if (!cm->stopping && result != -EINVAL) {
 		/* EMFILE, ECONNABORTED...: the listener itself is fine. */
 		log_warn("accept: %s", strerror(-result));

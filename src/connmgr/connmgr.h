@@ -13,6 +13,7 @@
 #include "base/base_loop.h"
 #include "iopd/conn.h"
 #include "iopd/local.h"
+#include "iopd/remote.h"
 
 struct connmgr;
 
@@ -41,8 +42,13 @@ int connmgr_create(const struct connmgr_config *cfg, struct local *local,
 void connmgr_destroy(struct connmgr *cm);
 
 /* Hand a bound, listening socket to the Connection Manager (it closes it
- * at shutdown).  Clients are not admitted before connmgr_run. */
-int connmgr_listener_add(struct connmgr *cm, int fd);
+ * at shutdown); clients accepted on it are served by transport, which
+ * gets transport_ctx (its own configuration, e.g. iSCSI targets; may be
+ * NULL) in remote_conn_args.  Clients are not admitted before
+ * connmgr_run. */
+int connmgr_listener_add(struct connmgr *cm, int fd,
+			 const struct remote_transport_ops *transport,
+			 void *transport_ctx);
 
 /* Start the worker threads.  Call with termination signals blocked. */
 int connmgr_workers_start(struct connmgr *cm);

@@ -34,6 +34,8 @@ struct connmgr_worker {
 
 struct connmgr_listener {
 	struct connmgr *cm;
+	const struct remote_transport_ops *transport;
+	void *transport_ctx;
 	int fd;
 	bool closing;
 	struct base_io io;

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SCSI command set (SPC-4 / SBC-3) over the Local Transport.  It is a
+ * command set, not a transport: a SCSI transport (iSCSI today) carries
+ * CDBs and data, and this box turns them into iop_msg requests on the
+ * exports' descriptors and back into status, sense and data.
+ *
+ * Objects:
+ *   scsi_target  what the transport offers under one name (an iSCSI
+ *                target): a LUN map over exports.  Described by the
+ *                transport with struct scsi_target_info.
+ *   scsi_nexus   one I_T nexus (one iSCSI session): the initiator's
+ *                view of a target, with one logical unit per mapped LUN.
+ *                State shared between nexuses of the same device
+ *                (reservations, unit attentions per nexus, COMPARE AND
+ *                WRITE serialisation) lives in this box, keyed by device.
+ *   scsi_cmd     one command, owned by the transport.
+ *
+ * Threads: a nexus is used only on the worker thread of the loop it was
+ * opened with; scsi_cmd_submit and every cmd->done run there.  done runs
+ * exactly once per submit, possibly inside scsi_cmd_submit itself.
+ */
+#ifndef IOPD_SCSI_H
+#define IOPD_SCSI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iopd/conn.h"
+
+struct base_loop;
+struct scsi_nexus;
+
+#define SCSI_CDB_MAX   32
+#define SCSI_SENSE_MAX 96 /* fixed format is 18; descriptor format more */
+
+/* SAM status codes. */
+#define SCSI_STATUS_GOOD		 0x00
+#define SCSI_STATUS_CHECK_CONDITION	 0x02
+#define SCSI_STATUS_CONDITION_MET	 0x04
+#define SCSI_STATUS_BUSY		 0x08
+#define SCSI_STATUS_RESERVATION_CONFLICT 0x18
+#define SCSI_STATUS_TASK_SET_FULL	 0x28
+#define SCSI_STATUS_TASK_ABORTED	 0x40
+
+struct scsi_lun_map {
+	uint64_t lun; /* the LUN number, 0..16383 (flat/peripheral) */
+	const struct conn_export *export;
+	bool read_only;	     /* in addition to the export's own flag */
+	uint32_t block_size; /* logical block size; 0 = max(512, the
+				device's minimum I/O size) */
+};
+
+struct scsi_target_info {
+	const char *name; /* e.g. "iqn.2026-11.org.iopd:disk0"; used for
+			     VPD 0x83 target designators */
+	uint16_t tpg;	  /* target portal group tag */
+	unsigned int n_luns;
+	const struct scsi_lun_map *luns;
+};
+
+struct scsi_nexus_args {
+	const struct scsi_target_info *target; /* must outlive the nexus */
+	/* The initiator port name (iSCSI: "<iqn>,i,0x<isid>"), for
+	 * reservations and unit attentions; copied. */
+	const char *initiator;
+	uint16_t rel_port_id; /* relative target port identifier (>= 1) */
+	struct base_loop *loop;
+	/* The largest data transfer the transport accepts for one command
+	 * (reported in the Block Limits VPD page); larger commands are
+	 * refused with INVALID FIELD IN CDB. */
+	uint32_t max_xfer_bytes;
+};
+
+/* Open sessions on every mapped export.  Returns 0 or -errno. */
+int scsi_nexus_open(const struct scsi_nexus_args *args,
+		    struct scsi_nexus **nexusp);
+/* No command may be in flight. */
+void scsi_nexus_close(struct scsi_nexus *nexus);
+
+enum scsi_data_dir {
+	SCSI_DIR_NONE,
+	SCSI_DIR_READ,	/* data-in: target to initiator */
+	SCSI_DIR_WRITE, /* data-out: initiator to target */
+};
+
+/*
+ * One command.  The transport fills the "in" part, submits, and reads the
+ * "out" part in done.  Between submit and done the command set owns the
+ * struct and borrows buf.
+ *
+ * buf/buf_len: for SCSI_DIR_WRITE, the data-out the initiator sent (all
+ * of it, already received: buf_len bytes); for SCSI_DIR_READ, room for
+ * the data-in (buf_len = the transport's expected transfer length).  The
+ * buffer is 4096-byte aligned so it can go to O_DIRECT storage as is.
+ *
+ * Transfer lengths: the command set computes from the CDB how many bytes
+ * the command transfers (xfer_len) and moves at most buf_len of them; the
+ * transport derives the residual (overflow if xfer_len > buf_len,
+ * underflow if xfer_len < buf_len).
+ */
+struct scsi_cmd {
+	/* in */
+	uint8_t cdb[SCSI_CDB_MAX];
+	unsigned int cdb_len;
+	uint64_t lun; /* the LUN number as in struct scsi_lun_map */
+	enum scsi_data_dir dir;
+	uint8_t *buf;
+	uint32_t buf_len;
+	void (*done)(struct scsi_cmd *cmd);
+	void *cookie; /* the transport's */
+
+	/* out */
+	uint8_t status;	  /* SCSI_STATUS_* */
+	uint32_t data_len; /* data-in bytes placed in buf (<= buf_len) */
+	uint32_t xfer_len; /* bytes the CDB asked to transfer */
+	uint8_t sense[SCSI_SENSE_MAX];
+	uint32_t sense_len; /* 0 unless CHECK CONDITION */
+
+	/* private to the command set */
+	void *priv;
+};
+
+void scsi_cmd_submit(struct scsi_nexus *nexus, struct scsi_cmd *cmd);
+
+/*
+ * The data-out length the CDB announces (bytes), for transports that must
+ * know how much to solicit before submitting; 0 if none or unknown
+ * opcode.  The iSCSI transport uses the PDU's Expected Data Transfer
+ * Length instead and does not need this.
+ */
+uint32_t scsi_cdb_data_out_len(const struct scsi_nexus *nexus, uint64_t lun,
+			       const uint8_t *cdb, unsigned int cdb_len);
+
+/* Task management, after the transport has let the affected commands
+ * finish (storage requests cannot be recalled).  Return a TMF response:
+ * 0 = function complete, -ENOENT = LUN does not exist, -ENOTSUP. */
+enum scsi_tmf {
+	SCSI_TMF_ABORT_TASK_SET,
+	SCSI_TMF_CLEAR_TASK_SET,
+	SCSI_TMF_LUN_RESET,
+	SCSI_TMF_TARGET_WARM_RESET,
+	SCSI_TMF_TARGET_COLD_RESET,
+};
+int scsi_nexus_tmf(struct scsi_nexus *nexus, enum scsi_tmf tmf,
+		   uint64_t lun);
+
+/* Build fixed-format sense data (18 bytes) into cmd and set CHECK
+ * CONDITION; for transports reporting their own errors. */
+void scsi_cmd_set_sense(struct scsi_cmd *cmd, uint8_t key, uint8_t asc,
+			uint8_t ascq);
+
+#endif
