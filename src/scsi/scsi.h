@@ -112,7 +112,7 @@ struct scsi_cmd {
 	void *cookie; /* the transport's */
 
 	/* out */
-	uint8_t status;	  /* SCSI_STATUS_* */
+	uint8_t status;	   /* SCSI_STATUS_* */
 	uint32_t data_len; /* data-in bytes placed in buf (<= buf_len) */
 	uint32_t xfer_len; /* bytes the CDB asked to transfer */
 	uint8_t sense[SCSI_SENSE_MAX];
@@ -143,8 +143,7 @@ enum scsi_tmf {
 	SCSI_TMF_TARGET_WARM_RESET,
 	SCSI_TMF_TARGET_COLD_RESET,
 };
-int scsi_nexus_tmf(struct scsi_nexus *nexus, enum scsi_tmf tmf,
-		   uint64_t lun);
+int scsi_nexus_tmf(struct scsi_nexus *nexus, enum scsi_tmf tmf, uint64_t lun);
 
 /* Build fixed-format sense data (18 bytes) into cmd and set CHECK
  * CONDITION; for transports reporting their own errors. */
