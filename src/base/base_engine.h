@@ -61,6 +61,11 @@ extern const struct base_engine_ops base_epoll_ops;
 void base_loop_complete(struct base_loop *loop, struct base_io *io, int result);
 /* Queue a completion found during submit for the next iteration. */
 void base_loop_defer(struct base_loop *loop, struct base_io *io, int result);
+/* Make the system call of a positional operation (READV, WRITEV, FSYNC,
+ * FDATASYNC, FALLOCATE) synchronously on the calling thread: its result
+ * (bytes, 0) or -errno; INT_MIN for any other operation.  Used for
+ * BASE_IO_F_INLINE and by the fallback's thread pool. */
+int base_io_call_positional(const struct base_io *io);
 /* Make the engine's wait return soon.  Thread safe. */
 void base_loop_wake(struct base_loop *loop);
 /* Reset the wake eventfd after it fired. */

@@ -14,6 +14,8 @@
  * loop is gone.  Posted functions not yet run at destroy are dropped.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +161,36 @@ enum base_engine base_loop_engine(const struct base_loop *loop)
 	return loop->engine;
 }
 
+int base_io_call_positional(const struct base_io *io)
+{
+	ssize_t n;
+
+	switch (io->op) {
+	case BASE_IO_READV:
+		n = preadv2(io->fd, io->iov, io->iovcnt, (off_t)io->offset, 0);
+		break;
+	case BASE_IO_WRITEV:
+		n = pwritev2(io->fd, io->iov, io->iovcnt, (off_t)io->offset,
+			     io->rw_flags);
+		break;
+	case BASE_IO_FSYNC:
+		n = fsync(io->fd);
+		break;
+	case BASE_IO_FDATASYNC:
+		n = fdatasync(io->fd);
+		break;
+	case BASE_IO_FALLOCATE:
+		n = fallocate(io->fd, io->mode, (off_t)io->offset,
+			      (off_t)io->len);
+		break;
+	default:
+		return INT_MIN; /* not positional: the engine's job */
+	}
+	if (n < 0)
+		return -errno;
+	return n > INT_MAX ? INT_MAX : (int)n;
+}
+
 int base_io_submit(struct base_loop *loop, struct base_io *io)
 {
 	int ret;
@@ -167,6 +199,12 @@ int base_io_submit(struct base_loop *loop, struct base_io *io)
 	if (!io || !io->done || (unsigned int)io->op > BASE_IO_ACCEPT)
 		return -EINVAL;
 	io->engine_next = NULL;
+	if ((io->flags & BASE_IO_F_INLINE) &&
+	    (ret = base_io_call_positional(io)) != INT_MIN) {
+		base_loop_defer(loop, io, ret);
+		loop->inflight++;
+		return 0;
+	}
 	ret = loop->ops->submit(loop, io);
 	if (ret < 0)
 		return ret;

@@ -43,6 +43,16 @@ enum base_io_op {
 };
 
 /*
+ * BASE_IO_F_INLINE: the positional operation (READV, WRITEV, FSYNC,
+ * FDATASYNC, FALLOCATE) cannot block for long because the file lives in
+ * memory (tmpfs, ramfs): make the system call on the loop's thread during
+ * base_io_submit instead of handing it to kernel or pool workers, which
+ * costs two thread switches per request for a memcpy.  done() still runs
+ * on a later iteration, never inside submit.  Ignored for streams.
+ */
+#define BASE_IO_F_INLINE 0x1u
+
+/*
  * One asynchronous operation.  The caller owns the struct and everything it
  * points to until done() runs.  done() gets the syscall's result (bytes,
  * new fd, or 0) or -errno.  Short reads and writes are reported as they are;
@@ -55,10 +65,11 @@ struct base_io {
 	int iovcnt;
 	void *buf; /* STREAM_READ */
 	size_t buf_len;
-	uint64_t offset; /* READV, WRITEV, FALLOCATE */
-	uint64_t len;	 /* FALLOCATE */
-	int mode;	 /* FALLOCATE mode */
-	int rw_flags;	 /* WRITEV: RWF_* flags such as RWF_DSYNC */
+	uint64_t offset;    /* READV, WRITEV, FALLOCATE */
+	uint64_t len;	    /* FALLOCATE */
+	int mode;	    /* FALLOCATE mode */
+	int rw_flags;	    /* WRITEV: RWF_* flags such as RWF_DSYNC */
+	unsigned int flags; /* BASE_IO_F_* */
 	void (*done)(struct base_io *io, int result);
 	void *data; /* caller's cookie; the loop never touches it */
 

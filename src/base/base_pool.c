@@ -20,7 +20,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <limits.h>
 
+#include "base/base_engine.h"
 #include "base/base_pool.h"
 
 struct base_pool {
@@ -64,25 +66,11 @@ static int base_pool_call(struct base_pool *pool, struct base_io *io,
 			  bool *abandoned)
 {
 	ssize_t n;
+	int ret = base_io_call_positional(io);
 
+	if (ret != INT_MIN)
+		return ret;
 	switch (io->op) {
-	case BASE_IO_READV:
-		n = preadv(io->fd, io->iov, io->iovcnt, (off_t)io->offset);
-		break;
-	case BASE_IO_WRITEV:
-		n = pwritev2(io->fd, io->iov, io->iovcnt, (off_t)io->offset,
-			     io->rw_flags);
-		break;
-	case BASE_IO_FSYNC:
-		n = fsync(io->fd);
-		break;
-	case BASE_IO_FDATASYNC:
-		n = fdatasync(io->fd);
-		break;
-	case BASE_IO_FALLOCATE:
-		n = fallocate(io->fd, io->mode, (off_t)io->offset,
-			      (off_t)io->len);
-		break;
 	case BASE_IO_STREAM_READ:
 		if (!base_pool_wait_fd(pool, io->fd, POLLIN))
 			goto abandon;

@@ -93,6 +93,7 @@ static void ddm_fd_queue(struct ddm_req *req, enum base_io_op op)
 
 	fr->io.op = op;
 	fr->io.fd = fdd->fd;
+	fr->io.flags = fdd->inline_io ? BASE_IO_F_INLINE : 0;
 	fr->io.done = ddm_fd_io_done;
 	fr->io.data = req;
 	ret = base_io_submit(req->loop, &fr->io);

@@ -22,6 +22,9 @@
 struct ddm_fd_dev {
 	int fd;
 	bool direct; /* O_DIRECT is in use */
+	/* The file lives in memory (tmpfs, ramfs): every call is a memcpy,
+	 * made on the worker itself (BASE_IO_F_INLINE). */
+	bool inline_io;
 	/* fallocate(PUNCH_HOLE|KEEP_SIZE) works and the range then reads as
 	 * zeroes. */
 	bool punch;

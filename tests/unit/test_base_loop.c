@@ -29,9 +29,10 @@
 
 static enum base_engine cur_engine;
 static struct base_loop *loop;
-static int in_submit;	     /* set around every base_io_submit */
-static int reentered;	     /* completions seen inside submit */
-static unsigned int pending; /* test ops submitted and not completed */
+static int in_submit;	      /* set around every base_io_submit */
+static int reentered;	      /* completions seen inside submit */
+static unsigned int pending;  /* test ops submitted and not completed */
+static unsigned int op_flags; /* base_io.flags for file ops */
 
 struct op {
 	struct base_io io;
@@ -88,6 +89,7 @@ static void op_init(struct op *op, enum base_io_op kind, int fd)
 	op->io.op = kind;
 	op->io.fd = fd;
 	op->io.done = op_done;
+	op->io.flags = op_flags;
 	op->result = INT32_MIN;
 }
 
@@ -222,6 +224,28 @@ static void test_file_io(void)
 	}
 	loop_close();
 	close(fd);
+}
+
+/* The same file I/O made on the loop's thread: results are the same and
+ * completions still come on a later iteration (loop_close checks). */
+static void test_file_io_inline(void)
+{
+	struct op bad;
+	char buf[16];
+	struct iovec v = { buf, sizeof(buf) };
+
+	op_flags = BASE_IO_F_INLINE;
+	test_file_io();
+	loop_open(0);
+	op_init(&bad, BASE_IO_READV, -1);
+	bad.io.iov = &v;
+	bad.io.iovcnt = 1;
+	CHECK_EQ_INT(submit(&bad.io), 0);
+	CHECK_EQ_INT(bad.ndone, 0);
+	run();
+	CHECK_EQ_INT(bad.result, -EBADF);
+	loop_close();
+	op_flags = 0;
 }
 
 static void test_errors(void)
@@ -767,6 +791,7 @@ static const struct {
 	void (*fn)(void);
 } engine_tests[] = {
 	{ "file_io", test_file_io },
+	{ "file_io_inline", test_file_io_inline },
 	{ "errors", test_errors },
 	{ "stream_socketpair", test_stream_socketpair },
 	{ "stream_pipe_blocking", test_stream_pipe_blocking },
