@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to the SCSI command set: the nexus, its logical units, the
+ * per-command state (struct scsi_task) and the state shared by every
+ * nexus that reaches the same device (struct scsi_dev).
+ */
+#ifndef IOPD_SCSI_PRIV_H
+#define IOPD_SCSI_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "iopd/local.h"
+#include "scsi/scsi.h"
+
+/* Sense keys (SPC-4 table 48). */
+#define SK_NO_SENSE	   0x0
+#define SK_NOT_READY	   0x2
+#define SK_MEDIUM_ERROR	   0x3
+#define SK_HARDWARE_ERROR  0x4
+#define SK_ILLEGAL_REQUEST 0x5
+#define SK_UNIT_ATTENTION  0x6
+#define SK_DATA_PROTECT	   0x7
+#define SK_ABORTED_COMMAND 0xb
+#define SK_MISCOMPARE	   0xe
+
+/* Additional sense code and qualifier, as asc << 8 | ascq. */
+#define ASC_NONE		    0x0000
+#define ASC_WRITE_ERROR		    0x0c00
+#define ASC_UNRECOVERED_READ	    0x1100
+#define ASC_PARAM_LIST_LENGTH	    0x1a00
+#define ASC_MISCOMPARE		    0x1d00
+#define ASC_INVALID_OPCODE	    0x2000
+#define ASC_LBA_OUT_OF_RANGE	    0x2100
+#define ASC_INVALID_FIELD_CDB	    0x2400
+#define ASC_LU_NOT_SUPPORTED	    0x2500
+#define ASC_INVALID_FIELD_PARAM	    0x2600
+#define ASC_WRITE_PROTECTED	    0x2700
+#define ASC_SPACE_ALLOC_FAILED	    0x2707
+#define ASC_POWER_ON_RESET	    0x2900
+#define ASC_POWER_ON		    0x2901
+#define ASC_BUS_DEVICE_RESET	    0x2903
+#define ASC_MODE_PARAMS_CHANGED	    0x2a01
+#define ASC_SAVING_PARAMS_UNSUP	    0x3900
+#define ASC_INTERNAL_TARGET_FAILURE 0x4400
+
+struct scsi_lu;
+
+/*
+ * State shared by every nexus on one device, keyed by (desc, dev_index),
+ * reference counted by the logical units that point at it.  lock guards
+ * everything below it; the logical units it lists belong to nexuses on
+ * other worker threads, so only their atomic fields are touched.
+ */
+struct scsi_dev {
+	struct scsi_dev *next; /* in the global registry */
+	const struct iop_desc *desc;
+	unsigned int dev_index;
+	unsigned int refs;
+
+	pthread_mutex_t lock;
+	struct scsi_lu *lus; /* linked by lu->dev_next */
+	/* RESERVE(6) holder or NULL; written under lock, read without it
+	 * by every command. */
+	_Atomic(const struct scsi_nexus *) reserved;
+	bool caw_busy;			       /* a COMPARE AND WRITE runs */
+	struct scsi_task *caw_head, *caw_tail; /* waiting for it */
+};
+
+struct scsi_task;
+typedef int scsi_step_fn(struct scsi_task *task);
+#define SCSI_STEP_IO   0 /* one iop_msg was submitted */
+#define SCSI_STEP_DONE 1 /* the command is finished (status set) */
+
+/*
+ * Per-command state for commands that reach storage.  Allocated per
+ * logical unit with the session's msg_size and kept on a free list, so a
+ * steady stream of commands allocates nothing.
+ */
+struct scsi_task {
+	struct scsi_task *next; /* free list, CAW wait queue */
+	struct scsi_lu *lu;
+	struct scsi_cmd *cmd;
+	scsi_step_fn *step;
+	int stage;
+	int result; /* of the last iop_msg */
+	bool in_submit, sync_done;
+
+	uint64_t lba;	   /* first block of the command */
+	uint64_t blocks;   /* blocks the command covers */
+	uint64_t done_blk; /* progress of chunked work */
+	uint32_t flags;	   /* DDM_F_* for the writes */
+	uint32_t aux;	   /* command specific */
+
+	uint8_t *bounce; /* scratch, 4096-aligned, kept with the task */
+	size_t bounce_len;
+	struct iovec iov;
+
+	_Alignas(16) struct iop_msg msg; /* followed by the DDM's area */
+};
+
+struct scsi_lu {
+	struct scsi_nexus *nexus;
+	const struct scsi_lun_map *map;
+	struct iop_session *session;
+	struct iop_dev_info info;
+	struct scsi_dev *dev;
+	struct scsi_lu *dev_next; /* in dev->lus, under dev->lock */
+
+	uint32_t block_size;
+	unsigned int block_shift;
+	uint64_t n_blocks;
+	uint32_t max_xfer_blocks; /* one READ/WRITE, one iop_msg */
+	bool read_only;
+	bool thin; /* LBPME: UNMAP deallocates, reads back zeroes */
+
+	/* Mode parameters (per I_T nexus). */
+	bool wce, d_sense;
+
+	/* Pending unit attention (asc << 8 | ascq, 0 = none); set by other
+	 * threads under dev->lock, consumed on the nexus' thread. */
+	_Atomic uint16_t ua;
+
+	size_t task_size;
+	struct scsi_task *free_tasks;
+	unsigned int inflight;
+};
+
+struct scsi_nexus {
+	const struct scsi_target_info *target;
+	char *initiator;
+	uint16_t rel_port_id;
+	struct base_loop *loop;
+	uint32_t max_xfer_bytes;
+	unsigned int n_lus;
+	struct scsi_lu *lus;
+};
+
+/* scsi_sense.c */
+/* Build sense data into cmd (fixed or descriptor format) and set CHECK
+ * CONDITION.  info: the INFORMATION field, or NULL. */
+void scsi_sense_set(struct scsi_cmd *cmd, bool desc, uint8_t key, uint16_t asc,
+		    const uint64_t *info);
+/* The sense an -errno from the Local Transport means for this command. */
+void scsi_sense_from_errno(struct scsi_cmd *cmd, bool desc, int err,
+			   bool writing);
+/* Sense into cmd for lu, honouring its D_SENSE. */
+void scsi_lu_sense(const struct scsi_lu *lu, struct scsi_cmd *cmd, uint8_t key,
+		   uint16_t asc);
+/* INVALID FIELD IN CDB pointing at the field: byte, and bit or -1. */
+void scsi_sense_field(const struct scsi_lu *lu, struct scsi_cmd *cmd,
+		      unsigned int byte, int bit);
+#define scsi_bad_cdb(lu, cmd)                                                  \
+	scsi_lu_sense(lu, cmd, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_CDB)
+#define scsi_bad_param(lu, cmd)                                                \
+	scsi_lu_sense(lu, cmd, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_PARAM)
+#define scsi_bad_lba(lu, cmd)                                                  \
+	scsi_lu_sense(lu, cmd, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE)
+#define scsi_write_protected(lu, cmd)                                          \
+	scsi_lu_sense(lu, cmd, SK_DATA_PROTECT, ASC_WRITE_PROTECTED)
+
+/* scsi_nexus.c */
+struct scsi_task *scsi_task_get(struct scsi_lu *lu, struct scsi_cmd *cmd);
+/* Run task->step until it finishes; always returns 1 (asynchronous). */
+int scsi_task_start(struct scsi_task *task, scsi_step_fn *step);
+/* Submit one iop_msg for the task; the step returns SCSI_STEP_IO. */
+int scsi_task_io(struct scsi_task *task, enum ddm_op op, uint32_t flags,
+		 uint64_t offset, uint64_t len, void *buf);
+/* Make sure task->bounce holds len bytes; 0 or -ENOMEM. */
+int scsi_task_bounce(struct scsi_task *task, size_t len);
+int scsi_lu_reserve(struct scsi_lu *lu, bool reserve);
+bool scsi_lu_conflict(const struct scsi_lu *lu);
+/* COMPARE AND WRITE serialisation per device: returns true if task may
+ * run now; otherwise it runs (step called through scsi_task_start) when
+ * the current one ends. */
+bool scsi_caw_acquire(struct scsi_task *task, scsi_step_fn *step);
+void scsi_caw_release(struct scsi_lu *lu);
+
+/* Handlers: return 0 when cmd is complete (status, sense, data set), or 1
+ * when it completes later through cmd->done. */
+typedef int scsi_cmd_fn(struct scsi_nexus *nexus, struct scsi_lu *lu,
+			struct scsi_cmd *cmd);
+
+/* scsi_opcodes.c */
+#define SCSI_OPF_ANY_LUN (1u << 0) /* runs without a logical unit */
+#define SCSI_OPF_NO_UA	 (1u << 1) /* neither reports nor clears a UA */
+#define SCSI_OPF_RESV_OK (1u << 2) /* allowed despite another's RESERVE */
+#define SCSI_OPF_SA	 (1u << 3) /* has a service action */
+
+struct scsi_opcode {
+	uint8_t opcode;
+	uint8_t sa; /* service action, if SCSI_OPF_SA */
+	uint8_t flags;
+	uint8_t cdb_len;
+	scsi_cmd_fn *fn;
+	uint8_t usage[16]; /* CDB usage data for REPORT SUPPORTED OPCODES */
+};
+extern const struct scsi_opcode scsi_opcodes[];
+extern const unsigned int scsi_n_opcodes;
+const struct scsi_opcode *scsi_opcode_find(const uint8_t *cdb,
+					   unsigned int cdb_len);
+
+/* scsi_spc.c */
+scsi_cmd_fn scsi_spc_test_unit_ready, scsi_spc_inquiry, scsi_spc_report_luns,
+	scsi_spc_request_sense, scsi_spc_mode_sense, scsi_spc_mode_select,
+	scsi_spc_report_opcodes, scsi_spc_reserve6, scsi_spc_release6,
+	scsi_spc_start_stop, scsi_spc_prevent_allow;
+/* Copy len bytes of data-in, at most alloc_len, into cmd. */
+void scsi_data_in(struct scsi_cmd *cmd, const void *src, uint32_t len,
+		  uint32_t alloc_len);
+
+/* scsi_sbc.c */
+scsi_cmd_fn scsi_sbc_read, scsi_sbc_write, scsi_sbc_verify,
+	scsi_sbc_read_capacity10, scsi_sbc_read_capacity16,
+	scsi_sbc_get_lba_status, scsi_sbc_read_defect_data, scsi_sbc_sync_cache,
+	scsi_sbc_prefetch, scsi_sbc_unmap, scsi_sbc_write_same,
+	scsi_sbc_compare_and_write;
+
+/* Big-endian helpers. */
+static inline uint16_t scsi_get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+static inline uint32_t scsi_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint64_t scsi_get64(const uint8_t *p)
+{
+	return (uint64_t)scsi_get32(p) << 32 | scsi_get32(p + 4);
+}
+static inline void scsi_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+static inline void scsi_put32(uint8_t *p, uint32_t v)
+{
+	scsi_put16(p, (uint16_t)(v >> 16));
+	scsi_put16(p + 2, (uint16_t)v);
+}
+static inline void scsi_put64(uint8_t *p, uint64_t v)
+{
+	scsi_put32(p, (uint32_t)(v >> 32));
+	scsi_put32(p + 4, (uint32_t)v);
+}
+
+#endif
