@@ -1,0 +1,686 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Full feature phase of a normal session (RFC 7143 §11.3-§11.9, §11.14,
+ * §11.15): SCSI Command with immediate and unsolicited data, R2T and
+ * Data-Out checks (DataSN, R2TSN, offsets), submission to the SCSI
+ * command set, Data-In cut to the initiator's MaxRecvDataSegmentLength
+ * with status in the last PDU, SCSI Response with sense and residuals,
+ * task management and Logout.  Tasks are reused: their data buffer
+ * (4096-aligned, the Expected Data Transfer Length) and PDU headers stay
+ * allocated between commands.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base_log.h"
+#include "remote/iscsi/iscsi_priv.h"
+
+/* SAM-5 §4.7: peripheral (00b) and flat (01b) single-level LUNs. */
+uint64_t iscsi_lun_decode(const uint8_t *raw)
+{
+	switch (raw[0] >> 6) {
+	case 0:
+		return raw[0] ? UINT64_MAX : raw[1];
+	case 1:
+		return (uint64_t)(raw[0] & 0x3f) << 8 | raw[1];
+	default:
+		return UINT64_MAX;
+	}
+}
+
+bool iscsi_task_available(const struct iscsi_proto *proto)
+{
+	return proto->free_tasks || proto->n_tasks < proto->max_tasks;
+}
+
+static struct iscsi_task *iscsi_task_get(struct iscsi_proto *proto)
+{
+	struct iscsi_task *t = proto->free_tasks;
+
+	if (t) {
+		proto->free_tasks = t->next_free;
+	} else {
+		t = calloc(1, sizeof(*t));
+		if (!t)
+			return NULL;
+		t->proto = proto;
+		t->next_all = proto->tasks;
+		proto->tasks = t;
+		proto->n_tasks++;
+		t->tx.kind = ISCSI_TX_TASK;
+		for (unsigned int i = 0; i < ISCSI_OUR_MAX_R2T; i++) {
+			t->r2t[i].task = t;
+			t->r2t[i].tx.kind = ISCSI_TX_R2T;
+			t->r2t[i].tx.iov = &t->r2t[i].iov;
+			t->r2t[i].tx.iovcnt = 1;
+		}
+	}
+	t->immediate = t->aborted = t->discard = t->free_pending = false;
+	t->windowed = false;
+	t->tmf = NULL;
+	t->got = t->unsol_end = t->unsol_datasn = t->solicited = 0;
+	t->r2tsn = 0;
+	t->r2t_active = 0;
+	t->tx.last = false;
+	memset(&t->scmd, 0, sizeof(t->scmd));
+	return t;
+}
+
+static void iscsi_task_put(struct iscsi_task *t)
+{
+	struct iscsi_proto *proto = t->proto;
+
+	t->state = ISCSI_TASK_FREE;
+	if (t->buf_cap > ISCSI_TASK_KEEP_BYTES && t != proto->rx_pinned) {
+		free(t->buf);
+		t->buf = NULL;
+		t->buf_cap = 0;
+	}
+	t->next_free = proto->free_tasks;
+	proto->free_tasks = t;
+	if (proto->rend > proto->rstart)
+		proto->reparse = true;
+}
+
+static int iscsi_task_buf(struct iscsi_task *t, uint32_t len)
+{
+	size_t cap =
+		(len + ISCSI_BUF_ALIGN - 1) & ~(size_t)(ISCSI_BUF_ALIGN - 1);
+
+	if (cap == 0 || t->buf_cap >= cap)
+		return 0;
+	free(t->buf);
+	t->buf = aligned_alloc(ISCSI_BUF_ALIGN, cap);
+	t->buf_cap = t->buf ? cap : 0;
+	return t->buf ? 0 : -ENOMEM;
+}
+
+static bool iscsi_task_r2t_queued(const struct iscsi_task *t)
+{
+	for (unsigned int i = 0; i < ISCSI_OUR_MAX_R2T; i++)
+		if (t->r2t[i].tx.queued)
+			return true;
+	return false;
+}
+
+/* Give back the window slot (or immediate allowance) a task held. */
+static void iscsi_task_unwindow(struct iscsi_task *t)
+{
+	struct iscsi_proto *proto = t->proto;
+
+	if (!t->windowed)
+		return;
+	t->windowed = false;
+	if (t->immediate && proto->n_immediate)
+		proto->n_immediate--;
+	else if (!t->immediate && proto->window_used)
+		proto->window_used--;
+}
+
+/* A task that will send nothing more: free it, or once its R2Ts have
+ * left the output queue. */
+void iscsi_task_drop(struct iscsi_task *t)
+{
+	iscsi_task_unwindow(t);
+	if (iscsi_task_r2t_queued(t)) {
+		t->free_pending = true;
+		t->state = ISCSI_TASK_TX;
+		return;
+	}
+	iscsi_task_put(t);
+}
+
+void iscsi_task_release(struct iscsi_task *t)
+{
+	iscsi_task_put(t);
+	iscsi_check_waiters(t->proto);
+}
+
+void iscsi_r2t_release(struct iscsi_r2t *r2t)
+{
+	struct iscsi_task *t = r2t->task;
+
+	if (t->free_pending && !iscsi_task_r2t_queued(t)) {
+		t->free_pending = false;
+		iscsi_task_put(t);
+	}
+}
+
+/* ---- responses ---- */
+
+static uint8_t *iscsi_task_pdus(struct iscsi_task *t, size_t n)
+{
+	if (t->n_pdus_cap < n) {
+		uint8_t *p = realloc(t->pdus, n * ISCSI_PDU_AREA);
+		struct iovec *iov;
+
+		if (!p)
+			return NULL;
+		t->pdus = p;
+		iov = realloc(t->iov, 3 * n * sizeof(*iov));
+		if (!iov)
+			return NULL;
+		t->iov = iov;
+		t->n_pdus_cap = n;
+		t->iov_cap = (int)(3 * n);
+	}
+	return t->pdus;
+}
+
+/* RFC 7143 §11.4.5: residuals. */
+static void iscsi_residual(const struct iscsi_task *t, uint8_t *flags,
+			   uint32_t *count)
+{
+	const struct scsi_cmd *c = &t->scmd;
+	uint32_t done = c->dir == SCSI_DIR_READ ? c->data_len : c->xfer_len;
+
+	if (done > t->edtl)
+		done = t->edtl;
+
+	*flags = 0;
+	*count = 0;
+	if (c->xfer_len > t->edtl) {
+		*flags = ISCSI_FLAG_RSP_O;
+		*count = c->xfer_len - t->edtl;
+	} else if (done < t->edtl) {
+		*flags = ISCSI_FLAG_RSP_U;
+		*count = t->edtl - done;
+	}
+}
+
+static void iscsi_task_respond(struct iscsi_task *t)
+{
+	struct iscsi_proto *proto = t->proto;
+	struct scsi_cmd *c = &t->scmd;
+	uint32_t data_len = c->dir == SCSI_DIR_READ ? c->data_len : 0;
+	uint32_t seg = proto->p.ini_mrdsl;
+	size_t n_data;
+	bool in_data;
+	size_t hlen = ISCSI_BHS_BYTES + (proto->p.header_digest ? 4 : 0);
+	uint8_t res_flags;
+	uint32_t res, off = 0, burst = 0;
+	uint8_t *area;
+	int iov = 0;
+
+	if (data_len > t->edtl)
+		data_len = t->edtl;
+	n_data = data_len ? (data_len + seg - 1) / seg : 0;
+	in_data = data_len && c->sense_len == 0 &&
+		  c->status != SCSI_STATUS_CHECK_CONDITION;
+	iscsi_residual(t, &res_flags, &res);
+	area = iscsi_task_pdus(t, n_data + 1);
+	if (!area) {
+		iscsi_proto_fail(proto, -ENOMEM, "out of memory");
+		iscsi_task_drop(t);
+		return;
+	}
+	/* The window slot is free as soon as the status is on its way. */
+	iscsi_task_unwindow(t);
+	for (size_t i = 0; i < n_data; i++) {
+		uint8_t *h = area + i * ISCSI_PDU_AREA;
+		uint32_t len = data_len - off < seg ? data_len - off : seg;
+		bool last = i + 1 == n_data;
+		size_t tail;
+
+		memset(h, 0, ISCSI_BHS_BYTES);
+		h[0] = ISCSI_OP_DATA_IN;
+		burst += len;
+		/* F ends each sequence of at most MaxBurstLength. */
+		if (last || burst + seg > proto->p.max_burst) {
+			h[1] |= ISCSI_FLAG_F;
+			burst = 0;
+		}
+		memcpy(h + 8, t->lun_raw, 8);
+		iscsi_put32(h + 16, t->itt);
+		iscsi_put32(h + 20, ISCSI_RSVD_TAG);
+		if (last && in_data) {
+			h[1] |= ISCSI_FLAG_DATA_S | res_flags;
+			h[3] = c->status;
+			iscsi_stamp(proto, h, true);
+			iscsi_put32(h + 44, res);
+		} else {
+			iscsi_stamp(proto, h, false);
+			iscsi_put32(h + 24, 0);
+		}
+		iscsi_put32(h + 36, (uint32_t)i);
+		iscsi_put32(h + 40, off);
+		tail = iscsi_pdu_seal(proto, h, t->buf + off, len, h + hlen);
+		t->iov[iov].iov_base = h;
+		t->iov[iov++].iov_len = hlen;
+		t->iov[iov].iov_base = t->buf + off;
+		t->iov[iov++].iov_len = len;
+		if (tail) {
+			t->iov[iov].iov_base = h + hlen;
+			t->iov[iov++].iov_len = tail;
+		}
+		off += len;
+	}
+	if (!in_data) {
+		uint8_t *h = area + n_data * ISCSI_PDU_AREA;
+		uint32_t slen = 0;
+		size_t tail;
+
+		memset(h, 0, ISCSI_BHS_BYTES);
+		h[0] = ISCSI_OP_SCSI_RSP;
+		h[1] = ISCSI_FLAG_F | res_flags;
+		h[2] = 0; /* command completed at target */
+		h[3] = c->status;
+		iscsi_put32(h + 16, t->itt);
+		iscsi_put32(h + 20, 0);
+		iscsi_stamp(proto, h, true);
+		iscsi_put32(h + 36, c->dir == SCSI_DIR_READ ? (uint32_t)n_data
+							    : t->r2tsn);
+		iscsi_put32(h + 44, res);
+		if (c->sense_len) {
+			slen = c->sense_len > SCSI_SENSE_MAX ? SCSI_SENSE_MAX
+							     : c->sense_len;
+			iscsi_put16(t->sense_seg, (uint16_t)slen);
+			memcpy(t->sense_seg + 2, c->sense, slen);
+			slen += 2;
+		}
+		tail = iscsi_pdu_seal(proto, h, t->sense_seg, slen, h + hlen);
+		t->iov[iov].iov_base = h;
+		t->iov[iov++].iov_len = hlen;
+		if (slen) {
+			t->iov[iov].iov_base = t->sense_seg;
+			t->iov[iov++].iov_len = slen;
+		}
+		if (tail) {
+			t->iov[iov].iov_base = h + hlen;
+			t->iov[iov++].iov_len = tail;
+		}
+	}
+	t->tx.iov = t->iov;
+	t->tx.iovcnt = iov;
+	t->state = ISCSI_TASK_TX;
+	iscsi_tx_push(proto, &t->tx);
+}
+
+/* Fixed-format sense (SPC-4 §4.5.3) for errors the transport finds. */
+static void iscsi_task_fail(struct iscsi_task *t, uint8_t key, uint8_t asc,
+			    uint8_t ascq)
+{
+	struct scsi_cmd *c = &t->scmd;
+
+	c->status = SCSI_STATUS_CHECK_CONDITION;
+	memset(c->sense, 0, 18);
+	c->sense[0] = 0x70;
+	c->sense[2] = key;
+	c->sense[7] = 10;
+	c->sense[12] = asc;
+	c->sense[13] = ascq;
+	c->sense_len = 18;
+	c->data_len = 0;
+}
+
+static void iscsi_scsi_done(struct scsi_cmd *c)
+{
+	struct iscsi_task *t = c->cookie;
+	struct iscsi_proto *proto = t->proto;
+
+	proto->inflight--;
+	if (proto->cfg.stats)
+		proto->cfg.stats->inflight--;
+	if (t->aborted) {
+		if (t->tmf && t->tmf->waiting)
+			t->tmf->waiting--;
+		iscsi_task_drop(t);
+		iscsi_check_waiters(proto);
+		return;
+	}
+	if (proto->failed) {
+		iscsi_task_drop(t);
+		iscsi_check_waiters(proto);
+		return;
+	}
+	iscsi_task_respond(t);
+	iscsi_check_waiters(proto);
+}
+
+static void iscsi_task_submit(struct iscsi_task *t)
+{
+	struct iscsi_proto *proto = t->proto;
+
+	if (t->discard) {
+		iscsi_task_respond(t);
+		return;
+	}
+	t->scmd.buf = t->buf;
+	t->scmd.buf_len = t->scmd.dir == SCSI_DIR_NONE ? 0 : t->edtl;
+	/* Reads get the whole (4096-rounded) buffer: the command set moves
+	 * whole blocks, and an expected length that ends inside a block
+	 * still gets its leading bytes (Data-In stops at the EDTL). */
+	if (t->scmd.dir == SCSI_DIR_READ && t->edtl)
+		t->scmd.buf_len = (t->edtl + ISCSI_BUF_ALIGN - 1) &
+				  ~(ISCSI_BUF_ALIGN - 1);
+	t->scmd.done = iscsi_scsi_done;
+	t->scmd.cookie = t;
+	t->state = ISCSI_TASK_SCSI;
+	proto->inflight++;
+	if (proto->cfg.stats) {
+		proto->cfg.stats->inflight++;
+		proto->cfg.stats->requests++;
+	}
+	proto->scsi->cmd_submit(proto->nexus, &t->scmd);
+}
+
+/* ---- R2T ---- */
+
+static struct iscsi_r2t *iscsi_r2t_find(struct iscsi_task *t, uint32_t ttt)
+{
+	for (unsigned int i = 0; i < ISCSI_OUR_MAX_R2T; i++)
+		if (t->r2t[i].active && t->r2t[i].ttt == ttt)
+			return &t->r2t[i];
+	return NULL;
+}
+
+/* RFC 7143 §11.8: solicit the rest in MaxBurstLength pieces, at most
+ * MaxOutstandingR2T at a time. */
+static void iscsi_r2t_send(struct iscsi_task *t)
+{
+	struct iscsi_proto *proto = t->proto;
+
+	while (t->solicited < t->edtl && t->r2t_active < proto->p.max_r2t) {
+		struct iscsi_r2t *r = NULL;
+		uint32_t len = t->edtl - t->solicited;
+		uint8_t *h;
+
+		for (unsigned int i = 0; i < ISCSI_OUR_MAX_R2T && !r; i++)
+			if (!t->r2t[i].active && !t->r2t[i].tx.queued)
+				r = &t->r2t[i];
+		if (!r)
+			return; /* again when an R2T leaves the queue */
+		if (len > proto->p.max_burst)
+			len = proto->p.max_burst;
+		r->active = true;
+		r->ttt = proto->next_ttt++;
+		if (proto->next_ttt == ISCSI_RSVD_TAG)
+			proto->next_ttt = 0;
+		r->r2tsn = t->r2tsn++;
+		r->offset = t->solicited;
+		r->len = len;
+		r->got = 0;
+		r->datasn = 0;
+		t->solicited += len;
+		t->r2t_active++;
+		h = r->hdr;
+		memset(h, 0, ISCSI_BHS_BYTES);
+		h[0] = ISCSI_OP_R2T;
+		h[1] = ISCSI_FLAG_F;
+		memcpy(h + 8, t->lun_raw, 8);
+		iscsi_put32(h + 16, t->itt);
+		iscsi_put32(h + 20, r->ttt);
+		iscsi_stamp(proto, h, false);
+		iscsi_put32(h + 36, r->r2tsn);
+		iscsi_put32(h + 40, r->offset);
+		iscsi_put32(h + 44, r->len);
+		iscsi_pdu_seal(proto, h, NULL, 0, NULL);
+		r->iov.iov_base = h;
+		r->iov.iov_len =
+			ISCSI_BHS_BYTES +
+			(proto->p.header_digest ? ISCSI_DIGEST_BYTES : 0);
+		r->tx.last = false;
+		iscsi_tx_push(proto, &r->tx);
+	}
+}
+
+static void iscsi_task_progress(struct iscsi_task *t)
+{
+	if (t->got == t->edtl) {
+		iscsi_task_submit(t);
+		return;
+	}
+	if (t->got < t->unsol_end)
+		return;
+	if (t->discard) {
+		/* Refused already: do not ask for data we would drop. */
+		iscsi_task_respond(t);
+		return;
+	}
+	if (t->solicited < t->unsol_end)
+		t->solicited = t->unsol_end;
+	iscsi_r2t_send(t);
+}
+
+/* ---- SCSI Command ---- */
+
+struct iscsi_task *iscsi_task_by_itt(struct iscsi_proto *proto, uint32_t itt)
+{
+	for (struct iscsi_task *t = proto->tasks; t; t = t->next_all)
+		if (t->state != ISCSI_TASK_FREE && !t->free_pending &&
+		    t->itt == itt)
+			return t;
+	return NULL;
+}
+
+static uint8_t *iscsi_scratch(struct iscsi_proto *proto)
+{
+	if (!proto->scratch)
+		proto->scratch = malloc(ISCSI_OUR_MRDSL);
+	return proto->scratch;
+}
+
+static void iscsi_cmd_cdb(struct iscsi_task *t, const uint8_t *bhs,
+			  const uint8_t *ahs, uint32_t ahs_len)
+{
+	struct scsi_cmd *c = &t->scmd;
+
+	memcpy(c->cdb, bhs + 32, 16);
+	c->cdb_len = 16;
+	/* §11.3.4: an extended CDB AHS (type 1) carries the bytes past 16. */
+	for (uint32_t off = 0; off + 4 <= ahs_len;) {
+		uint32_t len = iscsi_get16(ahs + off);
+
+		if (off + 3 + len > ahs_len)
+			break;
+		if (ahs[off + 2] == 1 && len > 1) {
+			uint32_t ext = len - 1;
+
+			if (ext > SCSI_CDB_MAX - 16)
+				ext = SCSI_CDB_MAX - 16;
+			memcpy(c->cdb + 16, ahs + off + 4, ext);
+			c->cdb_len = 16 + ext;
+		}
+		off += (3 + len + 3) & ~3u;
+	}
+}
+
+int iscsi_cmd_hdr(struct iscsi_proto *proto, uint8_t **dst)
+{
+	const uint8_t *bhs = proto->bhs;
+	bool imm = bhs[0] & ISCSI_OP_IMMEDIATE;
+	bool rd = bhs[1] & ISCSI_FLAG_CMD_R, wr = bhs[1] & ISCSI_FLAG_CMD_W;
+	uint32_t itt = iscsi_get32(bhs + 16), edtl = iscsi_get32(bhs + 20);
+	struct iscsi_task *t;
+
+	if (proto->logout) {
+		proto->rx_drop = ISCSI_REJECT_WAIT_LOGOUT;
+		return 0;
+	}
+	if (imm && proto->n_immediate >= ISCSI_MAX_IMMEDIATE) {
+		proto->rx_drop = ISCSI_REJECT_IMM_TOO_MANY;
+		return 0;
+	}
+	if (!iscsi_cmd_sn_ok(proto, bhs)) {
+		proto->rx_drop = -1;
+		return 0;
+	}
+	/* §11.3.1: immediate data only if negotiated, for writes, within
+	 * FirstBurstLength and the expected length. */
+	if (proto->dlen &&
+	    (!wr || !proto->p.immediate_data || proto->dlen > edtl ||
+	     proto->dlen > proto->p.first_burst)) {
+		proto->rx_drop = ISCSI_REJECT_PROTOCOL;
+		return 0;
+	}
+	if (itt == ISCSI_RSVD_TAG || iscsi_task_by_itt(proto, itt)) {
+		proto->rx_drop = ISCSI_REJECT_INVALID_FIELD;
+		return 0;
+	}
+	t = iscsi_task_get(proto);
+	if (!t)
+		return iscsi_proto_fail(proto, -ENOMEM, "out of memory");
+	t->state = ISCSI_TASK_DATA_OUT;
+	t->immediate = imm;
+	t->windowed = true;
+	if (imm)
+		proto->n_immediate++;
+	else
+		proto->window_used++;
+	t->itt = itt;
+	t->edtl = edtl;
+	memcpy(t->lun_raw, bhs + 8, 8);
+	t->scmd.lun = iscsi_lun_decode(bhs + 8);
+	iscsi_cmd_cdb(t, bhs, proto->ahs, proto->ahs_len);
+	t->scmd.dir = wr ? SCSI_DIR_WRITE : rd ? SCSI_DIR_READ : SCSI_DIR_NONE;
+	if (!rd && !wr)
+		t->edtl = 0;
+	proto->rx_task = t;
+	if (rd && wr) {
+		/* Bidirectional commands are not supported. */
+		iscsi_task_fail(t, 0x05, 0x24, 0x00);
+		t->discard = true;
+	} else if (edtl > proto->cfg.limits.max_request_bytes ||
+		   iscsi_task_buf(t, edtl) < 0) {
+		iscsi_task_fail(t, 0x05, 0x24, 0x00);
+		t->discard = true;
+	}
+	if (wr) {
+		/* F set: no unsolicited Data-Out follows. */
+		t->unsol_end = proto->dlen;
+		if (!(bhs[1] & ISCSI_FLAG_F) && !proto->p.initial_r2t)
+			t->unsol_end = edtl < proto->p.first_burst
+					       ? edtl
+					       : proto->p.first_burst;
+		if (t->unsol_end < proto->dlen)
+			t->unsol_end = proto->dlen;
+	}
+	if (proto->dlen)
+		*dst = t->discard ? iscsi_scratch(proto) : t->buf;
+	if (proto->dlen && !*dst)
+		return iscsi_proto_fail(proto, -ENOMEM, "out of memory");
+	return 0;
+}
+
+int iscsi_cmd_pdu(struct iscsi_proto *proto, const uint8_t *data,
+		  bool digest_ok)
+{
+	struct iscsi_task *t = proto->rx_task;
+
+	(void)data;
+	if (proto->rx_drop > 0)
+		return iscsi_reject(proto, (uint8_t)proto->rx_drop, proto->bhs);
+	if (proto->rx_drop < 0 || !t)
+		return 0;
+	if (!digest_ok) {
+		/* §7.8: the command is lost; the initiator retries it. */
+		iscsi_task_drop(t);
+		return iscsi_reject(proto, ISCSI_REJECT_DATA_DIGEST,
+				    proto->bhs);
+	}
+	t->got = proto->dlen;
+	if (t->scmd.dir == SCSI_DIR_WRITE)
+		iscsi_task_progress(t);
+	else
+		iscsi_task_submit(t);
+	return 0;
+}
+
+/* ---- Data-Out ---- */
+
+int iscsi_data_out_hdr(struct iscsi_proto *proto, uint8_t **dst)
+{
+	const uint8_t *bhs = proto->bhs;
+	uint32_t itt = iscsi_get32(bhs + 16), ttt = iscsi_get32(bhs + 20);
+	uint32_t datasn = iscsi_get32(bhs + 36), off = iscsi_get32(bhs + 40);
+	uint32_t len = proto->dlen;
+	struct iscsi_task *t = iscsi_task_by_itt(proto, itt);
+	struct iscsi_r2t *r = NULL;
+	bool ok;
+
+	proto->rx_drop = -1;
+	if (!t || t->state != ISCSI_TASK_DATA_OUT || t->aborted) {
+		/* Data for a task that was aborted or refused is dropped;
+		 * a Target Transfer Tag we never gave is an invalid field
+		 * (§11.7.4). */
+		if (ttt != ISCSI_RSVD_TAG && ttt >= proto->next_ttt)
+			proto->rx_drop = ISCSI_REJECT_INVALID_FIELD;
+		log_debug("%s: Data-Out for unknown task 0x%x dropped",
+			  iscsi_peer(proto), itt);
+		*dst = len ? iscsi_scratch(proto) : NULL;
+		return len && !*dst ? iscsi_proto_fail(proto, -ENOMEM,
+						       "out of memory")
+				    : 0;
+	}
+	if (ttt == ISCSI_RSVD_TAG) {
+		ok = off == t->got && (uint64_t)off + len <= t->unsol_end &&
+		     datasn == t->unsol_datasn;
+	} else {
+		r = iscsi_r2t_find(t, ttt);
+		ok = r && off == t->got && off == r->offset + r->got &&
+		     (uint64_t)r->got + len <= r->len && datasn == r->datasn;
+	}
+	*dst = len ? (t->discard ? iscsi_scratch(proto) : t->buf + off) : NULL;
+	if (!ok) {
+		/* §7.1.2 at level 0: a sequence error ends the task. */
+		log_info("%s: bad Data-Out for task 0x%x (DataSN %u, offset "
+			 "%u, length %u)",
+			 iscsi_peer(proto), itt, datasn, off, len);
+		*dst = len ? iscsi_scratch(proto) : NULL;
+		iscsi_task_fail(t, 0x0b, 0x4b, 0x00); /* DATA PHASE ERROR */
+		t->discard = true;
+		t->got = t->edtl;
+		for (unsigned int i = 0; i < ISCSI_OUR_MAX_R2T; i++)
+			t->r2t[i].active = false;
+		t->r2t_active = 0;
+		iscsi_task_respond(t);
+		return len && !*dst ? iscsi_proto_fail(proto, -ENOMEM,
+						       "out of memory")
+				    : 0;
+	}
+	if (len && !*dst)
+		return iscsi_proto_fail(proto, -ENOMEM, "out of memory");
+	proto->rx_drop = 0;
+	proto->rx_task = t;
+	proto->rx_r2t = r;
+	return 0;
+}
+
+int iscsi_data_out_pdu(struct iscsi_proto *proto, const uint8_t *data,
+		       bool digest_ok)
+{
+	struct iscsi_task *t = proto->rx_task;
+	struct iscsi_r2t *r = proto->rx_r2t;
+
+	(void)data;
+	if (proto->rx_drop > 0)
+		return iscsi_reject(proto, (uint8_t)proto->rx_drop, proto->bhs);
+	if (proto->rx_drop || !t)
+		return 0;
+	if (!digest_ok) {
+		iscsi_task_fail(t, 0x0b, 0x47, 0x05); /* CRC error */
+		t->discard = true;
+		t->got = t->edtl;
+		for (unsigned int i = 0; i < ISCSI_OUR_MAX_R2T; i++)
+			t->r2t[i].active = false;
+		t->r2t_active = 0;
+		iscsi_task_respond(t);
+		return iscsi_reject(proto, ISCSI_REJECT_DATA_DIGEST,
+				    proto->bhs);
+	}
+	t->got += proto->dlen;
+	if (r) {
+		r->got += proto->dlen;
+		r->datasn++;
+		if (r->got == r->len) {
+			r->active = false;
+			t->r2t_active--;
+		}
+	} else {
+		t->unsol_datasn++;
+	}
+	iscsi_task_progress(t);
+	return 0;
+}

@@ -1,0 +1,745 @@
+// SPDX-License-Identifier: MIT
+/*
+ * iscsi_proto: the engine's frame.  It cuts the byte stream into PDUs
+ * (BHS, AHS, header digest, data segment, pad, data digest), places large
+ * write payloads straight into their task's buffer, checks digests, hands
+ * each PDU to login, text or command handling, and owns the output queue,
+ * NOP-Out/NOP-In, Reject, liveness pings and the public API of
+ * iscsi_proto.h.  It never touches a socket and never blocks.
+ *
+ * tx_ready follows nbd_proto.c: deferred while inside an entry point, so
+ * the caller never re-enters the engine half way through parsing.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base_log.h"
+#include "iopd/remote_stats.h"
+#include "remote/iscsi/iscsi_crc32c.h"
+#include "remote/iscsi/iscsi_priv.h"
+
+static void iscsi_enter(struct iscsi_proto *proto)
+{
+	proto->depth++;
+}
+
+static void iscsi_leave(struct iscsi_proto *proto)
+{
+	if (--proto->depth > 0 || !proto->kick)
+		return;
+	proto->kick = false;
+	if (proto->cfg.tx_ready)
+		proto->cfg.tx_ready(proto->cfg.opaque);
+}
+
+void iscsi_proto_kick(struct iscsi_proto *proto)
+{
+	proto->kick = true;
+	if (proto->depth == 0) {
+		iscsi_enter(proto);
+		iscsi_leave(proto);
+	}
+}
+
+const char *iscsi_peer(const struct iscsi_proto *proto)
+{
+	return proto->cfg.peer ? proto->cfg.peer : "iscsi";
+}
+
+int iscsi_proto_fail(struct iscsi_proto *proto, int err, const char *fmt, ...)
+{
+	char why[160];
+	va_list ap;
+
+	if (!proto->failed) {
+		va_start(ap, fmt);
+		vsnprintf(why, sizeof(why), fmt, ap);
+		va_end(ap);
+		log_info("%s: %s; disconnecting", iscsi_peer(proto), why);
+	}
+	proto->failed = true;
+	proto->rx_closed = true;
+	return err;
+}
+
+void iscsi_handshake_result(struct iscsi_proto *proto, bool ok)
+{
+	if (proto->handshake_counted)
+		return;
+	proto->handshake_counted = true;
+	remote_stats_handshake("iscsi", ok);
+}
+
+/* ---- sequence numbers ---- */
+
+/* RFC 7143 §4.2.2.1: the window is what we can still take without
+ * running out of tasks; immediate commands do not count. */
+uint32_t iscsi_max_cmd_sn(const struct iscsi_proto *proto)
+{
+	unsigned int window = proto->window;
+	unsigned int left =
+		proto->window_used < window ? window - proto->window_used : 0;
+
+	if (proto->logout)
+		left = 0;
+	return proto->exp_cmd_sn + left - 1;
+}
+
+void iscsi_stamp(struct iscsi_proto *proto, uint8_t *bhs, bool advance)
+{
+	iscsi_put32(bhs + 24, proto->stat_sn);
+	if (advance)
+		proto->stat_sn++;
+	iscsi_put32(bhs + 28, proto->exp_cmd_sn);
+	iscsi_put32(bhs + 32, iscsi_max_cmd_sn(proto));
+}
+
+/* Window check for a non-immediate command (RFC 7143 §3.2.2.1): outside
+ * [ExpCmdSN, MaxCmdSN] it is silently ignored.  In the window it is taken
+ * and ExpCmdSN moves past it. */
+bool iscsi_cmd_sn_ok(struct iscsi_proto *proto, const uint8_t *bhs)
+{
+	uint32_t sn = iscsi_get32(bhs + 24);
+
+	if (bhs[0] & ISCSI_OP_IMMEDIATE)
+		return true;
+	if (iscsi_sn_lt(sn, proto->exp_cmd_sn) ||
+	    iscsi_sn_lt(iscsi_max_cmd_sn(proto), sn)) {
+		log_debug("%s: CmdSN %u outside [%u, %u]: ignored",
+			  iscsi_peer(proto), sn, proto->exp_cmd_sn,
+			  iscsi_max_cmd_sn(proto));
+		return false;
+	}
+	proto->exp_cmd_sn = sn + 1;
+	return true;
+}
+
+/* ---- output queue ---- */
+
+void iscsi_tx_push(struct iscsi_proto *proto, struct iscsi_tx *tx)
+{
+	bool was_empty = proto->tx_head == NULL;
+
+	tx->next = NULL;
+	tx->done_iov = 0;
+	tx->done_bytes = 0;
+	tx->queued = true;
+	*proto->tx_tail = tx;
+	proto->tx_tail = &tx->next;
+	if (tx->last)
+		proto->rx_closed = true;
+	if (was_empty)
+		iscsi_proto_kick(proto);
+}
+
+size_t iscsi_pdu_seal(struct iscsi_proto *proto, uint8_t *hdr,
+		      const uint8_t *data, uint32_t dlen, uint8_t *tail)
+{
+	uint32_t pad = iscsi_pad4(dlen);
+	size_t n = 0;
+
+	iscsi_put24(hdr + 5, dlen);
+	if (proto->p.header_digest && proto->phase == ISCSI_PHASE_FFP)
+		iscsi_crc32c_put(hdr + ISCSI_BHS_BYTES,
+				 iscsi_crc32c(hdr, ISCSI_BHS_BYTES));
+	if (dlen == 0)
+		return 0;
+	memset(tail, 0, pad);
+	n = pad;
+	if (proto->p.data_digest && proto->phase == ISCSI_PHASE_FFP) {
+		uint32_t crc = iscsi_crc32c_update(0xffffffffu, data, dlen);
+
+		crc = ~iscsi_crc32c_update(crc, tail, pad);
+		iscsi_crc32c_put(tail + pad, crc);
+		n += ISCSI_DIGEST_BYTES;
+	}
+	return n;
+}
+
+static bool iscsi_hd(const struct iscsi_proto *proto)
+{
+	return proto->p.header_digest && proto->phase == ISCSI_PHASE_FFP;
+}
+
+int iscsi_tx_pdu(struct iscsi_proto *proto, uint8_t *bhs, const void *data,
+		 uint32_t dlen, bool last)
+{
+	size_t hlen = ISCSI_BHS_BYTES + (iscsi_hd(proto) ? 4 : 0);
+	size_t total = hlen + dlen + 8;
+	struct iscsi_tx_block *b = malloc(sizeof(*b) + total);
+	size_t tail;
+
+	if (!b)
+		return iscsi_proto_fail(proto, -ENOMEM, "out of memory");
+	memcpy(b->data, bhs, ISCSI_BHS_BYTES);
+	if (dlen)
+		memcpy(b->data + hlen, data, dlen);
+	tail = iscsi_pdu_seal(proto, b->data, b->data + hlen, dlen,
+			      b->data + hlen + dlen);
+	b->iov.iov_base = b->data;
+	b->iov.iov_len = hlen + dlen + tail;
+	b->tx.iov = &b->iov;
+	b->tx.iovcnt = 1;
+	b->tx.kind = ISCSI_TX_BLOCK;
+	b->tx.last = last;
+	proto->tx_block_bytes += b->iov.iov_len;
+	iscsi_tx_push(proto, &b->tx);
+	return 0;
+}
+
+/* RFC 7143 §11.17: the rejected PDU's header is the data segment. */
+int iscsi_reject(struct iscsi_proto *proto, uint8_t reason, const uint8_t *bhs)
+{
+	uint8_t rsp[ISCSI_BHS_BYTES] = { 0 };
+
+	log_debug("%s: reject opcode 0x%02x reason 0x%02x", iscsi_peer(proto),
+		  bhs[0] & ISCSI_OP_MASK, reason);
+	rsp[0] = ISCSI_OP_REJECT;
+	rsp[1] = ISCSI_FLAG_F;
+	rsp[2] = reason;
+	iscsi_put32(rsp + 16, ISCSI_RSVD_TAG);
+	iscsi_stamp(proto, rsp, true);
+	return iscsi_tx_pdu(proto, rsp, bhs, ISCSI_BHS_BYTES, false);
+}
+
+static void iscsi_tx_release(struct iscsi_proto *proto, struct iscsi_tx *tx)
+{
+	struct iscsi_tx_block *b;
+
+	tx->queued = false;
+	if (tx->last)
+		proto->closing = true;
+	switch (tx->kind) {
+	case ISCSI_TX_TASK:
+		iscsi_task_release((struct iscsi_task *)tx);
+		return;
+	case ISCSI_TX_R2T:
+		iscsi_r2t_release((struct iscsi_r2t *)tx);
+		return;
+	case ISCSI_TX_BLOCK:
+		b = (struct iscsi_tx_block *)tx;
+		proto->tx_block_bytes -= b->iov.iov_len;
+		free(b);
+		return;
+	}
+}
+
+int iscsi_proto_tx_iov(struct iscsi_proto *proto, struct iovec *iov,
+		       int max_iov)
+{
+	int n = 0;
+
+	for (struct iscsi_tx *tx = proto->tx_head; tx && n < max_iov;
+	     tx = tx->next) {
+		for (int i = tx->done_iov; i < tx->iovcnt && n < max_iov; i++) {
+			size_t off = i == tx->done_iov ? tx->done_bytes : 0;
+
+			if (tx->iov[i].iov_len == off)
+				continue;
+			iov[n].iov_base = (char *)tx->iov[i].iov_base + off;
+			iov[n].iov_len = tx->iov[i].iov_len - off;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* ---- NOP ---- */
+
+/* RFC 7143 §11.18, §11.19. */
+static int iscsi_nop_out(struct iscsi_proto *proto, const uint8_t *data)
+{
+	const uint8_t *bhs = proto->bhs;
+	uint32_t itt = iscsi_get32(bhs + 16);
+	uint32_t ttt = iscsi_get32(bhs + 20);
+	uint8_t rsp[ISCSI_BHS_BYTES] = { 0 };
+
+	if (itt == ISCSI_RSVD_TAG) {
+		/* An answer to our ping; it must not ask for one itself. */
+		if (!(bhs[0] & ISCSI_OP_IMMEDIATE))
+			return iscsi_reject(proto, ISCSI_REJECT_PROTOCOL, bhs);
+		if (proto->ping_out && ttt == proto->ping_ttt)
+			proto->ping_out = false;
+		return 0;
+	}
+	if (ttt != ISCSI_RSVD_TAG)
+		return iscsi_reject(proto, ISCSI_REJECT_INVALID_FIELD, bhs);
+	if (!iscsi_cmd_sn_ok(proto, bhs))
+		return 0;
+	rsp[0] = ISCSI_OP_NOP_IN;
+	rsp[1] = ISCSI_FLAG_F;
+	memcpy(rsp + 8, bhs + 8, 8);
+	iscsi_put32(rsp + 16, itt);
+	iscsi_put32(rsp + 20, ISCSI_RSVD_TAG);
+	iscsi_stamp(proto, rsp, true);
+	/* Echo the ping data, cut to what the initiator can take. */
+	return iscsi_tx_pdu(proto, rsp, data,
+			    proto->dlen < proto->p.ini_mrdsl
+				    ? proto->dlen
+				    : proto->p.ini_mrdsl,
+			    false);
+}
+
+static int iscsi_nop_ping(struct iscsi_proto *proto)
+{
+	uint8_t bhs[ISCSI_BHS_BYTES] = { 0 };
+
+	proto->ping_ttt = (proto->ping_ttt + 1) & 0x7fffffffu;
+	bhs[0] = ISCSI_OP_NOP_IN;
+	bhs[1] = ISCSI_FLAG_F;
+	iscsi_put32(bhs + 16, ISCSI_RSVD_TAG);
+	iscsi_put32(bhs + 20, proto->ping_ttt);
+	iscsi_stamp(proto, bhs, false);
+	return iscsi_tx_pdu(proto, bhs, NULL, 0, false);
+}
+
+int iscsi_proto_tick(struct iscsi_proto *proto, uint64_t now_ms)
+{
+	const struct iscsi_config *ic = proto->icfg;
+	uint64_t interval =
+		(ic->nop_interval_s ? ic->nop_interval_s : 5) * 1000ull;
+	uint64_t timeout =
+		(ic->nop_timeout_s ? ic->nop_timeout_s : 30) * 1000ull;
+	int ret = 0;
+
+	if (proto->rx_closed)
+		return 0;
+	iscsi_enter(proto);
+	if (proto->rx_activity || proto->last_rx_ms == 0) {
+		proto->rx_activity = false;
+		proto->last_rx_ms = now_ms;
+		proto->ping_out = false;
+	} else if (proto->phase == ISCSI_PHASE_LOGIN) {
+		if (now_ms - proto->last_rx_ms >= interval + timeout)
+			ret = iscsi_proto_fail(proto, -ETIMEDOUT,
+					       "login timed out");
+	} else if (proto->ping_out) {
+		if (now_ms - proto->ping_ms >= timeout)
+			ret = iscsi_proto_fail(proto, -ETIMEDOUT,
+					       "no answer to NOP-In for %llu s",
+					       (unsigned long long)timeout /
+						       1000);
+	} else if (now_ms - proto->last_rx_ms >= interval && !proto->logout) {
+		proto->ping_out = true;
+		proto->ping_ms = now_ms;
+		ret = iscsi_nop_ping(proto);
+	}
+	iscsi_leave(proto);
+	return ret;
+}
+
+/* ---- receive side ---- */
+
+static bool iscsi_rx_paused(const struct iscsi_proto *proto)
+{
+	if (proto->rx_state != ISCSI_RX_HDR)
+		return false;
+	/* A peer that does not read its replies must not grow our
+	 * memory; nor may commands arrive with no task to take them. */
+	if (proto->tx_block_bytes > 4u * 1024 * 1024)
+		return true;
+	return proto->phase == ISCSI_PHASE_FFP && !iscsi_task_available(proto);
+}
+
+static int iscsi_dispatch(struct iscsi_proto *proto, const uint8_t *data,
+			  bool digest_ok)
+{
+	const uint8_t *bhs = proto->bhs;
+	uint8_t op = bhs[0] & ISCSI_OP_MASK;
+
+	if (proto->phase == ISCSI_PHASE_LOGIN)
+		return iscsi_login_pdu(proto, bhs, data, proto->dlen);
+	if (op == ISCSI_OP_SCSI_CMD && !proto->discovery)
+		return iscsi_cmd_pdu(proto, data, digest_ok);
+	if (op == ISCSI_OP_DATA_OUT && !proto->discovery)
+		return iscsi_data_out_pdu(proto, data, digest_ok);
+	if (!digest_ok)
+		return iscsi_reject(proto, ISCSI_REJECT_DATA_DIGEST, bhs);
+	switch (op) {
+	case ISCSI_OP_NOP_OUT:
+		return iscsi_nop_out(proto, data);
+	case ISCSI_OP_TEXT_REQ:
+		return iscsi_text_pdu(proto, bhs, data, proto->dlen);
+	case ISCSI_OP_LOGOUT:
+		return iscsi_logout_pdu(proto, bhs);
+	case ISCSI_OP_TMF_REQ:
+		if (proto->discovery)
+			return iscsi_reject(proto, ISCSI_REJECT_PROTOCOL, bhs);
+		return iscsi_tmf_pdu(proto, bhs);
+	case ISCSI_OP_SCSI_CMD:
+	case ISCSI_OP_DATA_OUT:
+	case ISCSI_OP_LOGIN_REQ:
+	case ISCSI_OP_SNACK: /* no SNACK at error recovery level 0 */
+		return iscsi_reject(proto, ISCSI_REJECT_PROTOCOL, bhs);
+	default:
+		return iscsi_reject(proto, ISCSI_REJECT_NOT_SUPPORTED, bhs);
+	}
+}
+
+/* A whole BHS (and AHS, header digest) is at rbuf + rstart. */
+static int iscsi_rx_header(struct iscsi_proto *proto, size_t hlen)
+{
+	uint8_t *p = proto->rbuf + proto->rstart;
+	uint8_t op = p[0] & ISCSI_OP_MASK;
+	uint8_t *dst = NULL;
+	int ret = 0;
+
+	if (iscsi_hd(proto)) {
+		size_t covered = hlen - ISCSI_DIGEST_BYTES;
+
+		if (iscsi_crc32c(p, covered) != iscsi_crc32c_get(p + covered))
+			return iscsi_proto_fail(proto, -EPROTO,
+						"header digest error");
+	}
+	if (proto->phase == ISCSI_PHASE_LOGIN && op != ISCSI_OP_LOGIN_REQ)
+		return iscsi_proto_fail(proto, -EPROTO,
+					"opcode 0x%02x before login", op);
+	memcpy(proto->bhs, p, ISCSI_BHS_BYTES);
+	proto->rstart += hlen;
+	proto->rx_task = NULL;
+	proto->rx_drop = 0;
+	proto->rx_r2t = NULL;
+	if (proto->phase == ISCSI_PHASE_FFP && !proto->discovery) {
+		if (op == ISCSI_OP_SCSI_CMD) {
+			/* The AHS (extended CDB) is still in rbuf. */
+			proto->ahs = p + ISCSI_BHS_BYTES;
+			ret = iscsi_cmd_hdr(proto, &dst);
+		} else if (op == ISCSI_OP_DATA_OUT) {
+			ret = iscsi_data_out_hdr(proto, &dst);
+		}
+		if (ret < 0)
+			return ret;
+	}
+	proto->rx_dst = dst;
+	proto->rx_got = 0;
+	return 0;
+}
+
+static bool iscsi_dd(const struct iscsi_proto *proto)
+{
+	return proto->p.data_digest && proto->phase == ISCSI_PHASE_FFP;
+}
+
+static bool iscsi_dd_check(struct iscsi_proto *proto, const uint8_t *data,
+			   const uint8_t *tail)
+{
+	uint32_t crc;
+
+	if (!iscsi_dd(proto) || proto->dlen == 0)
+		return true;
+	crc = iscsi_crc32c_update(0xffffffffu, data, proto->dlen);
+	crc = ~iscsi_crc32c_update(crc, tail, proto->pad);
+	return crc == iscsi_crc32c_get(tail + proto->pad);
+}
+
+/* Run over what is buffered until more input is needed.  Returns 0 or
+ * -errno (fatal). */
+static int iscsi_rx_parse(struct iscsi_proto *proto)
+{
+	int ret = 0;
+
+	while (!proto->rx_closed && ret >= 0) {
+		size_t avail = proto->rend - proto->rstart;
+		uint8_t *p = proto->rbuf + proto->rstart;
+		size_t dd = iscsi_dd(proto) && proto->dlen ? 4 : 0;
+		size_t need;
+
+		switch (proto->rx_state) {
+		case ISCSI_RX_PAYLOAD:
+			goto out;
+		case ISCSI_RX_TRAILER:
+			if (avail < proto->pad + dd)
+				goto out;
+			proto->rstart += proto->pad + dd;
+			proto->rx_state = ISCSI_RX_HDR;
+			ret = iscsi_dispatch(
+				proto, proto->rx_dst,
+				iscsi_dd_check(proto, proto->rx_dst, p));
+			continue;
+		case ISCSI_RX_BODY:
+			need = proto->dlen + proto->pad + dd;
+			if (avail < need)
+				goto out;
+			proto->rstart += need;
+			proto->rx_state = ISCSI_RX_HDR;
+			ret = iscsi_dispatch(
+				proto, p,
+				iscsi_dd_check(proto, p, p + proto->dlen));
+			continue;
+		case ISCSI_RX_HDR:
+			break;
+		}
+		if (iscsi_rx_paused(proto) || avail < ISCSI_BHS_BYTES)
+			break;
+		proto->ahs_len = p[4] * 4u;
+		proto->dlen = iscsi_get24(p + 5);
+		proto->pad = iscsi_pad4(proto->dlen);
+		if (proto->dlen > ISCSI_OUR_MRDSL)
+			return iscsi_proto_fail(proto, -EPROTO,
+						"data segment of %u bytes",
+						proto->dlen);
+		need = ISCSI_BHS_BYTES + proto->ahs_len +
+		       (iscsi_hd(proto) ? 4 : 0);
+		if (avail < need)
+			break;
+		ret = iscsi_rx_header(proto, need);
+		if (ret < 0 || proto->rx_closed)
+			break;
+		if (proto->dlen == 0) {
+			ret = iscsi_dispatch(proto, NULL, true);
+			continue;
+		}
+		if (!proto->rx_dst) {
+			proto->rx_state = ISCSI_RX_BODY;
+			continue;
+		}
+		/* Straight into the task's buffer: what is already here is
+		 * copied, the rest is read in place. */
+		need = proto->rend - proto->rstart;
+		if (need > proto->dlen)
+			need = proto->dlen;
+		memcpy(proto->rx_dst, proto->rbuf + proto->rstart, need);
+		proto->rstart += need;
+		proto->rx_got = (uint32_t)need;
+		proto->rx_state = proto->rx_got < proto->dlen
+					  ? ISCSI_RX_PAYLOAD
+					  : ISCSI_RX_TRAILER;
+	}
+out:
+	if (proto->rstart == proto->rend)
+		proto->rstart = proto->rend = 0;
+	return ret < 0 ? ret : 0;
+}
+
+int iscsi_proto_rx_done(struct iscsi_proto *proto, size_t n)
+{
+	int ret;
+
+	if (proto->rx_closed || n == 0)
+		return proto->failed ? -EPROTO : 0;
+	iscsi_enter(proto);
+	proto->rx_activity = true;
+	if (proto->rx_state == ISCSI_RX_PAYLOAD) {
+		size_t left = proto->dlen - proto->rx_got;
+
+		proto->rx_got += (uint32_t)(n < left ? n : left);
+		if (proto->rx_got == proto->dlen)
+			proto->rx_state = ISCSI_RX_TRAILER;
+	} else {
+		proto->rend += n <= proto->rcap - proto->rend
+				       ? n
+				       : proto->rcap - proto->rend;
+	}
+	ret = iscsi_rx_parse(proto);
+	if (proto->failed && ret == 0)
+		ret = -EPROTO;
+	iscsi_leave(proto);
+	return ret;
+}
+
+void iscsi_proto_rx_buf(struct iscsi_proto *proto, void **buf, size_t *len)
+{
+	*buf = NULL;
+	*len = 0;
+	if (proto->rx_closed)
+		return;
+	if (proto->rx_state == ISCSI_RX_PAYLOAD) {
+		*buf = proto->rx_dst + proto->rx_got;
+		*len = proto->dlen - proto->rx_got;
+		return;
+	}
+	if (iscsi_rx_paused(proto))
+		return;
+	if (proto->reparse) {
+		/* A task came free outside tx_done (an aborted command
+		 * came back): requests may wait in rbuf for it. */
+		proto->reparse = false;
+		iscsi_enter(proto);
+		if (iscsi_rx_parse(proto) < 0)
+			proto->failed = true;
+		iscsi_leave(proto);
+		if (proto->rx_closed || proto->rx_state == ISCSI_RX_PAYLOAD ||
+		    iscsi_rx_paused(proto)) {
+			iscsi_proto_rx_buf(proto, buf, len);
+			return;
+		}
+	}
+	if (proto->rstart > 0) {
+		memmove(proto->rbuf, proto->rbuf + proto->rstart,
+			proto->rend - proto->rstart);
+		proto->rend -= proto->rstart;
+		proto->rstart = 0;
+	}
+	*buf = proto->rbuf + proto->rend;
+	*len = proto->rcap - proto->rend;
+}
+
+void iscsi_proto_rx_eof(struct iscsi_proto *proto)
+{
+	iscsi_enter(proto);
+	if (!proto->rx_closed)
+		proto->rx_closed = true;
+	/* The caller's pending read may still land in this task's buffer:
+	 * keep it until the engine is destroyed. */
+	if (proto->rx_state == ISCSI_RX_PAYLOAD && proto->rx_task)
+		proto->rx_pinned = proto->rx_task;
+	iscsi_cmd_rx_abandon(proto);
+	iscsi_leave(proto);
+}
+
+void iscsi_proto_tx_done(struct iscsi_proto *proto, size_t n)
+{
+	bool was_paused = !proto->rx_closed && iscsi_rx_paused(proto);
+	struct iscsi_tx *tx;
+
+	iscsi_enter(proto);
+	while ((tx = proto->tx_head)) {
+		while (tx->done_iov < tx->iovcnt) {
+			size_t left =
+				tx->iov[tx->done_iov].iov_len - tx->done_bytes;
+
+			if (left > n) {
+				tx->done_bytes += n;
+				n = 0;
+				break;
+			}
+			n -= left;
+			tx->done_iov++;
+			tx->done_bytes = 0;
+		}
+		if (tx->done_iov < tx->iovcnt)
+			break;
+		proto->tx_head = tx->next;
+		if (!proto->tx_head)
+			proto->tx_tail = &proto->tx_head;
+		iscsi_tx_release(proto, tx);
+	}
+	if (was_paused && !proto->rx_closed && !iscsi_rx_paused(proto)) {
+		if (iscsi_rx_parse(proto) < 0)
+			proto->failed = true;
+		proto->kick = true;
+	}
+	iscsi_leave(proto);
+}
+
+/* ---- lifecycle ---- */
+
+static const struct iscsi_config iscsi_no_config;
+
+int iscsi_proto_create(const struct iscsi_proto_config *cfg,
+		       struct iscsi_proto **protop)
+{
+	struct iscsi_proto *proto = calloc(1, sizeof(*proto));
+
+	if (!proto)
+		return -ENOMEM;
+	proto->cfg = *cfg;
+	proto->icfg = cfg->iscsi ? cfg->iscsi : &iscsi_no_config;
+	proto->scsi = cfg->scsi;
+	if (proto->cfg.limits.max_request_bytes == 0)
+		proto->cfg.limits.max_request_bytes =
+			CONN_DEFAULT_MAX_REQUEST_BYTES;
+	if (proto->cfg.tpg == 0)
+		proto->cfg.tpg = 1;
+	proto->window = proto->cfg.limits.max_inflight
+				? proto->cfg.limits.max_inflight
+				: CONN_DEFAULT_MAX_INFLIGHT;
+	proto->max_tasks = 2 * proto->window + ISCSI_MAX_IMMEDIATE;
+	proto->tx_tail = &proto->tx_head;
+	/* RFC 7143 §13: defaults until negotiated. */
+	proto->p.ini_mrdsl = 8192;
+	proto->p.max_burst = 262144;
+	proto->p.first_burst = 65536;
+	proto->p.initial_r2t = true;
+	proto->p.immediate_data = true;
+	proto->p.max_r2t = 1;
+	proto->p.time2wait = 2;
+	proto->p.time2retain = 0;
+	proto->rbuf = malloc(ISCSI_RX_BUF_BYTES);
+	if (!proto->rbuf) {
+		free(proto);
+		return -ENOMEM;
+	}
+	proto->rcap = ISCSI_RX_BUF_BYTES;
+	*protop = proto;
+	return 0;
+}
+
+void iscsi_proto_destroy(struct iscsi_proto *proto)
+{
+	struct iscsi_tx *tx, *next;
+
+	if (!proto)
+		return;
+	/* A login the engine gave up on (an initiator that merely hung up
+	 * during login is not a failure). */
+	if (proto->phase != ISCSI_PHASE_FFP && proto->failed)
+		iscsi_handshake_result(proto, false);
+	for (tx = proto->tx_head; tx; tx = next) {
+		next = tx->next;
+		tx->queued = false;
+		if (tx->kind == ISCSI_TX_BLOCK)
+			free(tx);
+	}
+	iscsi_tasks_free(proto);
+	if (proto->nexus)
+		proto->scsi->nexus_close(proto->nexus);
+	/* The nexus read the LUN map until it closed. */
+	free(proto->lun_maps);
+	iscsi_login_free(proto);
+	iscsi_text_free(proto);
+	free(proto->scratch);
+	free(proto->rbuf);
+	free(proto);
+}
+
+bool iscsi_proto_uses(const struct iscsi_proto *proto,
+		      const struct conn_export *exp)
+{
+	const struct scsi_target_info *info = &proto->target.info;
+
+	if (!proto->nexus)
+		return false;
+	for (unsigned int i = 0; i < info->n_luns; i++)
+		if (info->luns[i].export == exp)
+			return true;
+	return false;
+}
+
+unsigned int iscsi_proto_inflight(const struct iscsi_proto *proto)
+{
+	return proto->inflight;
+}
+
+bool iscsi_proto_finished(const struct iscsi_proto *proto)
+{
+	return (proto->rx_closed || proto->closing) && proto->inflight == 0 &&
+	       !proto->tx_head;
+}
+
+long iscsi_proto_feed(struct iscsi_proto *proto, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t done = 0;
+
+	while (done < len) {
+		void *buf;
+		size_t room;
+		int ret;
+
+		iscsi_proto_rx_buf(proto, &buf, &room);
+		if (room == 0)
+			break;
+		if (room > len - done)
+			room = len - done;
+		memcpy(buf, p + done, room);
+		done += room;
+		ret = iscsi_proto_rx_done(proto, room);
+		if (ret < 0)
+			return ret;
+	}
+	return (long)done;
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iscsi_proto: the iSCSI target engine for one connection (RFC 7143,
+ * error recovery level 0, one connection per session), a byte-in/byte-out
+ * state machine like nbd_proto.h: the caller moves bytes between the
+ * engine and a socket (iscsi_server.c) or a transcript (tests, fuzzers).
+ *
+ * Receive: iscsi_proto_rx_buf() says where the next bytes go (the
+ * engine's buffer, or a command's data buffer while a large Data-Out or
+ * immediate-data payload arrives); iscsi_proto_rx_done(n) parses them.
+ * Transmit: iscsi_proto_tx_iov() / iscsi_proto_tx_done() as for NBD;
+ * Data-In goes out straight from the buffer the storage filled.
+ *
+ * SCSI commands go to the SCSI command set (src/scsi/scsi.h) through
+ * struct iscsi_scsi_ops, so tests can put a stub under the transport;
+ * iscsi_scsi_default_ops calls the real one.
+ *
+ * Threads: everything on one worker thread, the one of cfg->loop.
+ */
+#ifndef IOPD_ISCSI_PROTO_H
+#define IOPD_ISCSI_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "iopd/conn.h"
+#include "iopd/iscsi.h"
+#include "scsi/scsi.h"
+
+struct base_loop;
+struct iscsi_proto;
+
+struct iscsi_scsi_ops {
+	int (*nexus_open)(const struct scsi_nexus_args *args,
+			  struct scsi_nexus **nexusp);
+	void (*nexus_close)(struct scsi_nexus *nexus);
+	void (*cmd_submit)(struct scsi_nexus *nexus, struct scsi_cmd *cmd);
+	int (*tmf)(struct scsi_nexus *nexus, enum scsi_tmf tmf, uint64_t lun);
+};
+
+/* The real SCSI command set (defined in iscsi_server.c). */
+extern const struct iscsi_scsi_ops iscsi_scsi_default_ops;
+
+struct iscsi_proto_config {
+	const struct iscsi_config *iscsi; /* NULL = defaults */
+	const struct iscsi_scsi_ops *scsi;
+	const struct conn_exports *exports;
+	struct conn_limits limits;
+	struct base_loop *loop;
+	const char *peer; /* for logs */
+	/* The address the connection came in on, "10.0.0.1:3260" or
+	 * "[fe80::1]:3260": SendTargets' TargetAddress. */
+	const char *portal;
+	uint16_t tpg; /* target portal group tag; 0 = 1 */
+	/* The Connection Manager's record of this connection; may be NULL.
+	 * The engine keeps export (the lowest-numbered LUN's export of a
+	 * normal session), requests (SCSI commands handed to the command
+	 * set) and inflight; the caller counts bytes. */
+	struct conn_stats *stats;
+	void (*tx_ready)(void *opaque);
+	void *opaque;
+};
+
+/* Returns 0 or -ENOMEM. */
+int iscsi_proto_create(const struct iscsi_proto_config *cfg,
+		       struct iscsi_proto **protop);
+/* Precondition: iscsi_proto_inflight() == 0. */
+void iscsi_proto_destroy(struct iscsi_proto *proto);
+
+/* Where to receive next; *len == 0: not now. */
+void iscsi_proto_rx_buf(struct iscsi_proto *proto, void **buf, size_t *len);
+/* Returns 0 or -errno when the caller must disconnect. */
+int iscsi_proto_rx_done(struct iscsi_proto *proto, size_t n);
+void iscsi_proto_rx_eof(struct iscsi_proto *proto);
+
+int iscsi_proto_tx_iov(struct iscsi_proto *proto, struct iovec *iov,
+		       int max_iov);
+void iscsi_proto_tx_done(struct iscsi_proto *proto, size_t n);
+
+/* Does the session have exp as one of its LUNs?  False before the
+ * session starts (login holds no export) and for discovery sessions. */
+bool iscsi_proto_uses(const struct iscsi_proto *proto,
+		      const struct conn_export *exp);
+
+/* Commands handed to the SCSI command set and not yet done. */
+unsigned int iscsi_proto_inflight(const struct iscsi_proto *proto);
+/* Over: nothing in flight, all output taken; close the connection. */
+bool iscsi_proto_finished(const struct iscsi_proto *proto);
+
+/*
+ * Liveness, called about once a second with a monotonic clock: sends a
+ * NOP-In ping after nop_interval_s without input in full feature phase,
+ * and returns -ETIMEDOUT (the caller disconnects) when nop_timeout_s more
+ * pass without input, or when a login stalls that long.
+ */
+int iscsi_proto_tick(struct iscsi_proto *proto, uint64_t now_ms);
+
+/* Push bytes through rx_buf/rx_done, copying (tests, fuzzers). */
+long iscsi_proto_feed(struct iscsi_proto *proto, const void *data, size_t len);
+
+#endif
