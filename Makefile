@@ -18,19 +18,20 @@ endif
 
 DDMS ?= null ram file bdev
 override DDMS := null $(filter-out null,$(DDMS))
-TRANSPORTS ?= nbd
+TRANSPORTS ?= nbd iscsi
 
 CC ?= cc
-PKGS := liburing jansson
+PKGS := liburing jansson libmicrohttpd libsystemd nettle
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luring -ljansson)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luring -ljansson -lmicrohttpd -lsystemd -lnettle)
 
 WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wformat=2 \
 	-Wimplicit-fallthrough -Wno-unused-parameter
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread -fPIC $(WARN) $(CFLAGS) $(SANFLAGS) \
 	-Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP \
-	$(foreach d,$(DDMS),-DIOPD_DDM_$(shell echo $(d) | tr a-z A-Z)=1)
+	$(foreach d,$(DDMS),-DIOPD_DDM_$(shell echo $(d) | tr a-z A-Z)=1) \
+	$(foreach t,$(TRANSPORTS),-DIOPD_TRANSPORT_$(shell echo $(t) | tr a-z A-Z)=1)
 LDFLAGS_ALL := -pthread $(SANFLAGS) $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lm
 
@@ -51,7 +52,7 @@ lib = $(BUILD)/lib/libiopd_$(1).a
 # Libraries in link order: highest box first.
 LINK_LIBS := $(foreach b,mgmt connmgr remote scsi local ddm base,$(call lib,$(b)))
 
-all: $(BUILD)/iopd
+all: $(BUILD)/iopd $(BUILD)/iopctl
 
 
 $(foreach b,$(BOXES),$(eval $(call lib,$(b)): $(call obj,$(BOX_$(b)))))
@@ -67,6 +68,17 @@ $(BUILD)/obj/%.o: src/%.c
 $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -c -o $@ $<
+
+# main.c's wiring depends on TRANSPORTS (-DIOPD_TRANSPORT_*).
+$(BUILD)/obj/main.o: Makefile
+
+# iopctl, the management client: jansson only, none of the daemon's boxes.
+$(BUILD)/obj/tools/%.o: tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/iopctl: $(BUILD)/obj/tools/iopctl/iopctl.o
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBS)
 
 $(BUILD)/iopd: $(BUILD)/obj/main.o $(LINK_LIBS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LINK_LIBS) $(LIBS)

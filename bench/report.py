@@ -413,6 +413,9 @@ def write(outdir, res):
                 f"{'chosen' if chosen else r.get('error', '')} |")
         add("")
 
+    import iscsi_bench  # the iSCSI rows, bench/iscsi.sh
+    L.extend(iscsi_bench.section(outdir))
+
     add("## Matrix\n")
     for s, t, w in res["plan"]:
         add(f"- {res['servers'][s]['label']} over {t}: {', '.join(w)}")

@@ -40,4 +40,6 @@ make -C "$repo" all >&2
 ulimit -Hn 65536 2>/dev/null || true
 ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
 
+# iSCSI rows (bench/iscsi.sh, iopd vs tgt) first; report.py adopts the JSON.
+export BENCH_ISCSI_JSON=${BENCH_ISCSI_JSON:-$(mktemp /tmp/iopd-bench-iscsi.XXXXXX.json)}; "$repo/bench/iscsi.sh" --iopd "$repo/build/iopd" --json "$BENCH_ISCSI_JSON" "$@" >&2 || echo "bench/iscsi.sh failed: the report has no iSCSI rows" >&2
 exec python3 "$repo/bench/bench.py" "$@"

@@ -10,12 +10,16 @@ set -euo pipefail
 PACKAGES=(
 	# build
 	build-essential pkg-config liburing-dev libjansson-dev libsystemd-dev
+	libmicrohttpd-dev nettle-dev
 	# fuzz targets and sanitizers with clang (gcc's libasan comes with gcc)
 	clang libclang-rt-14-dev
 	# the formatter `make check` verifies
 	clang-format
 	# integration tests: NBD clients and tools
 	python3 libnbd-bin nbdkit fuse3 qemu-utils fio
+	# integration tests and benchmark: iSCSI clients (iscsi-ls, iscsi-inq,
+	# iscsi-test-cu, iscsi-perf), qemu's iscsi:// driver, tgt to compare
+	libiscsi-bin qemu-block-extra tgt
 	# integration tests: loop devices, filesystems, system tools
 	e2fsprogs util-linux mount coreutils diffutils procps iproute2
 )

@@ -17,12 +17,18 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "base/base_log.h"
 #include "connmgr/connmgr.h"
+#include "iopd/iscsi.h"
 #include "iopd/remote.h"
 #include "mgmt/mgmt_config.h"
+#include "mgmt/mgmt_config_ops.h"
+#include "mgmt/mgmt_ops.h"
+#include "mgmt/mgmt_config_iscsi.h"
+#include "mgmt/mgmt_rpc.h"
 
 #define IOPD_VERSION	    "0.1.0"
 #define IOPD_MAX_LISTEN_FDS 64
@@ -43,6 +49,15 @@ enum {
 	OPT_PIDFILE,
 	OPT_READY_FD,
 	OPT_DRAIN_TIMEOUT,
+	OPT_ISCSI_LISTEN,
+	OPT_ISCSI_TARGET,
+	OPT_IQN_PREFIX,
+	OPT_METRICS_LISTEN,
+	OPT_LOG_TARGET,
+	OPT_IMAGE_DIR,
+	OPT_MGMT_SOCKET,
+	OPT_MGMT_LISTEN,
+	OPT_MGMT_TOKEN_FILE,
 };
 
 static const struct option iopd_long_opts[] = {
@@ -57,6 +72,15 @@ static const struct option iopd_long_opts[] = {
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+	{ "iscsi-listen", required_argument, NULL, OPT_ISCSI_LISTEN },
+	{ "iscsi-target", required_argument, NULL, OPT_ISCSI_TARGET },
+	{ "iqn-prefix", required_argument, NULL, OPT_IQN_PREFIX },
+	{ "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
+	{ "log-target", required_argument, NULL, OPT_LOG_TARGET },
+	{ "image-dir", required_argument, NULL, OPT_IMAGE_DIR },
+	{ "mgmt-socket", required_argument, NULL, OPT_MGMT_SOCKET },
+	{ "mgmt-listen", required_argument, NULL, OPT_MGMT_LISTEN },
+	{ "mgmt-token-file", required_argument, NULL, OPT_MGMT_TOKEN_FILE },
 	{ "daemon", no_argument, NULL, 'd' },
 	{ "stdio", no_argument, NULL, 's' },
 	{ "log-level", required_argument, NULL, 'v' },
@@ -69,7 +93,7 @@ static void iopd_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: iopd [OPTION]... [EXPORT]...\n"
-		"Export local storage over NBD.\n"
+		"Export local storage over NBD and iSCSI.\n"
 		"\n"
 		"EXPORT is [NAME=]SPEC[,ro][,desc=TEXT], SPEC one of:\n"
 		"  ram:SIZE      sparse RAM disk (SIZE like 512M, 1G)\n"
@@ -101,6 +125,42 @@ static void iopd_usage(FILE *f)
 		"                          clients to finish (default 10), "
 		"then\n"
 		"                          close them and exit 1\n"
+		"      --iscsi-listen=ADDR serve iSCSI on this portal "
+		"(HOST:PORT,\n"
+		"                          [V6]:PORT or :PORT; default port "
+		"%d);\n"
+		"                          repeatable; iSCSI is off without "
+		"it\n"
+		"                          (or the config file's "
+		"iscsi.listen)\n"
+		"      --iscsi-target=IQN=EXPORT[,EXPORT...]\n"
+		"                          an iSCSI target with these exports "
+		"as\n"
+		"                          LUNs 0, 1...; repeatable (default: "
+		"one\n"
+		"                          target per export, LUN 0)\n"
+		"      --iqn-prefix=IQN    default target names are "
+		"IQN:EXPORT\n"
+		"                          (default %s)\n"
+		"      --metrics-listen=ADDR  serve Prometheus metrics at "
+		"http://ADDR/metrics\n"
+		"                          (HOST:PORT, [V6]:PORT or :PORT; "
+		"off by default)\n"
+		"      --image-dir=DIR     discovery lists the images in DIR; "
+		"repeatable\n"
+		"      --log-target=WHERE  stderr (default), syslog (default "
+		"with\n"
+		"                          --daemon) or journal\n"
+		"      --mgmt-socket=PATH  serve the management channel "
+		"(JSON-RPC,\n"
+		"                          iopctl) on this Unix socket, mode "
+		"0600;\n"
+		"                          none: off (the default)\n"
+		"      --mgmt-listen=HOST:PORT  the management channel over "
+		"TCP too;\n"
+		"                          clients authenticate with the token "
+		"in\n"
+		"      --mgmt-token-file=FILE  (mode 0600 or stricter)\n"
 		"      --pidfile=FILE      write the PID once ready\n"
 		"      --ready-fd=N        once ready, write LISTEN lines and "
 		"READY\n"
@@ -114,7 +174,8 @@ static void iopd_usage(FILE *f)
 		"  -V, --version           print the version\n"
 		"\n"
 		"Example: iopd ram:1G, then: nbdinfo nbd://localhost\n",
-		MGMT_DEFAULT_PORT);
+		MGMT_DEFAULT_PORT, ISCSI_DEFAULT_PORT,
+		ISCSI_DEFAULT_IQN_PREFIX);
 }
 
 static int iopd_parse_uint(const char *text, unsigned int max,
@@ -229,6 +290,44 @@ static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
 			}
 			cfg->drain_timeout_ms = n * 1000;
 			break;
+		case OPT_ISCSI_LISTEN:
+			if (mgmt_iscsi_add_cli_listen(cfg, optarg) < 0)
+				return -1;
+			break;
+		case OPT_ISCSI_TARGET:
+			if (mgmt_iscsi_add_target_spec(cfg, optarg) < 0)
+				return -1;
+			break;
+		case OPT_IQN_PREFIX:
+			if (mgmt_iscsi_set_iqn_prefix(cfg, optarg) < 0)
+				return -1;
+			break;
+		case OPT_METRICS_LISTEN:
+			if (mgmt_ops_set_metrics_listen(cfg, optarg) < 0)
+				return -1;
+			break;
+		case OPT_LOG_TARGET:
+			if (mgmt_ops_set_log_target(cfg, optarg) < 0)
+				return -1;
+			break;
+		case OPT_IMAGE_DIR:
+			if (mgmt_ops_add_image_dir(cfg, optarg) < 0)
+				return -1;
+			break;
+		case OPT_MGMT_SOCKET:
+			free(cfg->mgmt_socket);
+			cfg->mgmt_socket =
+				strcmp(optarg, "none") ? strdup(optarg) : NULL;
+			break;
+		case OPT_MGMT_LISTEN:
+			free(cfg->mgmt_listen);
+			cfg->mgmt_listen =
+				strcmp(optarg, "none") ? strdup(optarg) : NULL;
+			break;
+		case OPT_MGMT_TOKEN_FILE:
+			free(cfg->mgmt_token_file);
+			cfg->mgmt_token_file = strdup(optarg);
+			break;
 		case OPT_PIDFILE:
 			opts->pidfile = optarg;
 			break;
@@ -277,6 +376,19 @@ static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
 		log_error("nothing to export; try: iopd ram:1G");
 		return -1;
 	}
+	if (mgmt_iscsi_check(cfg) < 0)
+		return -1;
+#ifndef IOPD_TRANSPORT_ISCSI
+	if (mgmt_iscsi_get(cfg)) {
+		log_error("this iopd was built without iSCSI (TRANSPORTS)");
+		return -1;
+	}
+#endif
+	if (opts->stdio && mgmt_iscsi_get(cfg)) {
+		log_error(
+			"--stdio serves NBD on stdin/stdout: no iSCSI portals");
+		return -1;
+	}
 	if (opts->stdio && (opts->daemon || cfg->n_listen)) {
 		log_error(
 			"--stdio serves stdin/stdout: no --listen or --daemon");
@@ -309,23 +421,21 @@ static int iopd_pidfile_write(const char *path)
  */
 static int iopd_activation_fds(int *fds, int max)
 {
-	const char *pid = getenv("LISTEN_PID");
-	const char *nfds = getenv("LISTEN_FDS");
-	int n;
+	/* libsystemd checks LISTEN_PID, sets FD_CLOEXEC and, with 1,
+	 * unsets the variables so no child inherits them. */
+	int n = sd_listen_fds(1);
 
-	if (!pid || !nfds || atol(pid) != (long)getpid())
+	if (n <= 0)
 		return 0;
-	n = atoi(nfds);
-	if (n <= 0 || n > max)
-		return 0;
+	if (n > max) {
+		log_warn("socket activation: %d sockets, using the first %d", n,
+			 max);
+		n = max;
+	}
 	for (int i = 0; i < n; i++) {
-		fds[i] = 3 + i;
-		fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+		fds[i] = SD_LISTEN_FDS_START + i;
 		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
 	}
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
 	return n;
 }
 
@@ -351,6 +461,39 @@ err_close:
 	return ret;
 }
 
+/* iSCSI portals, after the NBD listeners in the same fd array. */
+static int iopd_bind_iscsi(const struct mgmt_config *cfg, int *fds, int max)
+{
+	const struct mgmt_iscsi *is = mgmt_iscsi_get(cfg);
+	int n = 0, ret;
+
+	for (unsigned int i = 0; is && i < is->n_listen; i++) {
+		ret = remote_listen_bind(is->listen[i], ISCSI_DEFAULT_PORT,
+					 fds + n, max - n);
+		if (ret < 0)
+			goto err_close;
+		n += ret;
+	}
+	return n;
+err_close:
+	while (n > 0)
+		close(fds[--n]);
+	return ret;
+}
+
+static int iopd_listener_add(struct connmgr *cm, const struct mgmt_config *cfg,
+			     int fd, bool iscsi)
+{
+#ifdef IOPD_TRANSPORT_ISCSI
+	/* The portal's transport_ctx: the iSCSI targets, which live as
+	 * long as cfg, i.e. until after connmgr_destroy. */
+	if (iscsi)
+		return connmgr_listener_add(cm, fd, &iscsi_transport_ops,
+					    (void *)&mgmt_iscsi_get(cfg)->cfg);
+#endif
+	return connmgr_listener_add(cm, fd, &nbd_transport_ops, NULL);
+}
+
 /* What a user types to reach the listener described by "tcp H:P" or
  * "unix PATH". */
 static void iopd_client_hint(const char *listener)
@@ -362,21 +505,34 @@ static void iopd_client_hint(const char *listener)
 			 listener + 5);
 }
 
+/* fds[0..n_nbd) are NBD listeners, the rest iSCSI portals, announced as
+ * "iscsi H:P" instead of "tcp H:P". */
 static void iopd_ready(const struct iopd_opts *opts, const int *fds, int n,
-		       int daemon_fd)
+		       int n_nbd, int daemon_fd)
 {
-	char line[512], first[512] = "";
+	char line[512], first[512] = "", portal[512] = "";
 
 	for (int i = 0; i < n; i++) {
 		if (remote_listen_describe(fds[i], line, sizeof(line)) < 0)
 			continue;
+		if (i >= n_nbd) {
+			if (strncmp(line, "tcp ", 4))
+				continue;
+			memmove(line + 5, line + 3, strlen(line + 3) + 1);
+			memcpy(line, "iscsi", 5);
+			if (!portal[0])
+				snprintf(portal, sizeof(portal), "%s",
+					 line + 6);
+		}
 		log_info("listening on %s", line);
-		if (!first[0])
+		if (!first[0] && i < n_nbd)
 			snprintf(first, sizeof(first), "%s", line);
 		if (opts->ready_fd > 0)
 			dprintf(opts->ready_fd, "LISTEN %s\n", line);
 	}
 	iopd_client_hint(first);
+	if (portal[0])
+		log_info("iSCSI ready; try: iscsi-ls -s iscsi://%s", portal);
 	if (opts->ready_fd > 0) {
 		dprintf(opts->ready_fd, "READY\n");
 		close(opts->ready_fd);
@@ -437,14 +593,37 @@ static int iopd_signal_fd(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* Main thread, on SIGHUP: the management thread reloads. */
+static void iopd_hup(void *arg)
+{
+	log_info("SIGHUP: reloading the configuration");
+	mgmt_rpc_request_reload(arg);
+}
+
+/* The management channel: its thread always (SIGHUP reloads run there),
+ * its socket when asked for. */
+static int iopd_mgmt_create(struct mgmt_ctx *mctx, struct mgmt_rpc **rpcp)
+{
+	struct mgmt_rpc_config rcfg = {
+		.socket_path = mctx->cfg->mgmt_socket,
+		.tcp_addr = mctx->cfg->mgmt_listen,
+		.token_file = mctx->cfg->mgmt_token_file,
+		.allow_uid = -1,
+	};
+
+	return mgmt_rpc_create(&rcfg, mctx, rpcp);
+}
+
 int main(int argc, char **argv)
 {
 	struct iopd_opts opts = { .ready_fd = -1 };
 	struct mgmt_config cfg;
+	struct mgmt_ctx mctx = { .cfg = &cfg, .version = IOPD_VERSION };
+	struct mgmt_rpc *rpc = NULL;
 	struct local *local = NULL;
 	struct connmgr *cm = NULL;
 	int fds[IOPD_MAX_LISTEN_FDS], listen_fds[IOPD_MAX_LISTEN_FDS];
-	int n_fds = 0, sfd = -1, daemon_fd = -1, ret;
+	int n_fds = 0, n_nbd = 0, sfd = -1, daemon_fd = -1, ret;
 	int status = EXIT_FAILURE;
 
 	/* A peer that vanishes must not kill us: writes get EPIPE instead. */
@@ -463,6 +642,7 @@ int main(int argc, char **argv)
 		if (daemon_fd < 0)
 			goto out;
 	}
+	mgmt_ops_log_setup(&cfg, opts.daemon);
 
 	/* Step 2: the Local Transport scans and opens the IOPs. */
 	if (local_scan(&cfg.local, &local) < 0)
@@ -472,6 +652,12 @@ int main(int argc, char **argv)
 		n_fds = iopd_bind(&cfg, fds, IOPD_MAX_LISTEN_FDS);
 		if (n_fds < 0)
 			goto out_local;
+		n_nbd = n_fds;
+		ret = iopd_bind_iscsi(&cfg, fds + n_fds,
+				      IOPD_MAX_LISTEN_FDS - n_fds);
+		if (ret < 0)
+			goto out_close_fds;
+		n_fds += ret;
 	}
 	/* Step 4: descriptors and exports. */
 	if (connmgr_create(&cfg.connmgr, local, &cm) < 0)
@@ -482,8 +668,7 @@ int main(int argc, char **argv)
 		goto out_connmgr;
 	}
 	for (int i = 0; i < n_fds; i++) {
-		if (connmgr_listener_add(cm, fds[i], &nbd_transport_ops, NULL) <
-		    0)
+		if (iopd_listener_add(cm, &cfg, fds[i], i >= n_nbd) < 0)
 			goto out_connmgr;
 		listen_fds[i] = fds[i];
 		fds[i] = -1; /* the Connection Manager owns it now */
@@ -493,14 +678,34 @@ int main(int argc, char **argv)
 		log_error("signalfd: %s", strerror(errno));
 		goto out_connmgr;
 	}
+	/* Metrics and the first discovery scan, before the management
+	 * thread that reads them starts. */
+	if (mgmt_ops_start(&cfg) < 0)
+		goto out_connmgr;
+	mctx.cm = cm;
+	mctx.config_path = opts.config_path;
+	if (iopd_mgmt_create(&mctx, &rpc) < 0)
+		goto out_connmgr;
 	if (connmgr_workers_start(cm) < 0)
 		goto out_connmgr;
+	if (mgmt_rpc_start(rpc) < 0)
+		goto out_connmgr;
+	connmgr_hup_set(cm, iopd_hup, rpc);
+	connmgr_stop_set(cm, mgmt_ops_stopping, NULL);
 	/* Step 5: ready; then admit clients until a signal. */
 	if (opts.pidfile && iopd_pidfile_write(opts.pidfile) < 0)
 		goto out_connmgr;
-	iopd_ready(&opts, listen_fds, n_fds, daemon_fd);
+	for (unsigned int i = 0; opts.ready_fd > 0 && mgmt_rpc_describe(rpc, i);
+	     i++)
+		dprintf(opts.ready_fd, "LISTEN mgmt %s\n",
+			mgmt_rpc_describe(rpc, i));
+	mgmt_ops_ready(&cfg, opts.ready_fd);
+	iopd_ready(&opts, listen_fds, n_fds, n_nbd, daemon_fd);
 	status = connmgr_run(cm, sfd) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 out_connmgr:
+	/* Joins the management thread, which may use cm until then. */
+	mgmt_rpc_destroy(rpc);
+	mgmt_ops_stop(&cfg);
 	if (sfd >= 0)
 		close(sfd);
 	connmgr_destroy(cm);

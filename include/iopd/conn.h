@@ -23,8 +23,11 @@ struct conn_export {
 };
 
 /*
- * A read-only view of the export table.  Safe to call from any worker
- * thread; the export pointers stay valid while a session on them is open.
+ * A read-only view of the export table, which the management channel may
+ * change while iopd runs.  Safe to call from any worker thread.  A pointer
+ * returned stays valid until the calling callback returns and, once the
+ * transport has stored it in conn_stats.export, while that session is
+ * open: an export being removed first drains the connections using it.
  */
 struct conn_exports {
 	/* name "" finds the default export.  NULL if there is none. */
@@ -32,6 +35,23 @@ struct conn_exports {
 	unsigned int (*count)(void *opaque);
 	const struct conn_export *(*at)(void *opaque, unsigned int i);
 	void *opaque;
+};
+
+/*
+ * What one connection is doing, for the management channel: the Connection
+ * Manager owns it, the Remote Transport updates it.  Only the connection's
+ * worker thread reads or writes it (the Connection Manager reads it from a
+ * callback posted to that worker), so it needs no atomics.
+ */
+struct conn_stats {
+	/* The export a session is open on, set in the same callback that
+	 * found it; NULL before (handshake).  The Connection Manager relies
+	 * on it to drain the clients of an export being removed. */
+	const struct conn_export *export;
+	uint64_t bytes_in;  /* received from the peer */
+	uint64_t bytes_out; /* sent to the peer */
+	uint64_t requests;  /* storage requests submitted */
+	unsigned int inflight;
 };
 
 /* Per-connection limits chosen by the operator. */

@@ -157,6 +157,17 @@ struct ddm_ops {
 	 */
 	int (*extents)(struct ddm_dev *dev, uint64_t offset, uint64_t len,
 		       struct ddm_extent *ext, unsigned int *n_ext);
+
+	/*
+	 * Make the device size_bytes long (a multiple of block_size_min)
+	 * and set dev->size_bytes; new space reads as zeroes.  Management
+	 * thread.  Requests may be in flight unless resize_idle_only, in
+	 * which case the Local Transport calls it only while no session is
+	 * open.  Optional (NULL: the size is fixed).  Returns 0 or -errno,
+	 * having logged why.
+	 */
+	int (*resize)(struct ddm_dev *dev, uint64_t size_bytes);
+	bool resize_idle_only;
 };
 
 /* The DDMs built in; ddm_find("ram") returns &ddm_ram_ops or NULL. */

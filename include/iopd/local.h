@@ -66,6 +66,7 @@ struct iop_msg {
 	int first_error;
 	struct iovec zero_iov[4];
 	uint64_t zero_done;
+	uint64_t start_ns;  /* for the latency histogram */
 	struct ddm_req req; /* followed by the DDM's req_priv_size bytes */
 };
 
@@ -150,6 +151,42 @@ struct local_config {
 int local_scan(const struct local_config *cfg, struct local **localp);
 /* Close every device (sessions must be closed) and free. */
 void local_destroy(struct local *local);
+/*
+ * Open one more IOP (its name must be new) while iopd runs; *ctxp (may be
+ * NULL) gets its context.  Remove one whose devices no session holds
+ * (-EBUSY otherwise), closing them.  Both on the management thread, which
+ * is the only one to change or walk the list after start-up.  Return 0 or
+ * -errno after logging why.
+ */
+int local_iop_add(struct local *local, const struct local_iop_spec *spec,
+		  void **ctxp);
+int local_iop_remove(struct local *local, void *ctx);
+/* Give an IOP another name (unique: the caller checks).  Management
+ * thread; the old name's memory is freed. */
+int local_iop_rename(void *ctx, const char *name);
+
+/* A device as the management channel lists it. */
+struct local_dev_info {
+	const char *name; /* valid while the IOP exists */
+	const char *ddm;
+	uint64_t size_bytes;
+	uint32_t caps; /* DDM_CAP_* the DDM declared */
+	uint32_t block_size_min, block_size_pref;
+	bool read_only;
+	unsigned int sessions; /* open sessions on it */
+	unsigned long inflight;
+	/* 0: fixed size; 1: resizable any time; 2: only with no session */
+	unsigned int resize;
+};
+unsigned int local_iop_dev_count(const void *ctx);
+/* Resize device i where its DDM can (ddm_ops.resize); sessions opened
+ * from now on see the new size.  Management thread.  Returns 0 or -errno
+ * after logging why (-ENOTSUP: fixed size; -EBUSY: the DDM resizes only
+ * with no session open). */
+int local_iop_dev_resize(void *ctx, unsigned int i, uint64_t size_bytes);
+/* Returns 0 or -ENOENT past the end.  Any thread. */
+int local_iop_dev_info(const void *ctx, unsigned int i,
+		       struct local_dev_info *info);
 unsigned int local_iop_count(const struct local *local);
 void *local_iop_context(struct local *local, unsigned int index);
 const char *local_iop_name(const void *ctx);
@@ -158,4 +195,80 @@ int local_iop_dev_find(const void *ctx, const char *name);
 
 /* The function table the Connection Manager puts in every descriptor. */
 extern const struct iop_desc_ops local_desc_ops;
+
+/*
+ * Discovery (local_discover.c): "scan the local bus" for what could be
+ * exported -- block devices in /sys/block, NVMe controllers in
+ * /sys/class/nvme (each an IOP with its namespaces as devices) and image
+ * files in configured directories.  Nothing is opened or exported here:
+ * the result is a list of candidates with their state, and partitions or
+ * devices in use (mounted, held by another driver) are refused for export
+ * unless forced.  Management thread only.
+ */
+struct local_discover_config {
+	const char *sysfs_root;	    /* NULL: "/sys" (tests pass a fake tree) */
+	const char *mountinfo_path; /* NULL: "/proc/self/mountinfo" */
+	const char *dev_root;	    /* NULL: "/dev" (device node paths) */
+	bool scan_block;	    /* /sys/block and /sys/class/nvme */
+	unsigned int n_image_dirs;
+	char *const *image_dirs;
+	/* File name extensions ("img") of images; none: every regular file */
+	unsigned int n_image_exts;
+	char *const *image_exts;
+};
+
+enum local_cand_kind {
+	LOCAL_CAND_DISK,      /* a whole block device (loop, sd, vd...) */
+	LOCAL_CAND_PARTITION, /* a partition of one */
+	LOCAL_CAND_NVME_NS,   /* a namespace of an NVMe controller */
+	LOCAL_CAND_IMAGE,     /* a regular file in an image directory */
+};
+
+struct local_candidate {
+	char *name;	    /* unique: "loop0", "sda1", "nvme0n1", "disk.img" */
+	char *iop;	    /* "block", "nvme0", "images" */
+	char *path;	    /* "/dev/loop0", "/srv/images/disk.img" */
+	char *parent;	    /* a partition's disk; NULL otherwise */
+	char *mounted_at;   /* where it or one of its partitions is mounted */
+	char *holders;	    /* "dm-0,md0": who holds it; NULL if nobody */
+	char *backing_file; /* a loop device's file */
+	char *model;	    /* NVMe controller model; NULL otherwise */
+	char *serial;
+	enum local_cand_kind kind;
+	uint64_t size_bytes;
+	uint32_t logical_block_size;
+	uint32_t physical_block_size;
+	unsigned int n_partitions;
+	bool rotational;
+	bool read_only;
+	bool appeared; /* new in the last rescan */
+	bool vanished; /* gone in a rescan: marked, not removed */
+};
+
+struct local_discovery {
+	unsigned int n;
+	struct local_candidate *cands;
+};
+
+/* Scan from scratch.  Returns 0 or -errno (unreadable sources are skipped
+ * with a warning, not errors). */
+int local_discover_scan(const struct local_discover_config *cfg,
+			struct local_discovery **dp);
+/*
+ * Scan again and merge into d: candidates found again are refreshed,
+ * new ones are marked appeared, missing ones vanished (kept in the list,
+ * so an export that uses one keeps its name and its clients).  Counts go
+ * to *appeared and *vanished (may be NULL).  Returns 0 or -errno.
+ */
+int local_discover_rescan(const struct local_discover_config *cfg,
+			  struct local_discovery *d, unsigned int *appeared,
+			  unsigned int *vanished);
+void local_discovery_free(struct local_discovery *d);
+const struct local_candidate *
+local_discovery_find(const struct local_discovery *d, const char *name);
+/* "disk", "partition", "nvme-namespace", "image". */
+const char *local_cand_kind_name(enum local_cand_kind kind);
+/* May the candidate be exported?  0, -EBUSY if it is a partition or in
+ * use (mounted, held) and !force, -ENODEV if it vanished. */
+int local_cand_exportable(const struct local_candidate *c, bool force);
 #endif

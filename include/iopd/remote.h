@@ -26,6 +26,9 @@ struct remote_conn_args {
 	/* What connmgr_listener_add was given for this listener: the
 	 * transport's own configuration (iSCSI targets...).  May be NULL. */
 	void *transport_ctx;
+	/* The Connection Manager's record of this connection, which the
+	 * transport keeps up to date on the worker thread.  May be NULL. */
+	struct conn_stats *stats;
 	/* Called on the worker thread once the connection has fully closed
 	 * (fds closed, nothing in flight).  The conn pointer is then dead. */
 	void (*closed)(void *opaque, struct remote_conn *conn);
@@ -47,6 +50,12 @@ struct remote_transport_ops {
 	 * unsent replies.  Storage requests in flight still complete
 	 * before closed().  Worker thread. */
 	void (*conn_abort)(struct remote_conn *conn);
+	/* Does conn hold a session on exp?  For transports whose connection
+	 * may use several exports (iSCSI LUNs); NULL means "its
+	 * conn_stats.export is exp".  Worker thread.  An export being
+	 * removed drains the connections that use it. */
+	bool (*conn_uses)(struct remote_conn *conn,
+			  const struct conn_export *exp);
 };
 
 extern const struct remote_transport_ops nbd_transport_ops;

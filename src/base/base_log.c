@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "base/base_log.h"
@@ -21,7 +22,10 @@
 
 static atomic_int base_log_level_cur = BASE_LOG_INFO;
 static atomic_bool base_log_syslog;
+static atomic_bool base_log_journal;
 static const char *base_log_ident = "iopd";
+static __thread char *base_log_capture_buf;
+static __thread unsigned long base_log_capture_len;
 
 static const char *const base_log_names[] = {
 	[BASE_LOG_ERROR] = "error",
@@ -66,12 +70,25 @@ int base_log_parse_level(const char *text, enum base_log_level *level)
 	return -EINVAL;
 }
 
+void base_log_capture(char *buf, unsigned long len)
+{
+	base_log_capture_buf = len ? buf : NULL;
+	base_log_capture_len = len;
+	if (base_log_capture_buf)
+		buf[0] = 0;
+}
+
 void base_log_use_syslog(const char *ident)
 {
 	if (ident)
 		base_log_ident = ident;
 	openlog(base_log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	atomic_store(&base_log_syslog, true);
+}
+
+void base_log_use_journal(void)
+{
+	atomic_store(&base_log_journal, true);
 }
 
 static void base_log_write_all(const char *buf, size_t len)
@@ -98,10 +115,23 @@ void base_log(enum base_log_level level, const char *fmt, ...)
 
 	if (level > BASE_LOG_DEBUG)
 		level = BASE_LOG_DEBUG;
+	if (base_log_capture_buf &&
+	    (level == BASE_LOG_ERROR ||
+	     (level == BASE_LOG_WARN && !base_log_capture_buf[0]))) {
+		va_start(ap, fmt);
+		vsnprintf(base_log_capture_buf, base_log_capture_len, fmt, ap);
+		va_end(ap);
+	}
 	if ((int)level > atomic_load(&base_log_level_cur))
 		return;
 
 	va_start(ap, fmt);
+	if (atomic_load(&base_log_journal)) {
+		sd_journal_printv(base_log_prio[level], fmt, ap);
+		va_end(ap);
+		errno = saved_errno;
+		return;
+	}
 	if (atomic_load(&base_log_syslog)) {
 		vsyslog(base_log_prio[level], fmt, ap);
 		va_end(ap);

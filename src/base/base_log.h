@@ -18,8 +18,15 @@ void base_log_set_level(enum base_log_level level);
 enum base_log_level base_log_get_level(void);
 /* "error", "warn", "info", "debug".  Returns 0 or -EINVAL. */
 int base_log_parse_level(const char *text, enum base_log_level *level);
+/* Keep a copy of the calling thread's next error and warning messages
+ * (the last error wins over warnings) in buf, without the "iopd[pid]: level: "
+ * prefix, so the management channel can tell its client what the failing
+ * function logged.  NULL stops.  The message is still logged as usual. */
+void base_log_capture(char *buf, unsigned long len);
 /* Send messages to syslog instead of stderr (after daemonising). */
 void base_log_use_syslog(const char *ident);
+/* Send messages to the systemd journal, with their priority. */
+void base_log_use_journal(void);
 
 void base_log(enum base_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

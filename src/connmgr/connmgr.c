@@ -5,9 +5,11 @@
  * worker for its whole life, and the ordered shutdown: stop admitting,
  * drain every connection, stop the workers.
  *
- * Locking: the only lock is the start-up handshake with the workers.  A
- * connection is handed to its worker with base_loop_post and from then on
- * lives on that thread alone.
+ * Locking: the start-up handshake with the workers, and cm->lock around
+ * the export table and the management thread's calls into the workers
+ * (connmgr_export.c).  A connection is handed to its worker with
+ * base_loop_post and from then on lives on that thread alone; the
+ * management thread sees it only through callbacks posted to that worker.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -23,12 +26,14 @@
 #include "base/base_addr.h"
 #include "base/base_log.h"
 #include "connmgr/connmgr_priv.h"
+#include "iopd/remote_stats.h"
 
 struct connmgr_handoff {
 	struct connmgr_worker *worker;
 	const struct remote_transport_ops *transport;
 	void *transport_ctx;
 	int rx_fd, tx_fd;
+	uint64_t id;
 	char peer[INET6_ADDRSTRLEN + 16];
 };
 
@@ -55,6 +60,8 @@ int connmgr_create(const struct connmgr_config *cfg, struct local *local,
 	cm->drain_timer_fd = -1;
 	pthread_mutex_init(&cm->start_lock, NULL);
 	pthread_cond_init(&cm->start_cond, NULL);
+	pthread_mutex_init(&cm->lock, NULL);
+	pthread_cond_init(&cm->cond, NULL);
 	ret = connmgr_exports_build(cm, local);
 	if (ret < 0) {
 		connmgr_destroy(cm);
@@ -76,6 +83,8 @@ void connmgr_destroy(struct connmgr *cm)
 	free(cm->workers);
 	pthread_mutex_destroy(&cm->start_lock);
 	pthread_cond_destroy(&cm->start_cond);
+	pthread_mutex_destroy(&cm->lock);
+	pthread_cond_destroy(&cm->cond);
 	free(cm);
 }
 
@@ -129,6 +138,8 @@ static void connmgr_conn_closed(void *opaque, struct remote_conn *rc)
 	conn->prev->next = conn->next;
 	conn->next->prev = conn->prev;
 	w->n_conns--;
+	remote_stats_conn_close(conn->transport->name);
+	connmgr_export_conn_closed(w->cm, conn);
 	free(conn);
 	/* glibc keeps what a closed connection freed in the worker's arena
 	 * for ever (measured: 30 MiB after 10,000 connections, 28 KiB of it
@@ -172,7 +183,11 @@ static void connmgr_conn_attach(void *arg)
 	}
 	conn->worker = w;
 	conn->transport = h->transport;
+	conn->id = h->id;
+	conn->since = time(NULL);
+	snprintf(conn->peer, sizeof(conn->peer), "%s", h->peer);
 	args.opaque = conn;
+	args.stats = &conn->stats;
 	/* Link first: conn_start may not call closed(), but a later close
 	 * must find the entry in the list. */
 	conn->next = w->conns.next;
@@ -181,6 +196,8 @@ static void connmgr_conn_attach(void *arg)
 	w->conns.next = conn;
 	w->n_conns++;
 	ret = conn->transport->conn_start(&args, &conn->rc);
+	if (ret == 0)
+		remote_stats_conn_open(conn->transport->name);
 	if (ret < 0) {
 		log_warn("%s: cannot start connection: %s", h->peer,
 			 strerror(-ret));
@@ -290,8 +307,18 @@ int connmgr_workers_start(struct connmgr *cm)
 
 static void connmgr_peer_name(int fd, char *buf, size_t len)
 {
-	/* Unix peers have no address: the fd number tells them apart. */
-	if (base_addr_of_fd(fd, 1, buf, len) < 0 || !strcmp(buf, "unix"))
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+
+	if (base_addr_of_fd(fd, 1, buf, len) == 0 && strcmp(buf, "unix"))
+		return;
+	/* Unix peers have no address: their process tells them apart for
+	 * the operator (conn.list), the fd number otherwise. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 &&
+	    cred.pid > 0)
+		snprintf(buf, len, "unix:pid=%d,uid=%u,fd=%d", (int)cred.pid,
+			 (unsigned int)cred.uid, fd);
+	else
 		snprintf(buf, len, "unix:fd%d", fd);
 }
 
@@ -312,6 +339,7 @@ static void connmgr_admit(struct connmgr *cm, int fd,
 	h->transport = l->transport;
 	h->transport_ctx = l->transport_ctx;
 	h->rx_fd = h->tx_fd = fd;
+	h->id = ++cm->next_conn_id;
 	connmgr_peer_name(fd, h->peer, sizeof(h->peer));
 	log_debug("%s: connected, worker %u", h->peer, w->index);
 	if (base_loop_post(w->loop, connmgr_conn_attach, h) < 0) {
@@ -404,15 +432,29 @@ static void connmgr_drain_timer_arm(struct connmgr *cm)
 static void connmgr_signal_done(struct base_io *io, int result)
 {
 	struct connmgr *cm = io->data;
+	const struct signalfd_siginfo *si = (const void *)cm->signal_buf;
 
 	if (result <= 0 && result != -EINTR && result != -EAGAIN) {
 		log_error("signal fd: %s", result ? strerror(-result) : "EOF");
-	} else if (result == -EINTR || result == -EAGAIN) {
+	} else if (result == -EINTR || result == -EAGAIN ||
+		   (result >= (int)sizeof(*si) && si->ssi_signo == SIGHUP)) {
+		if (result > 0 && cm->hup_fn)
+			cm->hup_fn(cm->hup_arg);
+		else if (result > 0)
+			log_info("SIGHUP: nothing to reload");
 		base_io_submit(cm->main_loop, io);
 		return;
 	}
 	log_info("shutting down: no new clients, draining connections");
+	if (cm->stop_fn)
+		cm->stop_fn(cm->stop_arg);
 	cm->stopping = true;
+	/* The management thread posts nothing to the workers from now on,
+	 * so everything it posted runs before their drain. */
+	pthread_mutex_lock(&cm->lock);
+	cm->shutting_down = true;
+	pthread_cond_broadcast(&cm->cond);
+	pthread_mutex_unlock(&cm->lock);
 	/* Wakes the pending accepts, which then fail with EINVAL. */
 	for (unsigned int i = 0; i < cm->n_listeners; i++)
 		if (cm->listeners[i].fd >= 0)

@@ -9,6 +9,7 @@
 #define IOPD_CONNMGR_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "base/base_loop.h"
 #include "iopd/conn.h"
@@ -23,6 +24,7 @@ struct connmgr_export_spec {
 	const char *iop;	 /* IOP name */
 	const char *dev;	 /* device name within the IOP */
 	bool read_only;
+	bool iop_owned; /* removing the export removes its IOP */
 };
 
 struct connmgr_config {
@@ -55,11 +57,97 @@ int connmgr_workers_start(struct connmgr *cm);
 
 /*
  * Admit clients until a signal arrives on signal_fd (a signalfd for
- * SIGTERM/SIGINT), then stop admitting, drain every connection (aborting
- * those still open after drain_timeout_ms) and stop the workers.  Returns
- * 0 after a clean drain, -ETIMEDOUT if some connection had to be aborted.
+ * SIGTERM/SIGINT; SIGHUP calls the connmgr_hup_set hook instead), then stop
+ * admitting, drain every connection (aborting those still open after
+ * drain_timeout_ms) and stop the workers.  Returns 0 after a clean drain,
+ * -ETIMEDOUT if some connection had to be aborted.
  */
 int connmgr_run(struct connmgr *cm, int signal_fd);
+
+/*
+ * Live changes, from the management thread (one thread at a time; the main
+ * thread before connmgr_run).  Functions returning int return 0 or -errno
+ * after logging why; -ESHUTDOWN once shutdown has begun.
+ */
+
+/* Open an IOP through the Local Transport and give it a descriptor. */
+int connmgr_iop_add(struct connmgr *cm, const struct local_iop_spec *spec);
+/* Close an IOP no export uses (-EBUSY otherwise). */
+int connmgr_iop_remove(struct connmgr *cm, const char *name);
+int connmgr_iop_rename(struct connmgr *cm, const char *name,
+		       const char *new_name);
+unsigned int connmgr_iop_count(struct connmgr *cm);
+/* The i-th IOP's descriptor (its ctx feeds local_iop_* ), or NULL. */
+struct iop_desc *connmgr_iop_at(struct connmgr *cm, unsigned int i);
+
+/* New connections find it at once. */
+int connmgr_export_add(struct connmgr *cm,
+		       const struct connmgr_export_spec *spec);
+/*
+ * New connections stop finding it at once; connections using it are
+ * asked to end (in-flight requests complete and are answered, then the
+ * connection closes), and aborted after the drain timeout.  Returns once
+ * they have closed, after removing the export's own IOP if it has one.
+ */
+int connmgr_export_remove(struct connmgr *cm, const char *name);
+/* For sessions opened from now on; open ones keep their mode. */
+int connmgr_export_set_read_only(struct connmgr *cm, const char *name,
+				 bool read_only);
+/*
+ * Run fn on the export's device while no client can reach it: the export
+ * leaves the table, every worker passes a barrier, fn runs, the export
+ * comes back at its place.  New clients asking for it meanwhile are told
+ * there is no such export.  For changes a DDM makes only with no session
+ * open (fn checks that).  Returns fn's result or -errno.
+ */
+int connmgr_export_exclusive(struct connmgr *cm, const char *name,
+			     int (*fn)(struct iop_desc *desc,
+				       unsigned int dev_index, void *arg),
+			     void *arg);
+/* Ask the connections using the export to end as at shutdown (requests
+ * in flight complete), so that they reconnect and see a new mode or
+ * size; the export stays.  Returns how many were asked, or -errno. */
+int connmgr_export_kick(struct connmgr *cm, const char *name);
+/* NULL or "": the first export. */
+int connmgr_default_export_set(struct connmgr *cm, const char *name);
+
+struct connmgr_export_info {
+	const char *name;
+	const char *description; /* may be NULL */
+	const char *iop, *dev;
+	bool read_only;
+	bool iop_owned;
+	bool is_default;
+	struct iop_desc *desc;
+	unsigned int dev_index;
+};
+unsigned int connmgr_export_count(struct connmgr *cm);
+/* Strings stay valid until the next change.  -ENOENT past the end. */
+int connmgr_export_info(struct connmgr *cm, unsigned int i,
+			struct connmgr_export_info *info);
+int connmgr_export_lookup(struct connmgr *cm, const char *name,
+			  struct connmgr_export_info *info);
+
+struct connmgr_conn_info {
+	uint64_t id;
+	char peer[64];
+	char protocol[16];
+	char export[256]; /* "" during the handshake */
+	unsigned int worker;
+	time_t since;
+	struct conn_stats stats; /* stats.export is not to be followed */
+};
+/* A snapshot of every connection; free *infos.  Management thread. */
+int connmgr_conns_list(struct connmgr *cm, struct connmgr_conn_info **infos,
+		       unsigned int *n);
+/* Ask connection id to end like at shutdown (force: drop it now). */
+int connmgr_conn_disconnect(struct connmgr *cm, uint64_t id, bool force);
+
+/* Called on the main thread on SIGHUP (see connmgr_run). */
+void connmgr_hup_set(struct connmgr *cm, void (*fn)(void *arg), void *arg);
+/* Called on the main thread when a termination signal starts the
+ * shutdown, before the drain (sd_notify STOPPING=1). */
+void connmgr_stop_set(struct connmgr *cm, void (*fn)(void *arg), void *arg);
 
 /* Serve exactly one connection on rx_fd/tx_fd (stdin/stdout) on the
  * calling thread, then return. */

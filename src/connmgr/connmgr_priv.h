@@ -4,6 +4,7 @@
 #define IOPD_CONNMGR_PRIV_H
 
 #include <pthread.h>
+#include <time.h>
 
 #include "connmgr/connmgr.h"
 #include "iopd/remote.h"
@@ -12,11 +13,30 @@
 #define CONNMGR_DEFAULT_DRAIN_TIMEOUT_MS 10000u
 #define CONNMGR_TRIM_EVERY_CLOSES	 256u
 
+/* An export and what the Connection Manager needs to remove it. */
+struct connmgr_export {
+	struct conn_export pub; /* what Remote Transports see */
+	char *iop_name, *dev_name;
+	bool iop_owned; /* its IOP goes when it goes */
+	/* Removal, under cm->lock: connections yet to close. */
+	bool retiring;
+	unsigned int conns_left;
+	/* Removed while a connection would not close: freed at the end. */
+	struct connmgr_export *next_zombie;
+};
+
 struct connmgr_conn {
 	struct connmgr_conn *prev, *next;
 	struct connmgr_worker *worker;
 	struct remote_conn *rc;
 	const struct remote_transport_ops *transport;
+	uint64_t id;
+	time_t since;
+	struct conn_stats stats;
+	/* The export being removed that this connection was counted for
+	 * (in its conns_left); NULL otherwise. */
+	struct connmgr_export *retiring;
+	char peer[64];
 };
 
 struct connmgr_worker {
@@ -43,12 +63,25 @@ struct connmgr_listener {
 
 struct connmgr {
 	struct connmgr_config cfg;
+	struct local *local;
+	/* The IOP descriptors and the export table.  Only the management
+	 * thread (the main thread before connmgr_run) changes them, under
+	 * lock; workers look exports up under lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* a removal or a worker call progressed */
+	bool shutting_down;  /* under lock: post nothing more to workers */
 	unsigned int n_descs;
-	struct iop_desc *descs;
+	struct iop_desc **descs;
 	unsigned int n_exports;
-	struct conn_export *exports;
-	unsigned int default_export;
+	struct connmgr_export **exports;
+	char *default_export; /* NULL: the first export */
+	struct connmgr_export *zombies;
 	struct conn_exports view;
+	uint64_t next_conn_id; /* main thread */
+	void (*hup_fn)(void *arg);
+	void *hup_arg;
+	void (*stop_fn)(void *arg); /* connmgr_stop_set */
+	void *stop_arg;
 
 	unsigned int n_workers;
 	struct connmgr_worker *workers;
@@ -73,5 +106,12 @@ struct connmgr {
 
 int connmgr_exports_build(struct connmgr *cm, struct local *local);
 void connmgr_exports_free(struct connmgr *cm);
+/* Run fn(w, arg) on every worker and wait until all have.  Management
+ * thread.  Returns 0, or -ESHUTDOWN once shutdown has begun. */
+int connmgr_workers_call(struct connmgr *cm,
+			 void (*fn)(struct connmgr_worker *w, void *arg),
+			 void *arg);
+/* Worker: conn closed; settle its export's removal count. */
+void connmgr_export_conn_closed(struct connmgr *cm, struct connmgr_conn *conn);
 
 #endif

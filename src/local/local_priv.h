@@ -11,15 +11,19 @@ struct local_iop_ctx {
 	uint32_t max_request_bytes;
 };
 
+/* The IOPs, each context allocated on its own: sessions point at it, so
+ * adding an IOP must not move the others. */
 struct local {
 	unsigned int n_iops;
-	struct local_iop_ctx *ctxs;
+	struct local_iop_ctx **ctxs;
+	uint32_t max_request_bytes;
 };
 
 struct iop_session {
 	struct local_iop_ctx *ctx;
 	struct iop_dev *dev;
 	bool read_only;
+	struct local_stats_live *stats; /* local_stats.h */
 };
 
 #endif

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Local Transport start-up: walk the configured IOPs, open their devices
- * through the DDMs and build one opaque context per IOP.  Discovery of
+ * through the DDMs and build one opaque context per IOP.  The management
+ * channel adds and removes IOPs the same way while iopd runs.  Discovery of
  * /sys/block and image directories (issue 4) will feed the same specs.
  */
 #include <errno.h>
@@ -41,6 +42,59 @@ err_destroy_iop:
 	return ret;
 }
 
+int local_iop_add(struct local *local, const struct local_iop_spec *spec,
+		  void **ctxp)
+{
+	struct local_iop_ctx *ctx, **ctxs;
+	int ret;
+
+	for (unsigned int i = 0; i < local->n_iops; i++) {
+		if (!strcmp(local->ctxs[i]->iop->name, spec->name)) {
+			log_error("iop %s: exists already", spec->name);
+			return -EEXIST;
+		}
+	}
+	ctxs = realloc(local->ctxs, (local->n_iops + 1) * sizeof(*ctxs));
+	if (!ctxs)
+		return -ENOMEM;
+	local->ctxs = ctxs;
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	ctx->max_request_bytes = local->max_request_bytes;
+	ret = local_iop_open(spec, ctx);
+	if (ret < 0) {
+		free(ctx);
+		return ret;
+	}
+	local->ctxs[local->n_iops++] = ctx;
+	if (ctxp)
+		*ctxp = ctx;
+	return 0;
+}
+
+int local_iop_remove(struct local *local, void *ctx)
+{
+	struct local_iop_ctx *c = ctx;
+	unsigned int i;
+
+	for (i = 0; i < local->n_iops; i++)
+		if (local->ctxs[i] == c)
+			break;
+	if (i == local->n_iops)
+		return -ENOENT;
+	/* A session holds a reference on its device and points at ctx. */
+	for (unsigned int d = 0; d < c->iop->n_devs; d++)
+		if (atomic_load(&c->iop->devs[d]->refs) > 1)
+			return -EBUSY;
+	memmove(&local->ctxs[i], &local->ctxs[i + 1],
+		(local->n_iops - i - 1) * sizeof(*local->ctxs));
+	local->n_iops--;
+	iop_destroy(c->iop);
+	free(c);
+	return 0;
+}
+
 int local_scan(const struct local_config *cfg, struct local **localp)
 {
 	struct local *local;
@@ -49,18 +103,11 @@ int local_scan(const struct local_config *cfg, struct local **localp)
 	local = calloc(1, sizeof(*local));
 	if (!local)
 		return -ENOMEM;
-	local->ctxs =
-		calloc(cfg->n_iops ? cfg->n_iops : 1, sizeof(*local->ctxs));
-	if (!local->ctxs) {
-		free(local);
-		return -ENOMEM;
-	}
+	local->max_request_bytes = cfg->max_request_bytes;
 	for (unsigned int i = 0; i < cfg->n_iops; i++) {
-		local->ctxs[i].max_request_bytes = cfg->max_request_bytes;
-		ret = local_iop_open(&cfg->iops[i], &local->ctxs[i]);
+		ret = local_iop_add(local, &cfg->iops[i], NULL);
 		if (ret < 0)
 			goto err_destroy;
-		local->n_iops++;
 	}
 	*localp = local;
 	return 0;
@@ -74,8 +121,10 @@ void local_destroy(struct local *local)
 {
 	if (!local)
 		return;
-	for (unsigned int i = 0; i < local->n_iops; i++)
-		iop_destroy(local->ctxs[i].iop);
+	for (unsigned int i = 0; i < local->n_iops; i++) {
+		iop_destroy(local->ctxs[i]->iop);
+		free(local->ctxs[i]);
+	}
 	free(local->ctxs);
 	free(local);
 }
@@ -87,7 +136,7 @@ unsigned int local_iop_count(const struct local *local)
 
 void *local_iop_context(struct local *local, unsigned int index)
 {
-	return index < local->n_iops ? &local->ctxs[index] : NULL;
+	return index < local->n_iops ? local->ctxs[index] : NULL;
 }
 
 const char *local_iop_name(const void *ctx)
@@ -103,4 +152,74 @@ int local_iop_dev_find(const void *ctx, const char *name)
 		if (!strcmp(iop->devs[i]->name, name))
 			return (int)i;
 	return -ENOENT;
+}
+
+unsigned int local_iop_dev_count(const void *ctx)
+{
+	return ((const struct local_iop_ctx *)ctx)->iop->n_devs;
+}
+
+int local_iop_dev_info(const void *ctx, unsigned int i,
+		       struct local_dev_info *info)
+{
+	const struct iop *iop = ((const struct local_iop_ctx *)ctx)->iop;
+	struct iop_dev *dev;
+
+	if (i >= iop->n_devs)
+		return -ENOENT;
+	dev = iop->devs[i];
+	info->name = dev->name;
+	info->ddm = iop->ops->name;
+	info->size_bytes = dev->ddm.size_bytes;
+	info->caps = dev->ddm.caps;
+	info->block_size_min = dev->ddm.block_size_min;
+	info->block_size_pref = dev->ddm.block_size_pref;
+	info->read_only = dev->ddm.read_only;
+	/* The IOP holds one reference of its own. */
+	info->sessions = atomic_load(&dev->refs) - 1;
+	info->inflight = atomic_load(&dev->inflight);
+	info->resize = 0;
+	if (iop->ops->resize)
+		info->resize = iop->ops->resize_idle_only ? 2 : 1;
+	return 0;
+}
+
+int local_iop_dev_resize(void *ctx, unsigned int i, uint64_t size_bytes)
+{
+	struct iop *iop = ((struct local_iop_ctx *)ctx)->iop;
+	struct iop_dev *dev;
+
+	if (i >= iop->n_devs)
+		return -ENOENT;
+	dev = iop->devs[i];
+	if (!iop->ops->resize) {
+		log_error("%s: the %s device driver cannot resize", dev->name,
+			  iop->ops->name);
+		return -ENOTSUP;
+	}
+	if (iop->ops->resize_idle_only && atomic_load(&dev->refs) > 1) {
+		log_error("%s: a %s device resizes only while no client uses "
+			  "it",
+			  dev->name, iop->ops->name);
+		return -EBUSY;
+	}
+	if (size_bytes == 0 || size_bytes % dev->ddm.block_size_min) {
+		log_error("%s: size %llu: must be a non-zero multiple of %u",
+			  dev->name, (unsigned long long)size_bytes,
+			  dev->ddm.block_size_min);
+		return -EINVAL;
+	}
+	return iop->ops->resize(&dev->ddm, size_bytes);
+}
+
+int local_iop_rename(void *ctx, const char *name)
+{
+	struct iop *iop = ((struct local_iop_ctx *)ctx)->iop;
+	char *copy = strdup(name);
+
+	if (!copy)
+		return -ENOMEM;
+	free(iop->name);
+	iop->name = copy;
+	return 0;
 }

@@ -16,6 +16,7 @@
 
 #include "base/base_log.h"
 #include "local/local_priv.h"
+#include "local/local_stats.h"
 
 enum local_stage {
 	LOCAL_STAGE_MAIN = 0, /* the operation itself */
@@ -47,6 +48,12 @@ static int local_session_open(struct iop_desc *desc, unsigned int dev_index,
 	session = calloc(1, sizeof(*session));
 	if (!session)
 		return -ENOMEM;
+	if (local_stats_session_open(ctx->iop->name,
+				     ctx->iop->devs[dev_index]->name,
+				     &session->stats) < 0) {
+		free(session);
+		return -ENOMEM;
+	}
 	session->ctx = ctx;
 	session->dev = ctx->iop->devs[dev_index];
 	session->read_only = read_only || session->dev->ddm.read_only;
@@ -60,6 +67,7 @@ static void local_session_close(struct iop_session *session)
 	if (!session)
 		return;
 	iop_dev_put(session->dev);
+	local_stats_session_close(session->stats);
 	free(session);
 }
 
@@ -149,6 +157,8 @@ static int local_msg_validate(const struct iop_session *session,
 static void local_msg_finish(struct iop_msg *msg, int result)
 {
 	atomic_fetch_sub(&msg->session->dev->inflight, 1);
+	local_stats_end(msg->session->stats, msg->op, msg->len, result,
+			msg->start_ns);
 	msg->done(msg, result);
 }
 
@@ -234,9 +244,17 @@ static void local_submit(struct iop_session *session, struct iop_msg *msg)
 
 	ret = local_msg_validate(session, msg);
 	if (ret < 0) {
+		/* Refused requests count too, with no time spent. */
+		if (msg->op < LOCAL_STAT_OPS) {
+			msg->start_ns =
+				local_stats_begin(session->stats, msg->op);
+			local_stats_end(session->stats, msg->op, 0, ret,
+					msg->start_ns);
+		}
 		msg->done(msg, ret);
 		return;
 	}
+	msg->start_ns = local_stats_begin(session->stats, msg->op);
 	msg->session = session;
 	msg->stage = LOCAL_STAGE_MAIN;
 	msg->req.done = local_req_done;

@@ -11,9 +11,13 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "mgmt/mgmt_config.h"
+#include "mgmt/mgmt_config_iscsi.h"
+#include "mgmt/mgmt_config_ops.h"
 
 void mgmt_config_init(struct mgmt_config *cfg)
 {
@@ -21,6 +25,17 @@ void mgmt_config_init(struct mgmt_config *cfg)
 	cfg->direct = -1;
 	cfg->max_request_bytes = CONN_DEFAULT_MAX_REQUEST_BYTES;
 	cfg->log_level = BASE_LOG_INFO;
+}
+
+void mgmt_export_fini(struct mgmt_export *e)
+{
+	free(e->name);
+	free(e->description);
+	free(e->ddm);
+	free(e->path);
+	free(e->iop);
+	free(e->device);
+	memset(e, 0, sizeof(*e));
 }
 
 void mgmt_config_clear_listen(struct mgmt_config *cfg)
@@ -35,14 +50,18 @@ void mgmt_config_clear_listen(struct mgmt_config *cfg)
 void mgmt_config_fini(struct mgmt_config *cfg)
 {
 	mgmt_config_clear_listen(cfg);
-	for (unsigned int i = 0; i < cfg->n_exports; i++) {
-		free(cfg->exports[i].name);
-		free(cfg->exports[i].description);
-		free(cfg->exports[i].ddm);
-		free(cfg->exports[i].path);
-	}
+	for (unsigned int i = 0; i < cfg->n_exports; i++)
+		mgmt_export_fini(&cfg->exports[i]);
 	free(cfg->exports);
+	free(cfg->mgmt_socket);
+	for (unsigned int i = 0; i < cfg->n_iops; i++)
+		mgmt_iop_fini(&cfg->iops[i]);
+	free(cfg->iops);
+	free(cfg->mgmt_listen);
+	free(cfg->mgmt_token_file);
 	free(cfg->default_export);
+	mgmt_iscsi_free(cfg->iscsi);
+	mgmt_ops_free(cfg->ops);
 	for (unsigned int i = 0; i < cfg->local.n_iops; i++)
 		free(cfg->local.iops[i].devs);
 	free(cfg->local.iops);
@@ -231,9 +250,19 @@ int mgmt_config_add_export_spec(struct mgmt_config *cfg, const char *spec)
 			goto out;
 		target = eq + 1;
 	}
+	e->cli = true;
 	ret = mgmt_export_parse_target(e, target);
 	if (ret == 0)
 		ret = mgmt_export_default_name(e);
+	/* The same export in the file (a saved config) and on the command
+	 * line is one export. */
+	for (unsigned int i = 0; ret == 0 && i + 1 < cfg->n_exports; i++) {
+		if (mgmt_export_equal(&cfg->exports[i], e)) {
+			mgmt_export_fini(e);
+			cfg->n_exports--;
+			break;
+		}
+	}
 out:
 	free(copy);
 	return ret;
@@ -266,9 +295,8 @@ static int mgmt_json_strdup(const char *what, json_t *v, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-static int mgmt_json_export(struct mgmt_config *cfg, json_t *obj)
+int mgmt_export_parse_json(json_t *obj, struct mgmt_export *e)
 {
-	struct mgmt_export *e;
 	const char *key;
 	json_t *v;
 	int ret = 0;
@@ -277,9 +305,6 @@ static int mgmt_json_export(struct mgmt_config *cfg, json_t *obj)
 		log_error("config: exports: each export is an object");
 		return -EINVAL;
 	}
-	e = mgmt_export_new(cfg);
-	if (!e)
-		return -ENOMEM;
 	json_object_foreach(obj, key, v)
 	{
 		if (!strcmp(key, "name"))
@@ -295,6 +320,10 @@ static int mgmt_json_export(struct mgmt_config *cfg, json_t *obj)
 			ret = mgmt_json_size("size", v, &e->size_bytes);
 		else if (!strcmp(key, "read_only") && json_is_boolean(v))
 			e->read_only = json_is_true(v);
+		else if (!strcmp(key, "iop"))
+			ret = mgmt_json_strdup("iop", v, &e->iop);
+		else if (!strcmp(key, "device"))
+			ret = mgmt_json_strdup("device", v, &e->device);
 		else {
 			log_error("config: export: unknown or mistyped key "
 				  "\"%s\"",
@@ -304,12 +333,37 @@ static int mgmt_json_export(struct mgmt_config *cfg, json_t *obj)
 		if (ret < 0)
 			return ret;
 	}
-	if (!e->ddm) {
-		log_error("config: export %s: \"ddm\" is required",
+	if (!e->ddm == !e->iop) {
+		log_error("config: export %s: give \"ddm\" (a device of its "
+			  "own) or \"iop\" (a device of an existing IOP)",
 			  e->name ? e->name : "(unnamed)");
 		return -EINVAL;
 	}
+	if (e->iop && (e->path || e->size_bytes)) {
+		log_error("config: export %s: \"path\" and \"size\" go with "
+			  "\"ddm\", not \"iop\"",
+			  e->name ? e->name : "(unnamed)");
+		return -EINVAL;
+	}
+	if (e->iop && !e->device) {
+		e->device = strdup(e->iop);
+		if (!e->device)
+			return -ENOMEM;
+	}
+	if (!e->name && e->iop) {
+		e->name = strdup(e->device);
+		return e->name ? 0 : -ENOMEM;
+	}
 	return mgmt_export_default_name(e);
+}
+
+static int mgmt_json_export(struct mgmt_config *cfg, json_t *obj)
+{
+	struct mgmt_export *e = mgmt_export_new(cfg);
+
+	if (!e)
+		return -ENOMEM;
+	return mgmt_export_parse_json(obj, e);
 }
 
 static int mgmt_json_listen(struct mgmt_config *cfg, json_t *v)
@@ -374,6 +428,12 @@ static int mgmt_json_key(struct mgmt_config *cfg, const char *key, json_t *v)
 	}
 	if (!strcmp(key, "default_export"))
 		return mgmt_json_strdup(key, v, &cfg->default_export);
+	if (!strcmp(key, "mgmt_socket"))
+		return mgmt_json_strdup(key, v, &cfg->mgmt_socket);
+	if (!strcmp(key, "mgmt_listen"))
+		return mgmt_json_strdup(key, v, &cfg->mgmt_listen);
+	if (!strcmp(key, "mgmt_token_file"))
+		return mgmt_json_strdup(key, v, &cfg->mgmt_token_file);
 	if (!strcmp(key, "direct") && json_is_string(v)) {
 		if (mgmt_direct_parse(json_string_value(v), &cfg->direct) < 0)
 			goto err_value;
@@ -385,6 +445,25 @@ static int mgmt_json_key(struct mgmt_config *cfg, const char *key, json_t *v)
 		if (base_log_parse_level(json_string_value(v), &level) < 0)
 			goto err_value;
 		cfg->log_level = level;
+		return 0;
+	}
+	if (!strcmp(key, "iscsi"))
+		return mgmt_iscsi_load_json(cfg, v);
+	if (mgmt_ops_key(key))
+		return mgmt_ops_load_json(cfg, key, v);
+	if (!strcmp(key, "iops") && json_is_array(v)) {
+		json_array_foreach(v, i, item)
+		{
+			struct mgmt_iop iop = { .name = NULL };
+
+			ret = mgmt_iop_parse_json(item, &iop);
+			if (ret == 0)
+				ret = mgmt_config_iop_append(cfg, &iop);
+			if (ret < 0) {
+				mgmt_iop_fini(&iop);
+				return ret;
+			}
+		}
 		return 0;
 	}
 	if (!strcmp(key, "exports") && json_is_array(v)) {
@@ -435,38 +514,69 @@ out:
 
 /* Translation for the boxes below ---------------------------------------- */
 
+int mgmt_export_specs(const struct mgmt_config *cfg,
+		      const struct mgmt_export *e, struct local_iop_spec *iop,
+		      struct local_dev_spec *dev,
+		      struct connmgr_export_spec *exp)
+{
+	bool read_only = e->read_only || cfg->read_only;
+
+	memset(exp, 0, sizeof(*exp));
+	exp->name = e->name;
+	exp->description = e->description;
+	exp->read_only = read_only;
+	if (e->iop) {
+		exp->iop = e->iop;
+		exp->dev = e->device;
+		return 0;
+	}
+	memset(iop, 0, sizeof(*iop));
+	memset(dev, 0, sizeof(*dev));
+	iop->name = e->name;
+	iop->ddm = e->ddm;
+	iop->n_devs = 1;
+	iop->devs = dev;
+	dev->name = e->name;
+	dev->args.path = e->path;
+	dev->args.size_bytes = e->size_bytes;
+	dev->args.read_only = read_only;
+	dev->args.direct = cfg->direct;
+	exp->iop = e->name;
+	exp->dev = e->name;
+	exp->iop_owned = true;
+	return 1;
+}
+
 int mgmt_config_specs(struct mgmt_config *cfg)
 {
 	unsigned int n = cfg->n_exports;
 	struct connmgr_export_spec *exp;
+	int ret;
 
-	cfg->local.iops = calloc(n ? n : 1, sizeof(*cfg->local.iops));
+	cfg->local.iops = calloc(n + cfg->n_iops + 1, sizeof(*cfg->local.iops));
 	exp = calloc(n ? n : 1, sizeof(*exp));
 	cfg->connmgr.exports = exp;
 	if (!cfg->local.iops || !exp)
 		return -ENOMEM;
-	for (unsigned int i = 0; i < n; i++) {
-		struct mgmt_export *e = &cfg->exports[i];
-		struct local_iop_spec *iop = &cfg->local.iops[i];
-
-		iop->devs = calloc(1, sizeof(*iop->devs));
-		if (!iop->devs)
-			return -ENOMEM;
+	for (unsigned int i = 0; i < cfg->n_iops; i++) {
+		ret = mgmt_iop_specs(cfg, &cfg->iops[i],
+				     &cfg->local.iops[cfg->local.n_iops]);
+		if (ret < 0)
+			return ret;
 		cfg->local.n_iops++;
-		iop->name = e->name;
-		iop->ddm = e->ddm;
-		iop->n_devs = 1;
-		iop->devs[0].name = e->name;
-		iop->devs[0].args.path = e->path;
-		iop->devs[0].args.size_bytes = e->size_bytes;
-		iop->devs[0].args.read_only = e->read_only || cfg->read_only;
-		iop->devs[0].args.direct = cfg->direct;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		struct local_iop_spec *iop =
+			&cfg->local.iops[cfg->local.n_iops];
+		struct local_dev_spec *dev = calloc(1, sizeof(*dev));
 
-		exp[i].name = e->name;
-		exp[i].description = e->description;
-		exp[i].iop = e->name;
-		exp[i].dev = e->name;
-		exp[i].read_only = e->read_only || cfg->read_only;
+		if (!dev)
+			return -ENOMEM;
+		if (mgmt_export_specs(cfg, &cfg->exports[i], iop, dev,
+				      &exp[i]) > 0)
+			cfg->local.n_iops++;
+		else
+			free(dev);
 	}
 	cfg->local.max_request_bytes = cfg->max_request_bytes;
 	cfg->connmgr.n_exports = n;
@@ -477,4 +587,388 @@ int mgmt_config_specs(struct mgmt_config *cfg)
 	cfg->connmgr.default_export = cfg->default_export;
 	cfg->connmgr.drain_timeout_ms = cfg->drain_timeout_ms;
 	return 0;
+}
+
+/* Live changes and saving ------------------------------------------------ */
+
+static bool mgmt_str_equal(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+bool mgmt_export_equal(const struct mgmt_export *a, const struct mgmt_export *b)
+{
+	return mgmt_str_equal(a->name, b->name) &&
+	       mgmt_str_equal(a->description, b->description) &&
+	       mgmt_str_equal(a->ddm, b->ddm) &&
+	       mgmt_str_equal(a->path, b->path) &&
+	       a->size_bytes == b->size_bytes && a->read_only == b->read_only &&
+	       mgmt_str_equal(a->iop, b->iop) &&
+	       mgmt_str_equal(a->device, b->device);
+}
+
+static char *mgmt_strdup_or_null(const char *s, bool *failed)
+{
+	char *copy;
+
+	if (!s)
+		return NULL;
+	copy = strdup(s);
+	if (!copy)
+		*failed = true;
+	return copy;
+}
+
+int mgmt_config_export_append(struct mgmt_config *cfg,
+			      const struct mgmt_export *e)
+{
+	struct mgmt_export *copy = mgmt_export_new(cfg);
+	bool failed = false;
+
+	if (!copy)
+		return -ENOMEM;
+	copy->name = mgmt_strdup_or_null(e->name, &failed);
+	copy->description = mgmt_strdup_or_null(e->description, &failed);
+	copy->ddm = mgmt_strdup_or_null(e->ddm, &failed);
+	copy->path = mgmt_strdup_or_null(e->path, &failed);
+	copy->iop = mgmt_strdup_or_null(e->iop, &failed);
+	copy->device = mgmt_strdup_or_null(e->device, &failed);
+	copy->size_bytes = e->size_bytes;
+	copy->read_only = e->read_only;
+	copy->cli = e->cli;
+	if (failed) {
+		mgmt_export_fini(copy);
+		cfg->n_exports--;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+struct mgmt_export *mgmt_config_export_find(struct mgmt_config *cfg,
+					    const char *name)
+{
+	for (unsigned int i = 0; i < cfg->n_exports; i++)
+		if (!strcmp(cfg->exports[i].name, name))
+			return &cfg->exports[i];
+	return NULL;
+}
+
+void mgmt_config_export_drop(struct mgmt_config *cfg, const char *name)
+{
+	struct mgmt_export *e = mgmt_config_export_find(cfg, name);
+	size_t i;
+
+	if (!e)
+		return;
+	i = (size_t)(e - cfg->exports);
+	mgmt_export_fini(e);
+	memmove(e, e + 1, (cfg->n_exports - i - 1) * sizeof(*e));
+	cfg->n_exports--;
+}
+
+json_t *mgmt_export_to_json(const struct mgmt_export *e, bool read_only)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "name", json_string(e->name));
+	if (e->description)
+		json_object_set_new(o, "description",
+				    json_string(e->description));
+	if (e->iop) {
+		json_object_set_new(o, "iop", json_string(e->iop));
+		json_object_set_new(o, "device", json_string(e->device));
+	} else {
+		json_object_set_new(o, "ddm", json_string(e->ddm));
+		if (e->path)
+			json_object_set_new(o, "path", json_string(e->path));
+		if (e->size_bytes)
+			json_object_set_new(
+				o, "size",
+				json_integer((json_int_t)e->size_bytes));
+	}
+	json_object_set_new(o, "read_only",
+			    json_boolean(e->read_only || read_only));
+	return o;
+}
+
+json_t *mgmt_config_to_json(const struct mgmt_config *cfg)
+{
+	static const char *const directs[] = { "auto", "off", "on" };
+	json_t *root = json_object(), *listen = json_array();
+	json_t *exports = json_array();
+	const char *log_levels[] = { "error", "warn", "info", "debug" };
+
+	for (unsigned int i = 0; i < cfg->n_listen; i++)
+		json_array_append_new(listen, json_string(cfg->listen[i]));
+	if (cfg->n_listen)
+		json_object_set_new(root, "listen", listen);
+	else
+		json_decref(listen);
+	if (cfg->mgmt_socket)
+		json_object_set_new(root, "mgmt_socket",
+				    json_string(cfg->mgmt_socket));
+	if (cfg->mgmt_listen)
+		json_object_set_new(root, "mgmt_listen",
+				    json_string(cfg->mgmt_listen));
+	if (cfg->mgmt_token_file)
+		json_object_set_new(root, "mgmt_token_file",
+				    json_string(cfg->mgmt_token_file));
+	if (cfg->threads)
+		json_object_set_new(root, "threads",
+				    json_integer(cfg->threads));
+	if (cfg->engine != BASE_ENGINE_AUTO)
+		json_object_set_new(root, "engine",
+				    json_string(base_engine_name(cfg->engine)));
+	json_object_set_new(root, "max_request_bytes",
+			    json_integer(cfg->max_request_bytes));
+	if (cfg->drain_timeout_ms)
+		json_object_set_new(root, "drain_timeout_ms",
+				    json_integer(cfg->drain_timeout_ms));
+	if (cfg->default_export)
+		json_object_set_new(root, "default_export",
+				    json_string(cfg->default_export));
+	json_object_set_new(root, "direct",
+			    json_string(directs[cfg->direct + 1]));
+	json_object_set_new(root, "log_level",
+			    json_string(log_levels[base_log_get_level()]));
+	mgmt_ops_to_json(cfg, root);
+	if (cfg->n_iops) {
+		json_t *iops = json_array();
+
+		for (unsigned int i = 0; i < cfg->n_iops; i++)
+			json_array_append_new(iops,
+					      mgmt_iop_to_json(&cfg->iops[i]));
+		json_object_set_new(root, "iops", iops);
+	}
+	for (unsigned int i = 0; i < cfg->n_exports; i++)
+		json_array_append_new(
+			exports,
+			mgmt_export_to_json(&cfg->exports[i], cfg->read_only));
+	json_object_set_new(root, "exports", exports);
+	/* NULL (nothing set, and nothing added) when iSCSI is unused */
+	json_object_set_new(root, "iscsi", mgmt_iscsi_save(cfg));
+	return root;
+}
+
+int mgmt_config_save(const struct mgmt_config *cfg, const char *path)
+{
+	char tmp[4096], dir[4096];
+	json_t *root = mgmt_config_to_json(cfg);
+	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	size_t len, off = 0;
+	int fd, dfd, ret = 0;
+
+	json_decref(root);
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+	snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		goto out_log;
+	}
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (ret == 0 && (write(fd, "\n", 1) != 1 || fsync(fd) < 0))
+		ret = -errno;
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret < 0) {
+		unlink(tmp);
+		goto out_log;
+	}
+	/* The rename is durable once the directory is. */
+	snprintf(dir, sizeof(dir), "%s", path);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	free(text);
+	log_info("configuration saved to %s", path);
+	return 0;
+out_log:
+	log_error("save config %s: %s", path, strerror(-ret));
+	free(text);
+	return ret;
+}
+
+/* IOPs ----------------------------------------------------------------------
+ */
+
+void mgmt_iop_fini(struct mgmt_iop *iop)
+{
+	for (unsigned int i = 0; i < iop->n_devs; i++) {
+		free(iop->devs[i].name);
+		free(iop->devs[i].path);
+	}
+	free(iop->devs);
+	free(iop->name);
+	free(iop->ddm);
+	memset(iop, 0, sizeof(*iop));
+}
+
+static int mgmt_iop_dev_parse(json_t *obj, struct mgmt_iop_dev *d)
+{
+	const char *key;
+	json_t *v;
+	int ret = 0;
+
+	if (!json_is_object(obj)) {
+		log_error("config: iop devices: each device is an object");
+		return -EINVAL;
+	}
+	json_object_foreach(obj, key, v)
+	{
+		if (!strcmp(key, "name"))
+			ret = mgmt_json_strdup("device name", v, &d->name);
+		else if (!strcmp(key, "path"))
+			ret = mgmt_json_strdup("path", v, &d->path);
+		else if (!strcmp(key, "size"))
+			ret = mgmt_json_size("size", v, &d->size_bytes);
+		else if (!strcmp(key, "read_only") && json_is_boolean(v))
+			d->read_only = json_is_true(v);
+		else {
+			log_error("config: iop device: unknown or mistyped key "
+				  "\"%s\"",
+				  key);
+			ret = -EINVAL;
+		}
+		if (ret < 0)
+			return ret;
+	}
+	if (!d->name) {
+		log_error("config: iop device: \"name\" is required");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int mgmt_iop_parse_json(json_t *obj, struct mgmt_iop *iop)
+{
+	const char *key;
+	json_t *v, *item;
+	size_t i;
+	int ret = 0;
+
+	if (!json_is_object(obj)) {
+		log_error("config: iops: each IOP is an object");
+		return -EINVAL;
+	}
+	json_object_foreach(obj, key, v)
+	{
+		if (!strcmp(key, "name"))
+			ret = mgmt_json_strdup("iop name", v, &iop->name);
+		else if (!strcmp(key, "ddm"))
+			ret = mgmt_json_strdup("ddm", v, &iop->ddm);
+		else if (!strcmp(key, "devices") && json_is_array(v) &&
+			 json_array_size(v) > 0 && !iop->devs) {
+			iop->devs =
+				calloc(json_array_size(v), sizeof(*iop->devs));
+			if (!iop->devs)
+				return -ENOMEM;
+			json_array_foreach(v, i, item)
+			{
+				iop->n_devs++;
+				ret = mgmt_iop_dev_parse(item, &iop->devs[i]);
+				if (ret < 0)
+					return ret;
+			}
+		} else {
+			log_error("config: iop: unknown or mistyped key \"%s\" "
+				  "(devices is a non-empty list)",
+				  key);
+			ret = -EINVAL;
+		}
+		if (ret < 0)
+			return ret;
+	}
+	if (!iop->name || !iop->ddm || !iop->n_devs) {
+		log_error("config: iop %s: \"name\", \"ddm\" and \"devices\" "
+			  "are required",
+			  iop->name ? iop->name : "(unnamed)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int mgmt_iop_specs(const struct mgmt_config *cfg, const struct mgmt_iop *iop,
+		   struct local_iop_spec *spec)
+{
+	spec->name = iop->name;
+	spec->ddm = iop->ddm;
+	spec->n_devs = iop->n_devs;
+	spec->devs = calloc(iop->n_devs, sizeof(*spec->devs));
+	if (!spec->devs)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < iop->n_devs; i++) {
+		spec->devs[i].name = iop->devs[i].name;
+		spec->devs[i].args.path = iop->devs[i].path;
+		spec->devs[i].args.size_bytes = iop->devs[i].size_bytes;
+		spec->devs[i].args.read_only =
+			iop->devs[i].read_only || cfg->read_only;
+		spec->devs[i].args.direct = cfg->direct;
+	}
+	return 0;
+}
+
+/* Takes over iop's memory (iop is zeroed). */
+int mgmt_config_iop_append(struct mgmt_config *cfg, struct mgmt_iop *iop)
+{
+	struct mgmt_iop *iops;
+
+	iops = realloc(cfg->iops, (cfg->n_iops + 1) * sizeof(*iops));
+	if (!iops)
+		return -ENOMEM;
+	cfg->iops = iops;
+	iops[cfg->n_iops++] = *iop;
+	memset(iop, 0, sizeof(*iop));
+	return 0;
+}
+
+void mgmt_config_iop_drop(struct mgmt_config *cfg, const char *name)
+{
+	for (unsigned int i = 0; i < cfg->n_iops; i++) {
+		if (strcmp(cfg->iops[i].name, name))
+			continue;
+		mgmt_iop_fini(&cfg->iops[i]);
+		memmove(&cfg->iops[i], &cfg->iops[i + 1],
+			(cfg->n_iops - i - 1) * sizeof(*cfg->iops));
+		cfg->n_iops--;
+		return;
+	}
+}
+
+json_t *mgmt_iop_to_json(const struct mgmt_iop *iop)
+{
+	json_t *devs = json_array();
+
+	for (unsigned int i = 0; i < iop->n_devs; i++) {
+		const struct mgmt_iop_dev *d = &iop->devs[i];
+		json_t *o = json_pack("{s:s}", "name", d->name);
+
+		if (d->path)
+			json_object_set_new(o, "path", json_string(d->path));
+		if (d->size_bytes)
+			json_object_set_new(
+				o, "size",
+				json_integer((json_int_t)d->size_bytes));
+		if (d->read_only)
+			json_object_set_new(o, "read_only", json_true());
+		json_array_append_new(devs, o);
+	}
+	return json_pack("{s:s, s:s, s:o}", "name", iop->name, "ddm", iop->ddm,
+			 "devices", devs);
 }

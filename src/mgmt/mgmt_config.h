@@ -9,6 +9,7 @@
 #ifndef IOPD_MGMT_CONFIG_H
 #define IOPD_MGMT_CONFIG_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -18,7 +19,15 @@
 
 #define MGMT_DEFAULT_PORT 10809
 
-/* One export: one IOP of one device, named like the export. */
+struct mgmt_iscsi;
+struct mgmt_ops;
+
+/*
+ * One export, as the config file and the management RPC's export.add
+ * describe it: either a device of its own (ddm, path, size: an IOP of one
+ * device, named like the export, that goes with it) or a device of an
+ * existing IOP (iop, device: e.g. one discovery found).
+ */
 struct mgmt_export {
 	char *name;
 	char *description;
@@ -26,6 +35,24 @@ struct mgmt_export {
 	char *path; /* file, bdev */
 	uint64_t size_bytes;
 	bool read_only;
+	char *iop, *device; /* instead of ddm */
+	bool cli; /* from the command line: a reload leaves it alone */
+};
+
+/* A group of devices of one DDM that exports name with {iop, device}
+ * (config "iops", RPC iop.add). */
+struct mgmt_iop_dev {
+	char *name;
+	char *path;
+	uint64_t size_bytes;
+	bool read_only;
+};
+
+struct mgmt_iop {
+	char *name;
+	char *ddm;
+	unsigned int n_devs;
+	struct mgmt_iop_dev *devs;
 };
 
 struct mgmt_config {
@@ -36,11 +63,18 @@ struct mgmt_config {
 	uint32_t max_request_bytes;
 	unsigned int drain_timeout_ms;
 	char *default_export;
-	int direct;	/* -1 auto, 0 off, 1 on */
-	bool read_only; /* every export */
+	char *mgmt_socket;     /* NULL: no management socket */
+	char *mgmt_listen;     /* TCP "HOST:PORT"; NULL: none */
+	char *mgmt_token_file; /* required with mgmt_listen */
+	int direct;	       /* -1 auto, 0 off, 1 on */
+	bool read_only;	       /* every export */
 	enum base_log_level log_level;
 	struct mgmt_export *exports;
 	unsigned int n_exports;
+	struct mgmt_iop *iops; /* opened before the exports */
+	unsigned int n_iops;
+	struct mgmt_iscsi *iscsi; /* mgmt_config_iscsi.h; NULL = no iSCSI */
+	struct mgmt_ops *ops;	  /* mgmt_config_ops.h; NULL = defaults */
 
 	/* Built by mgmt_config_specs for local_scan and connmgr_create. */
 	struct local_config local;
@@ -59,6 +93,50 @@ void mgmt_config_clear_listen(struct mgmt_config *cfg);
 int mgmt_config_load_file(struct mgmt_config *cfg, const char *path);
 /* Fill cfg->local and cfg->connmgr from the rest. */
 int mgmt_config_specs(struct mgmt_config *cfg);
+
+/*
+ * The one path from a config object to the running daemon, shared by
+ * start-up (mgmt_config_specs), export.add and reload.
+ */
+/* Parse one export object into e (zeroed by the caller).  Returns 0 or
+ * -errno after logging what is wrong. */
+int mgmt_export_parse_json(json_t *obj, struct mgmt_export *e);
+void mgmt_export_fini(struct mgmt_export *e);
+/* The IOP (when e has a device of its own: returns 1) and export specs
+ * for e; they point into e and dev.  Returns 0 when e names an existing
+ * IOP (*iop untouched). */
+int mgmt_export_specs(const struct mgmt_config *cfg,
+		      const struct mgmt_export *e, struct local_iop_spec *iop,
+		      struct local_dev_spec *dev,
+		      struct connmgr_export_spec *exp);
+/* Same export, same backing device and options? */
+bool mgmt_export_equal(const struct mgmt_export *a,
+		       const struct mgmt_export *b);
+/* Append a copy of e / drop the export called name.  Return 0 or -errno. */
+int mgmt_config_export_append(struct mgmt_config *cfg,
+			      const struct mgmt_export *e);
+void mgmt_config_export_drop(struct mgmt_config *cfg, const char *name);
+struct mgmt_export *mgmt_config_export_find(struct mgmt_config *cfg,
+					    const char *name);
+
+json_t *mgmt_export_to_json(const struct mgmt_export *e, bool read_only);
+
+/* IOPs: parse one {name, ddm, devices: [{name, path, size, read_only}]}
+ * into iop (zeroed by the caller; 0 or -errno after logging); the Local
+ * Transport's spec for it (spec->devs is allocated: free it); keep a copy
+ * in / drop it from the running configuration. */
+int mgmt_iop_parse_json(json_t *obj, struct mgmt_iop *iop);
+void mgmt_iop_fini(struct mgmt_iop *iop);
+int mgmt_iop_specs(const struct mgmt_config *cfg, const struct mgmt_iop *iop,
+		   struct local_iop_spec *spec);
+int mgmt_config_iop_append(struct mgmt_config *cfg, struct mgmt_iop *iop);
+void mgmt_config_iop_drop(struct mgmt_config *cfg, const char *name);
+json_t *mgmt_iop_to_json(const struct mgmt_iop *iop);
+/* The config file format for cfg (everything it can say). */
+json_t *mgmt_config_to_json(const struct mgmt_config *cfg);
+/* Write it atomically: temporary file, fsync, rename, fsync of the
+ * directory.  Returns 0 or -errno after logging. */
+int mgmt_config_save(const struct mgmt_config *cfg, const char *path);
 
 /* "512", "64K", "1G", "2T" (binary).  Returns 0 or -EINVAL. */
 int mgmt_size_parse(const char *text, uint64_t *bytes);

@@ -293,7 +293,10 @@ _wants_default_listen() {
 # have their own --listen or --config, it listens on unix:$T/sock.N and
 # 127.0.0.1:0.  Sets IOPD_PID, IOPD_LOG, IOPD_SOCK (Unix socket path),
 # IOPD_TCP (host:port of the first IPv4 listener), IOPD_TCP6 ([v6]:port),
-# IOPD_PORT.  Prints an assertion; returns non-zero on failure.
+# IOPD_PORT, IOPD_MGMT (--mgmt-socket path), IOPD_MGMT_TCP (the first
+# --mgmt-listen host:port), and for --iscsi-listen portals IOPD_ISCSI (host:port of the
+# first), IOPD_ISCSI_PORT and IOPD_ISCSI_ALL (every portal, space
+# separated).  Prints an assertion; returns non-zero on failure.
 start_iopd() {
 	local n fifo log rfd line buf="" st waited=0
 	local -a extra=()
@@ -302,6 +305,10 @@ start_iopd() {
 	fifo=$T/ready.$n
 	log=$T/iopd.$n.log
 	IOPD_PID="" IOPD_SOCK="" IOPD_TCP="" IOPD_TCP6="" IOPD_PORT="" IOPD_LOG=$log
+	IOPD_ISCSI="" IOPD_ISCSI_PORT="" IOPD_ISCSI_ALL=""
+	IOPD_METRICS="" # host:port of the first --metrics-listen socket
+	IOPD_MGMT=""    # the --mgmt-socket path
+	IOPD_MGMT_TCP="" # host:port of the first --mgmt-listen socket
 	if [ ! -x "$IOPD" ]; then
 		not_ok "start iopd $*" "$IOPD is not an executable (build it with make)"
 		return 1
@@ -355,6 +362,20 @@ start_iopd() {
 		"LISTEN unix "*)
 			[ -z "$IOPD_SOCK" ] && IOPD_SOCK=${line#LISTEN unix }
 			;;
+		"LISTEN mgmt unix "*)
+			IOPD_MGMT=${line#LISTEN mgmt unix }
+			;;
+		"LISTEN mgmt tcp "*)
+			[ -z "$IOPD_MGMT_TCP" ] && IOPD_MGMT_TCP=${line#LISTEN mgmt tcp }
+			;;
+		"LISTEN metrics tcp "*)
+			[ -z "$IOPD_METRICS" ] && IOPD_METRICS=${line#LISTEN metrics tcp }
+			;;
+		"LISTEN iscsi "*)
+			# every portal in IOPD_ISCSI_ALL, the first in IOPD_ISCSI
+			[ -z "$IOPD_ISCSI" ] && IOPD_ISCSI=${line#LISTEN iscsi }
+			IOPD_ISCSI_ALL+="${IOPD_ISCSI_ALL:+ }${line#LISTEN iscsi }"
+			;;
 		READY) break ;;
 		*) diag "unexpected line on the ready fd: $line" ;;
 		esac
@@ -363,6 +384,7 @@ start_iopd() {
 	rm -f "$fifo"
 	IOPD_PORT=${IOPD_TCP##*:}
 	[ -z "$IOPD_PORT" ] && IOPD_PORT=${IOPD_TCP6##*:}
+	IOPD_ISCSI_PORT=${IOPD_ISCSI##*:}
 	ok "start iopd $* (pid $IOPD_PID)"
 	return 0
 }
@@ -411,6 +433,13 @@ iopd_alive() {
 # host:port).
 uri_unix() { echo "nbd+unix:///${1:-}?socket=${2:-$IOPD_SOCK}"; }
 uri_tcp() { echo "nbd://${2:-$IOPD_TCP}/${1:-}"; }
+
+# iSCSI: the default target name of an export (iopd --iqn-prefix), and a
+# libiscsi URL: uri_iscsi TARGET [LUN [PORTAL [USER%SECRET]]] (portal
+# default: the first of the daemon started last).
+IOPD_IQN_PREFIX=iqn.2026-11.org.iopd
+iqn_of() { echo "$IOPD_IQN_PREFIX:$1"; }
+uri_iscsi() { echo "iscsi://${4:+$4@}${3:-$IOPD_ISCSI}/$1/${2:-0}"; }
 
 # ------------------------------------------------------------- data
 

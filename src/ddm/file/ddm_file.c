@@ -288,6 +288,27 @@ static int ddm_file_extents(struct ddm_dev *dev, uint64_t offset, uint64_t len,
 	return 0;
 }
 
+/* Clients see the new size when they next connect. */
+static int ddm_file_resize(struct ddm_dev *dev, uint64_t size_bytes)
+{
+	struct ddm_fd_dev *fdd = dev->priv;
+	struct stat st;
+
+	if (dev->read_only || fstat(fdd->fd, &st) < 0 ||
+	    size_bytes > INT64_MAX) {
+		log_error("%s: file: cannot resize a read-only file",
+			  dev->name);
+		return -EROFS;
+	}
+	if (ftruncate(fdd->fd, (off_t)size_bytes) < 0) {
+		log_error("%s: file: resize to %llu bytes: %s", dev->name,
+			  (unsigned long long)size_bytes, strerror(errno));
+		return -errno;
+	}
+	dev->size_bytes = size_bytes;
+	return 0;
+}
+
 const struct ddm_ops ddm_file_ops = {
 	.name = "file",
 	.dev_priv_size = sizeof(struct ddm_fd_dev),
@@ -296,4 +317,5 @@ const struct ddm_ops ddm_file_ops = {
 	.close = ddm_file_close,
 	.submit = ddm_fd_submit,
 	.extents = ddm_file_extents,
+	.resize = ddm_file_resize,
 };

@@ -466,6 +466,58 @@ static void ddm_ram_close(struct ddm_dev *dev)
 	ddm_ram_stripes_destroy(rd);
 }
 
+/* Only while no session is open (resize_idle_only): nothing else touches
+ * the tables.  What a shrink cuts off reads as zeroes if it grows back. */
+static int ddm_ram_resize(struct ddm_dev *dev, uint64_t size_bytes)
+{
+	struct ddm_ram_dev *rd = dev->priv;
+	uint64_t n_leaves = (size_bytes + RAM_LEAF_BYTES - 1) / RAM_LEAF_BYTES;
+	uint64_t tail = size_bytes & (RAM_CHUNK_BYTES - 1);
+	struct ddm_ram_leaf **leaves;
+
+	if (size_bytes > RAM_MAX_BYTES) {
+		log_error("%s: ram: size %llu exceeds the %llu byte limit",
+			  dev->name, (unsigned long long)size_bytes,
+			  (unsigned long long)RAM_MAX_BYTES);
+		return -EFBIG;
+	}
+	if (size_bytes < rd->size_bytes) {
+		uint64_t first =
+			(size_bytes + RAM_CHUNK_BYTES - 1) >> RAM_CHUNK_SHIFT;
+		uint64_t end = (rd->size_bytes + RAM_CHUNK_BYTES - 1) >>
+			       RAM_CHUNK_SHIFT;
+		unsigned char **slot;
+
+		for (uint64_t c = first; c < end; c++)
+			ddm_ram_chunk_free(rd, c);
+		slot = tail ? ddm_ram_slot(rd, size_bytes >> RAM_CHUNK_SHIFT,
+					   false)
+			    : NULL;
+		if (slot && *slot)
+			memset(*slot + tail, 0, RAM_CHUNK_BYTES - tail);
+		for (uint64_t l = n_leaves; l < rd->n_leaves; l++) {
+			free(rd->leaves[l]);
+			rd->leaves[l] = NULL;
+		}
+	}
+	if (n_leaves != rd->n_leaves) {
+		leaves = realloc(rd->leaves,
+				 (n_leaves ? n_leaves : 1) * sizeof(*leaves));
+		if (!leaves) {
+			log_error("%s: ram: out of memory for the chunk table",
+				  dev->name);
+			return -ENOMEM;
+		}
+		for (uint64_t l = rd->n_leaves; l < n_leaves; l++)
+			leaves[l] = NULL;
+		rd->leaves = leaves;
+		rd->n_leaves = n_leaves;
+	}
+	rd->size_bytes = size_bytes;
+	dev->size_bytes = size_bytes;
+	return 0;
+}
+
 const struct ddm_ops ddm_ram_ops = {
 	.name = "ram",
 	.dev_priv_size = sizeof(struct ddm_ram_dev),
@@ -474,4 +526,6 @@ const struct ddm_ops ddm_ram_ops = {
 	.close = ddm_ram_close,
 	.submit = ddm_ram_submit,
 	.extents = ddm_ram_extents,
+	.resize = ddm_ram_resize,
+	.resize_idle_only = true,
 };

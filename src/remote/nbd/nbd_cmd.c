@@ -196,6 +196,8 @@ static void nbd_cmd_done(struct iop_msg *msg, int result)
 	if (slot->state != NBD_SLOT_INFLIGHT)
 		return;
 	proto->inflight--;
+	if (proto->cfg.stats)
+		proto->cfg.stats->inflight--;
 	if (result < 0)
 		log_debug("%s: request type %u at %llu+%u: %s", nbd_peer(proto),
 			  slot->req.type, (unsigned long long)slot->req.offset,
@@ -226,6 +228,10 @@ static void nbd_cmd_submit(struct nbd_proto *proto, struct nbd_slot *slot,
 	msg->cookie = slot;
 	slot->state = NBD_SLOT_INFLIGHT;
 	proto->inflight++;
+	if (proto->cfg.stats) {
+		proto->cfg.stats->inflight++;
+		proto->cfg.stats->requests++;
+	}
 	proto->export->desc->ops->submit(proto->session, msg);
 }
 

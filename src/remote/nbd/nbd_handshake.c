@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "base/base_log.h"
+#include "iopd/remote_stats.h"
 #include "remote/nbd/nbd_proto_priv.h"
 
 /* An export name, NUL-terminated for the exports table. */
@@ -164,6 +165,8 @@ static int nbd_hs_transmission(struct nbd_proto *proto,
 {
 	proto->export = exp;
 	proto->session = session;
+	if (proto->cfg.stats)
+		proto->cfg.stats->export = exp;
 	proto->view = *view;
 	/* proto.md: BLOCK_STATUS needs SET_META_CONTEXT to have named the
 	 * export that was finally selected. */
@@ -171,6 +174,7 @@ static int nbd_hs_transmission(struct nbd_proto *proto,
 	    (!proto->meta_name || strcmp(proto->meta_name, exp->name) != 0))
 		proto->meta_set = false;
 	proto->phase = NBD_PHASE_TRANSMISSION;
+	remote_stats_handshake("nbd", true);
 	log_debug("%s: serving export '%s'", nbd_peer(proto), exp->name);
 	/* Last: the option payload being parsed lives in this buffer. */
 	if (nbd_rx_reserve(proto, NBD_RX_BUF_BYTES) < 0)

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "base/base_log.h"
+#include "iopd/remote_stats.h"
 #include "remote/nbd/nbd_proto_priv.h"
 
 static void nbd_enter(struct nbd_proto *proto)
@@ -381,6 +382,10 @@ void nbd_proto_destroy(struct nbd_proto *proto)
 
 	if (!proto)
 		return;
+	/* A negotiation the engine gave up on (a client that merely
+	 * listed exports or hung up is not a failure). */
+	if (proto->phase != NBD_PHASE_TRANSMISSION && proto->failed)
+		remote_stats_handshake("nbd", false);
 	for (tx = proto->tx_head; tx; tx = next) {
 		next = tx->next;
 		if (!tx->is_slot)

@@ -42,6 +42,8 @@ struct nbd_proto_config {
 	 * re-entrantly.  May be NULL for callers that poll tx_iov. */
 	void (*tx_ready)(void *opaque);
 	void *opaque;
+	/* Kept up to date for the management channel; may be NULL. */
+	struct conn_stats *stats;
 };
 
 /* Create the engine; the initial server greeting is already queued for tx.

@@ -38,6 +38,7 @@ struct remote_conn {
 	bool close_posted;
 	void (*closed)(void *opaque, struct remote_conn *conn);
 	void *opaque;
+	struct conn_stats *stats; /* the Connection Manager's; may be NULL */
 	char peer[64];
 };
 
@@ -84,6 +85,8 @@ static void nbd_server_rx_done(struct base_io *io, int result)
 			log_debug("%s: read: %s", c->peer, strerror(-result));
 		nbd_server_rx_stop(c);
 	} else {
+		if (c->stats)
+			c->stats->bytes_in += (uint64_t)result;
 		ret = nbd_proto_rx_done(c->proto, (size_t)result);
 		if (ret < 0) {
 			/* The engine logged why; the stream is lost. */
@@ -114,6 +117,8 @@ static void nbd_server_tx_done(struct base_io *io, int result)
 			total += c->tx_iov[i].iov_len;
 		nbd_proto_tx_done(c->proto, total);
 	} else {
+		if (c->stats)
+			c->stats->bytes_out += (uint64_t)result;
 		nbd_proto_tx_done(c->proto, (size_t)result);
 	}
 	nbd_server_pump(c);
@@ -206,6 +211,7 @@ static int nbd_server_conn_start(const struct remote_conn_args *args,
 		.limits = args->limits,
 		.loop = args->loop,
 		.tx_ready = nbd_server_tx_ready,
+		.stats = args->stats,
 	};
 	struct remote_conn *c;
 	int one = 1;
@@ -221,6 +227,7 @@ static int nbd_server_conn_start(const struct remote_conn_args *args,
 	c->tx_fd = args->tx_fd;
 	c->closed = args->closed;
 	c->opaque = args->opaque;
+	c->stats = args->stats;
 	strncpy(c->peer, args->peer, sizeof(c->peer) - 1);
 	cfg.peer = c->peer;
 	cfg.opaque = c;

@@ -1,0 +1,459 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The metrics endpoint.  It renders what the Local Transport counts per
+ * device (iopd/local_stats.h) and the Remote Transports per protocol
+ * (iopd/remote_stats.h) in the Prometheus text exposition format, serves
+ * it at /metrics with libmicrohttpd on a thread of its own, and gives the
+ * same figures as JSON to the "stats" RPC method.  Reading the counters
+ * never stops the data path: the workers keep writing while we sum.
+ *
+ * A device is what an export serves, so per-device series are per-export
+ * series; exports made from the command line or the config file name
+ * their IOP and device after themselves.
+ */
+#include <errno.h>
+#include <microhttpd.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/base_log.h"
+#include "iopd/local_stats.h"
+#include "iopd/remote.h"
+#include "iopd/remote_stats.h"
+#include "mgmt/mgmt_metrics.h"
+
+struct mgmt_metrics {
+	unsigned int n;
+	int fds[MGMT_METRICS_MAX_LISTENERS];
+	struct MHD_Daemon *daemons[MGMT_METRICS_MAX_LISTENERS];
+};
+
+/* Text format ----------------------------------------------------------- */
+
+/* Label values escape backslash, double quote and newline. */
+static void mgmt_prom_label(FILE *f, const char *name, const char *value)
+{
+	fprintf(f, "%s=\"", name);
+	for (const char *p = value; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			fprintf(f, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static void mgmt_prom_dev(FILE *f, const char *metric, const char *iop,
+			  const char *dev)
+{
+	fprintf(f, "%s{", metric);
+	mgmt_prom_label(f, "iop", iop);
+	fputc(',', f);
+	mgmt_prom_label(f, "device", dev);
+}
+
+static const char *mgmt_errno_name(unsigned int slot)
+{
+	int e = local_stat_errno(slot);
+	const char *name = e ? strerrorname_np(e) : NULL;
+
+	return name ? name : "other";
+}
+
+struct mgmt_prom_pass {
+	FILE *f;
+	int what;
+};
+
+enum {
+	MGMT_PROM_REQUESTS,
+	MGMT_PROM_BYTES,
+	MGMT_PROM_OP_ERRORS,
+	MGMT_PROM_ERRNOS,
+	MGMT_PROM_INFLIGHT,
+	MGMT_PROM_SESSIONS,
+	MGMT_PROM_SESSIONS_TOTAL,
+	MGMT_PROM_LATENCY,
+	MGMT_PROM_DEV_PASSES,
+};
+
+static const char *const mgmt_prom_head[MGMT_PROM_DEV_PASSES] = {
+	"# HELP iopd_requests_total Requests an export received, by "
+	"operation (failed ones too).\n"
+	"# TYPE iopd_requests_total counter\n",
+	"# HELP iopd_bytes_total Bytes of the requests that succeeded, by "
+	"operation.\n"
+	"# TYPE iopd_bytes_total counter\n",
+	"# HELP iopd_request_errors_total Requests that failed, by "
+	"operation.\n"
+	"# TYPE iopd_request_errors_total counter\n",
+	"# HELP iopd_errors_total Requests that failed, by errno.\n"
+	"# TYPE iopd_errors_total counter\n",
+	"# HELP iopd_requests_in_flight Requests submitted and not yet "
+	"completed.\n"
+	"# TYPE iopd_requests_in_flight gauge\n",
+	"# HELP iopd_sessions Client sessions open on the export.\n"
+	"# TYPE iopd_sessions gauge\n",
+	"# HELP iopd_sessions_total Client sessions opened on the export.\n"
+	"# TYPE iopd_sessions_total counter\n",
+	"# HELP iopd_request_duration_seconds Time from a request's arrival "
+	"in the Local Transport to its completion.\n"
+	"# TYPE iopd_request_duration_seconds histogram\n",
+};
+
+static void mgmt_prom_latency(FILE *f, const char *iop, const char *dev,
+			      const struct local_stats *st)
+{
+	const char *m = "iopd_request_duration_seconds";
+	char name[64];
+	uint64_t cum = 0;
+
+	snprintf(name, sizeof(name), "%s_bucket", m);
+	for (unsigned int i = 0; i < LOCAL_STAT_LAT_BUCKETS; i++) {
+		uint64_t bound = local_stat_lat_bound_ns(i);
+
+		cum += st->lat_buckets[i];
+		mgmt_prom_dev(f, name, iop, dev);
+		if (bound == UINT64_MAX)
+			fprintf(f, ",le=\"+Inf\"} %llu\n",
+				(unsigned long long)cum);
+		else
+			fprintf(f, ",le=\"%g\"} %llu\n", (double)bound / 1e9,
+				(unsigned long long)cum);
+	}
+	snprintf(name, sizeof(name), "%s_sum", m);
+	mgmt_prom_dev(f, name, iop, dev);
+	fprintf(f, "} %.9f\n", (double)st->lat_sum_ns / 1e9);
+	snprintf(name, sizeof(name), "%s_count", m);
+	mgmt_prom_dev(f, name, iop, dev);
+	fprintf(f, "} %llu\n", (unsigned long long)cum);
+}
+
+static void mgmt_prom_ops(FILE *f, const char *metric, const char *iop,
+			  const char *dev, const uint64_t *v)
+{
+	for (unsigned int op = 0; op < LOCAL_STAT_OPS; op++) {
+		mgmt_prom_dev(f, metric, iop, dev);
+		fprintf(f, ",op=\"%s\"} %llu\n", local_stat_op_name(op),
+			(unsigned long long)v[op]);
+	}
+}
+
+static void mgmt_prom_dev_pass(void *opaque, const char *iop, const char *dev,
+			       const struct local_stats *st)
+{
+	struct mgmt_prom_pass *p = opaque;
+	FILE *f = p->f;
+
+	switch (p->what) {
+	case MGMT_PROM_REQUESTS:
+		mgmt_prom_ops(f, "iopd_requests_total", iop, dev, st->requests);
+		break;
+	case MGMT_PROM_BYTES:
+		mgmt_prom_ops(f, "iopd_bytes_total", iop, dev, st->bytes);
+		break;
+	case MGMT_PROM_OP_ERRORS:
+		mgmt_prom_ops(f, "iopd_request_errors_total", iop, dev,
+			      st->errors);
+		break;
+	case MGMT_PROM_ERRNOS:
+		for (unsigned int i = 0; i < LOCAL_STAT_ERRNOS; i++) {
+			mgmt_prom_dev(f, "iopd_errors_total", iop, dev);
+			fprintf(f, ",errno=\"%s\"} %llu\n", mgmt_errno_name(i),
+				(unsigned long long)st->errnos[i]);
+		}
+		break;
+	case MGMT_PROM_INFLIGHT:
+		mgmt_prom_dev(f, "iopd_requests_in_flight", iop, dev);
+		fprintf(f, "} %llu\n", (unsigned long long)st->inflight);
+		break;
+	case MGMT_PROM_SESSIONS:
+		mgmt_prom_dev(f, "iopd_sessions", iop, dev);
+		fprintf(f, "} %llu\n", (unsigned long long)st->sessions_open);
+		break;
+	case MGMT_PROM_SESSIONS_TOTAL:
+		mgmt_prom_dev(f, "iopd_sessions_total", iop, dev);
+		fprintf(f, "} %llu\n", (unsigned long long)st->sessions_total);
+		break;
+	case MGMT_PROM_LATENCY:
+		mgmt_prom_latency(f, iop, dev, st);
+		break;
+	}
+}
+
+/* Per-protocol series: one pass each, like the device families. */
+struct mgmt_prom_proto_series {
+	const char *head; /* HELP and TYPE; NULL: same family as before */
+	const char *name;
+	const char *result; /* the "result" label, or NULL */
+	size_t offset;	    /* of the value in struct remote_proto_stats */
+};
+
+static const struct mgmt_prom_proto_series mgmt_prom_proto[] = {
+	{ "# HELP iopd_connections Client connections open, by protocol.\n"
+	  "# TYPE iopd_connections gauge\n",
+	  "iopd_connections", NULL,
+	  offsetof(struct remote_proto_stats, conns_open) },
+	{ "# HELP iopd_connections_total Client connections accepted, by "
+	  "protocol.\n"
+	  "# TYPE iopd_connections_total counter\n",
+	  "iopd_connections_total", NULL,
+	  offsetof(struct remote_proto_stats, conns_total) },
+	{ "# HELP iopd_handshakes_total Negotiations that reached the data "
+	  "phase (ok) or that the server rejected (failed).\n"
+	  "# TYPE iopd_handshakes_total counter\n",
+	  "iopd_handshakes_total", "ok",
+	  offsetof(struct remote_proto_stats, handshakes_ok) },
+	{ NULL, "iopd_handshakes_total", "failed",
+	  offsetof(struct remote_proto_stats, handshakes_failed) },
+};
+
+static void mgmt_prom_proto_pass(void *opaque, const char *proto,
+				 const struct remote_proto_stats *st)
+{
+	struct mgmt_prom_pass *p = opaque;
+	const struct mgmt_prom_proto_series *ser = &mgmt_prom_proto[p->what];
+	uint64_t v = *(const uint64_t *)((const char *)st + ser->offset);
+
+	fprintf(p->f, "%s{", ser->name);
+	mgmt_prom_label(p->f, "protocol", proto);
+	if (ser->result)
+		fprintf(p->f, ",result=\"%s\"", ser->result);
+	fprintf(p->f, "} %llu\n", (unsigned long long)v);
+}
+
+char *mgmt_metrics_text(size_t *lenp)
+{
+	struct mgmt_prom_pass p;
+	char *buf = NULL;
+	size_t len = 0;
+
+	p.f = open_memstream(&buf, &len);
+	if (!p.f)
+		return NULL;
+	/* One pass per family: the format wants a family's samples
+	 * together, after its HELP and TYPE lines. */
+	for (p.what = 0; p.what < MGMT_PROM_DEV_PASSES; p.what++) {
+		fputs(mgmt_prom_head[p.what], p.f);
+		local_stats_foreach(mgmt_prom_dev_pass, &p);
+	}
+	for (p.what = 0; p.what < (int)(sizeof(mgmt_prom_proto) /
+					sizeof(mgmt_prom_proto[0]));
+	     p.what++) {
+		if (mgmt_prom_proto[p.what].head)
+			fputs(mgmt_prom_proto[p.what].head, p.f);
+		remote_stats_foreach(mgmt_prom_proto_pass, &p);
+	}
+	if (fclose(p.f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	*lenp = len;
+	return buf;
+}
+
+/* JSON for the stats RPC -------------------------------------------------- */
+
+static json_t *mgmt_json_ops(const uint64_t *v)
+{
+	json_t *o = json_object();
+
+	for (unsigned int op = 0; op < LOCAL_STAT_OPS; op++)
+		json_object_set_new(o, local_stat_op_name(op),
+				    json_integer((json_int_t)v[op]));
+	return o;
+}
+
+static void mgmt_json_dev(void *opaque, const char *iop, const char *dev,
+			  const struct local_stats *st)
+{
+	json_t *errnos = json_object(), *buckets = json_array();
+	uint64_t cum = 0;
+
+	for (unsigned int i = 0; i < LOCAL_STAT_ERRNOS; i++)
+		if (st->errnos[i])
+			json_object_set_new(
+				errnos, mgmt_errno_name(i),
+				json_integer((json_int_t)st->errnos[i]));
+	for (unsigned int i = 0; i < LOCAL_STAT_LAT_BUCKETS; i++) {
+		uint64_t bound = local_stat_lat_bound_ns(i);
+		char le[32];
+
+		/* "le" as the text format spells it: no binary float noise. */
+		if (bound == UINT64_MAX)
+			snprintf(le, sizeof(le), "+Inf");
+		else
+			snprintf(le, sizeof(le), "%g", (double)bound / 1e9);
+		cum += st->lat_buckets[i];
+		json_array_append_new(buckets,
+				      json_pack("{s:s,s:I}", "le", le, "count",
+						(json_int_t)cum));
+	}
+	json_array_append_new(
+		opaque,
+		json_pack(
+			"{s:s,s:s,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:{s:I,s:I,s:o}}",
+			"iop", iop, "device", dev, "requests",
+			mgmt_json_ops(st->requests), "bytes",
+			mgmt_json_ops(st->bytes), "errors",
+			mgmt_json_ops(st->errors), "errnos", errnos, "inflight",
+			(json_int_t)st->inflight, "sessions",
+			(json_int_t)st->sessions_open, "sessions_total",
+			(json_int_t)st->sessions_total, "latency", "count",
+			(json_int_t)cum, "sum_ns", (json_int_t)st->lat_sum_ns,
+			"buckets", buckets));
+}
+
+static void mgmt_json_proto(void *opaque, const char *proto,
+			    const struct remote_proto_stats *st)
+{
+	json_array_append_new(
+		opaque,
+		json_pack("{s:s,s:I,s:I,s:I,s:I}", "protocol", proto,
+			  "connections", (json_int_t)st->conns_open,
+			  "connections_total", (json_int_t)st->conns_total,
+			  "handshakes_ok", (json_int_t)st->handshakes_ok,
+			  "handshakes_failed",
+			  (json_int_t)st->handshakes_failed));
+}
+
+json_t *mgmt_metrics_json(void)
+{
+	json_t *devs = json_array(), *protos = json_array();
+
+	if (!devs || !protos) {
+		json_decref(devs);
+		json_decref(protos);
+		return NULL;
+	}
+	local_stats_foreach(mgmt_json_dev, devs);
+	remote_stats_foreach(mgmt_json_proto, protos);
+	return json_pack("{s:o,s:o}", "devices", devs, "protocols", protos);
+}
+
+/* HTTP ------------------------------------------------------------------ */
+
+static enum MHD_Result mgmt_metrics_reply(struct MHD_Connection *c,
+					  unsigned int status, const char *type,
+					  char *body, size_t len)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result mgmt_metrics_request(void *cls, struct MHD_Connection *c,
+					    const char *url, const char *method,
+					    const char *version,
+					    const char *upload_data,
+					    size_t *upload_data_size,
+					    void **con_cls)
+{
+	char *body;
+	size_t len;
+
+	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+		body = strdup("only GET\n");
+		return body ? mgmt_metrics_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+						 "text/plain", body,
+						 strlen(body))
+			    : MHD_NO;
+	}
+	if (strcmp(url, "/metrics")) {
+		body = strdup("not found; try /metrics\n");
+		return body ? mgmt_metrics_reply(c, MHD_HTTP_NOT_FOUND,
+						 "text/plain", body,
+						 strlen(body))
+			    : MHD_NO;
+	}
+	body = mgmt_metrics_text(&len);
+	if (!body)
+		return MHD_NO;
+	return mgmt_metrics_reply(c, MHD_HTTP_OK,
+				  "text/plain; version=0.0.4; charset=utf-8",
+				  body, len);
+}
+
+static void mgmt_metrics_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = 0;
+	log_warn("metrics: %s", line);
+}
+
+int mgmt_metrics_start(const char *addr, struct mgmt_metrics **mp)
+{
+	struct mgmt_metrics *m = calloc(1, sizeof(*m));
+	int n;
+
+	if (!m)
+		return -ENOMEM;
+	n = remote_listen_bind(addr, 9100, m->fds, MGMT_METRICS_MAX_LISTENERS);
+	if (n < 0) {
+		free(m);
+		return n;
+	}
+	for (int i = 0; i < n; i++) {
+		m->daemons[i] = MHD_start_daemon(
+			MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0,
+			NULL, NULL, mgmt_metrics_request, m,
+			MHD_OPTION_LISTEN_SOCKET, m->fds[i],
+			MHD_OPTION_EXTERNAL_LOGGER, mgmt_metrics_mhd_log, NULL,
+			MHD_OPTION_CONNECTION_LIMIT, 64u,
+			MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+		m->n++;
+		if (!m->daemons[i]) {
+			log_error("metrics %s: cannot start the HTTP server",
+				  addr);
+			for (int j = i + 1; j < n; j++)
+				close(m->fds[j]);
+			mgmt_metrics_stop(m);
+			return -EIO;
+		}
+	}
+	*mp = m;
+	return 0;
+}
+
+void mgmt_metrics_stop(struct mgmt_metrics *m)
+{
+	if (!m)
+		return;
+	/* A daemon that started closes its listening socket itself. */
+	for (unsigned int i = 0; i < m->n; i++) {
+		if (m->daemons[i])
+			MHD_stop_daemon(m->daemons[i]);
+		else
+			close(m->fds[i]);
+	}
+	free(m);
+}
+
+unsigned int mgmt_metrics_listeners(const struct mgmt_metrics *m)
+{
+	return m ? m->n : 0;
+}
+
+int mgmt_metrics_describe(const struct mgmt_metrics *m, unsigned int i,
+			  char *buf, size_t len)
+{
+	if (!m || i >= m->n)
+		return -ENOENT;
+	return remote_listen_describe(m->fds[i], buf, len);
+}

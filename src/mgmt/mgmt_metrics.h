@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The metrics endpoint: Prometheus text format at /metrics over HTTP
+ * (libmicrohttpd, its own thread), off unless the operator gives an
+ * address, and the same figures as JSON for the "stats" RPC method.
+ */
+#ifndef IOPD_MGMT_METRICS_H
+#define IOPD_MGMT_METRICS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#define MGMT_METRICS_MAX_LISTENERS 4
+
+struct mgmt_metrics;
+
+/* Bind addr ("HOST:PORT", "[V6]:PORT", ":PORT"; port 0 picks one) and
+ * serve /metrics from a thread of its own.  Returns 0 or -errno after
+ * logging why. */
+int mgmt_metrics_start(const char *addr, struct mgmt_metrics **mp);
+void mgmt_metrics_stop(struct mgmt_metrics *m);
+/* Listening sockets, and "tcp 127.0.0.1:9100" for each (0 or -errno). */
+unsigned int mgmt_metrics_listeners(const struct mgmt_metrics *m);
+int mgmt_metrics_describe(const struct mgmt_metrics *m, unsigned int i,
+			  char *buf, size_t len);
+
+/* Everything counted so far in Prometheus text exposition format 0.0.4;
+ * the caller frees it.  NULL when out of memory. */
+char *mgmt_metrics_text(size_t *lenp);
+/* The same figures as a JSON object (new reference), or NULL. */
+json_t *mgmt_metrics_json(void);
+
+#endif

@@ -1,0 +1,815 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The JSON-RPC 2.0 server of the management channel: a listening Unix
+ * socket (mode 0600, peers checked with SO_PEERCRED), newline-delimited
+ * requests parsed with jansson, the method registry, and the management
+ * thread that serves them one at a time (see mgmt_rpc.h for why).  The
+ * methods themselves live in mgmt_rpc_<family>.c.
+ *
+ * The thread exists even without a socket: a SIGHUP reload runs on it,
+ * so that the main thread never blocks on a drain.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "base/base_log.h"
+#include "iopd/remote.h"
+#include "mgmt/mgmt_rpc.h"
+
+#define MGMT_RPC_MAX_CLIENTS	16
+#define MGMT_RPC_MAX_LINE_BYTES (1024 * 1024)
+#define MGMT_RPC_SEND_TIMEOUT_S 10
+#define MGMT_RPC_MAX_LISTENERS	5 /* the Unix socket and 4 TCP addresses */
+#define MGMT_RPC_MIN_TOKEN	16
+
+static const struct mgmt_method *const mgmt_rpc_tables[] = {
+	mgmt_rpc_daemon_methods, mgmt_rpc_iop_methods,
+	mgmt_rpc_device_methods, mgmt_rpc_export_methods,
+	mgmt_rpc_conn_methods,	 mgmt_rpc_discover_methods,
+	mgmt_rpc_stats_methods,
+};
+
+/* Where a request comes from: Unix peers are checked once at accept;
+ * TCP peers must authenticate (daemon.auth) before anything else. */
+struct mgmt_rpc_session {
+	bool must_auth;
+	bool authed;
+	bool hang_up; /* a failed daemon.auth: answer, then close */
+	const struct mgmt_rpc *rpc;
+};
+
+struct mgmt_rpc_client {
+	int fd;
+	char *buf;
+	size_t len, cap;
+	struct mgmt_rpc_session session;
+};
+
+struct mgmt_rpc_listener {
+	int fd;
+	bool tcp;
+	char describe[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
+};
+
+struct mgmt_rpc {
+	struct mgmt_rpc_config cfg;
+	struct mgmt_ctx *ctx;
+	char *path; /* the Unix socket we created, unlinked at the end */
+	struct mgmt_rpc_listener listeners[MGMT_RPC_MAX_LISTENERS];
+	unsigned int n_listeners;
+	char *token; /* for TCP clients */
+	int event_fd;
+	atomic_bool stop, reload;
+	bool started;
+	pthread_t thread;
+	struct mgmt_rpc_client clients[MGMT_RPC_MAX_CLIENTS];
+};
+
+/* Errors and parameters, for the handlers ------------------------------- */
+
+int mgmt_error_set(struct mgmt_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	if (code == -EINVAL)
+		err->code = MGMT_ERR_INVALID_PARAMS;
+	return code;
+}
+
+int mgmt_params_only(json_t *params, const char *const *keys,
+		     struct mgmt_error *err)
+{
+	const char *key;
+	json_t *v;
+
+	if (!params)
+		return 0;
+	if (!json_is_object(params))
+		return mgmt_error_set(err, -EINVAL, "params must be an object");
+	json_object_foreach(params, key, v)
+	{
+		unsigned int i;
+
+		for (i = 0; keys[i]; i++)
+			if (!strcmp(keys[i], key))
+				break;
+		if (!keys[i])
+			return mgmt_error_set(err, -EINVAL,
+					      "unknown parameter \"%s\"", key);
+	}
+	return 0;
+}
+
+static json_t *mgmt_param_get(json_t *params, const char *key)
+{
+	return json_is_object(params) ? json_object_get(params, key) : NULL;
+}
+
+int mgmt_param_str(json_t *params, const char *key, bool required,
+		   const char **out, struct mgmt_error *err)
+{
+	json_t *v = mgmt_param_get(params, key);
+
+	if (!v && !required)
+		return 0;
+	if (!json_is_string(v))
+		return mgmt_error_set(err, -EINVAL,
+				      "parameter \"%s\": %s a string", key,
+				      v ? "expected" : "missing,");
+	*out = json_string_value(v);
+	return 0;
+}
+
+int mgmt_param_bool(json_t *params, const char *key, bool *out,
+		    struct mgmt_error *err)
+{
+	json_t *v = mgmt_param_get(params, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return mgmt_error_set(err, -EINVAL,
+				      "parameter \"%s\": expected true or "
+				      "false",
+				      key);
+	*out = json_is_true(v);
+	return 0;
+}
+
+int mgmt_param_uint(json_t *params, const char *key, bool required,
+		    uint64_t *out, struct mgmt_error *err)
+{
+	json_t *v = mgmt_param_get(params, key);
+
+	if (!v && !required)
+		return 0;
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*out = (uint64_t)json_integer_value(v);
+		return 0;
+	}
+	if (json_is_string(v) &&
+	    mgmt_size_parse(json_string_value(v), out) == 0)
+		return 0;
+	return mgmt_error_set(err, -EINVAL,
+			      "parameter \"%s\": %s a non-negative integer "
+			      "(sizes may be \"1G\")",
+			      key, v ? "expected" : "missing,");
+}
+
+/* Dispatch ---------------------------------------------------------------- */
+
+static const struct mgmt_method *mgmt_rpc_method_find(const char *name)
+{
+	for (size_t t = 0;
+	     t < sizeof(mgmt_rpc_tables) / sizeof(mgmt_rpc_tables[0]); t++)
+		for (const struct mgmt_method *m = mgmt_rpc_tables[t]; m->name;
+		     m++)
+			if (!strcmp(m->name, name))
+				return m;
+	return NULL;
+}
+
+/* "daemon.methods": the registry itself, for iopctl and people. */
+json_t *mgmt_rpc_methods_json(void);
+json_t *mgmt_rpc_methods_json(void)
+{
+	json_t *list = json_array();
+
+	for (size_t t = 0;
+	     t < sizeof(mgmt_rpc_tables) / sizeof(mgmt_rpc_tables[0]); t++)
+		for (const struct mgmt_method *m = mgmt_rpc_tables[t]; m->name;
+		     m++)
+			json_array_append_new(
+				list,
+				json_pack("{s:s, s:s}", "name", m->name, "help",
+					  m->help ? m->help : ""));
+	return list;
+}
+
+static json_t *mgmt_rpc_error(json_t *id, int code, const char *message,
+			      int errnum)
+{
+	json_t *error =
+		json_pack("{s:i, s:s}", "code", code, "message", message);
+
+	if (errnum > 0)
+		json_object_set_new(
+			error, "data",
+			json_pack("{s:s}", "errno",
+				  strerrorname_np(errnum) ?: "unknown"));
+	return json_pack("{s:s, s:O?, s:o}", "jsonrpc", "2.0", "id", id,
+			 "error", error);
+}
+
+/* Compare without telling by the time taken how much matched. */
+static bool mgmt_rpc_token_equal(const char *want, const char *got)
+{
+	size_t n = strlen(want), m = strlen(got);
+	unsigned char diff = n != m;
+
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)want[i] ^
+			(unsigned char)got[i % (m + 1)];
+	return !diff;
+}
+
+/* daemon.auth, which only a TCP session needs and sees. */
+static json_t *mgmt_rpc_auth(struct mgmt_rpc_session *s, json_t *id,
+			     json_t *params)
+{
+	json_t *token = json_object_get(params, "token");
+
+	if (!json_is_string(token) ||
+	    !mgmt_rpc_token_equal(s->rpc->token, json_string_value(token))) {
+		/* No second guess on this connection; no token in the log. */
+		log_warn("mgmt: a TCP client failed to authenticate");
+		s->hang_up = true;
+		return mgmt_rpc_error(id, -32001,
+				      "permission denied: bad token", 0);
+	}
+	s->authed = true;
+	return json_pack("{s:s, s:O?, s:{s:b}}", "jsonrpc", "2.0", "id", id,
+			 "result", "authenticated", true);
+}
+
+/* One request object.  Returns the response, or NULL for a notification. */
+static json_t *mgmt_rpc_call(struct mgmt_ctx *ctx, json_t *req,
+			     struct mgmt_rpc_session *s)
+{
+	struct mgmt_error err = { .code = 0 };
+	const struct mgmt_method *m;
+	json_t *id, *params, *result = NULL, *method, *version;
+	int ret;
+
+	if (!json_is_object(req))
+		return mgmt_rpc_error(NULL, MGMT_ERR_INVALID_REQUEST,
+				      "a request must be an object", 0);
+	id = json_object_get(req, "id");
+	method = json_object_get(req, "method");
+	params = json_object_get(req, "params");
+	version = json_object_get(req, "jsonrpc");
+	if (id && !json_is_string(id) && !json_is_integer(id) &&
+	    !json_is_null(id))
+		return mgmt_rpc_error(NULL, MGMT_ERR_INVALID_REQUEST,
+				      "id must be a string, an integer or null",
+				      0);
+	if (!json_is_string(version) ||
+	    strcmp(json_string_value(version), "2.0"))
+		return mgmt_rpc_error(id, MGMT_ERR_INVALID_REQUEST,
+				      "\"jsonrpc\": \"2.0\" is required", 0);
+	if (!json_is_string(method))
+		return mgmt_rpc_error(id, MGMT_ERR_INVALID_REQUEST,
+				      "\"method\" must be a string", 0);
+	if (params && !json_is_object(params) && !json_is_array(params))
+		return mgmt_rpc_error(id, MGMT_ERR_INVALID_REQUEST,
+				      "\"params\" must be an object or an "
+				      "array",
+				      0);
+	if (s && s->must_auth &&
+	    !strcmp(json_string_value(method), "daemon.auth"))
+		return mgmt_rpc_auth(s, id, params);
+	if (s && s->must_auth && !s->authed) {
+		s->hang_up = true;
+		return mgmt_rpc_error(id, -32001,
+				      "permission denied: call daemon.auth "
+				      "with the token first",
+				      0);
+	}
+	m = mgmt_rpc_method_find(json_string_value(method));
+	if (!m) {
+		char msg[300];
+
+		snprintf(msg, sizeof(msg),
+			 "no method \"%.200s\" (daemon.methods lists them)",
+			 json_string_value(method));
+		return id ? mgmt_rpc_error(id, MGMT_ERR_NO_METHOD, msg, 0)
+			  : NULL;
+	}
+	log_debug("mgmt: %s", m->name);
+	/* What the failing function logs is what the client reads. */
+	base_log_capture(err.message, sizeof(err.message));
+	ret = m->fn(ctx, params, &result, &err);
+	base_log_capture(NULL, 0);
+	if (!id) {
+		json_decref(result);
+		return NULL;
+	}
+	if (ret < 0) {
+		int code = err.code ? err.code : MGMT_ERR_ERRNO_BASE + ret;
+
+		if (-ret >= 100 && !err.code)
+			code = MGMT_ERR_INTERNAL;
+		return mgmt_rpc_error(
+			id, code, err.message[0] ? err.message : strerror(-ret),
+			-ret);
+	}
+	return json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id,
+			 "result", result ? result : json_null());
+}
+
+static char *mgmt_rpc_handle(struct mgmt_ctx *ctx, const char *text, size_t len,
+			     struct mgmt_rpc_session *s)
+{
+	json_error_t jerr;
+	json_t *req, *resp = NULL;
+	char *out = NULL;
+
+	req = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+			 &jerr);
+	if (!req) {
+		char msg[300];
+
+		snprintf(msg, sizeof(msg), "parse error at column %d: %s",
+			 jerr.column, jerr.text);
+		resp = mgmt_rpc_error(NULL, MGMT_ERR_PARSE, msg, 0);
+	} else if (json_is_array(req)) {
+		/* JSON-RPC 2.0 §6: a batch; notifications get nothing. */
+		size_t i;
+		json_t *item;
+
+		if (json_array_size(req) == 0) {
+			resp = mgmt_rpc_error(NULL, MGMT_ERR_INVALID_REQUEST,
+					      "empty batch", 0);
+		} else {
+			resp = json_array();
+			json_array_foreach(req, i, item)
+			{
+				json_t *r = mgmt_rpc_call(ctx, item, s);
+
+				if (r)
+					json_array_append_new(resp, r);
+			}
+			if (json_array_size(resp) == 0) {
+				json_decref(resp);
+				resp = NULL;
+			}
+		}
+	} else {
+		resp = mgmt_rpc_call(ctx, req, s);
+	}
+	json_decref(req);
+	if (resp) {
+		out = json_dumps(resp, JSON_COMPACT | JSON_ENSURE_ASCII);
+		json_decref(resp);
+	}
+	return out;
+}
+
+char *mgmt_rpc_handle_text(struct mgmt_ctx *ctx, const char *text, size_t len)
+{
+	return mgmt_rpc_handle(ctx, text, len, NULL);
+}
+
+/* The socket and the thread ------------------------------------------------ */
+
+static void mgmt_rpc_client_close(struct mgmt_rpc_client *c)
+{
+	close(c->fd);
+	free(c->buf);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+static int mgmt_rpc_send(int fd, const char *text)
+{
+	size_t len = strlen(text), off = 0;
+
+	while (off < len) {
+		ssize_t n = send(fd, text + off, len - off, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -errno;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+static bool mgmt_rpc_peer_allowed(const struct mgmt_rpc *rpc, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	if (cred.uid == 0 || cred.uid == geteuid() ||
+	    (rpc->cfg.allow_uid >= 0 && cred.uid == (uid_t)rpc->cfg.allow_uid))
+		return true;
+	log_warn("mgmt: refused a client with uid %u (pid %d)",
+		 (unsigned int)cred.uid, (int)cred.pid);
+	return false;
+}
+
+static void mgmt_rpc_accept(struct mgmt_rpc *rpc,
+			    const struct mgmt_rpc_listener *l)
+{
+	struct timeval tv = { .tv_sec = MGMT_RPC_SEND_TIMEOUT_S };
+	struct mgmt_rpc_client *slot = NULL;
+	int fd;
+
+	fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (!l->tcp && !mgmt_rpc_peer_allowed(rpc, fd)) {
+		mgmt_rpc_send(fd, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":"
+				  "{\"code\":-32001,\"message\":\"permission "
+				  "denied: not root or iopd's user\"}}\n");
+		close(fd);
+		return;
+	}
+	for (unsigned int i = 0; i < MGMT_RPC_MAX_CLIENTS; i++)
+		if (rpc->clients[i].fd < 0) {
+			slot = &rpc->clients[i];
+			break;
+		}
+	if (!slot) {
+		mgmt_rpc_send(fd, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":"
+				  "{\"code\":-32011,\"message\":\"too many "
+				  "management clients\"}}\n");
+		close(fd);
+		return;
+	}
+	/* A client that stops reading its responses must not stall the
+	 * management thread for ever. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	slot->fd = fd;
+	slot->session.must_auth = l->tcp;
+	slot->session.rpc = rpc;
+}
+
+/* Handle every complete line in c's buffer.  Returns false to close. */
+static bool mgmt_rpc_client_lines(struct mgmt_rpc *rpc,
+				  struct mgmt_rpc_client *c)
+{
+	char *nl;
+
+	while ((nl = memchr(c->buf, '\n', c->len))) {
+		size_t line = (size_t)(nl - c->buf);
+		char *resp = NULL;
+		bool blank = true;
+
+		for (size_t i = 0; i < line; i++)
+			if (c->buf[i] != ' ' && c->buf[i] != '\t' &&
+			    c->buf[i] != '\r')
+				blank = false;
+		if (!blank)
+			resp = mgmt_rpc_handle(rpc->ctx, c->buf, line,
+					       &c->session);
+		memmove(c->buf, nl + 1, c->len - line - 1);
+		c->len -= line + 1;
+		if (resp) {
+			int ret = mgmt_rpc_send(c->fd, resp);
+
+			if (ret == 0)
+				ret = mgmt_rpc_send(c->fd, "\n");
+			free(resp);
+			if (ret < 0)
+				return false;
+		}
+		if (c->session.hang_up)
+			return false;
+	}
+	return true;
+}
+
+static void mgmt_rpc_client_read(struct mgmt_rpc *rpc,
+				 struct mgmt_rpc_client *c)
+{
+	ssize_t n;
+
+	if (c->cap - c->len < 4096) {
+		size_t cap = c->cap ? c->cap * 2 : 8192;
+		char *buf;
+
+		/* Strangers get no room to make us allocate. */
+		if (cap > MGMT_RPC_MAX_LINE_BYTES + 8192 ||
+		    (c->session.must_auth && !c->session.authed &&
+		     cap > 8192)) {
+			mgmt_rpc_send(c->fd,
+				      "{\"jsonrpc\":\"2.0\",\"id\":null,"
+				      "\"error\":{\"code\":-32600,\"message\":"
+				      "\"request line longer than 1 MiB\"}}\n");
+			mgmt_rpc_client_close(c);
+			return;
+		}
+		buf = realloc(c->buf, cap);
+		if (!buf) {
+			mgmt_rpc_client_close(c);
+			return;
+		}
+		c->buf = buf;
+		c->cap = cap;
+	}
+	n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		/* A last request without its newline still gets served. */
+		if (n == 0 && c->len) {
+			c->buf[c->len++] = '\n';
+			mgmt_rpc_client_lines(rpc, c);
+		}
+		mgmt_rpc_client_close(c);
+		return;
+	}
+	c->len += (size_t)n;
+	if (!mgmt_rpc_client_lines(rpc, c))
+		mgmt_rpc_client_close(c);
+}
+
+static void mgmt_rpc_do_reload(struct mgmt_rpc *rpc)
+{
+	struct mgmt_error err = { .code = 0 };
+	json_t *result = NULL;
+
+	if (mgmt_reload(rpc->ctx, &result, &err) < 0)
+		log_error("reload failed: %s",
+			  err.message[0] ? err.message : "see above");
+	json_decref(result);
+}
+
+static void *mgmt_rpc_thread(void *arg)
+{
+	struct mgmt_rpc *rpc = arg;
+	struct pollfd pfd[MGMT_RPC_MAX_CLIENTS + MGMT_RPC_MAX_LISTENERS + 1];
+	int map[MGMT_RPC_MAX_CLIENTS + MGMT_RPC_MAX_LISTENERS + 1];
+
+	pthread_setname_np(pthread_self(), "iopd-mgmt");
+	while (!atomic_load(&rpc->stop)) {
+		unsigned int n = 0;
+		uint64_t v;
+
+		pfd[n].fd = rpc->event_fd;
+		pfd[n++].events = POLLIN;
+		for (unsigned int i = 0; i < rpc->n_listeners; i++) {
+			map[n] = -1 - (int)i;
+			pfd[n].fd = rpc->listeners[i].fd;
+			pfd[n++].events = POLLIN;
+		}
+		for (int i = 0; i < MGMT_RPC_MAX_CLIENTS; i++) {
+			if (rpc->clients[i].fd < 0)
+				continue;
+			map[n] = i;
+			pfd[n].fd = rpc->clients[i].fd;
+			pfd[n++].events = POLLIN;
+		}
+		if (poll(pfd, n, -1) < 0)
+			continue;
+		if (pfd[0].revents & POLLIN) {
+			if (read(rpc->event_fd, &v, sizeof(v)) < 0) {
+				/* EAGAIN: another reader got it */
+			}
+			if (atomic_exchange(&rpc->reload, false))
+				mgmt_rpc_do_reload(rpc);
+		}
+		for (unsigned int i = 1; i < n; i++) {
+			if (!pfd[i].revents)
+				continue;
+			if (map[i] < 0)
+				mgmt_rpc_accept(rpc,
+						&rpc->listeners[-1 - map[i]]);
+			else
+				mgmt_rpc_client_read(rpc,
+						     &rpc->clients[map[i]]);
+		}
+	}
+	return NULL;
+}
+
+/* An existing socket file: another daemon's (refuse) or a stale one. */
+static int mgmt_rpc_unlink_stale(const struct sockaddr_un *sun)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(sun->sun_path, &st) < 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_error("mgmt socket %s: exists and is not a socket",
+			  sun->sun_path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	ret = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (ret == 0) {
+		log_error("mgmt socket %s: another iopd is using it",
+			  sun->sun_path);
+		return -EADDRINUSE;
+	}
+	unlink(sun->sun_path);
+	return 0;
+}
+
+static int mgmt_rpc_bind_unix(struct mgmt_rpc *rpc, const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct mgmt_rpc_listener *l = &rpc->listeners[rpc->n_listeners];
+	mode_t mode = rpc->cfg.socket_mode ? rpc->cfg.socket_mode : 0600;
+	mode_t old;
+	int fd, ret;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_error("mgmt socket %s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun.sun_path, path);
+	ret = mgmt_rpc_unlink_stale(&sun);
+	if (ret < 0)
+		return ret;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* Never visible with looser permissions, not even for a moment;
+	 * only the main thread runs yet. */
+	old = umask(0177);
+	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (ret < 0 || chmod(path, mode) < 0 || listen(fd, 16) < 0) {
+		ret = -errno;
+		log_error("mgmt socket %s: %s", path, strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	rpc->path = strdup(path);
+	if (!rpc->path) {
+		close(fd);
+		unlink(path);
+		return -ENOMEM;
+	}
+	l->fd = fd;
+	snprintf(l->describe, sizeof(l->describe), "unix %s", path);
+	rpc->n_listeners++;
+	return 0;
+}
+
+/* The token: one line, from a file nobody but its owner can read. */
+static int mgmt_rpc_token_load(struct mgmt_rpc *rpc, const char *path)
+{
+	char buf[1024];
+	struct stat st;
+	size_t n;
+	FILE *f;
+
+	f = path ? fopen(path, "re") : NULL;
+	if (!f) {
+		log_error("mgmt listen: a token file is required (%s)",
+			  path ? strerror(errno) : "--mgmt-token-file");
+		return -EINVAL;
+	}
+	if (fstat(fileno(f), &st) < 0 || (st.st_mode & 077) ||
+	    st.st_uid != geteuid()) {
+		log_error("mgmt token file %s: must be ours and mode 0600 or "
+			  "stricter",
+			  path);
+		fclose(f);
+		return -EPERM;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	buf[strcspn(buf, "\r\n")] = 0;
+	if (strlen(buf) < MGMT_RPC_MIN_TOKEN) {
+		log_error("mgmt token file %s: the token needs at least %d "
+			  "characters",
+			  path, MGMT_RPC_MIN_TOKEN);
+		return -EINVAL;
+	}
+	rpc->token = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return rpc->token ? 0 : -ENOMEM;
+}
+
+static int mgmt_rpc_bind_tcp(struct mgmt_rpc *rpc, const char *addr)
+{
+	int fds[MGMT_RPC_MAX_LISTENERS - 1], n, ret;
+
+	ret = mgmt_rpc_token_load(rpc, rpc->cfg.token_file);
+	if (ret < 0)
+		return ret;
+	n = remote_listen_bind(addr, MGMT_DEFAULT_PORT + 1, fds,
+			       MGMT_RPC_MAX_LISTENERS - 1);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		struct mgmt_rpc_listener *l = &rpc->listeners[rpc->n_listeners];
+
+		l->fd = fds[i];
+		l->tcp = true;
+		if (remote_listen_describe(fds[i], l->describe,
+					   sizeof(l->describe)) < 0)
+			snprintf(l->describe, sizeof(l->describe), "tcp %s",
+				 addr);
+		rpc->n_listeners++;
+	}
+	return 0;
+}
+
+int mgmt_rpc_create(const struct mgmt_rpc_config *cfg, struct mgmt_ctx *ctx,
+		    struct mgmt_rpc **rpcp)
+{
+	struct mgmt_rpc *rpc = calloc(1, sizeof(*rpc));
+	int ret = 0;
+
+	if (!rpc)
+		return -ENOMEM;
+	rpc->cfg = *cfg;
+	rpc->ctx = ctx;
+	for (unsigned int i = 0; i < MGMT_RPC_MAX_CLIENTS; i++)
+		rpc->clients[i].fd = -1;
+	rpc->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (rpc->event_fd < 0) {
+		ret = -errno;
+		free(rpc);
+		return ret;
+	}
+	if (cfg->socket_path)
+		ret = mgmt_rpc_bind_unix(rpc, cfg->socket_path);
+	if (ret == 0 && cfg->tcp_addr)
+		ret = mgmt_rpc_bind_tcp(rpc, cfg->tcp_addr);
+	if (ret < 0) {
+		mgmt_rpc_destroy(rpc);
+		return ret;
+	}
+	ctx->rpc = rpc;
+	*rpcp = rpc;
+	return 0;
+}
+
+const char *mgmt_rpc_describe(const struct mgmt_rpc *rpc, unsigned int i)
+{
+	return i < rpc->n_listeners ? rpc->listeners[i].describe : NULL;
+}
+
+int mgmt_rpc_start(struct mgmt_rpc *rpc)
+{
+	int ret = -pthread_create(&rpc->thread, NULL, mgmt_rpc_thread, rpc);
+
+	if (ret < 0) {
+		log_error("cannot start the management thread: %s",
+			  strerror(-ret));
+		return ret;
+	}
+	rpc->started = true;
+	return 0;
+}
+
+static void mgmt_rpc_wake(struct mgmt_rpc *rpc)
+{
+	uint64_t one = 1;
+
+	if (write(rpc->event_fd, &one, sizeof(one)) < 0) {
+		/* the counter is full: it is awake anyway */
+	}
+}
+
+void mgmt_rpc_request_reload(struct mgmt_rpc *rpc)
+{
+	atomic_store(&rpc->reload, true);
+	mgmt_rpc_wake(rpc);
+}
+
+void mgmt_rpc_destroy(struct mgmt_rpc *rpc)
+{
+	if (!rpc)
+		return;
+	if (rpc->started) {
+		atomic_store(&rpc->stop, true);
+		mgmt_rpc_wake(rpc);
+		pthread_join(rpc->thread, NULL);
+	}
+	for (unsigned int i = 0; i < MGMT_RPC_MAX_CLIENTS; i++)
+		if (rpc->clients[i].fd >= 0)
+			mgmt_rpc_client_close(&rpc->clients[i]);
+	for (unsigned int i = 0; i < rpc->n_listeners; i++)
+		close(rpc->listeners[i].fd);
+	if (rpc->path)
+		unlink(rpc->path);
+	if (rpc->token) {
+		explicit_bzero(rpc->token, strlen(rpc->token));
+		free(rpc->token);
+	}
+	if (rpc->ctx)
+		rpc->ctx->rpc = NULL;
+	close(rpc->event_fd);
+	free(rpc->path);
+	free(rpc);
+}

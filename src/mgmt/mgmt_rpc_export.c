@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Management methods for exports: list, add, remove, set read-only, set
+ * the default, resize.  export.add takes the config file's export object,
+ * through the same parser and translation as start-up (mgmt_config.c),
+ * and every change is mirrored in the running configuration so that
+ * save-config writes what runs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base_log.h"
+#include "mgmt/mgmt_rpc.h"
+#include "mgmt/mgmt_rpc_priv.h"
+
+json_t *mgmt_export_info_json(struct mgmt_ctx *ctx,
+			      const struct connmgr_export_info *info)
+{
+	struct mgmt_export *e = mgmt_config_export_find(ctx->cfg, info->name);
+	struct local_dev_info dev = { .name = NULL };
+	json_t *o;
+
+	local_iop_dev_info(info->desc->ctx, info->dev_index, &dev);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:i, s:i}", "name",
+		      info->name, "iop", info->iop, "device", info->dev, "ddm",
+		      dev.ddm ? dev.ddm : "", "read_only",
+		      info->read_only || dev.read_only, "default",
+		      info->is_default, "size", (json_int_t)dev.size_bytes,
+		      "block_size", (int)dev.block_size_min, "sessions",
+		      (int)dev.sessions);
+	if (info->description)
+		json_object_set_new(o, "description",
+				    json_string(info->description));
+	if (e && e->path)
+		json_object_set_new(o, "path", json_string(e->path));
+	return o;
+}
+
+static int mgmt_export_list(struct mgmt_ctx *ctx, json_t *params,
+			    json_t **result, struct mgmt_error *err)
+{
+	static const char *const keys[] = { "name", NULL };
+	struct connmgr_export_info info;
+	const char *name = NULL;
+	json_t *list;
+	int ret;
+
+	if ((ret = mgmt_params_only(params, keys, err)) < 0 ||
+	    (ret = mgmt_param_str(params, "name", false, &name, err)) < 0)
+		return ret;
+	list = json_array();
+	for (unsigned int i = 0; connmgr_export_info(ctx->cm, i, &info) == 0;
+	     i++)
+		if (!name || !strcmp(name, info.name))
+			json_array_append_new(
+				list, mgmt_export_info_json(ctx, &info));
+	if (name && json_array_size(list) == 0) {
+		json_decref(list);
+		return mgmt_error_set(err, -ENOENT, "export %s: no such export",
+				      name);
+	}
+	*result = list;
+	return 0;
+}
+
+int mgmt_export_apply_add(struct mgmt_ctx *ctx, const struct mgmt_export *e)
+{
+	struct connmgr_export_spec spec;
+	struct local_iop_spec iop;
+	struct local_dev_spec dev;
+	struct connmgr_export_info info;
+	int owned, ret;
+
+	if (connmgr_export_lookup(ctx->cm, e->name, &info) == 0) {
+		log_error("export %s: exists already", e->name);
+		return -EEXIST;
+	}
+	owned = mgmt_export_specs(ctx->cfg, e, &iop, &dev, &spec);
+	if (owned) {
+		ret = connmgr_iop_add(ctx->cm, &iop);
+		if (ret < 0)
+			return ret;
+	}
+	ret = connmgr_export_add(ctx->cm, &spec);
+	if (ret < 0) {
+		if (owned)
+			connmgr_iop_remove(ctx->cm, iop.name);
+		return ret;
+	}
+	ret = mgmt_config_export_append(ctx->cfg, e);
+	if (ret < 0) {
+		connmgr_export_remove(ctx->cm, e->name);
+		return ret;
+	}
+	log_info("export %s: added", e->name);
+	return 0;
+}
+
+int mgmt_export_apply_remove(struct mgmt_ctx *ctx, const char *name)
+{
+	int ret = connmgr_export_remove(ctx->cm, name);
+
+	/* -ETIMEDOUT: gone from the table all the same. */
+	if (ret == 0 || ret == -ETIMEDOUT)
+		mgmt_config_export_drop(ctx->cfg, name);
+	return ret;
+}
+
+static int mgmt_export_add(struct mgmt_ctx *ctx, json_t *params,
+			   json_t **result, struct mgmt_error *err)
+{
+	struct mgmt_export e = { .name = NULL };
+	struct connmgr_export_info info;
+	int ret;
+
+	if (!json_is_object(params))
+		return mgmt_error_set(err, -EINVAL,
+				      "params: an export object, e.g. "
+				      "{\"name\": \"a\", \"ddm\": \"ram\", "
+				      "\"size\": \"1G\"}");
+	ret = mgmt_export_parse_json(params, &e);
+	if (ret == -EINVAL)
+		err->code = MGMT_ERR_INVALID_PARAMS;
+	if (ret == 0)
+		ret = mgmt_export_apply_add(ctx, &e);
+	if (ret == 0 && connmgr_export_lookup(ctx->cm, e.name, &info) == 0)
+		*result = mgmt_export_info_json(ctx, &info);
+	mgmt_export_fini(&e);
+	return ret;
+}
+
+static int mgmt_export_remove(struct mgmt_ctx *ctx, json_t *params,
+			      json_t **result, struct mgmt_error *err)
+{
+	static const char *const keys[] = { "name", NULL };
+	const char *name;
+	int ret;
+
+	if ((ret = mgmt_params_only(params, keys, err)) < 0 ||
+	    (ret = mgmt_param_str(params, "name", true, &name, err)) < 0)
+		return ret;
+	ret = mgmt_export_apply_remove(ctx, name);
+	if (ret == 0)
+		*result = json_pack("{s:s}", "removed", name);
+	return ret;
+}
+
+static int mgmt_export_set_read_only(struct mgmt_ctx *ctx, json_t *params,
+				     json_t **result, struct mgmt_error *err)
+{
+	static const char *const keys[] = { "name", "read_only", "disconnect",
+					    NULL };
+	struct connmgr_export_info info;
+	struct local_dev_info dev = { .read_only = false };
+	struct mgmt_export *e;
+	const char *name;
+	bool ro = true, kick = false;
+	int ret;
+
+	if ((ret = mgmt_params_only(params, keys, err)) < 0 ||
+	    (ret = mgmt_param_str(params, "name", true, &name, err)) < 0 ||
+	    (ret = mgmt_param_bool(params, "read_only", &ro, err)) < 0 ||
+	    (ret = mgmt_param_bool(params, "disconnect", &kick, err)) < 0)
+		return ret;
+	e = mgmt_config_export_find(ctx->cfg, name);
+	if (connmgr_export_lookup(ctx->cm, name, &info) == 0)
+		local_iop_dev_info(info.desc->ctx, info.dev_index, &dev);
+	if (!ro && dev.read_only)
+		/* The device itself was opened read-only. */
+		return mgmt_error_set(err, -EROFS,
+				      "export %s: its device was opened "
+				      "read-only; remove and add it again to "
+				      "make it writable",
+				      name);
+	ret = connmgr_export_set_read_only(ctx->cm, name, ro);
+	if (ret < 0)
+		return ret;
+	if (e)
+		e->read_only = ro;
+	ret = kick ? connmgr_export_kick(ctx->cm, name) : 0;
+	if (ret < 0)
+		return ret;
+	*result = json_pack("{s:s, s:b, s:i}", "name", name, "read_only", ro,
+			    "disconnected", ret);
+	return 0;
+}
+
+static int mgmt_export_set_default(struct mgmt_ctx *ctx, json_t *params,
+				   json_t **result, struct mgmt_error *err)
+{
+	static const char *const keys[] = { "name", NULL };
+	const char *name = NULL;
+	char *copy = NULL;
+	int ret;
+
+	if ((ret = mgmt_params_only(params, keys, err)) < 0 ||
+	    (ret = mgmt_param_str(params, "name", false, &name, err)) < 0)
+		return ret;
+	if (name && name[0] && !(copy = strdup(name)))
+		return -ENOMEM;
+	ret = connmgr_default_export_set(ctx->cm, name);
+	if (ret < 0) {
+		free(copy);
+		return ret;
+	}
+	free(ctx->cfg->default_export);
+	ctx->cfg->default_export = copy;
+	*result = json_pack("{s:s?}", "default", copy);
+	return 0;
+}
+
+static int mgmt_export_resize_dev(struct iop_desc *desc, unsigned int dev,
+				  void *arg)
+{
+	return local_iop_dev_resize(desc->ctx, dev, *(uint64_t *)arg);
+}
+
+static int mgmt_export_resize(struct mgmt_ctx *ctx, json_t *params,
+			      json_t **result, struct mgmt_error *err)
+{
+	static const char *const keys[] = { "name", "size", "disconnect",
+					    NULL };
+	struct connmgr_export_info info;
+	struct local_dev_info dev = { .resize = 0 };
+	struct mgmt_export *e;
+	const char *name;
+	uint64_t size;
+	bool kick = false;
+	int ret;
+
+	if ((ret = mgmt_params_only(params, keys, err)) < 0 ||
+	    (ret = mgmt_param_str(params, "name", true, &name, err)) < 0 ||
+	    (ret = mgmt_param_uint(params, "size", true, &size, err)) < 0 ||
+	    (ret = mgmt_param_bool(params, "disconnect", &kick, err)) < 0)
+		return ret;
+	if (connmgr_export_lookup(ctx->cm, name, &info) < 0)
+		return mgmt_error_set(err, -ENOENT, "export %s: no such export",
+				      name);
+	local_iop_dev_info(info.desc->ctx, info.dev_index, &dev);
+	/* ram reallocates its tables: only with nobody able to use them. */
+	if (dev.resize == 2)
+		ret = connmgr_export_exclusive(ctx->cm, name,
+					       mgmt_export_resize_dev, &size);
+	else
+		ret = local_iop_dev_resize(info.desc->ctx, info.dev_index,
+					   size);
+	if (ret < 0)
+		return ret;
+	connmgr_export_lookup(ctx->cm, name, &info);
+	e = mgmt_config_export_find(ctx->cfg, name);
+	if (e && e->ddm)
+		e->size_bytes = size;
+	if (kick && (ret = connmgr_export_kick(ctx->cm, name)) < 0)
+		return ret;
+	*result = mgmt_export_info_json(ctx, &info);
+	return 0;
+}
+
+const struct mgmt_method mgmt_rpc_export_methods[] = {
+	{ "export.list", mgmt_export_list,
+	  "[name]: the exports, with their device, size and mode" },
+	{ "export.add", mgmt_export_add,
+	  "an export object as in the config file: {name, ddm, path, size, "
+	  "read_only, description} for a device of its own, or {name, iop, "
+	  "device, read_only, description} for a device of an existing IOP" },
+	{ "export.remove", mgmt_export_remove,
+	  "name: new clients stop finding it at once; its clients finish "
+	  "their requests and are disconnected; then its own device closes" },
+	{ "export.set_read_only", mgmt_export_set_read_only,
+	  "name, [read_only=true], [disconnect=false]: for connections made "
+	  "from now on; disconnect: ask the current ones to reconnect" },
+	{ "export.set_default", mgmt_export_set_default,
+	  "[name]: what a client asking for \"\" gets (none: the first)" },
+	{ "export.resize", mgmt_export_resize,
+	  "name, size, [disconnect=false]: grow or shrink the device (ram, "
+	  "file); clients see it when they next connect (disconnect: ask "
+	  "them to, file only)" },
+	{ NULL },
+};

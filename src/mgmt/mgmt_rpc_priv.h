@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared by the management method files; private to src/mgmt/. */
+#ifndef IOPD_MGMT_RPC_PRIV_H
+#define IOPD_MGMT_RPC_PRIV_H
+
+#include "mgmt/mgmt_rpc.h"
+
+/* An export as export.list shows it. */
+json_t *mgmt_export_info_json(struct mgmt_ctx *ctx,
+			      const struct connmgr_export_info *info);
+/* Add e to the running daemon and the running configuration; remove the
+ * export called name from both.  Return 0 or -errno after logging. */
+int mgmt_export_apply_add(struct mgmt_ctx *ctx, const struct mgmt_export *e);
+int mgmt_export_apply_remove(struct mgmt_ctx *ctx, const char *name);
+/* The method registry as a JSON array (daemon.methods). */
+json_t *mgmt_rpc_methods_json(void);
+
+#endif
