@@ -50,6 +50,13 @@ struct base_loop {
 	struct base_io *ready_head, *ready_tail;
 
 	unsigned int inflight;
+	/* Busy polling (base_loop_set_busy_poll): wait without blocking
+	 * while the last completion is less than busy_poll_ns old (0 =
+	 * never), as long as polling pays. */
+	uint64_t busy_poll_ns;
+	uint64_t last_event_ns;
+	uint64_t completed, completed_seen; /* completions delivered */
+	bool poll_pays; /* the last poll or sleep ended within the window */
 	void (*before_sleep)(struct base_loop *loop, void *arg);
 	void *before_sleep_arg;
 };

@@ -262,8 +262,8 @@ static void base_uring_wait(struct base_loop *loop, bool can_block)
 	base_uring_overflow_flush(u);
 	if (can_block)
 		ret = io_uring_submit_and_wait(&u->ring, 1);
-	else
-		ret = io_uring_submit(&u->ring);
+	else /* also runs deferred task work, so a busy poll sees events */
+		ret = io_uring_submit_and_get_events(&u->ring);
 	/* EINTR: a signal; EBUSY/EAGAIN: the CQ must be drained first.
 	 * Reaping below is the remedy for both. */
 	if (ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN &&
