@@ -43,6 +43,7 @@ enum {
 	OPT_PIDFILE,
 	OPT_READY_FD,
 	OPT_DRAIN_TIMEOUT,
+	OPT_BUSY_POLL,
 };
 
 static const struct option iopd_long_opts[] = {
@@ -57,6 +58,7 @@ static const struct option iopd_long_opts[] = {
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
 	{ "daemon", no_argument, NULL, 'd' },
 	{ "stdio", no_argument, NULL, 's' },
 	{ "log-level", required_argument, NULL, 'v' },
@@ -101,6 +103,11 @@ static void iopd_usage(FILE *f)
 		"                          clients to finish (default 10), "
 		"then\n"
 		"                          close them and exit 1\n"
+		"      --busy-poll=USEC    while requests keep coming, workers "
+		"poll\n"
+		"                          this long for the next before "
+		"sleeping\n"
+		"                          (default 50; 0 = never)\n"
 		"      --pidfile=FILE      write the PID once ready\n"
 		"      --ready-fd=N        once ready, write LISTEN lines and "
 		"READY\n"
@@ -219,6 +226,15 @@ static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
 		case OPT_DEFAULT_EXPORT:
 			free(cfg->default_export);
 			cfg->default_export = strdup(optarg);
+			break;
+		case OPT_BUSY_POLL:
+			if (iopd_parse_uint(optarg, 10000, &n) < 0) {
+				log_error("--busy-poll %s: expected 0 to 10000 "
+					  "microseconds",
+					  optarg);
+				return -1;
+			}
+			cfg->busy_poll_us = (int)n;
 			break;
 		case OPT_DRAIN_TIMEOUT:
 			if (iopd_parse_uint(optarg, 3600, &n) < 0 || n == 0) {

@@ -73,6 +73,10 @@ void base_loop_defer(struct base_loop *loop, struct base_io *io, int result);
  * (bytes, 0) or -errno; INT_MIN for any other operation.  Used for
  * BASE_IO_F_INLINE and by the fallback's thread pool. */
 int base_io_call_positional(const struct base_io *io);
+/* One non-blocking attempt at a STREAM_SENDFILE: bytes sent or -errno
+ * (-EAGAIN: wait until fd is writable). */
+#define BASE_IO_SENDFILE_MAX (1u << 30)
+int base_io_sendfile(const struct base_io *io);
 /* Make the engine's wait return soon.  Thread safe. */
 void base_loop_wake(struct base_loop *loop);
 /* Reset the wake eventfd after it fired. */

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <sys/sendfile.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -190,6 +191,21 @@ int base_io_call_positional(const struct base_io *io)
 	if (n < 0)
 		return -errno;
 	return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+int base_io_sendfile(const struct base_io *io)
+{
+	off_t off = (off_t)io->offset;
+	size_t len = io->len > BASE_IO_SENDFILE_MAX ? BASE_IO_SENDFILE_MAX
+						    : (size_t)io->len;
+	ssize_t n;
+
+	do
+		n = sendfile(io->fd, io->src_fd, &off, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return (int)n;
 }
 
 int base_io_submit(struct base_loop *loop, struct base_io *io)

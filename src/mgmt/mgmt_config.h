@@ -28,6 +28,8 @@ struct mgmt_export {
 	bool read_only;
 };
 
+#define MGMT_DEFAULT_BUSY_POLL_US 50
+
 struct mgmt_config {
 	char **listen;
 	unsigned int n_listen;
@@ -35,6 +37,7 @@ struct mgmt_config {
 	enum base_engine engine;
 	uint32_t max_request_bytes;
 	unsigned int drain_timeout_ms;
+	int busy_poll_us; /* -1: MGMT_DEFAULT_BUSY_POLL_US */
 	char *default_export;
 	int direct;	/* -1 auto, 0 off, 1 on */
 	bool read_only; /* every export */

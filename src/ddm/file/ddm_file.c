@@ -296,4 +296,5 @@ const struct ddm_ops ddm_file_ops = {
 	.close = ddm_file_close,
 	.submit = ddm_fd_submit,
 	.extents = ddm_file_extents,
+	.read_source = ddm_fd_read_source,
 };
