@@ -34,6 +34,8 @@ struct base_engine_ops {
 
 struct base_post;
 
+#define BASE_LOOP_BULK_BYTES (64u * 1024)
+
 struct base_loop {
 	const struct base_engine_ops *ops;
 	enum base_engine engine;
@@ -57,6 +59,7 @@ struct base_loop {
 	uint64_t last_event_ns;
 	uint64_t completed, completed_seen; /* completions delivered */
 	bool poll_pays; /* the last poll or sleep ended within the window */
+	bool bulk_in;	/* the last stream read brought BASE_LOOP_BULK_BYTES+ */
 	void (*before_sleep)(struct base_loop *loop, void *arg);
 	void *before_sleep_arg;
 };

@@ -239,6 +239,11 @@ static uint64_t base_loop_now_ns(void)
 
 void base_loop_complete(struct base_loop *loop, struct base_io *io, int result)
 {
+	/* A stream read this large means bulk data is streaming in: the
+	 * next chunk follows the sender's copying, not a round trip, and
+	 * polling for it would only burn the CPU the copy needs. */
+	if (io->op == BASE_IO_STREAM_READ && result >= 0)
+		loop->bulk_in = (unsigned int)result >= BASE_LOOP_BULK_BYTES;
 	loop->completed++;
 	loop->inflight--;
 	io->done(io, result);
@@ -307,8 +312,9 @@ static void base_loop_run_ready(struct base_loop *loop)
  * polling.  A loop polls after an event only while polling pays: it stops
  * when a poll window passes without an event (the next gap is probably
  * long too) and starts again when a sleep turns out shorter than the
- * window.  So steady one-at-a-time traffic is polled, and large
- * transfers or idle connections, whose gaps are long, cost no spinning.
+ * window.  So steady one-at-a-time traffic is polled, and idle
+ * connections, whose gaps are long, cost no spinning; nor does a stream
+ * of bulk data coming in (bulk_in).
  */
 static bool base_loop_may_block(struct base_loop *loop)
 {
@@ -316,7 +322,7 @@ static bool base_loop_may_block(struct base_loop *loop)
 
 	if (loop->ready_head || atomic_load(&loop->stop))
 		return false;
-	if (!loop->busy_poll_ns || !loop->poll_pays)
+	if (!loop->busy_poll_ns || !loop->poll_pays || loop->bulk_in)
 		return true;
 	now = base_loop_now_ns();
 	if (loop->completed != loop->completed_seen) {
