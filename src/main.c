@@ -58,6 +58,7 @@ enum {
 	OPT_MGMT_SOCKET,
 	OPT_MGMT_LISTEN,
 	OPT_MGMT_TOKEN_FILE,
+	OPT_BUSY_POLL,
 };
 
 static const struct option iopd_long_opts[] = {
@@ -81,6 +82,7 @@ static const struct option iopd_long_opts[] = {
 	{ "mgmt-socket", required_argument, NULL, OPT_MGMT_SOCKET },
 	{ "mgmt-listen", required_argument, NULL, OPT_MGMT_LISTEN },
 	{ "mgmt-token-file", required_argument, NULL, OPT_MGMT_TOKEN_FILE },
+	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
 	{ "daemon", no_argument, NULL, 'd' },
 	{ "stdio", no_argument, NULL, 's' },
 	{ "log-level", required_argument, NULL, 'v' },
@@ -161,6 +163,11 @@ static void iopd_usage(FILE *f)
 		"                          clients authenticate with the token "
 		"in\n"
 		"      --mgmt-token-file=FILE  (mode 0600 or stricter)\n"
+		"      --busy-poll=USEC    while requests keep coming, workers "
+		"poll\n"
+		"                          this long for the next before "
+		"sleeping\n"
+		"                          (default 50; 0 = never)\n"
 		"      --pidfile=FILE      write the PID once ready\n"
 		"      --ready-fd=N        once ready, write LISTEN lines and "
 		"READY\n"
@@ -280,6 +287,15 @@ static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
 		case OPT_DEFAULT_EXPORT:
 			free(cfg->default_export);
 			cfg->default_export = strdup(optarg);
+			break;
+		case OPT_BUSY_POLL:
+			if (iopd_parse_uint(optarg, 10000, &n) < 0) {
+				log_error("--busy-poll %s: expected 0 to 10000 "
+					  "microseconds",
+					  optarg);
+				return -1;
+			}
+			cfg->busy_poll_us = (int)n;
 			break;
 		case OPT_DRAIN_TIMEOUT:
 			if (iopd_parse_uint(optarg, 3600, &n) < 0 || n == 0) {

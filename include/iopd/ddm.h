@@ -168,6 +168,17 @@ struct ddm_ops {
 	 */
 	int (*resize)(struct ddm_dev *dev, uint64_t size_bytes);
 	bool resize_idle_only;
+
+	/*
+	 * Zero-copy reads: the bytes of [offset, offset+len) can be taken
+	 * straight from the file *fd at *fd_offset (sendfile) by whoever
+	 * sends them, at the moment they send them.  Only for devices whose
+	 * reads cannot fail or block (files on memory file systems).
+	 * Optional (NULL: never); any worker thread.  Returns 0 or
+	 * -ENOTSUP.
+	 */
+	int (*read_source)(struct ddm_dev *dev, uint64_t offset, uint64_t len,
+			   int *fd, uint64_t *fd_offset);
 };
 
 /* The DDMs built in; ddm_find("ram") returns &ddm_ram_ops or NULL. */

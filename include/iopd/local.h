@@ -109,6 +109,16 @@ struct iop_desc_ops {
 	int (*extents)(struct iop_session *session, uint64_t offset,
 		       uint64_t len, struct ddm_extent *ext,
 		       unsigned int *n_ext);
+
+	/*
+	 * Zero-copy READ: validate [offset, offset+len) as a READ and, if
+	 * the device allows it (ddm_ops.read_source), tell where the bytes
+	 * can be sent from with sendfile.  The fd stays valid while the
+	 * session is open.  Returns 0, -ENOTSUP (use submit), or the
+	 * validation error a READ would complete with.
+	 */
+	int (*read_source)(struct iop_session *session, uint64_t offset,
+			   uint64_t len, int *fd, uint64_t *fd_offset);
 };
 
 /*

@@ -34,6 +34,8 @@ struct base_engine_ops {
 
 struct base_post;
 
+#define BASE_LOOP_BULK_BYTES (64u * 1024)
+
 struct base_loop {
 	const struct base_engine_ops *ops;
 	enum base_engine engine;
@@ -50,6 +52,14 @@ struct base_loop {
 	struct base_io *ready_head, *ready_tail;
 
 	unsigned int inflight;
+	/* Busy polling (base_loop_set_busy_poll): wait without blocking
+	 * while the last completion is less than busy_poll_ns old (0 =
+	 * never), as long as polling pays. */
+	uint64_t busy_poll_ns;
+	uint64_t last_event_ns;
+	uint64_t completed, completed_seen; /* completions delivered */
+	bool poll_pays; /* the last poll or sleep ended within the window */
+	bool bulk_in;	/* the last stream read brought BASE_LOOP_BULK_BYTES+ */
 	void (*before_sleep)(struct base_loop *loop, void *arg);
 	void *before_sleep_arg;
 };
@@ -66,6 +76,10 @@ void base_loop_defer(struct base_loop *loop, struct base_io *io, int result);
  * (bytes, 0) or -errno; INT_MIN for any other operation.  Used for
  * BASE_IO_F_INLINE and by the fallback's thread pool. */
 int base_io_call_positional(const struct base_io *io);
+/* One non-blocking attempt at a STREAM_SENDFILE: bytes sent or -errno
+ * (-EAGAIN: wait until fd is writable). */
+#define BASE_IO_SENDFILE_MAX (1u << 30)
+int base_io_sendfile(const struct base_io *io);
 /* Make the engine's wait return soon.  Thread safe. */
 void base_loop_wake(struct base_loop *loop);
 /* Reset the wake eventfd after it fired. */

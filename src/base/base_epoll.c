@@ -179,6 +179,8 @@ static int base_epoll_try(struct base_io *io)
 				n = writev(io->fd, io->iov, io->iovcnt);
 			}
 			break;
+		case BASE_IO_STREAM_SENDFILE:
+			return base_io_sendfile(io);
 		case BASE_IO_ACCEPT:
 			n = accept4(io->fd, NULL, NULL,
 				    SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -299,6 +301,7 @@ static int base_epoll_submit(struct base_loop *loop, struct base_io *io)
 		return base_pool_submit(ep->pool, io);
 	case BASE_IO_STREAM_READ:
 	case BASE_IO_STREAM_WRITEV:
+	case BASE_IO_STREAM_SENDFILE:
 	case BASE_IO_ACCEPT:
 		return base_epoll_submit_stream(loop, io);
 	}

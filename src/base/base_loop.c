@@ -21,6 +21,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <sys/sendfile.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/base_engine.h"
@@ -191,6 +193,21 @@ int base_io_call_positional(const struct base_io *io)
 	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
+int base_io_sendfile(const struct base_io *io)
+{
+	off_t off = (off_t)io->offset;
+	size_t len = io->len > BASE_IO_SENDFILE_MAX ? BASE_IO_SENDFILE_MAX
+						    : (size_t)io->len;
+	ssize_t n;
+
+	do
+		n = sendfile(io->fd, io->src_fd, &off, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return (int)n;
+}
+
 int base_io_submit(struct base_loop *loop, struct base_io *io)
 {
 	int ret;
@@ -212,8 +229,22 @@ int base_io_submit(struct base_loop *loop, struct base_io *io)
 	return 0;
 }
 
+static uint64_t base_loop_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void base_loop_complete(struct base_loop *loop, struct base_io *io, int result)
 {
+	/* A stream read this large means bulk data is streaming in: the
+	 * next chunk follows the sender's copying, not a round trip, and
+	 * polling for it would only burn the CPU the copy needs. */
+	if (io->op == BASE_IO_STREAM_READ && result >= 0)
+		loop->bulk_in = (unsigned int)result >= BASE_LOOP_BULK_BYTES;
+	loop->completed++;
 	loop->inflight--;
 	io->done(io, result);
 }
@@ -276,6 +307,55 @@ static void base_loop_run_ready(struct base_loop *loop)
 	}
 }
 
+/*
+ * Whether this iteration may block: not with work queued, nor while busy
+ * polling.  A loop polls after an event only while polling pays: it stops
+ * when a poll window passes without an event (the next gap is probably
+ * long too) and starts again when a sleep turns out shorter than the
+ * window.  So steady one-at-a-time traffic is polled, and idle
+ * connections, whose gaps are long, cost no spinning; nor does a stream
+ * of bulk data coming in (bulk_in).
+ */
+static bool base_loop_may_block(struct base_loop *loop)
+{
+	uint64_t now;
+
+	if (loop->ready_head || atomic_load(&loop->stop))
+		return false;
+	if (!loop->busy_poll_ns || !loop->poll_pays || loop->bulk_in)
+		return true;
+	now = base_loop_now_ns();
+	if (loop->completed != loop->completed_seen) {
+		loop->completed_seen = loop->completed;
+		loop->last_event_ns = now;
+		return false;
+	}
+	if (now - loop->last_event_ns < loop->busy_poll_ns)
+		return false;
+	loop->poll_pays = false;
+	return true;
+}
+
+static void base_loop_wait(struct base_loop *loop)
+{
+	uint64_t t0;
+
+	if (!base_loop_may_block(loop)) {
+		loop->ops->wait(loop, false);
+		return;
+	}
+	if (!loop->busy_poll_ns) {
+		loop->ops->wait(loop, true);
+		return;
+	}
+	t0 = base_loop_now_ns();
+	loop->ops->wait(loop, true);
+	loop->last_event_ns = base_loop_now_ns();
+	loop->completed_seen = loop->completed;
+	if (loop->last_event_ns - t0 < loop->busy_poll_ns)
+		loop->poll_pays = true;
+}
+
 void base_loop_run(struct base_loop *loop)
 {
 	while (!atomic_load(&loop->stop)) {
@@ -285,8 +365,7 @@ void base_loop_run(struct base_loop *loop)
 			break;
 		if (loop->before_sleep)
 			loop->before_sleep(loop, loop->before_sleep_arg);
-		loop->ops->wait(loop,
-				!loop->ready_head && !atomic_load(&loop->stop));
+		base_loop_wait(loop);
 	}
 	/* A stopped loop may be run again. */
 	atomic_store(&loop->stop, false);
@@ -330,6 +409,11 @@ void base_loop_set_before_sleep(struct base_loop *loop,
 {
 	loop->before_sleep = fn;
 	loop->before_sleep_arg = arg;
+}
+
+void base_loop_set_busy_poll(struct base_loop *loop, unsigned int usec)
+{
+	loop->busy_poll_ns = (uint64_t)usec * 1000u;
 }
 
 unsigned int base_loop_inflight(const struct base_loop *loop)

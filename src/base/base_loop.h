@@ -37,6 +37,11 @@ enum base_io_op {
 	 */
 	BASE_IO_STREAM_READ,   /* read(fd, buf, buf_len); result 0 = EOF */
 	BASE_IO_STREAM_WRITEV, /* writev(fd, iov, iovcnt); may be partial */
+	/* sendfile(fd, src_fd, offset, len): file bytes to a stream with no
+	 * copy through user space; may be partial.  fd must be a
+	 * non-blocking socket or pipe; src_fd a file whose reads do not
+	 * block (BASE_IO_F_INLINE's memory file systems). */
+	BASE_IO_STREAM_SENDFILE,
 	/* accept4(fd, NULL, NULL, SOCK_NONBLOCK|SOCK_CLOEXEC).  Keep it last:
 	 * base_io_submit refuses anything above it. */
 	BASE_IO_ACCEPT,
@@ -65,8 +70,9 @@ struct base_io {
 	int iovcnt;
 	void *buf; /* STREAM_READ */
 	size_t buf_len;
-	uint64_t offset;    /* READV, WRITEV, FALLOCATE */
-	uint64_t len;	    /* FALLOCATE */
+	uint64_t offset;    /* READV, WRITEV, FALLOCATE, SENDFILE (of src_fd) */
+	uint64_t len;	    /* FALLOCATE, SENDFILE */
+	int src_fd;	    /* SENDFILE */
 	int mode;	    /* FALLOCATE mode */
 	int rw_flags;	    /* WRITEV: RWF_* flags such as RWF_DSYNC */
 	unsigned int flags; /* BASE_IO_F_* */
@@ -131,6 +137,15 @@ int base_loop_post(struct base_loop *loop, void (*fn)(void *arg), void *arg);
 void base_loop_set_before_sleep(struct base_loop *loop,
 				void (*fn)(struct base_loop *loop, void *arg),
 				void *arg);
+
+/*
+ * Busy polling: after a completion, keep polling for the next one without
+ * sleeping for up to usec microseconds before blocking.  A loop with
+ * steady traffic (one request at a time from a client) then skips the
+ * wake-up a sleeping thread costs; an idle loop sleeps as before.  0 (the
+ * default) never spins.  Loop thread only.
+ */
+void base_loop_set_busy_poll(struct base_loop *loop, unsigned int usec);
 
 /* Number of base_io submitted and not yet completed. */
 unsigned int base_loop_inflight(const struct base_loop *loop);

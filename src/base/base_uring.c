@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -126,6 +127,11 @@ static void base_uring_prep(struct io_uring_sqe *sqe, struct base_io *io)
 		io_uring_prep_writev(sqe, io->fd, io->iov, (unsigned)io->iovcnt,
 				     (__u64)-1);
 		break;
+	case BASE_IO_STREAM_SENDFILE:
+		/* io_uring has no sendfile: wait for room, then try again
+		 * (base_uring_sendfile_step). */
+		io_uring_prep_poll_add(sqe, io->fd, POLLOUT);
+		break;
 	case BASE_IO_ACCEPT:
 		io_uring_prep_accept(sqe, io->fd, NULL, NULL,
 				     SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -189,8 +195,29 @@ static void base_uring_fini(struct base_loop *loop)
 	loop->engine_priv = NULL;
 }
 
+/* A STREAM_SENDFILE is tried at once and after every POLLOUT; result is
+ * the poll's (events or -errno), or 0 at submit.  Returns true when io
+ * is finished with *res. */
+static bool base_uring_sendfile_step(struct base_uring *u, struct base_io *io,
+				     int *res)
+{
+	if (*res >= 0)
+		*res = base_io_sendfile(io);
+	if (*res != -EAGAIN)
+		return true;
+	base_uring_queue(u, io);
+	return false;
+}
+
 static int base_uring_submit(struct base_loop *loop, struct base_io *io)
 {
+	int res = 0;
+
+	if (io->op == BASE_IO_STREAM_SENDFILE) {
+		if (base_uring_sendfile_step(loop->engine_priv, io, &res))
+			base_loop_defer(loop, io, res);
+		return 0;
+	}
 	base_uring_queue(loop->engine_priv, io);
 	return 0;
 }
@@ -239,6 +266,10 @@ static void base_uring_reap(struct base_loop *loop, struct base_uring *u)
 				base_uring_wake_arm(loop, u);
 				continue;
 			}
+			if (done[i].io->op == BASE_IO_STREAM_SENDFILE &&
+			    !base_uring_sendfile_step(u, done[i].io,
+						      &done[i].res))
+				continue;
 			base_loop_complete(loop, done[i].io, done[i].res);
 		}
 	}
@@ -262,8 +293,8 @@ static void base_uring_wait(struct base_loop *loop, bool can_block)
 	base_uring_overflow_flush(u);
 	if (can_block)
 		ret = io_uring_submit_and_wait(&u->ring, 1);
-	else
-		ret = io_uring_submit(&u->ring);
+	else /* also runs deferred task work, so a busy poll sees events */
+		ret = io_uring_submit_and_get_events(&u->ring);
 	/* EINTR: a signal; EBUSY/EAGAIN: the CQ must be drained first.
 	 * Reaping below is the remedy for both. */
 	if (ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN &&

@@ -249,6 +249,8 @@ static void *connmgr_worker_main(void *arg)
 	/* The loop is created on the thread that runs it: io_uring rings
 	 * set up for a single issuer belong to their creating task. */
 	w->start_result = base_loop_create(&w->loop, cm->cfg.engine, 0);
+	if (w->start_result == 0)
+		base_loop_set_busy_poll(w->loop, cm->cfg.busy_poll_us);
 	pthread_mutex_lock(&cm->start_lock);
 	cm->n_started++;
 	pthread_cond_signal(&cm->start_cond);

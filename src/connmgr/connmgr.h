@@ -34,6 +34,9 @@ struct connmgr_config {
 	const char *default_export;    /* NULL = the first export */
 	unsigned int drain_timeout_ms; /* then connections are aborted;
 					* 0 = the default, 10 s */
+	/* Workers poll this long for the next event before sleeping
+	 * (base_loop_set_busy_poll); 0 = never. */
+	unsigned int busy_poll_us;
 	unsigned int n_exports;
 	const struct connmgr_export_spec *exports;
 };

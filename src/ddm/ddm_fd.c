@@ -83,6 +83,20 @@ void ddm_fd_close(struct ddm_fd_dev *fdd)
 	fdd->fd = -1;
 }
 
+int ddm_fd_read_source(struct ddm_dev *dev, uint64_t offset, uint64_t len,
+		       int *fd, uint64_t *fd_offset)
+{
+	struct ddm_fd_dev *fdd = dev->priv;
+
+	/* Elsewhere a read may fail or block, and the sender could only
+	 * drop the connection in the middle of a reply. */
+	if (!fdd->inline_io)
+		return -ENOTSUP;
+	*fd = fdd->fd;
+	*fd_offset = offset;
+	return 0;
+}
+
 static void ddm_fd_io_done(struct base_io *io, int result);
 
 static void ddm_fd_queue(struct ddm_req *req, enum base_io_op op)

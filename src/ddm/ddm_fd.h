@@ -59,6 +59,10 @@ struct ddm_fd_req {
 int ddm_fd_open(struct ddm_dev *dev, struct ddm_fd_dev *fdd, const char *path,
 		int flags, int direct, mode_t type, struct stat *st);
 
+/* ddm_ops.read_source for files with inline_io set. */
+int ddm_fd_read_source(struct ddm_dev *dev, uint64_t offset, uint64_t len,
+		       int *fd, uint64_t *fd_offset);
+
 /* Close the descriptor. */
 void ddm_fd_close(struct ddm_fd_dev *fdd);
 

@@ -315,6 +315,33 @@ static int local_extents(struct iop_session *session, uint64_t offset,
 	return 0;
 }
 
+static int local_read_source(struct iop_session *session, uint64_t offset,
+			     uint64_t len, int *fd, uint64_t *fd_offset)
+{
+	struct ddm_dev *ddm = &session->dev->ddm;
+	struct iop_msg probe = {
+		.op = DDM_OP_READ,
+		.offset = offset,
+		.len = len,
+	};
+	int ret;
+
+	uint64_t start;
+
+	if (!ddm->ops->read_source)
+		return -ENOTSUP;
+	ret = local_msg_validate(session, &probe);
+	if (ret == 0)
+		ret = ddm->ops->read_source(ddm, offset, len, fd, fd_offset);
+	if (ret == -ENOTSUP)
+		return ret; /* the caller submits it: counted there */
+	/* A READ all the same, served by the time its reply is queued. */
+	start = local_stats_begin(session->stats, DDM_OP_READ);
+	local_stats_end(session->stats, DDM_OP_READ, ret == 0 ? len : 0, ret,
+			start);
+	return ret;
+}
+
 const struct iop_desc_ops local_desc_ops = {
 	.session_open = local_session_open,
 	.session_close = local_session_close,
@@ -323,4 +350,5 @@ const struct iop_desc_ops local_desc_ops = {
 	.msg_init = local_msg_init,
 	.submit = local_submit,
 	.extents = local_extents,
+	.read_source = local_read_source,
 };

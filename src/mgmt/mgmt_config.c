@@ -25,6 +25,7 @@ void mgmt_config_init(struct mgmt_config *cfg)
 	cfg->direct = -1;
 	cfg->max_request_bytes = CONN_DEFAULT_MAX_REQUEST_BYTES;
 	cfg->log_level = BASE_LOG_INFO;
+	cfg->busy_poll_us = -1;
 }
 
 void mgmt_export_fini(struct mgmt_export *e)
@@ -421,6 +422,11 @@ static int mgmt_json_key(struct mgmt_config *cfg, const char *key, json_t *v)
 		cfg->max_request_bytes = (uint32_t)n;
 		return ret;
 	}
+	if (!strcmp(key, "busy_poll_us") && json_is_integer(v) &&
+	    json_integer_value(v) >= 0 && json_integer_value(v) <= 10000) {
+		cfg->busy_poll_us = (int)json_integer_value(v);
+		return 0;
+	}
 	if (!strcmp(key, "drain_timeout_ms") && json_is_integer(v) &&
 	    json_integer_value(v) > 0 && json_integer_value(v) <= 3600000) {
 		cfg->drain_timeout_ms = (unsigned int)json_integer_value(v);
@@ -586,6 +592,9 @@ int mgmt_config_specs(struct mgmt_config *cfg)
 	cfg->connmgr.limits.max_inflight = CONN_DEFAULT_MAX_INFLIGHT;
 	cfg->connmgr.default_export = cfg->default_export;
 	cfg->connmgr.drain_timeout_ms = cfg->drain_timeout_ms;
+	cfg->connmgr.busy_poll_us = cfg->busy_poll_us < 0
+					    ? MGMT_DEFAULT_BUSY_POLL_US
+					    : (unsigned int)cfg->busy_poll_us;
 	return 0;
 }
 
@@ -724,6 +733,9 @@ json_t *mgmt_config_to_json(const struct mgmt_config *cfg)
 	if (cfg->drain_timeout_ms)
 		json_object_set_new(root, "drain_timeout_ms",
 				    json_integer(cfg->drain_timeout_ms));
+	if (cfg->busy_poll_us >= 0)
+		json_object_set_new(root, "busy_poll_us",
+				    json_integer(cfg->busy_poll_us));
 	if (cfg->default_export)
 		json_object_set_new(root, "default_export",
 				    json_string(cfg->default_export));

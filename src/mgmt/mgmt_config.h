@@ -55,6 +55,8 @@ struct mgmt_iop {
 	struct mgmt_iop_dev *devs;
 };
 
+#define MGMT_DEFAULT_BUSY_POLL_US 50
+
 struct mgmt_config {
 	char **listen;
 	unsigned int n_listen;
@@ -62,6 +64,7 @@ struct mgmt_config {
 	enum base_engine engine;
 	uint32_t max_request_bytes;
 	unsigned int drain_timeout_ms;
+	int busy_poll_us; /* -1: MGMT_DEFAULT_BUSY_POLL_US */
 	char *default_export;
 	char *mgmt_socket;     /* NULL: no management socket */
 	char *mgmt_listen;     /* TCP "HOST:PORT"; NULL: none */

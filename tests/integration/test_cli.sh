@@ -32,7 +32,7 @@ check "--help exits 0" t "$IOPD" --help
 cp "$T/out" "$T/help"
 missing=""
 for o in --listen --read-only --config --threads --engine --direct --max-request \
-	--default-export --pidfile --ready-fd --daemon --stdio --log-level --help --version \
+	--default-export --pidfile --ready-fd --daemon --stdio --log-level --help --version --busy-poll \
 	-l -r -c -t -e -d -s -v -h -V ram: null: file: bdev:; do
 	# a whole word: "-l" must not be found inside "--listen"
 	grep -qE -- "(^|[[:space:],])$o([[:space:],=]|\$)" "$T/help" ||
@@ -62,6 +62,8 @@ fails_with "bad --threads" 'threads|many' --threads=many ram:1M
 fails_with "bad --direct" 'direct|sometimes' --direct=sometimes ram:1M
 fails_with "bad --max-request" 'max-request|lots' --max-request=lots ram:1M
 fails_with "bad --log-level" 'log|loud' --log-level=loud ram:1M
+fails_with "bad --busy-poll" 'busy-poll|forever' --busy-poll=forever ram:1M
+fails_with "--busy-poll beyond 10 ms" 'busy-poll' --busy-poll=20000 ram:1M
 fails_with "--default-export naming no export" 'nosuch' --default-export=nosuch a=ram:1M
 fails_with "bad listen address" '999999|listen|port' --listen=127.0.0.1:999999 ram:1M
 fails_with "missing config file" "$T/nosuch.json" --config="$T/nosuch.json"

@@ -60,5 +60,23 @@ pass_if $? "resident size stays put (${rss1} kB, then ${rss2} kB)"
 is "$(status_kb Threads)" "$threads1" "thread count stays put"
 is "$(ls "/proc/$IOPD_PID/fd" | wc -l)" "$fds1" "open descriptors stay put"
 check "the daemon still serves" t nbdinfo --size "$(uri_unix)"
+
+# Busy polling (on by default) must end with the traffic: one request at
+# a time keeps a worker polling, and then an idle daemon sleeps.  The
+# one-second window is a measurement, not a wait for readiness.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$IOPD_PID/stat"; }
+check "20,000 reads, one at a time" nbdpy <<'PY'
+from nbdproto import *
+c = connect()
+for i in range(20000):
+    err, _ = c.read((i % 4096) * 4096, 4096)
+    assert err == 0
+assert c.disc()
+PY
+t0=$(cpu_ticks)
+sleep 1
+t1=$(cpu_ticks)
+[ $((t1 - t0)) -le 5 ]
+pass_if $? "an idle daemon uses no CPU once traffic stops ($((t1 - t0)) ticks in 1 s)"
 stop_iopd
 done_testing

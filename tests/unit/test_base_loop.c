@@ -319,6 +319,7 @@ static struct xfer {
 	size_t written, got;
 	struct iovec wv;
 	int wfd;
+	int src_fd; /* >= 0: the writer sendfiles from this copy of src */
 	int short_writes;
 	bool eof;
 } xf;
@@ -350,6 +351,8 @@ static void xfer_write_next(void)
 {
 	xf.wv.iov_base = xf.src + xf.written;
 	xf.wv.iov_len = XFER_BYTES - xf.written;
+	xf.wr.io.offset = xf.written;
+	xf.wr.io.len = XFER_BYTES - xf.written;
 	CHECK_EQ_INT(submit(&xf.wr.io), 0);
 }
 
@@ -379,7 +382,7 @@ static void xfer_read_next(void)
 	CHECK_EQ_INT(submit(&xf.rd.io), 0);
 }
 
-static void xfer_run(int rfd, int wfd)
+static void xfer_run_from(int rfd, int wfd, bool from_file)
 {
 	static unsigned char chunk[XFER_CHUNK];
 
@@ -390,7 +393,15 @@ static void xfer_run(int rfd, int wfd)
 	for (size_t i = 0; i < XFER_BYTES; i++)
 		xf.src[i] = (unsigned char)(i * 7 + i / 4093);
 	xf.wfd = wfd;
+	xf.src_fd = -1;
 	op_init(&xf.wr, BASE_IO_STREAM_WRITEV, wfd);
+	if (from_file) {
+		xf.src_fd = tmpfile_open();
+		CHECK(xf.src_fd >= 0);
+		CHECK(pwrite(xf.src_fd, xf.src, XFER_BYTES, 0) == XFER_BYTES);
+		xf.wr.io.op = BASE_IO_STREAM_SENDFILE;
+		xf.wr.io.src_fd = xf.src_fd;
+	}
 	xf.wr.io.iov = &xf.wv;
 	xf.wr.io.iovcnt = 1;
 	xf.wr.io.done = xfer_write_done;
@@ -411,9 +422,28 @@ static void xfer_run(int rfd, int wfd)
 	loop_close();
 	if (xf.wfd >= 0)
 		close(xf.wfd);
+	if (xf.src_fd >= 0)
+		close(xf.src_fd);
 	close(rfd);
 	free(xf.src);
 	free(xf.dst);
+}
+
+static void xfer_run(int rfd, int wfd)
+{
+	xfer_run_from(rfd, wfd, false);
+}
+
+/* STREAM_SENDFILE: file bytes to a non-blocking socket that fills up,
+ * so the op must wait for room again and again. */
+static void test_stream_sendfile(void)
+{
+	int sp[2];
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+			 sp) == 0);
+	xfer_run_from(sp[0], sp[1], true);
+	CHECK(xf.short_writes > 0);
 }
 
 static void test_stream_socketpair(void)
@@ -794,6 +824,7 @@ static const struct {
 	{ "file_io_inline", test_file_io_inline },
 	{ "errors", test_errors },
 	{ "stream_socketpair", test_stream_socketpair },
+	{ "stream_sendfile", test_stream_sendfile },
 	{ "stream_pipe_blocking", test_stream_pipe_blocking },
 	{ "stream_pipe_nonblocking", test_stream_pipe_nonblocking },
 	{ "no_completion_in_submit", test_no_completion_in_submit },

@@ -318,4 +318,5 @@ const struct ddm_ops ddm_file_ops = {
 	.submit = ddm_fd_submit,
 	.extents = ddm_file_extents,
 	.resize = ddm_file_resize,
+	.read_source = ddm_fd_read_source,
 };

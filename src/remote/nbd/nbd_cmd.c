@@ -60,6 +60,8 @@ static struct nbd_slot *nbd_slot_get(struct nbd_proto *proto)
 	slot->state = NBD_SLOT_RX;
 	slot->error = 0;
 	slot->hole = false;
+	slot->zero_copy = false;
+	slot->tx.has_file = false;
 	slot->rx_got = 0;
 	slot->data_len = 0;
 	return slot;
@@ -177,9 +179,15 @@ static void nbd_cmd_reply(struct nbd_slot *slot, uint32_t error)
 	slot->iov[0].iov_base = h;
 	slot->iov[0].iov_len = hlen;
 	if (!error && slot->data_len > 0) {
-		slot->iov[1].iov_base = slot->data;
+		slot->iov[1].iov_base = slot->zero_copy ? NULL : slot->data;
 		slot->iov[1].iov_len = slot->data_len;
 		n = 2;
+		if (slot->zero_copy) {
+			slot->tx.has_file = true;
+			slot->tx.file_iov = 1;
+			slot->tx.file_fd = slot->src_fd;
+			slot->tx.file_off = slot->src_off;
+		}
 	}
 	slot->tx.iov = slot->iov;
 	slot->tx.iovcnt = n;
@@ -407,6 +415,27 @@ static void nbd_cmd_block_status(struct nbd_proto *proto, struct nbd_slot *slot)
 }
 
 /* A validated request other than WRITE. */
+/* A large READ the export lets us send straight from its file: reply at
+ * once, the data following by sendfile.  Returns false to read it the
+ * usual way. */
+static bool nbd_cmd_read_zero_copy(struct nbd_proto *proto,
+				   struct nbd_slot *slot)
+{
+	const struct iop_desc_ops *ops = proto->export->desc->ops;
+	int ret;
+
+	if (!proto->cfg.zero_copy || !ops->read_source ||
+	    slot->req.length < NBD_ZERO_COPY_MIN_BYTES)
+		return false;
+	ret = ops->read_source(proto->session, slot->req.offset,
+			       slot->req.length, &slot->src_fd, &slot->src_off);
+	if (ret == -ENOTSUP)
+		return false;
+	slot->zero_copy = ret == 0;
+	nbd_cmd_reply(slot, ret < 0 ? nbd_error_from_errno(ret) : 0);
+	return true;
+}
+
 static void nbd_cmd_start(struct nbd_proto *proto, struct nbd_slot *slot)
 {
 	const struct nbd_request *req = &slot->req;
@@ -424,6 +453,8 @@ static void nbd_cmd_start(struct nbd_proto *proto, struct nbd_slot *slot)
 		if (proto->structured && nbd_cmd_read_is_hole(proto, req)) {
 			slot->hole = true;
 			nbd_cmd_reply(slot, 0);
+		} else if (nbd_cmd_read_zero_copy(proto, slot)) {
+			return;
 		} else if (nbd_slot_data(slot, req->length) < 0) {
 			nbd_cmd_reply(slot, NBD_ENOMEM);
 		} else {

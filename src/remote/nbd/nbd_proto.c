@@ -132,6 +132,7 @@ int nbd_tx_push_bytes(struct nbd_proto *proto, const void *head,
 	block->tx.iov = &block->iov;
 	block->tx.iovcnt = 1;
 	block->tx.is_slot = false;
+	block->tx.has_file = false;
 	proto->tx_block_bytes += block->iov.iov_len;
 	nbd_tx_push(proto, &block->tx);
 	return 0;
@@ -161,6 +162,9 @@ int nbd_proto_tx_iov(struct nbd_proto *proto, struct iovec *iov, int max_iov)
 
 			if (tx->iov[i].iov_len == off)
 				continue;
+			/* File bytes go by nbd_proto_tx_file, in order. */
+			if (tx->has_file && i == tx->file_iov)
+				return n;
 			iov[n].iov_base = (char *)tx->iov[i].iov_base + off;
 			iov[n].iov_len = tx->iov[i].iov_len - off;
 			n++;
@@ -293,6 +297,19 @@ void nbd_proto_rx_eof(struct nbd_proto *proto)
 			nbd_cmd_rx_abandon(proto);
 	}
 	nbd_leave(proto);
+}
+
+bool nbd_proto_tx_file(struct nbd_proto *proto, int *fd, uint64_t *offset,
+		       size_t *len)
+{
+	const struct nbd_tx *tx = proto->tx_head;
+
+	if (!tx || !tx->has_file || tx->done_iov != tx->file_iov)
+		return false;
+	*fd = tx->file_fd;
+	*offset = tx->file_off + tx->done_bytes;
+	*len = tx->iov[tx->file_iov].iov_len - tx->done_bytes;
+	return true;
 }
 
 void nbd_proto_tx_done(struct nbd_proto *proto, size_t n)

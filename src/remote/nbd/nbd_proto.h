@@ -44,6 +44,9 @@ struct nbd_proto_config {
 	void *opaque;
 	/* Kept up to date for the management channel; may be NULL. */
 	struct conn_stats *stats;
+	/* The caller can send file bytes (nbd_proto_tx_file): large READs
+	 * may then skip the copy through a buffer. */
+	bool zero_copy;
 };
 
 /* Create the engine; the initial server greeting is already queued for tx.
@@ -79,6 +82,14 @@ void nbd_proto_rx_eof(struct nbd_proto *proto);
  * (0: nothing to send now).  The memory stays valid until tx_done covers
  * it. */
 int nbd_proto_tx_iov(struct nbd_proto *proto, struct iovec *iov, int max_iov);
+
+/*
+ * When tx_iov returns 0 with output pending, the front of the output is
+ * len bytes of the file fd at offset: send them from there (sendfile)
+ * and acknowledge with tx_done.  Only with config.zero_copy.
+ */
+bool nbd_proto_tx_file(struct nbd_proto *proto, int *fd, uint64_t *offset,
+		       size_t *len);
 
 /* n bytes from the front of the pending output were sent. */
 void nbd_proto_tx_done(struct nbd_proto *proto, size_t n);

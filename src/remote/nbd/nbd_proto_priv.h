@@ -50,6 +50,10 @@
 /* Our request size ceiling: an OFFSET_DATA chunk's 32-bit length must
  * hold the data plus its 8-byte offset. */
 #define NBD_REQUEST_CAP_BYTES (1u << 31)
+/* READs at least this large are sent straight from the file when the
+ * export allows it (iop_desc_ops.read_source): below it a copy is
+ * cheaper than the extra system call. */
+#define NBD_ZERO_COPY_MIN_BYTES (64u * 1024)
 /* Extents asked of storage per BLOCK_STATUS reply. */
 #define NBD_BS_MAX_EXTENTS 64u
 /* The id we give base:allocation in NBD_OPT_SET_META_CONTEXT. */
@@ -76,6 +80,12 @@ struct nbd_tx {
 	int done_iov;	   /* iovecs fully acknowledged */
 	size_t done_bytes; /* bytes acknowledged of iov[done_iov] */
 	bool is_slot;	   /* else a struct nbd_tx_block */
+	/* iov[file_iov] (iov_base NULL) is sent from file_fd at file_off
+	 * (nbd_proto_tx_file), when has_file. */
+	bool has_file;
+	int file_iov;
+	int file_fd;
+	uint64_t file_off;
 };
 
 struct nbd_tx_block {
@@ -100,8 +110,11 @@ struct nbd_slot {
 	enum nbd_slot_state state;
 	struct iop_msg *msg; /* iop_desc_ops.msg_size() bytes */
 	struct nbd_request req;
-	uint32_t error;	     /* NBD_E* for the reply; 0 = success */
-	bool hole;	     /* READ answered by one OFFSET_HOLE chunk */
+	uint32_t error; /* NBD_E* for the reply; 0 = success */
+	bool hole;	/* READ answered by one OFFSET_HOLE chunk */
+	bool zero_copy; /* READ data goes from src_fd by sendfile */
+	int src_fd;
+	uint64_t src_off;
 	uint32_t rx_got;     /* WRITE payload bytes received */
 	unsigned char *data; /* NBD_BUF_ALIGN-aligned, data_cap bytes */
 	size_t data_cap;

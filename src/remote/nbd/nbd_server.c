@@ -16,7 +16,9 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/base_log.h"
@@ -113,9 +115,19 @@ static void nbd_server_tx_done(struct base_io *io, int result)
 			log_debug("%s: write: %s", c->peer, strerror(-result));
 		c->tx_broken = true;
 		nbd_server_rx_stop(c);
-		for (int i = 0; i < io->iovcnt; i++)
-			total += c->tx_iov[i].iov_len;
+		if (io->op == BASE_IO_STREAM_SENDFILE)
+			total = io->len;
+		else
+			for (int i = 0; i < io->iovcnt; i++)
+				total += c->tx_iov[i].iov_len;
 		nbd_proto_tx_done(c->proto, total);
+	} else if (result == 0 && io->op == BASE_IO_STREAM_SENDFILE) {
+		/* The file shrank under a reply that promised its bytes. */
+		log_warn("%s: export shrank under a read: disconnecting",
+			 c->peer);
+		c->tx_broken = true;
+		nbd_server_rx_stop(c);
+		nbd_proto_tx_done(c->proto, io->len);
 	} else {
 		if (c->stats)
 			c->stats->bytes_out += (uint64_t)result;
@@ -144,11 +156,38 @@ static void nbd_server_rx_arm(struct remote_conn *c)
 		c->rx_busy = true;
 }
 
+/* The front of the output is file bytes: sendfile them. */
+static void nbd_server_tx_file(struct remote_conn *c)
+{
+	size_t len;
+
+	if (!nbd_proto_tx_file(c->proto, &c->tx_io.src_fd, &c->tx_io.offset,
+			       &len))
+		return;
+	if (c->tx_broken) {
+		nbd_proto_tx_done(c->proto, len);
+		return;
+	}
+	c->tx_io.op = BASE_IO_STREAM_SENDFILE;
+	c->tx_io.fd = c->tx_fd;
+	c->tx_io.len = len;
+	c->tx_io.done = nbd_server_tx_done;
+	c->tx_io.data = c;
+	if (base_io_submit(c->loop, &c->tx_io) < 0) {
+		c->tx_broken = true;
+		nbd_server_rx_stop(c);
+	} else {
+		c->tx_busy = true;
+	}
+}
+
 static void nbd_server_tx_arm(struct remote_conn *c)
 {
 	int n = nbd_proto_tx_iov(c->proto, c->tx_iov, NBD_SERVER_TX_IOV);
 	size_t total = 0;
 
+	if (n == 0)
+		nbd_server_tx_file(c);
 	if (n <= 0)
 		return;
 	if (c->tx_broken) {
@@ -182,10 +221,14 @@ static void nbd_server_pump(struct remote_conn *c)
 	 * until the engine has nothing left or a write is in flight. */
 	while (!c->tx_busy) {
 		bool was_broken = c->tx_broken;
+		uint64_t off;
+		size_t len;
+		int fd;
 
 		nbd_server_tx_arm(c);
 		if (c->tx_busy || !was_broken ||
-		    nbd_proto_tx_iov(c->proto, c->tx_iov, 1) == 0)
+		    (nbd_proto_tx_iov(c->proto, c->tx_iov, 1) == 0 &&
+		     !nbd_proto_tx_file(c->proto, &fd, &off, &len)))
 			break;
 	}
 	if (nbd_proto_finished(c->proto) && !c->rx_closed)
@@ -201,6 +244,17 @@ static void nbd_server_pump(struct remote_conn *c)
 static void nbd_server_tx_ready(void *opaque)
 {
 	nbd_server_pump(opaque);
+}
+
+/* sendfile needs an output that never blocks the worker: a non-blocking
+ * socket (what the Connection Manager accepts), not --stdio's pipes. */
+static bool nbd_server_can_sendfile(int fd)
+{
+	struct stat st;
+	int flags = fcntl(fd, F_GETFL);
+
+	return flags >= 0 && (flags & O_NONBLOCK) && fstat(fd, &st) == 0 &&
+	       S_ISSOCK(st.st_mode);
 }
 
 static int nbd_server_conn_start(const struct remote_conn_args *args,
@@ -231,6 +285,7 @@ static int nbd_server_conn_start(const struct remote_conn_args *args,
 	strncpy(c->peer, args->peer, sizeof(c->peer) - 1);
 	cfg.peer = c->peer;
 	cfg.opaque = c;
+	cfg.zero_copy = nbd_server_can_sendfile(c->tx_fd);
 	/* Replies are small and latency bound; don't let Nagle hold them.
 	 * Fails harmlessly on Unix sockets and pipes. */
 	setsockopt(c->tx_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
