@@ -209,10 +209,11 @@ static void iscsi_server_timer_fire(struct remote_conn *c)
  * not have sent it yet, and closing a socket whose receive queue holds
  * unread bytes (commands the initiator sent after we stopped reading)
  * sends a reset that throws away what is still unsent: responses to
- * commands that did complete.  So: send FIN after the data, wait until
- * the peer has acknowledged all of it (SIOCOUTQ 0) or
- * ISCSI_SERVER_LINGER_MS passed, discard what it sent meanwhile, then
- * close.  Returns true while still waiting.
+ * commands that did complete.  So: send FIN after the data, keep reading
+ * and dropping input (iscsi_server_rx_discard) until the peer has
+ * acknowledged all of it (SIOCOUTQ 0), or ISCSI_SERVER_LINGER_MS passed,
+ * then close.  Returns true while still
+ * waiting.
  */
 static bool iscsi_server_linger(struct remote_conn *c)
 {
@@ -232,14 +233,21 @@ static bool iscsi_server_linger(struct remote_conn *c)
 			iscsi_server_now_ms() + ISCSI_SERVER_LINGER_MS;
 		shutdown(c->tx_fd, SHUT_WR);
 		timerfd_settime(c->timer_fd, 0, &its, NULL);
+		log_debug("%s: sent FIN, waiting for the peer", c->peer);
 	}
-	/* A reset connection (TCP_CLOSE) will never drain. */
+	/* Over once the peer has acknowledged all our bytes and the FIN
+	 * (a reset then loses nothing), or the connection was reset
+	 * (TCP_CLOSE), or the time is up.  Not waiting for the peer's own
+	 * close: libiscsi keeps the old socket open while it logs in
+	 * again. */
 	if (ioctl(c->tx_fd, SIOCOUTQ, &unsent) == 0 && unsent > 0 &&
 	    getsockopt(c->tx_fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
 	    ti.tcpi_state != TCP_CLOSE &&
 	    iscsi_server_now_ms() < c->linger_end_ms)
 		return true;
 	c->linger_over = true;
+	log_debug("%s: linger over: %d unsent, peer %s", c->peer, unsent,
+		  c->rx_eof ? "closed" : "open");
 	return false;
 }
 
@@ -437,6 +445,8 @@ err_close_fds:
 
 static void iscsi_server_conn_shutdown(struct remote_conn *c)
 {
+	log_debug("%s: asked to end: %u commands in flight", c->peer,
+		  iscsi_proto_inflight(c->proto));
 	iscsi_server_rx_stop(c);
 	iscsi_server_pump(c);
 }
