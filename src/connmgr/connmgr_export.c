@@ -358,18 +358,20 @@ static void connmgr_barrier_on(struct connmgr_worker *w, void *arg)
 {
 }
 
-int connmgr_export_exclusive(struct connmgr *cm, const char *name,
-			     int (*fn)(struct iop_desc *desc,
-				       unsigned int dev_index, void *arg),
-			     void *arg)
+/* Take export name out of the table, so new clients stop finding it;
+ * retiring marks it for good.  Returns it and its index, or NULL after
+ * logging. */
+static struct connmgr_export *connmgr_export_unlink(struct connmgr *cm,
+						    const char *name,
+						    bool retiring,
+						    unsigned int *index)
 {
 	struct connmgr_export *e = connmgr_export_by_name(cm, name);
 	unsigned int i;
-	int ret;
 
 	if (!e) {
 		log_error("export %s: no such export", name);
-		return -ENOENT;
+		return NULL;
 	}
 	pthread_mutex_lock(&cm->lock);
 	for (i = 0; cm->exports[i] != e; i++)
@@ -377,7 +379,24 @@ int connmgr_export_exclusive(struct connmgr *cm, const char *name,
 	memmove(&cm->exports[i], &cm->exports[i + 1],
 		(cm->n_exports - i - 1) * sizeof(*cm->exports));
 	cm->n_exports--;
+	if (retiring)
+		e->retiring = true;
 	pthread_mutex_unlock(&cm->lock);
+	*index = i;
+	return e;
+}
+
+int connmgr_export_exclusive(struct connmgr *cm, const char *name,
+			     int (*fn)(struct iop_desc *desc,
+				       unsigned int dev_index, void *arg),
+			     void *arg)
+{
+	unsigned int i;
+	struct connmgr_export *e = connmgr_export_unlink(cm, name, false, &i);
+	int ret;
+
+	if (!e)
+		return -ENOENT;
 	/* After the barrier no worker holds a pointer it looked up before;
 	 * sessions opened before are what fn checks for. */
 	ret = connmgr_workers_call(cm, connmgr_barrier_on, NULL);
@@ -519,22 +538,12 @@ static int connmgr_export_wait(struct connmgr *cm, struct connmgr_export *e,
 
 int connmgr_export_remove(struct connmgr *cm, const char *name)
 {
-	struct connmgr_export *e = connmgr_export_by_name(cm, name);
 	unsigned int i, left;
+	struct connmgr_export *e = connmgr_export_unlink(cm, name, true, &i);
 	int ret;
 
-	if (!e) {
-		log_error("export %s: no such export", name);
+	if (!e)
 		return -ENOENT;
-	}
-	pthread_mutex_lock(&cm->lock);
-	for (i = 0; cm->exports[i] != e; i++)
-		;
-	memmove(&cm->exports[i], &cm->exports[i + 1],
-		(cm->n_exports - i - 1) * sizeof(*cm->exports));
-	cm->n_exports--;
-	e->retiring = true;
-	pthread_mutex_unlock(&cm->lock);
 
 	ret = connmgr_workers_call(cm, connmgr_export_retire_on, e);
 	if (ret == 0)
