@@ -10,7 +10,7 @@ set key below
 set grid ytics
 set xtics rotate by -25 scale 0
 set ylabel "ratio"
-set yrange [0:8.13]
+set yrange [0:10.71]
 set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2
 set arrow from graph 0, first 1.5 to graph 1, first 1.5 nohead lw 1 dt 3 lc rgb 'red'
 plot for [i=2:6] "plots/ratio.dat" using i:xtic(1) title columnheader(i)

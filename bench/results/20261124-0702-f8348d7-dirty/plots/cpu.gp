@@ -1,0 +1,14 @@
+set terminal pngcairo noenhanced size 1100,560 font "DejaVu Sans,10"
+set output "cpu.png"
+set title "Server CPU time per GiB moved, TCP loopback (median)"
+set datafile missing "?"
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set key below
+set grid ytics
+set xtics rotate by -25 scale 0
+set ylabel "CPU seconds / GiB (log scale)"
+set logscale y
+plot for [i=2:5] "plots/cpu.dat" using i:xtic(1) title columnheader(i)
