@@ -16,7 +16,7 @@ PACKAGES=(
 	# the formatter `make check` verifies
 	clang-format
 	# integration tests: NBD clients and tools
-	python3 libnbd-bin nbdkit fuse3 qemu-utils fio
+	python3 libnbd-bin nbdkit fuse3 qemu-utils fio curl
 	# integration tests and benchmark: iSCSI clients (iscsi-ls, iscsi-inq,
 	# iscsi-test-cu, iscsi-perf), qemu's iscsi:// driver, tgt to compare
 	libiscsi-bin qemu-block-extra tgt
