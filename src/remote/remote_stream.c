@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The socket side shared by the Remote Transports' servers
+ * (remote_stream.h): reads into the engine's buffer, writes its iovecs
+ * (or its file bytes with sendfile), drops output once the peer is gone,
+ * counts bytes for the connection list.  What to do at the end (when to
+ * post the free, lingering, timers) stays in each server.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/base_log.h"
+#include "remote/remote_stream.h"
+
+void remote_stream_init(struct remote_stream *s,
+			const struct remote_stream_ops *ops,
+			struct remote_conn *conn,
+			const struct remote_conn_args *args)
+{
+	s->ops = ops;
+	s->conn = conn;
+	s->loop = args->loop;
+	s->rx_fd = args->rx_fd;
+	s->tx_fd = args->tx_fd;
+	s->stats = args->stats;
+	s->closed = args->closed;
+	s->opaque = args->opaque;
+	strncpy(s->peer, args->peer, sizeof(s->peer) - 1);
+}
+
+void remote_stream_close_fds(int rx_fd, int tx_fd)
+{
+	close(rx_fd);
+	if (tx_fd != rx_fd)
+		close(tx_fd);
+}
+
+void remote_stream_release(struct remote_stream *s)
+{
+	log_debug("%s: disconnected", s->peer);
+	s->ops->destroy(s->engine);
+	remote_stream_close_fds(s->rx_fd, s->tx_fd);
+	s->closed(s->opaque, s->conn);
+}
+
+void remote_stream_rx_stop(struct remote_stream *s)
+{
+	if (s->rx_closed)
+		return;
+	s->rx_closed = true;
+	s->ops->rx_eof(s->engine);
+	if (s->rx_stop_shuts && s->rx_busy)
+		shutdown(s->rx_fd, SHUT_RD);
+}
+
+void remote_stream_break(struct remote_stream *s)
+{
+	remote_stream_rx_stop(s);
+	s->tx_broken = true;
+	shutdown(s->tx_fd, SHUT_RDWR);
+}
+
+static void remote_stream_rx_done(struct base_io *io, int result)
+{
+	struct remote_stream *s = io->data;
+
+	s->rx_busy = false;
+	if (result == -EINTR || result == -EAGAIN) {
+		s->ops->pump(s->conn);
+		return;
+	}
+	if (result <= 0)
+		s->rx_eof = true;
+	if (s->rx_closed) {
+		/* Shut down while the read was pending: drop what came. */
+	} else if (result <= 0) {
+		if (result < 0 && result != -ECONNRESET)
+			log_debug("%s: read: %s", s->peer, strerror(-result));
+		remote_stream_rx_stop(s);
+	} else {
+		if (s->stats)
+			s->stats->bytes_in += (uint64_t)result;
+		/* On error the engine logged why; the stream is lost. */
+		if (s->ops->rx_done(s->engine, (size_t)result) < 0)
+			remote_stream_break(s);
+	}
+	s->ops->pump(s->conn);
+}
+
+static void remote_stream_tx_done(struct base_io *io, int result)
+{
+	struct remote_stream *s = io->data;
+	size_t total = 0;
+
+	s->tx_busy = false;
+	if (result == -EINTR || result == -EAGAIN) {
+		s->ops->pump(s->conn);
+		return;
+	}
+	if (result < 0) {
+		if (result != -EPIPE && result != -ECONNRESET)
+			log_debug("%s: write: %s", s->peer, strerror(-result));
+		s->tx_broken = true;
+		remote_stream_rx_stop(s);
+		if (io->op == BASE_IO_STREAM_SENDFILE)
+			total = io->len;
+		else
+			for (int i = 0; i < io->iovcnt; i++)
+				total += s->tx_iov[i].iov_len;
+		s->ops->tx_done(s->engine, total);
+	} else if (result == 0 && io->op == BASE_IO_STREAM_SENDFILE) {
+		/* The file shrank under a reply that promised its bytes. */
+		log_warn("%s: export shrank under a read: disconnecting",
+			 s->peer);
+		s->tx_broken = true;
+		remote_stream_rx_stop(s);
+		s->ops->tx_done(s->engine, io->len);
+	} else {
+		if (s->stats)
+			s->stats->bytes_out += (uint64_t)result;
+		s->ops->tx_done(s->engine, (size_t)result);
+	}
+	s->ops->pump(s->conn);
+}
+
+int remote_stream_read(struct remote_stream *s, void *buf, size_t len)
+{
+	int ret;
+
+	s->rx_io.op = BASE_IO_STREAM_READ;
+	s->rx_io.fd = s->rx_fd;
+	s->rx_io.buf = buf;
+	s->rx_io.buf_len = len;
+	s->rx_io.done = remote_stream_rx_done;
+	s->rx_io.data = s;
+	ret = base_io_submit(s->loop, &s->rx_io);
+	if (ret == 0)
+		s->rx_busy = true;
+	return ret;
+}
+
+static void remote_stream_rx_arm(struct remote_stream *s)
+{
+	void *buf;
+	size_t len;
+
+	s->ops->rx_buf(s->engine, &buf, &len);
+	if (len == 0)
+		return;
+	if (remote_stream_read(s, buf, len) < 0)
+		remote_stream_rx_stop(s);
+}
+
+static void remote_stream_tx_submit(struct remote_stream *s)
+{
+	s->tx_io.fd = s->tx_fd;
+	s->tx_io.done = remote_stream_tx_done;
+	s->tx_io.data = s;
+	if (base_io_submit(s->loop, &s->tx_io) < 0) {
+		s->tx_broken = true;
+		remote_stream_rx_stop(s);
+	} else {
+		s->tx_busy = true;
+	}
+}
+
+/* The front of the output is file bytes: sendfile them. */
+static void remote_stream_tx_file(struct remote_stream *s)
+{
+	size_t len;
+
+	if (!s->ops->tx_file || !s->ops->tx_file(s->engine, &s->tx_io.src_fd,
+						 &s->tx_io.offset, &len))
+		return;
+	if (s->tx_broken) {
+		s->ops->tx_done(s->engine, len);
+		return;
+	}
+	s->tx_io.op = BASE_IO_STREAM_SENDFILE;
+	s->tx_io.len = len;
+	remote_stream_tx_submit(s);
+}
+
+static void remote_stream_tx_arm(struct remote_stream *s)
+{
+	int n = s->ops->tx_iov(s->engine, s->tx_iov, REMOTE_STREAM_TX_IOV);
+	size_t total = 0;
+
+	if (n == 0)
+		remote_stream_tx_file(s);
+	if (n <= 0)
+		return;
+	if (s->tx_broken) {
+		/* Nobody will read it: let the engine free its slots. */
+		for (int i = 0; i < n; i++)
+			total += s->tx_iov[i].iov_len;
+		s->ops->tx_done(s->engine, total);
+		return;
+	}
+	s->tx_io.op = BASE_IO_STREAM_WRITEV;
+	s->tx_io.iov = s->tx_iov;
+	s->tx_io.iovcnt = n;
+	remote_stream_tx_submit(s);
+}
+
+/* More output queued behind what was just dropped? */
+static bool remote_stream_tx_pending(struct remote_stream *s)
+{
+	uint64_t off;
+	size_t len;
+	int fd;
+
+	return s->ops->tx_iov(s->engine, s->tx_iov, 1) != 0 ||
+	       (s->ops->tx_file && s->ops->tx_file(s->engine, &fd, &off, &len));
+}
+
+bool remote_stream_pump(struct remote_stream *s)
+{
+	bool done;
+
+	if (!s->rx_busy && !s->rx_closed)
+		remote_stream_rx_arm(s);
+	/* Dropping output may free engine slots and so produce more: loop
+	 * until the engine has nothing left or a write is in flight. */
+	while (!s->tx_busy) {
+		bool was_broken = s->tx_broken;
+
+		remote_stream_tx_arm(s);
+		if (s->tx_busy || !was_broken || !remote_stream_tx_pending(s))
+			break;
+	}
+	done = s->ops->finished(s->engine);
+	if (done && !s->rx_closed)
+		remote_stream_rx_stop(s);
+	return done;
+}
+
+void remote_stream_post_free(struct remote_stream *s, void (*fn)(void *),
+			     void *arg)
+{
+	s->close_posted = true;
+	if (base_loop_post(s->loop, fn, arg) < 0)
+		log_error("%s: cannot schedule the close", s->peer);
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The socket side shared by the Remote Transports' servers (nbd_server.c,
+ * iscsi_server.c): one outstanding read and one outstanding write per
+ * connection on the worker's loop, moving bytes between the fds and a
+ * protocol engine reached through an ops table.  Engine-agnostic: the
+ * server keeps its own teardown policy (when to post the free, lingering,
+ * timers) and calls remote_stream_pump() from its own pump.
+ */
+#ifndef IOPD_REMOTE_STREAM_H
+#define IOPD_REMOTE_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "base/base_loop.h"
+#include "iopd/remote.h"
+
+#define REMOTE_STREAM_TX_IOV 64
+
+/* The engine's byte-stream API (nbd_proto_*, iscsi_proto_*). */
+struct remote_stream_ops {
+	void (*rx_buf)(void *engine, void **buf, size_t *len);
+	int (*rx_done)(void *engine, size_t n);
+	void (*rx_eof)(void *engine);
+	int (*tx_iov)(void *engine, struct iovec *iov, int max_iov);
+	/* NULL if the engine never sends file bytes (sendfile). */
+	bool (*tx_file)(void *engine, int *fd, uint64_t *offset, size_t *len);
+	void (*tx_done)(void *engine, size_t n);
+	bool (*finished)(void *engine);
+	void (*destroy)(void *engine);
+	/* The server's pump, run after every read or write completes. */
+	void (*pump)(struct remote_conn *conn);
+};
+
+struct remote_stream {
+	const struct remote_stream_ops *ops;
+	void *engine;		  /* set once the engine is created */
+	struct remote_conn *conn; /* the server's connection embedding this */
+	struct base_loop *loop;
+	int rx_fd, tx_fd;
+	struct base_io rx_io, tx_io;
+	struct iovec tx_iov[REMOTE_STREAM_TX_IOV];
+	bool rx_busy, tx_busy;
+	bool rx_closed; /* the engine takes no more input */
+	bool rx_eof;	/* a read returned 0 or an error */
+	bool tx_broken; /* the peer is gone: drop output */
+	bool close_posted;
+	/* remote_stream_rx_stop() ends a pending read with shutdown(SHUT_RD);
+	 * otherwise the read stays and its bytes are dropped. */
+	bool rx_stop_shuts;
+	struct conn_stats *stats; /* the Connection Manager's; may be NULL */
+	void (*closed)(void *opaque, struct remote_conn *conn);
+	void *opaque;
+	char peer[64];
+};
+
+/* Copies the fds, loop, stats, closed callback and peer from args. */
+void remote_stream_init(struct remote_stream *s,
+			const struct remote_stream_ops *ops,
+			struct remote_conn *conn,
+			const struct remote_conn_args *args);
+
+void remote_stream_close_fds(int rx_fd, int tx_fd);
+
+/* Destroys the engine, closes the fds and calls closed(); the caller
+ * frees the connection next.  Only once nothing is outstanding. */
+void remote_stream_release(struct remote_stream *s);
+
+/* Stop reading for good: tells the engine (rx_eof). */
+void remote_stream_rx_stop(struct remote_stream *s);
+
+/* The stream is lost: stop both ways, drop output. */
+void remote_stream_break(struct remote_stream *s);
+
+/* Submit a read into buf; its completion feeds the engine (or drops the
+ * bytes after rx_closed) and runs the pump.  Returns 0 or -errno. */
+int remote_stream_read(struct remote_stream *s, void *buf, size_t len);
+
+/* Start whatever I/O can start (a read if the engine wants bytes, writes
+ * until one is in flight or the engine has nothing left) and stop reading
+ * once the engine has finished.  Returns whether the engine had finished
+ * (checked before that stop).  Never frees. */
+bool remote_stream_pump(struct remote_stream *s);
+
+/* Schedule fn(arg) (the server's free) on the loop, once. */
+void remote_stream_post_free(struct remote_stream *s, void (*fn)(void *),
+			     void *arg);
+
+#endif
