@@ -18,6 +18,14 @@ s = raw_socket()
 s.sendall(struct.pack('>I', 3) + struct.pack('>QII', IHAVEOPT, OPT_EXPORT_NAME, 0))
 for i in range(8):
     s.sendall(struct.pack('>IHHQQI', REQUEST_MAGIC, 0, CMD_READ, i, 0, 32 << 20))
+# Greeting (18), export size and flags (10), the first reply's header
+# (16): the server is now sending a reply, so SIGTERM finds a request in
+# flight (sent earlier, the server might not have read any yet).
+got = b''
+while len(got) < 44:
+    b = s.recv(44 - len(got))
+    assert b, 'closed'
+    got += b
 open(sys.argv[1], 'w').write('sent\n')
 time.sleep(60)
 PY
@@ -25,7 +33,7 @@ client=$!
 register_pid "$client"
 on_exit "_reap $client"
 read -r -t 30 line <"$T/sent"
-is "$line" "sent" "the stalled client sent its requests"
+is "$line" "sent" "the stalled client sent its requests and got a reply started"
 
 start=$(date +%s)
 kill -TERM "$IOPD_PID"
