@@ -20,6 +20,7 @@
 #include "iopd/remote_stats.h"
 #include "remote/iscsi/iscsi_crc32c.h"
 #include "remote/iscsi/iscsi_priv.h"
+#include "remote/remote_tx.h"
 
 static void iscsi_enter(struct iscsi_proto *proto)
 {
@@ -233,17 +234,9 @@ int iscsi_proto_tx_iov(struct iscsi_proto *proto, struct iovec *iov,
 	int n = 0;
 
 	for (struct iscsi_tx *tx = proto->tx_head; tx && n < max_iov;
-	     tx = tx->next) {
-		for (int i = tx->done_iov; i < tx->iovcnt && n < max_iov; i++) {
-			size_t off = i == tx->done_iov ? tx->done_bytes : 0;
-
-			if (tx->iov[i].iov_len == off)
-				continue;
-			iov[n].iov_base = (char *)tx->iov[i].iov_base + off;
-			iov[n].iov_len = tx->iov[i].iov_len - off;
-			n++;
-		}
-	}
+	     tx = tx->next)
+		remote_tx_gather(tx->iov, tx->iovcnt, tx->done_iov,
+				 tx->done_bytes, -1, iov, &n, max_iov);
 	return n;
 }
 
@@ -597,20 +590,8 @@ void iscsi_proto_tx_done(struct iscsi_proto *proto, size_t n)
 
 	iscsi_enter(proto);
 	while ((tx = proto->tx_head)) {
-		while (tx->done_iov < tx->iovcnt) {
-			size_t left =
-				tx->iov[tx->done_iov].iov_len - tx->done_bytes;
-
-			if (left > n) {
-				tx->done_bytes += n;
-				n = 0;
-				break;
-			}
-			n -= left;
-			tx->done_iov++;
-			tx->done_bytes = 0;
-		}
-		if (tx->done_iov < tx->iovcnt)
+		if (!remote_tx_ack(tx->iov, tx->iovcnt, &tx->done_iov,
+				   &tx->done_bytes, &n))
 			break;
 		proto->tx_head = tx->next;
 		if (!proto->tx_head)

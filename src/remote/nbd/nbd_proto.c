@@ -23,6 +23,7 @@
 #include "base/base_log.h"
 #include "iopd/remote_stats.h"
 #include "remote/nbd/nbd_proto_priv.h"
+#include "remote/remote_tx.h"
 
 static void nbd_enter(struct nbd_proto *proto)
 {
@@ -156,20 +157,12 @@ int nbd_proto_tx_iov(struct nbd_proto *proto, struct iovec *iov, int max_iov)
 	int n = 0;
 
 	for (struct nbd_tx *tx = proto->tx_head; tx && n < max_iov;
-	     tx = tx->next) {
-		for (int i = tx->done_iov; i < tx->iovcnt && n < max_iov; i++) {
-			size_t off = i == tx->done_iov ? tx->done_bytes : 0;
-
-			if (tx->iov[i].iov_len == off)
-				continue;
-			/* File bytes go by nbd_proto_tx_file, in order. */
-			if (tx->has_file && i == tx->file_iov)
-				return n;
-			iov[n].iov_base = (char *)tx->iov[i].iov_base + off;
-			iov[n].iov_len = tx->iov[i].iov_len - off;
-			n++;
-		}
-	}
+	     tx = tx->next)
+		/* File bytes go by nbd_proto_tx_file, in order. */
+		if (!remote_tx_gather(
+			    tx->iov, tx->iovcnt, tx->done_iov, tx->done_bytes,
+			    tx->has_file ? tx->file_iov : -1, iov, &n, max_iov))
+			break;
 	return n;
 }
 
@@ -319,20 +312,8 @@ void nbd_proto_tx_done(struct nbd_proto *proto, size_t n)
 
 	nbd_enter(proto);
 	while ((tx = proto->tx_head)) {
-		while (tx->done_iov < tx->iovcnt) {
-			size_t left =
-				tx->iov[tx->done_iov].iov_len - tx->done_bytes;
-
-			if (left > n) {
-				tx->done_bytes += n;
-				n = 0;
-				break;
-			}
-			n -= left;
-			tx->done_iov++;
-			tx->done_bytes = 0;
-		}
-		if (tx->done_iov < tx->iovcnt)
+		if (!remote_tx_ack(tx->iov, tx->iovcnt, &tx->done_iov,
+				   &tx->done_bytes, &n))
 			break;
 		proto->tx_head = tx->next;
 		if (!proto->tx_head)
