@@ -730,7 +730,11 @@ out_close_fds:
 		if (fds[i] >= 0)
 			close(fds[i]);
 out_local:
-	local_destroy(local);
+	/* Stopping is a flush point: every device is flushed before it is
+	 * closed, and a failure (or an uncleared write-back error, or one
+	 * met when an export was removed) makes the exit status 1. */
+	if (local_destroy(local) < 0 || local_close_failures())
+		status = EXIT_FAILURE;
 	if (opts.pidfile && status == EXIT_SUCCESS)
 		unlink(opts.pidfile);
 out:

@@ -90,7 +90,11 @@ struct ddm_dev {
 	uint32_t block_size_max;  /* largest single request, bytes; 0 = no limit
 				   */
 	bool read_only;		  /* the backing store cannot be written */
-	void *priv;		  /* ops->dev_priv_size bytes, zeroed */
+	/* How FUA writes and flushes become durable, for operators
+	 * ("fua:RWF_DSYNC flush:fdatasync"); static.  NULL: derived from
+	 * caps by the Local Transport. */
+	const char *durability;
+	void *priv; /* ops->dev_priv_size bytes, zeroed */
 };
 
 /*
@@ -143,6 +147,15 @@ struct ddm_ops {
 
 	/* Release everything open acquired.  No request is in flight. */
 	void (*close)(struct ddm_dev *dev);
+
+	/*
+	 * Make every completed write durable, synchronously (fdatasync).
+	 * The IOP calls it on a writable device before close, so stopping
+	 * iopd or removing an export is a flush point.  No request is in
+	 * flight; the calling thread may block.  Optional (NULL: nothing
+	 * is volatile).  Returns 0 or -errno.
+	 */
+	int (*sync)(struct ddm_dev *dev);
 
 	/* Start req; see struct ddm_req.  Any worker thread. */
 	void (*submit)(struct ddm_req *req);

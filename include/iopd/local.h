@@ -159,8 +159,13 @@ struct local_config {
 /* Open every configured IOP and its devices.  Returns 0 or -errno after
  * logging which device failed. */
 int local_scan(const struct local_config *cfg, struct local **localp);
-/* Close every device (sessions must be closed) and free. */
-void local_destroy(struct local *local);
+/* Flush and close every device (sessions must be closed) and free.
+ * Returns 0, or -errno if a device's final flush failed or it had an
+ * uncleared write-back error (logged). */
+int local_destroy(struct local *local);
+/* Devices closed since start (export removal, a last session) whose final
+ * flush failed or that had an uncleared write-back error. */
+unsigned long local_close_failures(void);
 /*
  * Open one more IOP (its name must be new) while iopd runs; *ctxp (may be
  * NULL) gets its context.  Remove one whose devices no session holds
@@ -187,6 +192,14 @@ struct local_dev_info {
 	unsigned long inflight;
 	/* 0: fixed size; 1: resizable any time; 2: only with no session */
 	unsigned int resize;
+	/* How FUA writes and flushes become durable ("fua:RWF_DSYNC
+	 * flush:fdatasync", "fua:write+fdatasync flush:fdatasync", "none"
+	 * where nothing is volatile). */
+	const char *durability;
+	/* Sticky write-back error (-errno; 0 if none): the device is
+	 * degraded, every flush and FUA write fails until cleared. */
+	int wb_error;
+	unsigned long wb_errors; /* durability points failed, total */
 };
 unsigned int local_iop_dev_count(const void *ctx);
 /* Resize device i where its DDM can (ddm_ops.resize); sessions opened
@@ -194,6 +207,14 @@ unsigned int local_iop_dev_count(const void *ctx);
  * after logging why (-ENOTSUP: fixed size; -EBUSY: the DDM resizes only
  * with no session open). */
 int local_iop_dev_resize(void *ctx, unsigned int i, uint64_t size_bytes);
+/* Flush device i now (the flush on export removal).  A failure is
+ * logged and becomes its sticky write-back error.  Management thread;
+ * blocks.  Returns 0 or -errno. */
+int local_iop_dev_sync(void *ctx, unsigned int i);
+/* An operator acknowledges device i's write-back error: flushes are
+ * allowed to succeed again.  Returns the errno cleared (positive; 0: there
+ * was none) or -ENOENT. */
+int local_iop_dev_clear_error(void *ctx, unsigned int i);
 /* Returns 0 or -ENOENT past the end.  Any thread. */
 int local_iop_dev_info(const void *ctx, unsigned int i,
 		       struct local_dev_info *info);

@@ -46,6 +46,10 @@ struct local_stats {
 	uint64_t lat_sum_ns;
 	uint64_t sessions_open;
 	uint64_t sessions_total;
+	/* The device's sticky write-back error (-errno; 0: healthy) and
+	 * how many flushes or FUA writes failed with one, in total. */
+	int wb_error;
+	uint64_t wb_errors;
 };
 
 /* "read", "write", "flush", "trim", "write_zeroes", "cache". */

@@ -540,7 +540,7 @@ int connmgr_export_remove(struct connmgr *cm, const char *name)
 {
 	unsigned int i, left;
 	struct connmgr_export *e = connmgr_export_unlink(cm, name, true, &i);
-	int ret;
+	int ret, sync_ret;
 
 	if (!e)
 		return -ENOENT;
@@ -559,6 +559,12 @@ int connmgr_export_remove(struct connmgr *cm, const char *name)
 	pthread_mutex_lock(&cm->lock);
 	left = e->conns_left;
 	pthread_mutex_unlock(&cm->lock);
+	/* Removal is a flush point: what its clients wrote is made durable
+	 * now, even if others still share the device (logged, sticky). */
+	sync_ret = local_iop_dev_sync(e->pub.desc->ctx, e->pub.dev_index);
+	if (sync_ret < 0)
+		log_error("export %s: the flush on removal failed: %s", name,
+			  strerror(-sync_ret));
 	/* A session still open on its device may still point at it (a
 	 * transport that did not say it uses it): keep the memory. */
 	if (ret == 0 && !left) {
@@ -573,7 +579,7 @@ int connmgr_export_remove(struct connmgr *cm, const char *name)
 					 name, dev.sessions);
 			e->next_zombie = cm->zombies;
 			cm->zombies = e;
-			return 0;
+			return sync_ret;
 		}
 	}
 	if (ret < 0 || left) {
@@ -589,7 +595,7 @@ int connmgr_export_remove(struct connmgr *cm, const char *name)
 	if (e->iop_owned)
 		connmgr_iop_remove(cm, e->iop_name);
 	connmgr_export_free(e);
-	return 0;
+	return sync_ret;
 }
 
 /*

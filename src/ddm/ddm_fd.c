@@ -83,6 +83,15 @@ void ddm_fd_close(struct ddm_fd_dev *fdd)
 	fdd->fd = -1;
 }
 
+int ddm_fd_sync_now(struct ddm_dev *dev)
+{
+	struct ddm_fd_dev *fdd = dev->priv;
+
+	if (fdd->fd < 0 || fdatasync(fdd->fd) == 0)
+		return 0;
+	return -errno;
+}
+
 int ddm_fd_read_source(struct ddm_dev *dev, uint64_t offset, uint64_t len,
 		       int *fd, uint64_t *fd_offset)
 {
@@ -248,6 +257,35 @@ static void ddm_fd_modified(struct ddm_req *req)
 		ddm_req_complete(req, 0);
 }
 
+/*
+ * A transfer failed or came up short: was the backing file deleted or
+ * truncated under us?  Said once per device; a smaller file becomes the
+ * size new clients are told.  Regular files only: a block device does
+ * not shrink so.
+ */
+static void ddm_fd_check_gone(struct ddm_dev *dev)
+{
+	struct ddm_fd_dev *fdd = dev->priv;
+	uint64_t size, align = dev->block_size_min ? dev->block_size_min : 1;
+	struct stat st;
+
+	if (fstat(fdd->fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	size = (uint64_t)st.st_size - (uint64_t)st.st_size % align;
+	if (st.st_nlink && size >= dev->size_bytes)
+		return;
+	if (!__atomic_exchange_n(&fdd->gone_logged, true, __ATOMIC_RELAXED))
+		log_error("%s: the backing file was %s (%llu bytes left)",
+			  dev->name,
+			  st.st_nlink
+				  ? "truncated: requests past its end fail"
+				  : "deleted: its data goes when the export "
+				    "closes",
+			  (unsigned long long)st.st_size);
+	if (size < dev->size_bytes)
+		__atomic_store_n(&dev->size_bytes, size, __ATOMIC_RELAXED);
+}
+
 /* A read or write returned: on failure, complete the request and say so.
  * Zero bytes inside the device means the backing store shrank under us;
  * resubmitting would spin. */
@@ -255,6 +293,7 @@ static bool ddm_fd_transfer_failed(struct ddm_req *req, int result)
 {
 	if (result > 0)
 		return false;
+	ddm_fd_check_gone(req->dev);
 	ddm_req_complete(req, result ? result : -EIO);
 	return true;
 }
@@ -299,6 +338,8 @@ static void ddm_fd_io_done(struct base_io *io, int result)
 		ddm_fd_zero_write_done(req, result);
 		return;
 	case FD_STAGE_SYNC:
+		/* A flush is where an operator learns the file is gone. */
+		ddm_fd_check_gone(req->dev);
 		ddm_req_complete(req, result < 0 ? result : 0);
 		return;
 	case FD_STAGE_TRIM:

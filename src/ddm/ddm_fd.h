@@ -35,6 +35,8 @@ struct ddm_fd_dev {
 	/* ZERO_RANGE is a metadata or offloaded operation, not the kernel
 	 * writing zeroes for us: it may serve DDM_F_FAST_ZERO. */
 	bool zero_range_fast;
+	/* The storage under the descriptor vanished or shrank: said once. */
+	bool gone_logged;
 };
 
 /* Per-request state; a DDM's req_priv_size must cover it. */
@@ -65,6 +67,9 @@ int ddm_fd_read_source(struct ddm_dev *dev, uint64_t offset, uint64_t len,
 
 /* Close the descriptor. */
 void ddm_fd_close(struct ddm_fd_dev *fdd);
+
+/* ddm_ops.sync: fdatasync the descriptor. */
+int ddm_fd_sync_now(struct ddm_dev *dev);
 
 /*
  * Submit a READ, WRITE, FLUSH, TRIM or WRITE_ZEROES on the descriptor in

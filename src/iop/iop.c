@@ -88,23 +88,85 @@ void iop_dev_get(struct iop_dev *dev)
 	atomic_fetch_add(&dev->refs, 1);
 }
 
-void iop_dev_put(struct iop_dev *dev)
+static atomic_ulong iop_close_failed;
+
+unsigned long iop_close_failures(void)
 {
+	return atomic_load(&iop_close_failed);
+}
+
+void iop_dev_wb_fail(struct iop_dev *dev, int err)
+{
+	int none = 0;
+
+	atomic_fetch_add(&dev->wb_errors, 1);
+	if (atomic_compare_exchange_strong(&dev->wb_error, &none, err))
+		log_error("%s: write-back failed (%s): data acknowledged as "
+			  "written may not be on storage; every flush and "
+			  "FUA write now fails until an operator runs "
+			  "'iopctl export clear-error'",
+			  dev->name, strerror(-err));
+}
+
+int iop_dev_clear_error(struct iop_dev *dev)
+{
+	int err = atomic_exchange(&dev->wb_error, 0);
+
+	if (err)
+		log_warn("%s: write-back error (%s) cleared by the operator",
+			 dev->name, strerror(-err));
+	return err;
+}
+
+int iop_dev_sync(struct iop_dev *dev)
+{
+	int ret;
+
+	if (dev->ddm.read_only || !dev->ddm.ops->sync)
+		return 0;
+	ret = dev->ddm.ops->sync(&dev->ddm);
+	if (ret < 0)
+		iop_dev_wb_fail(dev, ret);
+	return ret;
+}
+
+int iop_dev_put(struct iop_dev *dev)
+{
+	int ret;
+
 	if (atomic_fetch_sub(&dev->refs, 1) != 1)
-		return;
+		return 0;
+	ret = iop_dev_sync(dev);
+	if (ret == 0)
+		ret = atomic_load(&dev->wb_error);
+	if (ret < 0) {
+		log_error("%s: closed with a write-back error (%s): "
+			  "acknowledged writes may be lost",
+			  dev->name, strerror(-ret));
+		atomic_fetch_add(&iop_close_failed, 1);
+	} else if (!dev->ddm.read_only && dev->ddm.ops->sync) {
+		log_debug("%s: flushed", dev->name);
+	}
 	dev->ddm.ops->close(&dev->ddm);
 	free(dev->ddm.priv);
 	free(dev->name);
 	free(dev);
+	return ret;
 }
 
-void iop_destroy(struct iop *iop)
+int iop_destroy(struct iop *iop)
 {
+	int ret = 0, r;
+
 	if (!iop)
-		return;
-	for (unsigned int i = 0; i < iop->n_devs; i++)
-		iop_dev_put(iop->devs[i]);
+		return 0;
+	for (unsigned int i = 0; i < iop->n_devs; i++) {
+		r = iop_dev_put(iop->devs[i]);
+		if (r < 0 && ret == 0)
+			ret = r;
+	}
 	free(iop->devs);
 	free(iop->name);
 	free(iop);
+	return ret;
 }

@@ -11,6 +11,7 @@
 
 #include "base/base_log.h"
 #include "local/local_priv.h"
+#include "local/local_stats.h"
 
 static int local_iop_open(const struct local_iop_spec *spec,
 			  struct local_iop_ctx *ctx)
@@ -33,6 +34,8 @@ static int local_iop_open(const struct local_iop_spec *spec,
 				  &spec->devs[i].args, &index);
 		if (ret < 0)
 			goto err_destroy_iop;
+		/* A new device under an old name starts healthy. */
+		local_stats_wb_set(spec->name, spec->devs[i].name, 0);
 	}
 	return 0;
 
@@ -117,16 +120,26 @@ err_destroy:
 	return ret;
 }
 
-void local_destroy(struct local *local)
+int local_destroy(struct local *local)
 {
+	int ret = 0, r;
+
 	if (!local)
-		return;
+		return 0;
 	for (unsigned int i = 0; i < local->n_iops; i++) {
-		iop_destroy(local->ctxs[i]->iop);
+		r = iop_destroy(local->ctxs[i]->iop);
+		if (r < 0 && ret == 0)
+			ret = r;
 		free(local->ctxs[i]);
 	}
 	free(local->ctxs);
 	free(local);
+	return ret;
+}
+
+unsigned long local_close_failures(void)
+{
+	return iop_close_failures();
 }
 
 unsigned int local_iop_count(const struct local *local)
@@ -159,6 +172,18 @@ unsigned int local_iop_dev_count(const void *ctx)
 	return ((const struct local_iop_ctx *)ctx)->iop->n_devs;
 }
 
+/* What local_dev_info.durability says: the DDM's own words, else what its
+ * capabilities make of FUA and flush. */
+static const char *local_dev_durability(const struct ddm_dev *ddm)
+{
+	if (ddm->read_only || !(ddm->caps & DDM_CAP_FLUSH))
+		return "none";
+	if (ddm->durability)
+		return ddm->durability;
+	return ddm->caps & DDM_CAP_FUA ? "fua:native flush:native"
+				       : "fua:write+flush flush:native";
+}
+
 int local_iop_dev_info(const void *ctx, unsigned int i,
 		       struct local_dev_info *info)
 {
@@ -181,7 +206,34 @@ int local_iop_dev_info(const void *ctx, unsigned int i,
 	info->resize = 0;
 	if (iop->ops->resize)
 		info->resize = iop->ops->resize_idle_only ? 2 : 1;
+	info->durability = local_dev_durability(&dev->ddm);
+	info->wb_error = atomic_load(&dev->wb_error);
+	info->wb_errors = atomic_load(&dev->wb_errors);
 	return 0;
+}
+
+int local_iop_dev_sync(void *ctx, unsigned int i)
+{
+	struct iop *iop = ((struct local_iop_ctx *)ctx)->iop;
+
+	int ret;
+
+	if (i >= iop->n_devs)
+		return -ENOENT;
+	ret = iop_dev_sync(iop->devs[i]);
+	if (ret < 0)
+		local_stats_wb_set(iop->name, iop->devs[i]->name, ret);
+	return ret;
+}
+
+int local_iop_dev_clear_error(void *ctx, unsigned int i)
+{
+	struct iop *iop = ((struct local_iop_ctx *)ctx)->iop;
+
+	if (i >= iop->n_devs)
+		return -ENOENT;
+	local_stats_wb_set(iop->name, iop->devs[i]->name, 0);
+	return -iop_dev_clear_error(iop->devs[i]);
 }
 
 int local_iop_dev_resize(void *ctx, unsigned int i, uint64_t size_bytes)

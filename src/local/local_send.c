@@ -154,6 +154,37 @@ static int local_msg_validate(const struct iop_session *session,
 	return 0;
 }
 
+/* Does msg promise durability: a flush, or a write with FUA? */
+static bool local_durability_point(const struct iop_msg *msg)
+{
+	return msg->op == DDM_OP_FLUSH ||
+	       (local_op_writes(msg->op) && (msg->flags & DDM_F_FUA));
+}
+
+/*
+ * A durability point failed: did it fail for reasons of its own (the
+ * write could not be done at all), or may earlier acknowledged writes be
+ * gone?  A failed fdatasync is always the latter (the kernel says so once,
+ * then forgets); so is a failed RWF_DSYNC write, which reports the file's
+ * write-back errors too, unless the write itself was refused.
+ */
+static bool local_wb_error(const struct iop_msg *msg, int result)
+{
+	if (msg->op == DDM_OP_FLUSH || msg->stage == LOCAL_STAGE_FLUSH)
+		return true;
+	if (!(msg->req.flags & DDM_F_FUA) || msg->stage != LOCAL_STAGE_MAIN)
+		return false;
+	return result != -ENOSPC && result != -EDQUOT && result != -EINVAL &&
+	       result != -ENOTSUP && result != -EOPNOTSUPP && result != -EFBIG;
+}
+
+/* Make the device degraded: for every connection, and in the metrics. */
+static void local_wb_fail(struct iop_session *session, int err)
+{
+	iop_dev_wb_fail(session->dev, err);
+	local_stats_wb_set(session->ctx->iop->name, session->dev->name, err);
+}
+
 static void local_msg_finish(struct iop_msg *msg, int result)
 {
 	atomic_fetch_sub(&msg->session->dev->inflight, 1);
@@ -221,6 +252,8 @@ static void local_req_done(struct ddm_req *req, int result)
 		(struct iop_msg *)((char *)req - offsetof(struct iop_msg, req));
 
 	if (result < 0) {
+		if (local_wb_error(msg, result))
+			local_wb_fail(msg->session, result);
 		local_msg_finish(msg, result);
 		return;
 	}
@@ -243,6 +276,9 @@ static void local_submit(struct iop_session *session, struct iop_msg *msg)
 	int ret;
 
 	ret = local_msg_validate(session, msg);
+	/* After a write-back error no flush may report success again. */
+	if (ret == 0 && local_durability_point(msg))
+		ret = atomic_load(&session->dev->wb_error);
 	if (ret < 0) {
 		/* Refused requests count too, with no time spent. */
 		if (msg->op < LOCAL_STAT_OPS) {

@@ -22,6 +22,8 @@ struct local_stats_dev {
 	struct local_stats_live live; /* list head of open sessions */
 	uint64_t sessions_open;
 	uint64_t sessions_total;
+	int wb_error;
+	uint64_t wb_errors;
 };
 
 static pthread_mutex_t local_stats_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -163,6 +165,26 @@ int local_stats_session_open(const char *iop_name, const char *dev_name,
 	return 0;
 }
 
+void local_stats_wb_set(const char *iop_name, const char *dev_name, int err)
+{
+	struct local_stats_dev *d;
+
+	pthread_mutex_lock(&local_stats_lock);
+	/* Healthy needs no record: a device appears once it had a session
+	 * or an error. */
+	for (d = local_stats_devs; d && !err; d = d->next)
+		if (!strcmp(d->iop_name, iop_name) &&
+		    !strcmp(d->dev_name, dev_name))
+			d->wb_error = 0;
+	d = err ? local_stats_dev_get(iop_name, dev_name) : NULL;
+	if (d) {
+		d->wb_errors++;
+		if (!d->wb_error)
+			d->wb_error = err;
+	}
+	pthread_mutex_unlock(&local_stats_lock);
+}
+
 #define LOCAL_STATS_ARRAYS(X)                                                  \
 	X(requests) X(bytes) X(errors) X(errnos) X(lat_buckets)
 
@@ -214,6 +236,8 @@ void local_stats_foreach(void (*fn)(void *opaque, const char *iop_name,
 			local_stats_sum(&sum, l);
 		sum.sessions_open = d->sessions_open;
 		sum.sessions_total = d->sessions_total;
+		sum.wb_error = d->wb_error;
+		sum.wb_errors = d->wb_errors;
 		fn(opaque, d->iop_name, d->dev_name, &sum);
 	}
 	pthread_mutex_unlock(&local_stats_lock);

@@ -60,6 +60,11 @@ static inline uint64_t local_stats_begin(struct local_stats_live *live,
 	return local_stats_now_ns();
 }
 
+/* A flush or FUA write of the device failed (err), or an operator
+ * cleared that state (err 0) on the device called iop_name/dev_name, so
+ * the metrics show it degraded or healthy.  Rare: takes the lock. */
+void local_stats_wb_set(const char *iop_name, const char *dev_name, int err);
+
 /* The request begun at start_ns ends with result (0 or -errno). */
 void local_stats_end(struct local_stats_live *live, unsigned int op,
 		     uint64_t len, int result, uint64_t start_ns);

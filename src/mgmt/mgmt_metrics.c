@@ -79,6 +79,8 @@ enum {
 	MGMT_PROM_SESSIONS,
 	MGMT_PROM_SESSIONS_TOTAL,
 	MGMT_PROM_LATENCY,
+	MGMT_PROM_DEGRADED,
+	MGMT_PROM_WB_ERRORS,
 	MGMT_PROM_DEV_PASSES,
 };
 
@@ -104,6 +106,12 @@ static const char *const mgmt_prom_head[MGMT_PROM_DEV_PASSES] = {
 	"# HELP iopd_request_duration_seconds Time from a request's arrival "
 	"in the Local Transport to its completion.\n"
 	"# TYPE iopd_request_duration_seconds histogram\n",
+	"# HELP iopd_device_degraded 1 after a write-back error: every flush "
+	"and FUA write fails until an operator clears it.\n"
+	"# TYPE iopd_device_degraded gauge\n",
+	"# HELP iopd_writeback_errors_total Flushes and FUA writes that failed "
+	"with a write-back error.\n"
+	"# TYPE iopd_writeback_errors_total counter\n",
 };
 
 static void mgmt_prom_latency(FILE *f, const char *iop, const char *dev,
@@ -182,6 +190,14 @@ static void mgmt_prom_dev_pass(void *opaque, const char *iop, const char *dev,
 		break;
 	case MGMT_PROM_LATENCY:
 		mgmt_prom_latency(f, iop, dev, st);
+		break;
+	case MGMT_PROM_DEGRADED:
+		mgmt_prom_dev(f, "iopd_device_degraded", iop, dev);
+		fprintf(f, "} %d\n", st->wb_error ? 1 : 0);
+		break;
+	case MGMT_PROM_WB_ERRORS:
+		mgmt_prom_dev(f, "iopd_writeback_errors_total", iop, dev);
+		fprintf(f, "} %llu\n", (unsigned long long)st->wb_errors);
 		break;
 	}
 }

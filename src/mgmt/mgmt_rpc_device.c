@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mgmt/mgmt_rpc.h"
+#include "mgmt/mgmt_rpc_priv.h"
 
 static json_t *mgmt_device_caps_json(uint32_t caps)
 {
@@ -25,14 +26,17 @@ static json_t *mgmt_device_caps_json(uint32_t caps)
 json_t *mgmt_device_json(const char *iop, const struct local_dev_info *d);
 json_t *mgmt_device_json(const char *iop, const struct local_dev_info *d)
 {
-	return json_pack("{s:s, s:s, s:s, s:I, s:i, s:i, s:b, s:i, s:I, s:o}",
-			 "iop", iop, "name", d->name, "ddm", d->ddm, "size",
-			 (json_int_t)d->size_bytes, "block_size_min",
-			 (int)d->block_size_min, "block_size_pref",
-			 (int)d->block_size_pref, "read_only", d->read_only,
-			 "sessions", (int)d->sessions, "inflight",
-			 (json_int_t)d->inflight, "caps",
-			 mgmt_device_caps_json(d->caps));
+	json_t *o = json_pack(
+		"{s:s, s:s, s:s, s:I, s:i, s:i, s:b, s:i, s:I, s:o}", "iop",
+		iop, "name", d->name, "ddm", d->ddm, "size",
+		(json_int_t)d->size_bytes, "block_size_min",
+		(int)d->block_size_min, "block_size_pref",
+		(int)d->block_size_pref, "read_only", d->read_only, "sessions",
+		(int)d->sessions, "inflight", (json_int_t)d->inflight, "caps",
+		mgmt_device_caps_json(d->caps));
+
+	mgmt_dev_health_json(o, d);
+	return o;
 }
 
 static int mgmt_device_list(struct mgmt_ctx *ctx, json_t *params,

@@ -14,6 +14,19 @@
 #include "mgmt/mgmt_rpc.h"
 #include "mgmt/mgmt_rpc_priv.h"
 
+void mgmt_dev_health_json(json_t *o, const struct local_dev_info *d)
+{
+	json_object_set_new(o, "durability",
+			    json_string(d->durability ? d->durability : ""));
+	json_object_set_new(o, "state",
+			    json_string(d->wb_error ? "degraded" : "ok"));
+	if (d->wb_error)
+		json_object_set_new(o, "writeback_error",
+				    json_string(strerror(-d->wb_error)));
+	json_object_set_new(o, "writeback_errors",
+			    json_integer((json_int_t)d->wb_errors));
+}
+
 json_t *mgmt_export_info_json(struct mgmt_ctx *ctx,
 			      const struct connmgr_export_info *info)
 {
@@ -34,6 +47,7 @@ json_t *mgmt_export_info_json(struct mgmt_ctx *ctx,
 				    json_string(info->description));
 	if (e && e->path)
 		json_object_set_new(o, "path", json_string(e->path));
+	mgmt_dev_health_json(o, &dev);
 	return o;
 }
 
@@ -99,10 +113,13 @@ int mgmt_export_apply_add(struct mgmt_ctx *ctx, const struct mgmt_export *e)
 
 int mgmt_export_apply_remove(struct mgmt_ctx *ctx, const char *name)
 {
+	struct connmgr_export_info info;
 	int ret = connmgr_export_remove(ctx->cm, name);
 
-	/* -ETIMEDOUT: gone from the table all the same. */
-	if (ret == 0 || ret == -ETIMEDOUT)
+	/* -ETIMEDOUT, or a failed flush on removal (-EIO): gone from the
+	 * table all the same. */
+	if (ret == 0 ||
+	    (ret != -ENOENT && connmgr_export_lookup(ctx->cm, name, &info) < 0))
 		mgmt_config_export_drop(ctx->cfg, name);
 	return ret;
 }
@@ -257,6 +274,28 @@ static int mgmt_export_resize(struct mgmt_ctx *ctx, json_t *params,
 	return 0;
 }
 
+static int mgmt_export_clear_error(struct mgmt_ctx *ctx, json_t *params,
+				   json_t **result, struct mgmt_error *err)
+{
+	static const char *const keys[] = { "name", NULL };
+	struct connmgr_export_info info;
+	const char *name;
+	int ret;
+
+	if ((ret = mgmt_params_only(params, keys, err)) < 0 ||
+	    (ret = mgmt_param_str(params, "name", true, &name, err)) < 0)
+		return ret;
+	if (connmgr_export_lookup(ctx->cm, name, &info) < 0)
+		return mgmt_error_set(err, -ENOENT, "export %s: no such export",
+				      name);
+	ret = local_iop_dev_clear_error(info.desc->ctx, info.dev_index);
+	if (ret < 0)
+		return ret;
+	*result = json_pack("{s:s, s:s?}", "name", name, "cleared",
+			    ret ? strerror(ret) : NULL);
+	return 0;
+}
+
 const struct mgmt_method mgmt_rpc_export_methods[] = {
 	{ "export.list", mgmt_export_list,
 	  "[name]: the exports, with their device, size and mode" },
@@ -270,6 +309,10 @@ const struct mgmt_method mgmt_rpc_export_methods[] = {
 	{ "export.set_read_only", mgmt_export_set_read_only,
 	  "name, [read_only=true], [disconnect=false]: for connections made "
 	  "from now on; disconnect: ask the current ones to reconnect" },
+	{ "export.clear_error", mgmt_export_clear_error,
+	  "name: acknowledge the device's write-back error (its state "
+	  "\"degraded\"): flushes and FUA writes may succeed again; check "
+	  "the data first, acknowledged writes may have been lost" },
 	{ "export.set_default", mgmt_export_set_default,
 	  "[name]: what a client asking for \"\" gets (none: the first)" },
 	{ "export.resize", mgmt_export_resize,

@@ -25,6 +25,10 @@ static struct rec_call {
 } rec_calls[REC_MAX];
 static int rec_n;
 static unsigned char rec_disk[8 << 20];
+/* Fail the next request of rec_fail_op with rec_fail_result, once. */
+static int rec_fail_op = -1, rec_fail_result;
+/* ddm_ops.sync: how often it ran, and what it returns. */
+static int rec_syncs, rec_sync_result;
 
 static int rec_open(struct ddm_dev *dev, const struct ddm_open_args *args)
 {
@@ -49,6 +53,11 @@ static void rec_submit(struct ddm_req *req)
 	c->offset = req->offset;
 	c->len = req->len;
 	c->zero_ok = 1;
+	if ((int)req->op == rec_fail_op) {
+		rec_fail_op = -1;
+		ddm_req_complete(req, rec_fail_result);
+		return;
+	}
 	for (int i = 0; i < req->iovcnt && req->op == DDM_OP_WRITE; i++) {
 		const unsigned char *p = req->iov[i].iov_base;
 
@@ -61,10 +70,17 @@ static void rec_submit(struct ddm_req *req)
 	ddm_req_complete(req, 0);
 }
 
+static int rec_sync(struct ddm_dev *dev)
+{
+	rec_syncs++;
+	return rec_sync_result;
+}
+
 static const struct ddm_ops rec_ops = {
 	.name = "rec",
 	.open = rec_open,
 	.close = rec_close,
+	.sync = rec_sync,
 	.submit = rec_submit,
 };
 
@@ -252,12 +268,96 @@ static void test_ram_round_trip(void)
 	local_destroy(local);
 }
 
+/*
+ * The kernel reports a write-back error to one fsync only.  Once a flush
+ * failed, no flush or FUA write may succeed again, on any session of the
+ * device, until an operator clears the error; plain writes and reads go
+ * on.
+ */
+static void test_sticky_error(void)
+{
+	struct iop_session *s1 = rec_session(false), *s2 = rec_session(false);
+	struct local_dev_info info;
+	char buf[4096] = { 0 };
+
+	rec_fail_op = DDM_OP_FLUSH;
+	rec_fail_result = -EIO;
+	CHECK_EQ_INT(run(s1, DDM_OP_FLUSH, 0, 0, 0, NULL), -EIO);
+	/* The DDM would succeed now; the device must not. */
+	rec_n = 0;
+	CHECK_EQ_INT(run(s1, DDM_OP_FLUSH, 0, 0, 0, NULL), -EIO);
+	CHECK_EQ_INT(run(s2, DDM_OP_FLUSH, 0, 0, 0, NULL), -EIO);
+	CHECK_EQ_INT(run(s2, DDM_OP_WRITE, DDM_F_FUA, 0, 4096, buf), -EIO);
+	CHECK_EQ_INT(run(s2, DDM_OP_WRITE_ZEROES, DDM_F_FUA, 0, 4096, NULL),
+		     -EIO);
+	CHECK_EQ_INT(rec_n, 0); /* refused before the DDM */
+	CHECK_EQ_INT(run(s2, DDM_OP_WRITE, 0, 0, 4096, buf), 0);
+	CHECK_EQ_INT(run(s1, DDM_OP_READ, 0, 0, 4096, buf), 0);
+	CHECK_EQ_INT(local_iop_dev_info(&rec_ctx, 0, &info), 0);
+	CHECK_EQ_INT(info.wb_error, -EIO);
+	CHECK_EQ_INT(info.wb_errors, 1);
+
+	/* The operator acknowledges it: flushes work again. */
+	CHECK_EQ_INT(local_iop_dev_clear_error(&rec_ctx, 0), EIO);
+	CHECK_EQ_INT(local_iop_dev_clear_error(&rec_ctx, 0), 0);
+	CHECK_EQ_INT(run(s2, DDM_OP_FLUSH, 0, 0, 0, NULL), 0);
+
+	/* An emulated FUA write whose flush fails makes it sticky too. */
+	rec_fail_op = DDM_OP_FLUSH;
+	rec_fail_result = -ENOSPC;
+	CHECK_EQ_INT(run(s1, DDM_OP_WRITE, DDM_F_FUA, 0, 4096, buf), -ENOSPC);
+	CHECK_EQ_INT(run(s2, DDM_OP_FLUSH, 0, 0, 0, NULL), -ENOSPC);
+	/* A failed plain write is that write's own error, not sticky. */
+	CHECK_EQ_INT(local_iop_dev_clear_error(&rec_ctx, 0), ENOSPC);
+	rec_fail_op = DDM_OP_WRITE;
+	rec_fail_result = -EIO;
+	CHECK_EQ_INT(run(s1, DDM_OP_WRITE, 0, 0, 4096, buf), -EIO);
+	CHECK_EQ_INT(run(s1, DDM_OP_FLUSH, 0, 0, 0, NULL), 0);
+	local_desc_ops.session_close(s1);
+	local_desc_ops.session_close(s2);
+}
+
+/* Closing a writable device flushes it first (stop and export removal are
+ * flush points); a failure, or an uncleared write-back error, is
+ * reported to the caller and counted for the exit status. */
+static void test_close_flushes(void)
+{
+	struct ddm_open_args args = { 0 }, ro = { .read_only = true };
+	unsigned long failures = local_close_failures();
+	struct iop *iop = NULL;
+	unsigned int idx;
+
+	CHECK_EQ_INT(iop_create("closing", &rec_ops, &iop), 0);
+	CHECK_EQ_INT(iop_dev_add(iop, "w", &args, &idx), 0);
+	CHECK_EQ_INT(iop_dev_add(iop, "ro", &ro, &idx), 0);
+	rec_syncs = 0;
+	CHECK_EQ_INT(iop_destroy(iop), 0);
+	CHECK_EQ_INT(rec_syncs, 1); /* the writable one only */
+	CHECK_EQ_INT(local_close_failures(), failures);
+
+	CHECK_EQ_INT(iop_create("closing", &rec_ops, &iop), 0);
+	CHECK_EQ_INT(iop_dev_add(iop, "w", &args, &idx), 0);
+	rec_sync_result = -EIO;
+	CHECK_EQ_INT(iop_destroy(iop), -EIO);
+	rec_sync_result = 0;
+	CHECK_EQ_INT(local_close_failures(), failures + 1);
+
+	/* The final flush succeeds, but an earlier one had failed. */
+	CHECK_EQ_INT(iop_create("closing", &rec_ops, &iop), 0);
+	CHECK_EQ_INT(iop_dev_add(iop, "w", &args, &idx), 0);
+	iop_dev_wb_fail(iop->devs[0], -EIO);
+	CHECK_EQ_INT(iop_destroy(iop), -EIO);
+	CHECK_EQ_INT(local_close_failures(), failures + 2);
+}
+
 int main(void)
 {
 	TEST_CASE(test_validation);
 	TEST_CASE(test_read_only);
 	TEST_CASE(test_emulation);
 	TEST_CASE(test_ram_round_trip);
+	TEST_CASE(test_sticky_error);
+	TEST_CASE(test_close_flushes);
 	iop_destroy(rec_ctx.iop);
 	return test_done();
 }

@@ -48,7 +48,8 @@ static const struct iopctl_col iopctl_export_cols[] = {
 	{ "name", "NAME" },	  { "ddm", "DDM" },
 	{ "size", "SIZE" },	  { "read_only", "RO" },
 	{ "default", "DEFAULT" }, { "sessions", "SESSIONS" },
-	{ "path", "PATH" },	  { NULL, NULL },
+	{ "state", "STATE" },	  { "path", "PATH" },
+	{ NULL, NULL },
 };
 static const struct iopctl_col iopctl_conn_cols[] = {
 	{ "id", "ID" },
@@ -70,6 +71,8 @@ static const struct iopctl_col iopctl_device_cols[] = {
 	{ "read_only", "RO" },
 	{ "sessions", "SESSIONS" },
 	{ "inflight", "INFLIGHT" },
+	{ "state", "STATE" },
+	{ "durability", "DURABILITY" },
 	{ NULL, NULL },
 };
 static const struct iopctl_col iopctl_iop_cols[] = {
@@ -175,6 +178,11 @@ static const struct iopctl_cmd iopctl_cmds[] = {
 	  "Make an export read-only (or writable again) for new "
 	  "connections; disconnect=true asks the current ones to "
 	  "reconnect.",
+	  NULL, NULL },
+	{ "export", "clear-error", "export.clear_error", "name", "NAME",
+	  "Acknowledge a degraded export's write-back error, so flushes "
+	  "may succeed again (check the data first: acknowledged writes "
+	  "may have been lost).",
 	  NULL, NULL },
 	{ "export", "set-default", "export.set_default", "name", "[NAME]",
 	  "Choose what clients asking for the export \"\" get.", NULL, NULL },

@@ -132,6 +132,10 @@ static int ddm_bdev_open(struct ddm_dev *dev, const struct ddm_open_args *args)
 			 (unsigned long long)dev->size_bytes);
 	dev->caps = ddm_bdev_caps(fdd, st.st_rdev, args->read_only);
 	dev->read_only = args->read_only;
+	/* RWF_DSYNC on a block device becomes REQ_FUA (or a write and a
+	 * cache flush where the device has no FUA): the block layer's own
+	 * path, shown durable on loop devices by test_durability.sh. */
+	dev->durability = "fua:RWF_DSYNC flush:fdatasync";
 	log_debug("%s: bdev %s: %llu bytes, %s, block %u/%u, caps 0x%x",
 		  dev->name, args->path, (unsigned long long)dev->size_bytes,
 		  fdd->direct ? "O_DIRECT" : "buffered", dev->block_size_min,
@@ -154,6 +158,7 @@ const struct ddm_ops ddm_bdev_ops = {
 	.req_priv_size = sizeof(struct ddm_fd_req),
 	.open = ddm_bdev_open,
 	.close = ddm_bdev_close,
+	.sync = ddm_fd_sync_now,
 	.submit = ddm_fd_submit,
 	.extents = NULL,
 };

@@ -91,6 +91,39 @@ static bool ddm_file_on_memory_fs(int fd)
 	       (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
 }
 
+/*
+ * The durability contract: may a FUA write be one write with RWF_DSYNC?
+ * Only where that has been shown to reach stable storage: the local disk
+ * file systems below (and memory, where nothing is durable anyway).  On
+ * FUSE, io_uring's O_DIRECT write with RWF_DSYNC was acknowledged and
+ * then lost at a power cut while a following fdatasync was not; network
+ * and stacked file systems are not trusted either.  Everywhere else a
+ * FUA write is the write followed by fdatasync (the Local Transport's
+ * emulation, without DDM_CAP_FUA).
+ */
+static bool ddm_file_dsync_trusted(int fd, const char **why)
+{
+	static const struct {
+		long magic;
+		const char *name;
+	} trusted[] = {
+		{ EXT4_SUPER_MAGIC, "ext4" },	{ XFS_SUPER_MAGIC, "xfs" },
+		{ BTRFS_SUPER_MAGIC, "btrfs" }, { TMPFS_MAGIC, "tmpfs" },
+		{ RAMFS_MAGIC, "ramfs" },
+	};
+	struct statfs sfs;
+
+	*why = "fua:write+fdatasync flush:fdatasync";
+	if (fstatfs(fd, &sfs) < 0)
+		return false;
+	for (size_t i = 0; i < sizeof(trusted) / sizeof(trusted[0]); i++)
+		if (sfs.f_type == trusted[i].magic) {
+			*why = "fua:RWF_DSYNC flush:fdatasync";
+			return true;
+		}
+	return false;
+}
+
 /* Settle O_DIRECT, block sizes and the device size from the file's. */
 static int ddm_file_geometry(struct ddm_dev *dev, struct ddm_fd_dev *fdd,
 			     const struct stat *st, int direct)
@@ -151,7 +184,8 @@ static void ddm_file_probe_fallocate(struct ddm_fd_dev *fdd, uint64_t size)
 			  off, 4096) == 0;
 }
 
-static uint32_t ddm_file_caps(const struct ddm_fd_dev *fdd, bool read_only)
+static uint32_t ddm_file_caps(struct ddm_dev *dev, const struct ddm_fd_dev *fdd,
+			      bool read_only)
 {
 	/* One descriptor serves every connection, and fdatasync on it
 	 * covers every completed write, whoever sent it. */
@@ -162,7 +196,9 @@ static uint32_t ddm_file_caps(const struct ddm_fd_dev *fdd, bool read_only)
 		caps |= DDM_CAP_CACHE;
 	if (read_only)
 		return caps;
-	caps |= DDM_CAP_FLUSH | DDM_CAP_FUA;
+	caps |= DDM_CAP_FLUSH;
+	if (ddm_file_dsync_trusted(fdd->fd, &dev->durability))
+		caps |= DDM_CAP_FUA;
 	if (fdd->punch)
 		caps |= DDM_CAP_TRIM;
 	if (fdd->punch || fdd->zero_range)
@@ -224,12 +260,12 @@ static int ddm_file_open(struct ddm_dev *dev, const struct ddm_open_args *args)
 		goto err_close;
 	if (!args->read_only)
 		ddm_file_probe_fallocate(fdd, (uint64_t)st.st_size);
-	dev->caps = ddm_file_caps(fdd, args->read_only);
+	dev->caps = ddm_file_caps(dev, fdd, args->read_only);
 	dev->read_only = args->read_only;
-	log_debug("%s: file %s: %llu bytes, %s, block %u, caps 0x%x", dev->name,
-		  args->path, (unsigned long long)dev->size_bytes,
+	log_debug("%s: file %s: %llu bytes, %s, block %u, caps 0x%x, %s",
+		  dev->name, args->path, (unsigned long long)dev->size_bytes,
 		  fdd->direct ? "O_DIRECT" : "buffered", dev->block_size_min,
-		  dev->caps);
+		  dev->caps, dev->read_only ? "read-only" : dev->durability);
 	return 0;
 
 err_close:
@@ -315,6 +351,7 @@ const struct ddm_ops ddm_file_ops = {
 	.req_priv_size = sizeof(struct ddm_fd_req),
 	.open = ddm_file_open,
 	.close = ddm_file_close,
+	.sync = ddm_fd_sync_now,
 	.submit = ddm_fd_submit,
 	.extents = ddm_file_extents,
 	.resize = ddm_file_resize,
