@@ -16,7 +16,7 @@ BUILD ?= build
 SANFLAGS :=
 endif
 
-DDMS ?= null ram file bdev
+DDMS ?= null ram file bdev fault
 override DDMS := null $(filter-out null,$(DDMS))
 TRANSPORTS ?= nbd iscsi
 

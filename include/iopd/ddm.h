@@ -63,6 +63,15 @@ enum ddm_op {
 		   * (sparse reads); file's lseek is not */
 
 /*
+ * One DDM-specific setting, KEY=VALUE: the export spec's "?KEY=VALUE&..."
+ * or the config object's "options".  See ddm_ops.configure.
+ */
+struct ddm_option {
+	const char *key;
+	const char *value;
+};
+
+/*
  * What the operator asked for: the parsed export specification.  Strings
  * belong to the caller and are valid only during ddm_ops.open.
  */
@@ -73,6 +82,10 @@ struct ddm_open_args {
 	bool read_only;	     /* open the backing store read-only */
 	int direct;	     /* file, bdev: 1 = O_DIRECT required, 0 = never,
 			      * -1 = use it where the file system allows it */
+	/* DDM-specific settings, handed to ddm_ops.configure one by one by
+	 * ddm_dev_open before open; none when n_options is 0. */
+	const struct ddm_option *options;
+	unsigned int n_options;
 };
 
 /*
@@ -157,6 +170,33 @@ struct ddm_ops {
 	 */
 	int (*sync)(struct ddm_dev *dev);
 
+	/*
+	 * Take one DDM-specific setting (nbdkit's .config): ddm_dev_open
+	 * calls it for each of ddm_open_args.options, in order, after
+	 * dev->priv is allocated (zeroed) and before open.  Main or
+	 * management thread.  An unknown key or a bad value is logged,
+	 * naming dev->name, and returns -EINVAL.  Optional (NULL: the DDM
+	 * takes no settings, and ddm_dev_open refuses any).  close() is not
+	 * called if open() is never reached or fails, so what configure
+	 * allocates must be freed by open's failure path too.
+	 */
+	int (*configure)(struct ddm_dev *dev, const char *key,
+			 const char *value);
+
+	/*
+	 * An operator's command to the device, from the management channel
+	 * (RPC device.control, `iopctl device control`): verb and arg (NULL
+	 * when none was given) are the DDM's own words.  The reply is
+	 * KEY=VALUE lines, written to reply (reply_len bytes, always
+	 * NUL-terminated, "" when there is nothing to say).  Management
+	 * thread, while requests may be in flight on every worker: thread
+	 * safe against submit.  Optional (NULL: the Local Transport answers
+	 * -ENOTSUP).  Returns 0 or -errno (-EINVAL: unknown verb or bad
+	 * arg), having logged why.
+	 */
+	int (*control)(struct ddm_dev *dev, const char *verb, const char *arg,
+		       char *reply, size_t reply_len);
+
 	/* Start req; see struct ddm_req.  Any worker thread. */
 	void (*submit)(struct ddm_req *req);
 
@@ -199,7 +239,24 @@ extern const struct ddm_ops ddm_null_ops;
 extern const struct ddm_ops ddm_ram_ops;
 extern const struct ddm_ops ddm_file_ops;
 extern const struct ddm_ops ddm_bdev_ops;
+extern const struct ddm_ops ddm_fault_ops;
 const struct ddm_ops *ddm_find(const char *name);
+
+/*
+ * Open dev (dev->ops and dev->name set, dev->priv allocated and zeroed):
+ * hand args->options to ops->configure, then call ops->open.  What the IOP
+ * calls, and what a DDM that wraps another (fault) calls for its inner
+ * device.  Main or management thread.  Returns 0 or -errno after logging.
+ */
+int ddm_dev_open(struct ddm_dev *dev, const struct ddm_open_args *args);
+
+/*
+ * Split text ("KEY=VALUE&KEY=VALUE", a URL query) in place into at most
+ * max options (a KEY without '=' gets the value "1"); *n gets how many.
+ * Returns 0, or -EINVAL for an empty key, -E2BIG for more than max.
+ */
+int ddm_options_split(char *text, struct ddm_option *opts, unsigned int max,
+		      unsigned int *n);
 
 /* A zero-filled, read-only page-aligned buffer of DDM_ZERO_BUF_BYTES, for
  * emulating WRITE_ZEROES and for sparse reads. */

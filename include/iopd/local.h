@@ -302,4 +302,14 @@ const char *local_cand_kind_name(enum local_cand_kind kind);
 /* May the candidate be exported?  0, -EBUSY if it is a partition or in
  * use (mounted, held) and !force, -ENODEV if it vanished. */
 int local_cand_exportable(const struct local_candidate *c, bool force);
+
+/*
+ * An operator's command to device i's DDM (ddm_ops.control): verb and arg
+ * (may be NULL) are the DDM's own words; its reply, KEY=VALUE lines, goes
+ * to reply (reply_len bytes, NUL-terminated).  Management thread, with
+ * requests in flight.  Returns 0, -ENOENT past the end, -ENOTSUP when the
+ * DDM takes no commands, or the DDM's -errno (logged).
+ */
+int local_iop_dev_control(void *ctx, unsigned int i, const char *verb,
+			  const char *arg, char *reply, size_t reply_len);
 #endif

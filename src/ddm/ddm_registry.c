@@ -34,6 +34,9 @@ static const struct ddm_ops *const ddm_table[] = {
 #if IOPD_DDM_BDEV
 	&ddm_bdev_ops,
 #endif
+#if IOPD_DDM_FAULT
+	&ddm_fault_ops,
+#endif
 };
 
 #define DDM_TABLE_LEN (sizeof(ddm_table) / sizeof(ddm_table[0]))

@@ -55,7 +55,7 @@ int iop_dev_add(struct iop *iop, const char *dev_name,
 		goto err_free_priv;
 	iop->devs = devs;
 
-	ret = iop->ops->open(&dev->ddm, args);
+	ret = ddm_dev_open(&dev->ddm, args);
 	if (ret < 0)
 		goto err_free_priv;
 	if (dev->ddm.block_size_min == 0)

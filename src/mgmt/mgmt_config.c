@@ -18,6 +18,7 @@
 #include "mgmt/mgmt_config.h"
 #include "mgmt/mgmt_config_iscsi.h"
 #include "mgmt/mgmt_config_ops.h"
+#include "mgmt/mgmt_config_options.h"
 
 void mgmt_config_init(struct mgmt_config *cfg)
 {
@@ -36,6 +37,7 @@ void mgmt_export_fini(struct mgmt_export *e)
 	free(e->path);
 	free(e->iop);
 	free(e->device);
+	mgmt_options_free(e);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -159,7 +161,7 @@ static struct mgmt_export *mgmt_export_new(struct mgmt_config *cfg)
 }
 
 /* "ram:1G", "null:1G", "file:PATH", "bdev:PATH" or a bare PATH. */
-static int mgmt_export_parse_target(struct mgmt_export *e, const char *spec)
+static int mgmt_export_parse_device(struct mgmt_export *e, const char *spec)
 {
 	struct stat st;
 	const char *arg;
@@ -193,6 +195,32 @@ static int mgmt_export_parse_target(struct mgmt_export *e, const char *spec)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/*
+ * A device spec, then "?KEY=VALUE&..." for its DDM (the first '?' starts
+ * them: a path holding one must come from the config file), and
+ * "fault:SPEC" wraps SPEC's device in the fault DDM.
+ */
+static int mgmt_export_parse_target(struct mgmt_export *e, const char *spec)
+{
+	const char *q = strchr(spec, '?');
+	bool wrap = !strncmp(spec, "fault:", 6);
+	char *dev;
+	int ret;
+
+	if (!q && !wrap)
+		return mgmt_export_parse_device(e, spec);
+	dev = strndup(spec, q ? (size_t)(q - spec) : strlen(spec));
+	if (!dev)
+		return -ENOMEM;
+	ret = mgmt_export_parse_device(e, wrap ? dev + 6 : dev);
+	if (ret == 0 && wrap)
+		ret = mgmt_options_wrap(e, "fault");
+	if (ret == 0 && q)
+		ret = mgmt_options_parse_query(e, q + 1);
+	free(dev);
+	return ret;
 }
 
 static int mgmt_export_default_name(struct mgmt_export *e)
@@ -325,6 +353,10 @@ int mgmt_export_parse_json(json_t *obj, struct mgmt_export *e)
 			ret = mgmt_json_strdup("iop", v, &e->iop);
 		else if (!strcmp(key, "device"))
 			ret = mgmt_json_strdup("device", v, &e->device);
+		else if (!strcmp(key, "options"))
+			ret = mgmt_options_parse_json(e, v);
+		else if (!strcmp(key, "spec") && json_is_string(v) && !e->ddm)
+			ret = mgmt_export_parse_target(e, json_string_value(v));
 		else {
 			log_error("config: export: unknown or mistyped key "
 				  "\"%s\"",
@@ -340,9 +372,9 @@ int mgmt_export_parse_json(json_t *obj, struct mgmt_export *e)
 			  e->name ? e->name : "(unnamed)");
 		return -EINVAL;
 	}
-	if (e->iop && (e->path || e->size_bytes)) {
-		log_error("config: export %s: \"path\" and \"size\" go with "
-			  "\"ddm\", not \"iop\"",
+	if (e->iop && (e->path || e->size_bytes || e->n_options)) {
+		log_error("config: export %s: \"path\", \"size\" and "
+			  "\"options\" go with \"ddm\", not \"iop\"",
 			  e->name ? e->name : "(unnamed)");
 		return -EINVAL;
 	}
@@ -547,6 +579,8 @@ int mgmt_export_specs(const struct mgmt_config *cfg,
 	dev->args.size_bytes = e->size_bytes;
 	dev->args.read_only = read_only;
 	dev->args.direct = cfg->direct;
+	dev->args.options = e->options;
+	dev->args.n_options = e->n_options;
 	exp->iop = e->name;
 	exp->dev = e->name;
 	exp->iop_owned = true;
@@ -613,7 +647,7 @@ bool mgmt_export_equal(const struct mgmt_export *a, const struct mgmt_export *b)
 	       mgmt_str_equal(a->path, b->path) &&
 	       a->size_bytes == b->size_bytes && a->read_only == b->read_only &&
 	       mgmt_str_equal(a->iop, b->iop) &&
-	       mgmt_str_equal(a->device, b->device);
+	       mgmt_str_equal(a->device, b->device) && mgmt_options_equal(a, b);
 }
 
 static char *mgmt_strdup_or_null(const char *s, bool *failed)
@@ -645,6 +679,8 @@ int mgmt_config_export_append(struct mgmt_config *cfg,
 	copy->size_bytes = e->size_bytes;
 	copy->read_only = e->read_only;
 	copy->cli = e->cli;
+	if (mgmt_options_copy(copy, e) < 0)
+		failed = true;
 	if (failed) {
 		mgmt_export_fini(copy);
 		cfg->n_exports--;
@@ -694,6 +730,9 @@ json_t *mgmt_export_to_json(const struct mgmt_export *e, bool read_only)
 			json_object_set_new(
 				o, "size",
 				json_integer((json_int_t)e->size_bytes));
+		if (e->n_options)
+			json_object_set_new(o, "options",
+					    mgmt_options_to_json(e));
 	}
 	json_object_set_new(o, "read_only",
 			    json_boolean(e->read_only || read_only));

@@ -16,6 +16,7 @@
 #include "base/base_log.h"
 #include "base/base_loop.h"
 #include "connmgr/connmgr.h"
+#include "iopd/ddm.h"
 
 #define MGMT_DEFAULT_PORT 10809
 
@@ -35,6 +36,10 @@ struct mgmt_export {
 	char *path; /* file, bdev */
 	uint64_t size_bytes;
 	bool read_only;
+	/* Settings for the DDM (ddm_open_args.options), keys and values
+	 * allocated (mgmt_config_options.h). */
+	struct ddm_option *options;
+	unsigned int n_options;
 	char *iop, *device; /* instead of ddm */
 	bool cli; /* from the command line: a reload leaves it alone */
 };
@@ -87,8 +92,8 @@ struct mgmt_config {
 void mgmt_config_init(struct mgmt_config *cfg);
 void mgmt_config_fini(struct mgmt_config *cfg);
 
-/* "[NAME=]SPEC[,ro][,desc=TEXT]"; see iopd(8).  Returns 0 or -errno after
- * logging what is wrong. */
+/* "[NAME=]SPEC[?KEY=VALUE&...][,ro][,desc=TEXT]"; see iopd(8).  Returns 0 or
+ * -errno after logging what is wrong. */
 int mgmt_config_add_export_spec(struct mgmt_config *cfg, const char *spec);
 int mgmt_config_add_listen(struct mgmt_config *cfg, const char *addr);
 void mgmt_config_clear_listen(struct mgmt_config *cfg);

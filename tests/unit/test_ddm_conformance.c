@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * One conformance suite for every DDM: null, ram, file (tmpfs, buffered
- * and O_DIRECT on a disk file system) and bdev (a loop device made for the
- * run), on both loop engines.  The suite drives each DDM directly, as the
- * Local Transport would, and checks what the contract in iopd/ddm.h
- * promises: data round trips, FUA and flush succeed, trimmed and zeroed
- * ranges read as zeroes where the DDM says so, FAST_ZERO is truthful,
- * extents are contiguous and never call data a hole, two threads with
- * their own loops can share a device, and the last block is reachable.
+ * and O_DIRECT on a disk file system), bdev (a loop device made for the
+ * run) and fault with nothing to inject (over ram and files, with and
+ * without its volatile cache), on both loop engines.  The suite drives
+ * each DDM directly, as the Local Transport would, and checks what the
+ * contract in iopd/ddm.h promises: data round trips, FUA and flush
+ * succeed, trimmed and zeroed ranges read as zeroes where the DDM says so,
+ * FAST_ZERO is truthful, extents are contiguous and never call data a
+ * hole, two threads with their own loops can share a device, and the last
+ * block is reachable.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -625,7 +627,7 @@ static void fixture_run(const struct fixture *fx)
 		return;
 	}
 	cur_dev.priv = calloc(1, cur_dev.ops->dev_priv_size + 1);
-	ret = cur_dev.ops->open(&cur_dev, &fx->args);
+	ret = ddm_dev_open(&cur_dev, &fx->args);
 	if (ret < 0) {
 		printf("# open %s: %s\n", fx->label, strerror(-ret));
 		printf("not ok %d - %s\n", ++test_case_no, name);
@@ -662,6 +664,16 @@ static int sh(const char *cmd, char *out, size_t out_len)
 		out[strcspn(out, "\n")] = 0;
 	return status;
 }
+
+/* The fault DDM with nothing to inject, over ram and files, and with its
+ * volatile cache (over ram, and over an O_DIRECT file whose write-back
+ * completes later). */
+static const struct ddm_option fault_ram_opts[] = { { "inner", "ram" } };
+static const struct ddm_option fault_file_opts[] = { { "inner", "file" } };
+static const struct ddm_option fault_vram_opts[] = { { "inner", "ram" },
+						     { "volatile", "1" } };
+static const struct ddm_option fault_vfile_opts[] = { { "inner", "file" },
+						      { "volatile", "1" } };
 
 static struct fixture fixtures[] = {
 	{ .label = "null",
@@ -700,6 +712,40 @@ static struct fixture fixtures[] = {
 	  .stores = 1,
 	  .want_direct = -1,
 	  .args = { .direct = -1 } },
+	{ .label = "fault-ram",
+	  .ddm = "fault",
+	  .stores = 1,
+	  .trim_zeroes = 1,
+	  .want_direct = 0,
+	  .args = { .size_bytes = 300 * MIB + 777,
+		    .options = fault_ram_opts,
+		    .n_options = 1 } },
+	{ .label = "fault-file-tmpfs",
+	  .ddm = "fault",
+	  .stores = 1,
+	  .trim_zeroes = 1,
+	  .want_direct = -1,
+	  .args = { .size_bytes = 64 * MIB,
+		    .direct = -1,
+		    .options = fault_file_opts,
+		    .n_options = 1 } },
+	{ .label = "fault-volatile-ram",
+	  .ddm = "fault",
+	  .stores = 1,
+	  .trim_zeroes = 1,
+	  .want_direct = 1,
+	  .args = { .size_bytes = 64 * MIB,
+		    .options = fault_vram_opts,
+		    .n_options = 2 } },
+	{ .label = "fault-volatile-file-direct",
+	  .ddm = "fault",
+	  .stores = 1,
+	  .trim_zeroes = 1,
+	  .want_direct = 1,
+	  .args = { .size_bytes = 64 * MIB,
+		    .direct = -1,
+		    .options = fault_vfile_opts,
+		    .n_options = 2 } },
 };
 #define N_FIXTURES (sizeof(fixtures) / sizeof(fixtures[0]))
 
@@ -714,8 +760,14 @@ static int fixtures_prepare(void)
 		 disk_dir, (int)cur_engine);
 	snprintf(fixtures[4].path, sizeof(fixtures[4].path), "%s/img-b-%d",
 		 disk_dir, (int)cur_engine);
+	snprintf(fixtures[7].path, sizeof(fixtures[7].path), "%s/img-f-%d",
+		 shm_dir, (int)cur_engine);
+	snprintf(fixtures[9].path, sizeof(fixtures[9].path), "%s/img-fd-%d",
+		 disk_dir, (int)cur_engine);
 	for (int i = 2; i <= 4; i++)
 		fixtures[i].args.path = fixtures[i].path;
+	fixtures[7].args.path = fixtures[7].path;
+	fixtures[9].args.path = fixtures[9].path;
 	fixtures[5].args.path = NULL;
 	if (!loop_dev[0])
 		return 0;

@@ -125,10 +125,80 @@ static void test_json(void)
 	mgmt_config_fini(&cfg);
 }
 
+/* A DDM's own settings: "fault:SPEC", "?K=V&K=V", "options" and "spec"
+ * in JSON, save-config and back, and equality for reload. */
+static void test_ddm_options(void)
+{
+	struct mgmt_config cfg;
+	struct mgmt_export *e, back = { .name = NULL };
+	struct local_iop_spec iop;
+	struct local_dev_spec dev;
+	struct connmgr_export_spec exp;
+	json_t *j;
+
+	mgmt_config_init(&cfg);
+	CHECK_EQ_INT(
+		mgmt_config_add_export_spec(
+			&cfg, "d=fault:ram:1G?volatile=1&flush=EIO:once,ro"),
+		0);
+	CHECK_EQ_INT(mgmt_config_add_export_spec(&cfg, "fault:file:/x/y.img"),
+		     0);
+	CHECK_EQ_INT(mgmt_config_add_export_spec(&cfg, "m=ram:1M?a=1"), 0);
+	CHECK_EQ_INT(mgmt_config_add_export_spec(&cfg, "z=ram:1M?=1"), -EINVAL);
+	CHECK_EQ_INT(cfg.n_exports, 4);
+	e = &cfg.exports[0];
+	CHECK(!strcmp(e->name, "d") && !strcmp(e->ddm, "fault"));
+	CHECK_EQ_INT(e->size_bytes, 1 << 30);
+	CHECK(e->read_only);
+	CHECK_EQ_INT(e->n_options, 3);
+	CHECK(!strcmp(e->options[0].key, "inner") &&
+	      !strcmp(e->options[0].value, "ram"));
+	CHECK(!strcmp(e->options[2].key, "flush") &&
+	      !strcmp(e->options[2].value, "EIO:once"));
+	CHECK(!strcmp(cfg.exports[1].name, "y.img") &&
+	      !strcmp(cfg.exports[1].path, "/x/y.img") &&
+	      !strcmp(cfg.exports[1].options[0].value, "file"));
+	/* The options reach the Local Transport's open arguments. */
+	CHECK_EQ_INT(mgmt_export_specs(&cfg, e, &iop, &dev, &exp), 1);
+	CHECK_EQ_INT(dev.args.n_options, 3);
+	CHECK(dev.args.options == e->options);
+	/* Saved as an "options" object and parsed back: the same export. */
+	j = mgmt_export_to_json(e, false);
+	CHECK(json_is_object(json_object_get(j, "options")));
+	CHECK_EQ_INT(mgmt_export_parse_json(j, &back), 0);
+	CHECK(mgmt_export_equal(e, &back));
+	json_decref(j);
+	mgmt_export_fini(&back);
+	j = json_loads("{\"name\":\"d\",\"spec\":\"fault:ram:1G?volatile=1"
+		       "&flush=EIO:once\",\"read_only\":true}",
+		       0, NULL);
+	CHECK_EQ_INT(mgmt_export_parse_json(j, &back), 0);
+	CHECK(mgmt_export_equal(e, &back));
+	mgmt_export_fini(&back);
+	json_decref(j);
+	j = json_loads("{\"name\":\"d\",\"ddm\":\"fault\",\"size\":1024,"
+		       "\"options\":{\"volatile\":true,\"delay\":5}}",
+		       0, NULL);
+	CHECK_EQ_INT(mgmt_export_parse_json(j, &back), 0);
+	CHECK(back.n_options == 2 && !strcmp(back.options[0].value, "1") &&
+	      !strcmp(back.options[1].value, "5"));
+	CHECK(!mgmt_export_equal(e, &back));
+	mgmt_export_fini(&back);
+	json_decref(j);
+	j = json_loads("{\"name\":\"d\",\"iop\":\"p\","
+		       "\"options\":{\"a\":\"1\"}}",
+		       0, NULL);
+	CHECK_EQ_INT(mgmt_export_parse_json(j, &back), -EINVAL);
+	mgmt_export_fini(&back);
+	json_decref(j);
+	mgmt_config_fini(&cfg);
+}
+
 int main(void)
 {
 	TEST_CASE(test_sizes);
 	TEST_CASE(test_export_specs);
 	TEST_CASE(test_json);
+	TEST_CASE(test_ddm_options);
 	return test_done();
 }

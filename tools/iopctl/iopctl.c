@@ -138,8 +138,11 @@ static int iopctl_build_export_add(int argc, char **argv, json_t *params)
 		json_object_set_new(params, "read_only", json_true());
 	}
 	colon = strchr(copy, ':');
-	if (colon &&
-	    (!strncmp(copy, "ram:", 4) || !strncmp(copy, "null:", 5))) {
+	if (!strncmp(copy, "fault:", 6) || strchr(copy, '?')) {
+		/* Wrappers and DDM options: the daemon parses them. */
+		json_object_set_new(params, "spec", json_string(copy));
+	} else if (colon &&
+		   (!strncmp(copy, "ram:", 4) || !strncmp(copy, "null:", 5))) {
 		*colon = 0;
 		json_object_set_new(params, "ddm", json_string(copy));
 		json_object_set_new(params, "size", json_string(colon + 1));
@@ -159,13 +162,39 @@ static int iopctl_build_export_add(int argc, char **argv, json_t *params)
 	return 0;
 }
 
+/* EXPORT VERB [ARG...]: the words after VERB are the DDM's argument,
+ * joined with '&' ("set flush=EIO:once read=EIO"). */
+static int iopctl_build_device_control(int argc, char **argv, json_t *params)
+{
+	char arg[4096];
+	size_t off = 0;
+
+	json_object_clear(params);
+	if (argc < 2)
+		return -1;
+	json_object_set_new(params, "export", json_string(argv[0]));
+	json_object_set_new(params, "verb", json_string(argv[1]));
+	arg[0] = 0;
+	for (int i = 2; i < argc; i++)
+		off += (size_t)snprintf(
+			arg + off, off < sizeof(arg) ? sizeof(arg) - off : 0,
+			"%s%s", i > 2 ? "&" : "", argv[i]);
+	if (off >= sizeof(arg))
+		return -1;
+	if (argc > 2)
+		json_object_set_new(params, "arg", json_string(arg));
+	return 0;
+}
+
 static const struct iopctl_cmd iopctl_cmds[] = {
 	{ "export", "list", "export.list", "name", "[NAME]",
 	  "List the exports (one, given NAME).", iopctl_export_cols, NULL },
 	{ "export", "add", "export.add", "name spec",
 	  "NAME [SPEC] [KEY=VALUE...]",
 	  "Export a new device.  SPEC is ram:SIZE, null:SIZE, file:PATH, "
-	  "bdev:PATH or a PATH, with ,ro for read-only; or give iop=IOP "
+	  "bdev:PATH or a PATH, optionally wrapped as fault:SPEC and "
+	  "followed by ?KEY=VALUE&... for its DDM (quote it), with ,ro for "
+	  "read-only; or give iop=IOP "
 	  "device=DEV to export a device of an existing IOP.  Other keys: "
 	  "description=TEXT read_only=true.",
 	  NULL, iopctl_build_export_add },
@@ -199,6 +228,12 @@ static const struct iopctl_cmd iopctl_cmds[] = {
 	  NULL, NULL },
 	{ "device", "list", "device.list", "iop", "[IOP]",
 	  "List the open devices of every IOP.", iopctl_device_cols, NULL },
+	{ "device", "control", "device.control", "export verb arg",
+	  "EXPORT VERB [ARG...]",
+	  "Send a command to the DDM of an export's device.  fault: crash "
+	  "(drop unflushed writes), set KEY=VALUE... (change injection "
+	  "rules), clear, stats.",
+	  NULL, iopctl_build_device_control },
 	{ "iop", "list", "iop.list", "", "", "List the IOPs.", iopctl_iop_cols,
 	  NULL },
 	{ "iop", "add", "iop.add", "name ddm", "NAME DDM devices=JSON",
@@ -301,7 +336,11 @@ static int iopctl_build_params(const struct iopctl_cmd *c, int argc,
 	for (; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
 
-		if (eq && eq != argv[i]) {
+		/* KEY=VALUE only where KEY can be a parameter's name: a spec
+		 * such as fault:ram:1G?volatile=1 is positional. */
+		if (eq && eq != argv[i] &&
+		    strspn(argv[i], "abcdefghijklmnopqrstuvwxyz_0123456789") ==
+			    (size_t)(eq - argv[i])) {
 			*eq = 0;
 			json_object_set_new(params, argv[i],
 					    iopctl_value(eq + 1));
