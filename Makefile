@@ -141,6 +141,17 @@ check: deps
 	$(MAKE) SAN=1 all tests
 	tests/run.sh
 
+# Power cuts (tests/integration/test_durability.sh): the full matrix of
+# storage, direct modes and clients, on both engines, against $(BUILD)/iopd.
+# Needs root, /dev/fuse and loop devices.  Prints each engine's matrix.
+check-durability: deps
+	$(MAKE) all
+	IOPD_DURABILITY_FULL=1 IOPD_TEST_PASSES="release:uring release:epoll" \
+		IOPD_RELEASE_BUILD=$(BUILD) IOPD_TEST_LOGS=$(BUILD)/durability-logs \
+		IOPD_TEST_SCRIPT_TIMEOUT=3600 tests/run.sh integration/test_durability; \
+	st=$$?; for l in $(BUILD)/durability-logs/*test_durability.log; do \
+		sed -n '/durability matrix/,/^# disk F\/U/p' $$l; done; exit $$st
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -153,5 +164,5 @@ clean:
 
 # Keep test and fuzz objects: they are not worth rebuilding every time.
 .SECONDARY:
-.PHONY: all tests deps run check check-layers check-format format clean
+.PHONY: all tests deps run check check-layers check-format format clean check-durability
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

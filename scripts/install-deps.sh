@@ -21,7 +21,9 @@ PACKAGES=(
 	# iscsi-test-cu, iscsi-perf), qemu's iscsi:// driver, tgt to compare
 	libiscsi-bin qemu-block-extra tgt
 	# integration tests: loop devices, filesystems, system tools
-	e2fsprogs util-linux mount coreutils diffutils procps iproute2
+	e2fsprogs xfsprogs util-linux mount coreutils diffutils procps iproute2
+	# test_durability.sh: tests/tools/iscsi_wce.c (MODE SELECT, WCE=0)
+	libiscsi-dev
 )
 
 missing=()

@@ -267,9 +267,11 @@ _reap() {
 }
 
 # register_pid PID [LOG]: a background process this test started; it is
-# killed at exit if still running.
+# killed at exit if still running.  (A test that starts many processes
+# sees pids come round again: a new one is not the old one, long reaped.)
 register_pid() {
 	_pid_log[$1]=${2:-/dev/null}
+	unset "_pid_reaped[$1]"
 }
 
 _sanitizer_report() {
