@@ -28,6 +28,8 @@ struct conn_export {
  * returned stays valid until the calling callback returns and, once the
  * transport has stored it in conn_stats.export, while that session is
  * open: an export being removed first drains the connections using it.
+ * Its description may be replaced while iopd runs (a reload): read it in
+ * the callback that looked the export up, do not keep the pointer.
  */
 struct conn_exports {
 	/* name "" finds the default export.  NULL if there is none. */

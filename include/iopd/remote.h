@@ -56,6 +56,14 @@ struct remote_transport_ops {
 	 * removed drains the connections that use it. */
 	bool (*conn_uses)(struct remote_conn *conn,
 			  const struct conn_export *exp);
+	/* A reload replaced this connection's transport_ctx with ctx (the
+	 * old one is freed once every connection was told): use ctx from
+	 * now on and keep no pointer into the old one.  Returns false when
+	 * the session would not be admitted under ctx (its target gone, its
+	 * initiator no longer allowed...): the caller then ends it with
+	 * conn_shutdown.  Worker thread.  NULL: the transport takes no
+	 * context (NBD). */
+	bool (*conn_reconfigure)(struct remote_conn *conn, void *ctx);
 };
 
 extern const struct remote_transport_ops nbd_transport_ops;

@@ -31,7 +31,10 @@
 struct connmgr_handoff {
 	struct connmgr_worker *worker;
 	const struct remote_transport_ops *transport;
-	void *transport_ctx;
+	/* Its transport_ctx is read when the connection starts, under
+	 * cm->lock: a reload may replace it meanwhile
+	 * (connmgr_transport_ctx_replace). */
+	const struct connmgr_listener *listener;
 	int rx_fd, tx_fd;
 	uint64_t id;
 	char peer[INET6_ADDRSTRLEN + 16];
@@ -166,12 +169,14 @@ static void connmgr_conn_attach(void *arg)
 		.exports = &cm->view,
 		.limits = cm->cfg.limits,
 		.peer = h->peer,
-		.transport_ctx = h->transport_ctx,
 		.closed = connmgr_conn_closed,
 	};
 	struct connmgr_conn *conn;
 	int ret;
 
+	pthread_mutex_lock(&cm->lock);
+	args.transport_ctx = h->listener->transport_ctx;
+	pthread_mutex_unlock(&cm->lock);
 	conn = calloc(1, sizeof(*conn));
 	if (!conn || w->draining) {
 		close(h->rx_fd);
@@ -183,6 +188,7 @@ static void connmgr_conn_attach(void *arg)
 	}
 	conn->worker = w;
 	conn->transport = h->transport;
+	conn->transport_ctx = args.transport_ctx;
 	conn->id = h->id;
 	conn->since = time(NULL);
 	snprintf(conn->peer, sizeof(conn->peer), "%s", h->peer);
@@ -339,7 +345,7 @@ static void connmgr_admit(struct connmgr *cm, int fd,
 	w = &cm->workers[cm->next_worker++ % cm->n_workers];
 	h->worker = w;
 	h->transport = l->transport;
-	h->transport_ctx = l->transport_ctx;
+	h->listener = l;
 	h->rx_fd = h->tx_fd = fd;
 	h->id = ++cm->next_conn_id;
 	connmgr_peer_name(fd, h->peer, sizeof(h->peer));

@@ -93,9 +93,15 @@ int connmgr_export_add(struct connmgr *cm,
  * they have closed, after removing the export's own IOP if it has one.
  */
 int connmgr_export_remove(struct connmgr *cm, const char *name);
-/* For sessions opened from now on; open ones keep their mode. */
+/* For sessions opened from now on; open ones keep their mode (with
+ * connmgr_export_kick, they reconnect and get it). */
 int connmgr_export_set_read_only(struct connmgr *cm, const char *name,
 				 bool read_only);
+/* In place (NULL: none): handshakes and listings from now on show it;
+ * connections stay.  Changed while every worker is paused between two
+ * callbacks (workers read it outside the lock).  Returns 0 or -errno. */
+int connmgr_export_set_description(struct connmgr *cm, const char *name,
+				   const char *description);
 /*
  * Run fn on the export's device while no client can reach it: the export
  * leaves the table, every worker passes a barrier, fn runs, the export
@@ -145,6 +151,20 @@ int connmgr_conns_list(struct connmgr *cm, struct connmgr_conn_info **infos,
 		       unsigned int *n);
 /* Ask connection id to end like at shutdown (force: drop it now). */
 int connmgr_conn_disconnect(struct connmgr *cm, uint64_t id, bool force);
+
+/*
+ * Give the listeners that were given transport_ctx old_ctx new_ctx
+ * instead (a reloaded transport configuration): connections accepted from
+ * now on get it, and every open connection that has old_ctx is handed
+ * new_ctx through its transport's conn_reconfigure (which must exist),
+ * and asked to end (as by connmgr_export_kick) when it says its session
+ * would not be admitted under the new configuration.  On return no
+ * connection uses old_ctx any more: the caller may free it.  Returns how
+ * many connections were asked to end, or -errno (then connections may
+ * still use old_ctx: keep it).
+ */
+int connmgr_transport_ctx_replace(struct connmgr *cm, const void *old_ctx,
+				  void *new_ctx);
 
 /* Called on the main thread on SIGHUP (see connmgr_run). */
 void connmgr_hup_set(struct connmgr *cm, void (*fn)(void *arg), void *arg);

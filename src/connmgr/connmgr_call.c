@@ -3,8 +3,9 @@
  * The management thread's view of the connections.  A connection lives on
  * one worker and only that thread touches it, so the management thread
  * asks every worker with a posted callback and waits for all of them
- * (connmgr_workers_call): a snapshot of the connections, or one of them
- * asked to end.  Nothing here is on the data path.
+ * (connmgr_workers_call): a snapshot of the connections, one of them
+ * asked to end, or a reloaded transport configuration handed to them.
+ * Nothing here is on the data path.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -72,6 +73,62 @@ int connmgr_workers_call(struct connmgr *cm,
 out_unlock:
 	pthread_mutex_unlock(&cm->lock);
 	free(shims);
+	return ret;
+}
+
+struct connmgr_pause {
+	struct connmgr *cm;
+	unsigned int parked, left; /* under cm->lock */
+	bool release;
+};
+
+/* Worker: wait here until the management thread is done. */
+static void connmgr_pause_run(void *arg)
+{
+	struct connmgr_pause *pause = arg;
+	struct connmgr *cm = pause->cm;
+
+	pthread_mutex_lock(&cm->lock);
+	pause->parked++;
+	pthread_cond_broadcast(&cm->cond);
+	while (!pause->release)
+		pthread_cond_wait(&cm->cond, &cm->lock);
+	pause->left--;
+	pthread_cond_broadcast(&cm->cond);
+	pthread_mutex_unlock(&cm->lock);
+}
+
+int connmgr_workers_pause(struct connmgr *cm,
+			  void (*fn)(struct connmgr *cm, void *arg), void *arg)
+{
+	struct connmgr_pause pause = { .cm = cm };
+	unsigned int posted = 0;
+	int ret = 0;
+
+	pthread_mutex_lock(&cm->lock);
+	if (cm->shutting_down) {
+		ret = -ESHUTDOWN;
+		goto out_unlock;
+	}
+	for (unsigned int i = 0; i < cm->n_workers; i++) {
+		if (base_loop_post(cm->workers[i].loop, connmgr_pause_run,
+				   &pause) < 0) {
+			ret = -ENOMEM;
+			break;
+		}
+		posted++;
+	}
+	pause.left = posted;
+	while (pause.parked < posted)
+		pthread_cond_wait(&cm->cond, &cm->lock);
+	if (ret == 0)
+		fn(cm, arg);
+	pause.release = true;
+	pthread_cond_broadcast(&cm->cond);
+	while (pause.left)
+		pthread_cond_wait(&cm->cond, &cm->lock);
+out_unlock:
+	pthread_mutex_unlock(&cm->lock);
 	return ret;
 }
 
@@ -187,6 +244,63 @@ int connmgr_conn_disconnect(struct connmgr *cm, uint64_t id, bool force)
 	log_info("connection %llu: disconnected by the operator%s",
 		 (unsigned long long)id, force ? " (forced)" : "");
 	return 0;
+}
+
+struct connmgr_reconf {
+	const void *old_ctx;
+	void *new_ctx;
+	unsigned int ended; /* under cm->lock */
+};
+
+static void connmgr_reconf_on(struct connmgr_worker *w, void *arg)
+{
+	struct connmgr_reconf *rc = arg;
+	struct connmgr_conn *conn, *next;
+	unsigned int n = 0;
+
+	for (conn = w->conns.next; conn != &w->conns; conn = next) {
+		next = conn->next;
+		if (conn->transport_ctx != rc->old_ctx)
+			continue;
+		conn->transport_ctx = rc->new_ctx;
+		if (!conn->transport->conn_reconfigure(conn->rc, rc->new_ctx)) {
+			conn->transport->conn_shutdown(conn->rc);
+			n++;
+		}
+	}
+	pthread_mutex_lock(&w->cm->lock);
+	rc->ended += n;
+	pthread_mutex_unlock(&w->cm->lock);
+}
+
+int connmgr_transport_ctx_replace(struct connmgr *cm, const void *old_ctx,
+				  void *new_ctx)
+{
+	struct connmgr_reconf rc = { .old_ctx = old_ctx, .new_ctx = new_ctx };
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < cm->n_listeners; i++) {
+		if (cm->listeners[i].transport_ctx == old_ctx &&
+		    !cm->listeners[i].transport->conn_reconfigure) {
+			log_error("%s: its transport cannot take a new "
+				  "configuration while it runs",
+				  cm->listeners[i].transport->name);
+			return -ENOTSUP;
+		}
+	}
+	/* Connections starting after this get new_ctx; those that started
+	 * before are on a worker's list when connmgr_reconf_on runs there
+	 * (connmgr_conn_attach reads the listener's under the lock). */
+	pthread_mutex_lock(&cm->lock);
+	for (i = 0; i < cm->n_listeners; i++)
+		if (cm->listeners[i].transport_ctx == old_ctx)
+			cm->listeners[i].transport_ctx = new_ctx;
+	pthread_mutex_unlock(&cm->lock);
+	ret = connmgr_workers_call(cm, connmgr_reconf_on, &rc);
+	if (ret < 0)
+		return ret;
+	return (int)rc.ended;
 }
 
 void connmgr_hup_set(struct connmgr *cm, void (*fn)(void *arg), void *arg)

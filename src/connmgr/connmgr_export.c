@@ -358,6 +358,40 @@ static void connmgr_barrier_on(struct connmgr_worker *w, void *arg)
 {
 }
 
+struct connmgr_describe {
+	struct connmgr_export *e;
+	char *text; /* in: the new one; out: the old one */
+};
+
+static void connmgr_describe_paused(struct connmgr *cm, void *arg)
+{
+	struct connmgr_describe *d = arg;
+	char *old = (char *)d->e->pub.description;
+
+	d->e->pub.description = d->text;
+	d->text = old;
+}
+
+int connmgr_export_set_description(struct connmgr *cm, const char *name,
+				   const char *description)
+{
+	struct connmgr_describe d = { .e = connmgr_export_by_name(cm, name) };
+	int ret;
+
+	if (!d.e) {
+		log_error("export %s: no such export", name);
+		return -ENOENT;
+	}
+	if (description && !(d.text = strdup(description)))
+		return -ENOMEM;
+	/* Workers read it outside the lock (a handshake's option, a login's
+	 * first PDU, a listing), length then bytes: change it while none is
+	 * in a callback. */
+	ret = connmgr_workers_pause(cm, connmgr_describe_paused, &d);
+	free(d.text);
+	return ret;
+}
+
 /* Take export name out of the table, so new clients stop finding it;
  * retiring marks it for good.  Returns it and its index, or NULL after
  * logging. */

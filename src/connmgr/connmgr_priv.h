@@ -30,6 +30,7 @@ struct connmgr_conn {
 	struct connmgr_worker *worker;
 	struct remote_conn *rc;
 	const struct remote_transport_ops *transport;
+	void *transport_ctx; /* what its transport was given */
 	uint64_t id;
 	time_t since;
 	struct conn_stats stats;
@@ -111,6 +112,13 @@ void connmgr_exports_free(struct connmgr *cm);
 int connmgr_workers_call(struct connmgr *cm,
 			 void (*fn)(struct connmgr_worker *w, void *arg),
 			 void *arg);
+/* Park every worker (each runs a posted callback that waits), run fn on
+ * the calling (management) thread under cm->lock, then let them go: fn
+ * changes what workers read outside the lock, and no worker is in the
+ * middle of a callback meanwhile.  Returns 0, or -errno without running
+ * fn (-ESHUTDOWN once shutdown has begun). */
+int connmgr_workers_pause(struct connmgr *cm,
+			  void (*fn)(struct connmgr *cm, void *arg), void *arg);
 /* Worker: conn closed; settle its export's removal count. */
 void connmgr_export_conn_closed(struct connmgr *cm, struct connmgr_conn *conn);
 

@@ -126,6 +126,112 @@ bool iscsi_target_allows(const struct iscsi_target_view *view,
 	return false;
 }
 
+/* ---- a new configuration (reload) ---- */
+
+static bool iscsi_chap_same(const struct iscsi_chap *a,
+			    const struct iscsi_chap *b)
+{
+	bool a_on = a && a->user, b_on = b && b->user;
+
+	if (!a_on || !b_on)
+		return a_on == b_on;
+	return !strcmp(a->user, b->user) && !strcmp(a->secret, b->secret);
+}
+
+/* Would a login to v now give the session the LUNs it has?  NULL if so
+ * (or only a LUN's read-only flag went off: the session keeps its
+ * stricter mode until it logs in again), else why not. */
+static const char *iscsi_luns_differ(struct iscsi_proto *proto,
+				     const struct iscsi_target_view *v)
+{
+	const struct scsi_target_info *have = &proto->target.info;
+	const struct conn_exports *ex = proto->cfg.exports;
+	struct iscsi_lun_cfg one = { .lun = 0 };
+	const struct iscsi_lun_cfg *luns = v->cfg ? v->cfg->luns : &one;
+	unsigned int n_luns = v->cfg ? v->cfg->n_luns : 1, n = 0;
+
+	for (unsigned int i = 0; i < n_luns; i++) {
+		const struct scsi_lun_map *m = NULL;
+		const struct conn_export *e;
+
+		/* As iscsi_session_start maps them. */
+		e = v->cfg ? (ex ? ex->find(ex->opaque, luns[i].export) : NULL)
+			   : v->lun0.export;
+		if (!e)
+			continue;
+		n++;
+		for (unsigned int j = 0; j < have->n_luns; j++)
+			if (have->luns[j].lun == luns[i].lun)
+				m = &have->luns[j];
+		if (!m || m->export != e || m->block_size != luns[i].block_size)
+			return "its LUNs changed";
+		if (luns[i].read_only && !m->read_only)
+			return "a LUN of it became read-only";
+	}
+	return n == have->n_luns ? NULL : "its LUNs changed";
+}
+
+bool iscsi_proto_reconfigure(struct iscsi_proto *proto,
+			     const struct iscsi_config *icfg)
+{
+	struct iscsi_login *lg = proto->login;
+	const struct iscsi_chap *chap = NULL, *mutual = NULL;
+	struct iscsi_target_view v;
+	const char *why = NULL;
+	bool found = false;
+
+	/* The old configuration is valid until this returns, and freed
+	 * after: nothing may point into it from here on. */
+	proto->icfg = icfg;
+	proto->cfg.iscsi = icfg;
+	if (proto->phase == ISCSI_PHASE_LOGIN && (!lg || !lg->started))
+		return true; /* nothing looked up yet */
+	if (proto->discovery) {
+		chap = &icfg->discovery_chap;
+		mutual = &icfg->discovery_mutual;
+	} else {
+		found = iscsi_target_lookup(proto, proto->target.name, &v);
+		if (!found)
+			why = "its target is gone";
+		else if (!iscsi_target_allows(&v, proto->initiator))
+			why = "its initiator is no longer allowed";
+		else if (proto->phase == ISCSI_PHASE_FFP)
+			why = iscsi_luns_differ(proto, &v);
+		if (found && v.cfg) {
+			chap = &v.cfg->chap;
+			mutual = &v.cfg->mutual;
+		}
+		proto->target.cfg = found ? v.cfg : NULL;
+		proto->target.alias = found ? v.alias : NULL;
+	}
+	if (proto->phase == ISCSI_PHASE_LOGIN) {
+		/* Half-way through authentication: only with the same
+		 * secrets (and the same need for them). */
+		if (!why && (!iscsi_chap_same(lg->chap, chap) ||
+			     !iscsi_chap_same(lg->mutual, mutual)))
+			why = "its CHAP settings changed during its login";
+		lg->chap = chap;
+		lg->mutual = mutual;
+	}
+	if (!why)
+		return true;
+	if (proto->phase == ISCSI_PHASE_LOGIN)
+		/* No further login PDU is parsed (rx_closed). */
+		iscsi_proto_fail(proto, -ECANCELED,
+				 "login of %s to %s: %s after a reload",
+				 proto->initiator,
+				 proto->discovery ? "discovery"
+						  : proto->target.name,
+				 why);
+	else
+		log_info("%s: session of %s to %s: %s after a reload: "
+			 "ending it",
+			 iscsi_peer(proto), proto->initiator,
+			 proto->discovery ? "discovery" : proto->target.name,
+			 why);
+	return false;
+}
+
 /* ---- operational keys (chapter 13) ---- */
 
 static bool iscsi_list_has(const char *list, const char *word)

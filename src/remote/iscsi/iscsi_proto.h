@@ -84,6 +84,16 @@ void iscsi_proto_tx_done(struct iscsi_proto *proto, size_t n);
 bool iscsi_proto_uses(const struct iscsi_proto *proto,
 		      const struct conn_export *exp);
 
+/* A reload gave the transport icfg (not NULL) instead of the
+ * configuration the engine was created with, which is freed after this
+ * returns: use icfg from now on.  Returns false when the session would
+ * not be admitted under it (its target gone, its initiator no longer
+ * allowed, its LUNs changed or one became read-only; a login in progress
+ * whose CHAP settings changed: then the engine has failed it already);
+ * the caller ends the connection. */
+bool iscsi_proto_reconfigure(struct iscsi_proto *proto,
+			     const struct iscsi_config *icfg);
+
 /* Commands handed to the SCSI command set and not yet done. */
 unsigned int iscsi_proto_inflight(const struct iscsi_proto *proto);
 /* Over: nothing in flight, all output taken; close the connection. */

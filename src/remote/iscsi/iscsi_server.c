@@ -19,7 +19,8 @@
  * initiator sees its connection drop (ERL 0 session recovery) and logs in
  * again: a per-export target is gone (Login status "not found"); a
  * configured target with other LUNs serves those, without the removed
- * one (REPORT LUNS).
+ * one (REPORT LUNS).  A reload hands every connection the new iSCSI
+ * configuration (conn_reconfigure); sessions it would still admit go on.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -352,10 +353,16 @@ static bool iscsi_server_conn_uses(struct remote_conn *c,
 	return iscsi_proto_uses(c->proto, exp);
 }
 
+static bool iscsi_server_conn_reconfigure(struct remote_conn *c, void *ctx)
+{
+	return iscsi_proto_reconfigure(c->proto, ctx);
+}
+
 const struct remote_transport_ops iscsi_transport_ops = {
 	.name = "iscsi",
 	.conn_start = iscsi_server_conn_start,
 	.conn_shutdown = iscsi_server_conn_shutdown,
 	.conn_abort = iscsi_server_conn_abort,
 	.conn_uses = iscsi_server_conn_uses,
+	.conn_reconfigure = iscsi_server_conn_reconfigure,
 };
