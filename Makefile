@@ -5,6 +5,9 @@
 #   make                 release build in build/
 #   make SAN=1           ASan+UBSan build in build-asan/
 #   make check           everything the README's test command runs
+#                        (`make deps check`: deps installs the packages)
+#   make install         PREFIX (/usr/local), DESTDIR; make uninstall
+#   make check-package   tests/integration/test_install.sh with the .deb build
 #   make DDMS="file ram" build only some DDMs (null is always built)
 
 SAN ?= 0
@@ -28,7 +31,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luring -ljans
 WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wformat=2 \
 	-Wimplicit-fallthrough -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread -fPIC $(WARN) $(CFLAGS) $(SANFLAGS) \
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread -fPIC $(WARN) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) \
 	-Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP \
 	$(foreach d,$(DDMS),-DIOPD_DDM_$(shell echo $(d) | tr a-z A-Z)=1) \
 	$(foreach t,$(TRANSPORTS),-DIOPD_TRANSPORT_$(shell echo $(t) | tr a-z A-Z)=1)
@@ -126,7 +129,8 @@ check-layers: $(LINK_LIBS)
 		below="$$l $$below"; \
 	done; echo "layer check: ok"
 
-# The README's two commands.  Both install what they need from Debian.
+# The README's two commands, `make run` and `make deps check`: deps
+# installs what they need from Debian (run depends on it, check does not).
 deps:
 	scripts/install-deps.sh
 
@@ -136,7 +140,7 @@ run: deps
 
 # Release build on both engines, then the ASan+UBSan build; tests/run.sh
 # prints the closing "N passed, N failed" line.
-check: deps
+check:
 	$(MAKE) all tests check-layers check-format
 	$(MAKE) SAN=1 all tests
 	tests/run.sh
@@ -152,6 +156,49 @@ check-durability: deps
 	st=$$?; for l in $(BUILD)/durability-logs/*test_durability.log; do \
 		sed -n '/durability matrix/,/^# disk F\/U/p' $$l; done; exit $$st
 
+# Install.  Both programs go to sbin: iopctl talks to a socket only root
+# and iopd's user may use.  The units' ExecStart= names $(SBINDIR)/iopd
+# (contrib/systemd says /usr/local/sbin, replaced as they are installed).
+# Debian's package (debian/rules) uses PREFIX=/usr and
+# SYSTEMDUNITDIR=/lib/systemd/system.
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/iopd
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL ?= install
+UNITS := $(wildcard contrib/systemd/*.service contrib/systemd/*.socket)
+EXAMPLES := $(wildcard doc/*.example.json)
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(DOCDIR)/examples
+	$(INSTALL) -m 755 $(BUILD)/iopd $(BUILD)/iopctl $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 644 doc/iopd.8 doc/iopctl.8 $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 644 tools/iopctl/iopctl.bash $(DESTDIR)$(BASHCOMPDIR)/iopctl
+	$(INSTALL) -m 644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
+	@set -e; for u in $(UNITS); do \
+		echo "install $$u -> $(DESTDIR)$(SYSTEMDUNITDIR)/ (iopd is $(SBINDIR)/iopd)"; \
+		sed 's#/usr/local/sbin/#$(SBINDIR)/#g' $$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; \
+		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/iopd $(DESTDIR)$(SBINDIR)/iopctl \
+		$(DESTDIR)$(MANDIR)/man8/iopd.8 $(DESTDIR)$(MANDIR)/man8/iopctl.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/iopctl \
+		$(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(notdir $(UNITS))) \
+		$(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(EXAMPLES)))
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# The Debian package too: test_install.sh with IOPD_TEST_PACKAGE=1 builds
+# the .deb (dpkg-buildpackage in a copy of the tree in a temporary
+# directory) and checks what it holds.  Needs dpkg-dev and debhelper.
+check-package: all
+	IOPD=$(BUILD)/iopd IOPD_TEST_PACKAGE=1 bash tests/integration/test_install.sh
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -164,5 +211,6 @@ clean:
 
 # Keep test and fuzz objects: they are not worth rebuilding every time.
 .SECONDARY:
-.PHONY: all tests deps run check check-layers check-format format clean check-durability
+.PHONY: all tests deps run check check-layers check-format format clean \
+	check-durability install uninstall check-package
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -24,6 +24,9 @@ PACKAGES=(
 	e2fsprogs xfsprogs util-linux mount coreutils diffutils procps iproute2
 	# test_durability.sh: tests/tools/iscsi_wce.c (MODE SELECT, WCE=0)
 	libiscsi-dev
+	# test_install.sh: the .deb build (dpkg-buildpackage, dh), the tree
+	# copy (git ls-files), systemd-analyze verify, the man page check
+	dpkg-dev debhelper git systemd groff-base man-db
 )
 
 missing=()
