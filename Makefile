@@ -8,6 +8,8 @@
 #                        (`make deps check`: deps installs the packages)
 #   make install         PREFIX (/usr/local), DESTDIR; make uninstall
 #   make check-package   tests/integration/test_install.sh with the .deb build
+#   make fuzz            libFuzzer (clang) in build-fuzz/, FUZZ_SECONDS each
+#   make coverage        --coverage build in build-cov/, tests, src/ line coverage
 #   make DDMS="file ram" build only some DDMs (null is always built)
 
 SAN ?= 0
@@ -199,6 +201,70 @@ uninstall:
 check-package: all
 	IOPD=$(BUILD)/iopd IOPD_TEST_PACKAGE=1 bash tests/integration/test_install.sh
 
+# libFuzzer for real: every tests/fuzz/*_fuzz.c built with clang into
+# build-fuzz/libfuzzer/, each run FUZZ_SECONDS on a temporary copy of its
+# corpus (tests/fuzz/corpus/<name>/ is not written; FUZZ_MERGE=1 merges
+# the new inputs into it).  Crashes land in build-fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS ?=
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
+LIBFUZZER_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/libfuzzer/%,$(FUZZ_SRCS))
+$(BUILD)/libfuzzer/%: $(BUILD)/obj/tests/fuzz/%.o $(LINK_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $< $(LINK_LIBS) $(LIBS)
+
+fuzz-build: $(LIBFUZZER_BINS)
+
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang SANFLAGS="$(FUZZ_SAN)" fuzz-build
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; st=0; \
+	mkdir -p build-fuzz/artifacts; \
+	for n in $(notdir $(basename $(FUZZ_SRCS))); do \
+		c=tests/fuzz/corpus/$$n; [ -d $$c ] || c=tests/fuzz/corpus/$${n%_fuzz}; \
+		mkdir -p $$tmp/$$n; [ -d $$c ] && cp -R $$c/. $$tmp/$$n/; \
+		before=$$(ls $$tmp/$$n | wc -l); \
+		echo "== fuzz $$n: $(FUZZ_SECONDS) s from $$before inputs ($$c)"; \
+		if build-fuzz/libfuzzer/$$n -max_total_time=$(FUZZ_SECONDS) \
+			-print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/$$n- \
+			$(FUZZ_FLAGS) $$tmp/$$n >build-fuzz/$$n.log 2>&1; then \
+			echo "   $$(grep -m1 '^Done' build-fuzz/$$n.log), $$(grep -m1 'stat::peak_rss_mb' build-fuzz/$$n.log)"; \
+			echo "   corpus $$before -> $$(ls $$tmp/$$n | wc -l) inputs"; \
+			if [ "$(FUZZ_MERGE)" = 1 ]; then \
+				build-fuzz/libfuzzer/$$n -merge=1 $$c $$tmp/$$n >>build-fuzz/$$n.log 2>&1 && \
+				echo "   merged into $$c: $$(ls $$c | wc -l) inputs"; \
+			fi; \
+		else \
+			st=1; echo "   FAILED (log build-fuzz/$$n.log):"; \
+			grep -E 'ERROR|SUMMARY|artifact|runtime error' build-fuzz/$$n.log | head -n 20 | sed 's/^/   /'; \
+		fi; \
+	done; exit $$st
+
+# Line coverage of src/: a --coverage build in build-cov/, the unit tests,
+# fuzz replays and integration tests (COVERAGE_PASSES, as tests/run.sh's
+# IOPD_TEST_PASSES) against it, then gcovr (else gcov, .c files only).
+# The last line is "src/ line coverage: NN.N%"; the status is the tests'.
+COVERAGE_PASSES ?= release:uring release:epoll
+coverage:
+	$(MAKE) BUILD=build-cov CFLAGS="-O0 -g" SANFLAGS=--coverage all tests
+	find build-cov -name '*.gcda' -delete
+	@IOPD_TEST_PASSES="$(COVERAGE_PASSES)" IOPD_RELEASE_BUILD=build-cov \
+		IOPD_TEST_LOGS=build-cov/test-logs tests/run.sh; st=$$?; \
+	if command -v gcovr >/dev/null 2>&1; then \
+		gcovr -r . -f 'src/' -j 2 --txt build-cov/coverage.txt \
+			--print-summary build-cov >build-cov/coverage.summary 2>build-cov/coverage.err; \
+		pct=$$(sed -n 's/^lines: *\([0-9.]*\)%.*/\1/p' build-cov/coverage.summary); \
+		echo "per file: build-cov/coverage.txt"; \
+	else \
+		pct=$$(find build-cov/obj -name '*.gcno' ! -path '*/obj/tests/*' ! -path '*/obj/tools/*' | \
+			while read -r g; do (cd build-cov && gcov -n -o "$${g%/*}" "../$$g" 2>/dev/null); done | \
+			awk -F"'" '/^File / { f = $$2; next } \
+				/^Lines executed:/ && f ~ /^(\.\.\/)?src\/.*\.c$$/ { \
+					split($$0, a, /[:% ]+/); n = a[5]; c += a[3] * n / 100; t += n; f = "" } \
+				END { if (t) printf "%.1f", 100 * c / t }'); \
+	fi; \
+	echo "src/ line coverage: $${pct:-unknown}%"; exit $$st
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -207,10 +273,10 @@ check-format:
 	@echo "format check: ok"
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz build-cov
 
 # Keep test and fuzz objects: they are not worth rebuilding every time.
 .SECONDARY:
 .PHONY: all tests deps run check check-layers check-format format clean \
-	check-durability install uninstall check-package
+	check-durability install uninstall check-package fuzz fuzz-build coverage
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

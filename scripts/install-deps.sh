@@ -27,6 +27,8 @@ PACKAGES=(
 	# test_install.sh: the .deb build (dpkg-buildpackage, dh), the tree
 	# copy (git ls-files), systemd-analyze verify, the man page check
 	dpkg-dev debhelper git systemd groff-base man-db
+	# make coverage (without it the Makefile falls back to plain gcov)
+	gcovr
 )
 
 missing=()
