@@ -1,27 +1,24 @@
 // SPDX-License-Identifier: MIT
 /*
  * The login phase (RFC 7143 §6, §11.12, §11.13): stages and transitions,
- * the security stage with AuthMethod None or CHAP (MD5, mutual), the
- * operational negotiation of chapter 13, target lookup and initiator
- * ACLs, and the status class of every refusal.  Targets are resolved
- * here from struct iscsi_config and the exports; the session itself
- * (nexus, TSIH) starts in iscsi_cmd.c.
+ * the security stage with AuthMethod None or CHAP (iscsi_chap.c), the
+ * keys of each login PDU by their rule in the key table (iscsi_keys.c),
+ * target lookup and initiator ACLs, and the status class of every
+ * refusal.  Targets are resolved here from struct iscsi_config and the
+ * exports; the session itself (nexus, TSIH) starts in iscsi_session.c.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
-
-#include <nettle/md5.h>
 
 #include "base/base_log.h"
+#include "remote/iscsi/iscsi_chap.h"
+#include "remote/iscsi/iscsi_keys.h"
 #include "remote/iscsi/iscsi_priv.h"
 
 #define ISCSI_LOGIN_KEYS_MAX 128u
-#define ISCSI_CHAP_C_BYTES   16u
-#define ISCSI_CHAP_MAX_BYTES 1024u
 
 enum iscsi_auth {
 	ISCSI_AUTH_START,
@@ -37,11 +34,9 @@ struct iscsi_login {
 	size_t in_len;
 	enum iscsi_auth auth;
 	bool auth_required;
-	const struct iscsi_chap *chap, *mutual;
-	uint8_t chap_id;
-	uint8_t chap_c[ISCSI_CHAP_C_BYTES];
-	bool sent_tpgt, sent_mrdsl;
-	uint64_t seen;
+	struct iscsi_chap_state cs;
+	bool sent_mrdsl;
+	uint64_t seen; /* bit iscsi_key_index(k): k came in this login */
 };
 
 void iscsi_login_free(struct iscsi_proto *proto)
@@ -128,16 +123,6 @@ bool iscsi_target_allows(const struct iscsi_target_view *view,
 
 /* ---- a new configuration (reload) ---- */
 
-static bool iscsi_chap_same(const struct iscsi_chap *a,
-			    const struct iscsi_chap *b)
-{
-	bool a_on = a && a->user, b_on = b && b->user;
-
-	if (!a_on || !b_on)
-		return a_on == b_on;
-	return !strcmp(a->user, b->user) && !strcmp(a->secret, b->secret);
-}
-
 /* Would a login to v now give the session the LUNs it has?  NULL if so
  * (or only a LUN's read-only flag went off: the session keeps its
  * stricter mode until it logs in again), else why not. */
@@ -207,11 +192,11 @@ bool iscsi_proto_reconfigure(struct iscsi_proto *proto,
 	if (proto->phase == ISCSI_PHASE_LOGIN) {
 		/* Half-way through authentication: only with the same
 		 * secrets (and the same need for them). */
-		if (!why && (!iscsi_chap_same(lg->chap, chap) ||
-			     !iscsi_chap_same(lg->mutual, mutual)))
+		if (!why && (!iscsi_chap_same(lg->cs.chap, chap) ||
+			     !iscsi_chap_same(lg->cs.mutual, mutual)))
 			why = "its CHAP settings changed during its login";
-		lg->chap = chap;
-		lg->mutual = mutual;
+		lg->cs.chap = chap;
+		lg->cs.mutual = mutual;
 	}
 	if (!why)
 		return true;
@@ -230,277 +215,6 @@ bool iscsi_proto_reconfigure(struct iscsi_proto *proto,
 			 proto->discovery ? "discovery" : proto->target.name,
 			 why);
 	return false;
-}
-
-/* ---- operational keys (chapter 13) ---- */
-
-static bool iscsi_list_has(const char *list, const char *word)
-{
-	size_t wl = strlen(word);
-
-	for (const char *p = list; p && *p;) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-
-		if (len == wl && strncmp(p, word, wl) == 0)
-			return true;
-		p = comma ? comma + 1 : NULL;
-	}
-	return false;
-}
-
-/* First entry of the initiator's list that we support. */
-static const char *iscsi_digest_pick(const char *list)
-{
-	for (const char *p = list; p && *p;) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-
-		if (len == 4 && strncmp(p, "None", 4) == 0)
-			return "None";
-		if (len == 6 && strncmp(p, "CRC32C", 6) == 0)
-			return "CRC32C";
-		p = comma ? comma + 1 : NULL;
-	}
-	return NULL;
-}
-
-static int iscsi_num_key(const char *val, uint64_t lo, uint64_t hi,
-			 uint64_t *num)
-{
-	if (iscsi_parse_num(val, num) < 0 || *num < lo || *num > hi)
-		return -EINVAL;
-	return 0;
-}
-
-int iscsi_param_key(struct iscsi_proto *proto, const char *key, const char *val,
-		    struct iscsi_strbuf *out, bool login)
-{
-	struct iscsi_params *p = &proto->p;
-	uint64_t n;
-	bool b;
-
-	if (strcmp(key, "MaxRecvDataSegmentLength") == 0) {
-		/* Declarative; allowed in full feature phase too. */
-		if (iscsi_num_key(val, 512, 16777215, &n) < 0)
-			iscsi_sb_add(out, key, "Reject");
-		else
-			p->ini_mrdsl = (uint32_t)n;
-		return 1;
-	}
-	if (!login) {
-		static const char *const lo_keys[] = {
-			"HeaderDigest",
-			"DataDigest",
-			"MaxBurstLength",
-			"FirstBurstLength",
-			"InitialR2T",
-			"ImmediateData",
-			"MaxOutstandingR2T",
-			"DataPDUInOrder",
-			"DataSequenceInOrder",
-			"DefaultTime2Wait",
-			"DefaultTime2Retain",
-			"MaxConnections",
-			"ErrorRecoveryLevel",
-			"IFMarker",
-			"OFMarker",
-			"SessionType",
-			"InitiatorName",
-			"TargetName",
-			"AuthMethod",
-		};
-
-		for (size_t i = 0; i < sizeof(lo_keys) / sizeof(lo_keys[0]);
-		     i++)
-			if (strcmp(key, lo_keys[i]) == 0) {
-				iscsi_sb_add(out, key, "Reject");
-				return 1;
-			}
-		return 0;
-	}
-	if (strcmp(key, "HeaderDigest") == 0 ||
-	    strcmp(key, "DataDigest") == 0) {
-		const char *pick = iscsi_digest_pick(val);
-
-		if (!pick) {
-			iscsi_sb_add(out, key, "Reject");
-			return 1;
-		}
-		if (key[0] == 'H')
-			p->header_digest = pick[0] == 'C';
-		else
-			p->data_digest = pick[0] == 'C';
-		iscsi_sb_add(out, key, "%s", pick);
-	} else if (strcmp(key, "MaxBurstLength") == 0 ||
-		   strcmp(key, "FirstBurstLength") == 0) {
-		if (iscsi_num_key(val, 512, 16777215, &n) < 0) {
-			iscsi_sb_add(out, key, "Reject");
-			return 1;
-		}
-		if (n > ISCSI_OUR_MAX_BURST)
-			n = ISCSI_OUR_MAX_BURST;
-		if (key[0] == 'M')
-			p->max_burst = (uint32_t)n;
-		else
-			p->first_burst = (uint32_t)n;
-		iscsi_sb_add(out, key, "%u", (unsigned int)n);
-	} else if (strcmp(key, "InitialR2T") == 0) {
-		/* Or: we would do without. */
-		if (iscsi_parse_bool(val, &b) < 0) {
-			iscsi_sb_add(out, key, "Reject");
-			return 1;
-		}
-		p->initial_r2t = b;
-		iscsi_sb_add(out, key, "%s", b ? "Yes" : "No");
-	} else if (strcmp(key, "ImmediateData") == 0) {
-		/* And: we take it. */
-		if (iscsi_parse_bool(val, &b) < 0) {
-			iscsi_sb_add(out, key, "Reject");
-			return 1;
-		}
-		p->immediate_data = b;
-		iscsi_sb_add(out, key, "%s", b ? "Yes" : "No");
-	} else if (strcmp(key, "DataPDUInOrder") == 0 ||
-		   strcmp(key, "DataSequenceInOrder") == 0) {
-		/* Or with our Yes. */
-		if (iscsi_parse_bool(val, &b) < 0)
-			iscsi_sb_add(out, key, "Reject");
-		else
-			iscsi_sb_add(out, key, "Yes");
-	} else if (strcmp(key, "IFMarker") == 0 ||
-		   strcmp(key, "OFMarker") == 0) {
-		/* And with our No (markers are gone from RFC 7143). */
-		if (iscsi_parse_bool(val, &b) < 0)
-			iscsi_sb_add(out, key, "Reject");
-		else
-			iscsi_sb_add(out, key, "No");
-	} else if (strcmp(key, "IFMarkInt") == 0 ||
-		   strcmp(key, "OFMarkInt") == 0) {
-		iscsi_sb_add(out, key, "Irrelevant");
-	} else if (strcmp(key, "MaxOutstandingR2T") == 0) {
-		if (iscsi_num_key(val, 1, 65535, &n) < 0) {
-			iscsi_sb_add(out, key, "Reject");
-			return 1;
-		}
-		p->max_r2t =
-			n < ISCSI_OUR_MAX_R2T ? (uint32_t)n : ISCSI_OUR_MAX_R2T;
-		iscsi_sb_add(out, key, "%u", p->max_r2t);
-	} else if (strcmp(key, "DefaultTime2Wait") == 0) {
-		if (iscsi_num_key(val, 0, 3600, &n) < 0) {
-			iscsi_sb_add(out, key, "Reject");
-			return 1;
-		}
-		p->time2wait = n > 2 ? (uint32_t)n : 2;
-		iscsi_sb_add(out, key, "%u", p->time2wait);
-	} else if (strcmp(key, "DefaultTime2Retain") == 0) {
-		if (iscsi_num_key(val, 0, 3600, &n) < 0) {
-			iscsi_sb_add(out, key, "Reject");
-			return 1;
-		}
-		/* Level 0 keeps nothing for connection recovery. */
-		p->time2retain = 0;
-		iscsi_sb_add(out, key, "0");
-	} else if (strcmp(key, "MaxConnections") == 0) {
-		if (iscsi_num_key(val, 1, 65535, &n) < 0)
-			iscsi_sb_add(out, key, "Reject");
-		else
-			iscsi_sb_add(out, key, "1");
-	} else if (strcmp(key, "ErrorRecoveryLevel") == 0) {
-		if (iscsi_num_key(val, 0, 2, &n) < 0)
-			iscsi_sb_add(out, key, "Reject");
-		else
-			iscsi_sb_add(out, key, "0");
-	} else {
-		return 0;
-	}
-	return 1;
-}
-
-/* ---- CHAP (RFC 7143 §12.1.3, RFC 1994) ---- */
-
-static void iscsi_chap_md5(uint8_t id, const char *secret, const uint8_t *chal,
-			   size_t chal_len, uint8_t out[MD5_DIGEST_SIZE])
-{
-	struct md5_ctx ctx;
-
-	md5_init(&ctx);
-	md5_update(&ctx, 1, &id);
-	md5_update(&ctx, strlen(secret), (const uint8_t *)secret);
-	md5_update(&ctx, chal_len, chal);
-	md5_digest(&ctx, MD5_DIGEST_SIZE, out);
-}
-
-struct iscsi_chap_in {
-	const char *n, *r, *i, *c, *a;
-};
-
-static int iscsi_chap_challenge(struct iscsi_proto *proto,
-				struct iscsi_login *lg, const char *alg,
-				struct iscsi_strbuf *out)
-{
-	char hex[2 * ISCSI_CHAP_C_BYTES + 3];
-
-	if (!iscsi_list_has(alg, "5")) {
-		iscsi_sb_add(out, "CHAP_A", "Reject");
-		return ISCSI_LOGIN_AUTH_FAILED;
-	}
-	if (getrandom(lg->chap_c, sizeof(lg->chap_c), 0) !=
-		    (ssize_t)sizeof(lg->chap_c) ||
-	    getrandom(&lg->chap_id, 1, 0) != 1) {
-		log_error("%s: getrandom failed", iscsi_peer(proto));
-		return ISCSI_LOGIN_TARGET_ERROR;
-	}
-	iscsi_hex_encode(lg->chap_c, sizeof(lg->chap_c), hex);
-	iscsi_sb_add(out, "CHAP_A", "5");
-	iscsi_sb_add(out, "CHAP_I", "%u", lg->chap_id);
-	iscsi_sb_add(out, "CHAP_C", "%s", hex);
-	lg->auth = ISCSI_AUTH_CHAP_R;
-	return 0;
-}
-
-static int iscsi_chap_verify(struct iscsi_proto *proto, struct iscsi_login *lg,
-			     const struct iscsi_chap_in *in,
-			     struct iscsi_strbuf *out)
-{
-	uint8_t want[MD5_DIGEST_SIZE], got[ISCSI_CHAP_MAX_BYTES];
-	uint8_t chal[ISCSI_CHAP_MAX_BYTES];
-	char hex[2 * MD5_DIGEST_SIZE + 3];
-	uint64_t id;
-	int n, clen;
-
-	if (!in->n || !in->r)
-		return ISCSI_LOGIN_AUTH_FAILED;
-	n = iscsi_hex_decode(in->r, got, sizeof(got));
-	iscsi_chap_md5(lg->chap_id, lg->chap->secret, lg->chap_c,
-		       sizeof(lg->chap_c), want);
-	if (strcmp(in->n, lg->chap->user) != 0 || n != MD5_DIGEST_SIZE ||
-	    memcmp(got, want, MD5_DIGEST_SIZE) != 0) {
-		log_info("%s: CHAP authentication of \"%s\" failed",
-			 iscsi_peer(proto), in->n);
-		return ISCSI_LOGIN_AUTH_FAILED;
-	}
-	if (!in->i && !in->c) {
-		lg->auth = ISCSI_AUTH_OK;
-		return 0;
-	}
-	/* Mutual CHAP: the initiator challenges us. */
-	if (!in->i || !in->c || !lg->mutual || !lg->mutual->user)
-		return ISCSI_LOGIN_AUTH_FAILED;
-	clen = iscsi_hex_decode(in->c, chal, sizeof(chal));
-	if (iscsi_parse_num(in->i, &id) < 0 || id > 255 || clen <= 0)
-		return ISCSI_LOGIN_AUTH_FAILED;
-	/* A challenge equal to ours is a reflection attack. */
-	if ((size_t)clen == sizeof(lg->chap_c) &&
-	    memcmp(chal, lg->chap_c, sizeof(lg->chap_c)) == 0)
-		return ISCSI_LOGIN_AUTH_FAILED;
-	iscsi_chap_md5((uint8_t)id, lg->mutual->secret, chal, (size_t)clen,
-		       want);
-	iscsi_hex_encode(want, sizeof(want), hex);
-	iscsi_sb_add(out, "CHAP_N", "%s", lg->mutual->user);
-	iscsi_sb_add(out, "CHAP_R", "%s", hex);
-	lg->auth = ISCSI_AUTH_OK;
-	return 0;
 }
 
 /* ---- the login PDU ---- */
@@ -561,8 +275,8 @@ static uint16_t iscsi_login_first(struct iscsi_proto *proto,
 	strcpy(proto->initiator, ini);
 	if (type && strcmp(type, "Discovery") == 0) {
 		proto->discovery = true;
-		lg->chap = &proto->icfg->discovery_chap;
-		lg->mutual = &proto->icfg->discovery_mutual;
+		lg->cs.chap = &proto->icfg->discovery_chap;
+		lg->cs.mutual = &proto->icfg->discovery_mutual;
 	} else if (!type || strcmp(type, "Normal") == 0) {
 		if (!tgt || !*tgt)
 			return ISCSI_LOGIN_MISSING_PARAM;
@@ -577,57 +291,104 @@ static uint16_t iscsi_login_first(struct iscsi_proto *proto,
 			return ISCSI_LOGIN_NOT_ALLOWED;
 		}
 		if (proto->target.cfg) {
-			lg->chap = &proto->target.cfg->chap;
-			lg->mutual = &proto->target.cfg->mutual;
+			lg->cs.chap = &proto->target.cfg->chap;
+			lg->cs.mutual = &proto->target.cfg->mutual;
 		}
 	} else {
 		return ISCSI_LOGIN_SESSION_TYPE;
 	}
-	lg->auth_required = lg->chap && lg->chap->user;
+	lg->auth_required = lg->cs.chap && lg->cs.chap->user;
 	if (lg->auth_required && csg != ISCSI_STAGE_SECURITY)
 		return ISCSI_LOGIN_AUTH_FAILED;
 	return 0;
 }
 
-static const char *const iscsi_login_once_keys[] = {
-	"HeaderDigest",
-	"DataDigest",
-	"MaxRecvDataSegmentLength",
-	"MaxBurstLength",
-	"FirstBurstLength",
-	"InitialR2T",
-	"ImmediateData",
-	"MaxOutstandingR2T",
-	"DataPDUInOrder",
-	"DataSequenceInOrder",
-	"DefaultTime2Wait",
-	"DefaultTime2Retain",
-	"MaxConnections",
-	"ErrorRecoveryLevel",
-	"AuthMethod",
-	"CHAP_A",
-	"CHAP_N",
-	"CHAP_R",
-	"IFMarker",
-	"OFMarker",
-	"InitiatorAlias",
-};
-
 /* RFC 7143 §6.2: a key may be negotiated only once per login. */
-static bool iscsi_login_repeated(struct iscsi_login *lg, const char *key)
+static bool iscsi_login_repeated(struct iscsi_login *lg,
+				 const struct iscsi_key *k)
 {
-	size_t n = sizeof(iscsi_login_once_keys) /
-		   sizeof(iscsi_login_once_keys[0]);
+	uint64_t bit;
 
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(key, iscsi_login_once_keys[i]) != 0)
-			continue;
-		if (lg->seen & (1ull << i))
-			return true;
-		lg->seen |= 1ull << i;
+	if (!k || !(k->flags & ISCSI_KEY_ONCE))
 		return false;
-	}
+	bit = 1ull << iscsi_key_index(k);
+	if (lg->seen & bit)
+		return true;
+	lg->seen |= bit;
 	return false;
+}
+
+static uint16_t iscsi_login_auth_method(struct iscsi_login *lg, const char *val,
+					int csg, struct iscsi_strbuf *out)
+{
+	const char *want = lg->auth_required ? "CHAP" : "None";
+
+	if (csg != ISCSI_STAGE_SECURITY) {
+		iscsi_sb_add(out, "AuthMethod", "Irrelevant");
+		return 0;
+	}
+	if (!iscsi_list_has(val, want))
+		return ISCSI_LOGIN_AUTH_FAILED;
+	iscsi_sb_add(out, "AuthMethod", "%s", want);
+	lg->auth = lg->auth_required ? ISCSI_AUTH_CHAP_A : ISCSI_AUTH_OK;
+	return 0;
+}
+
+/* One key=val of a login PDU, by its rule (k NULL: not in the table). */
+static uint16_t
+iscsi_login_key(struct iscsi_proto *proto, struct iscsi_login *lg,
+		const struct iscsi_key *k, const char *key, const char *val,
+		int csg, struct iscsi_chap_in *chap, struct iscsi_strbuf *out)
+{
+	bool chap_key = strncmp(key, "CHAP_", 5) == 0;
+
+	if (chap_key && csg != ISCSI_STAGE_SECURITY)
+		return ISCSI_LOGIN_INITIATOR_ERROR;
+	if (!k) {
+		iscsi_sb_add(out, key, "NotUnderstood");
+		return 0;
+	}
+	switch (k->rule) {
+	case ISCSI_RULE_NAME:
+		return 0; /* iscsi_login_first read them */
+	case ISCSI_RULE_AUTH:
+		return iscsi_login_auth_method(lg, val, csg, out);
+	case ISCSI_RULE_CHAP:
+		iscsi_chap_key(chap, key, val);
+		return 0;
+	case ISCSI_RULE_TARGET:
+		return ISCSI_LOGIN_INITIATOR_ERROR;
+	default:
+		iscsi_key_negotiate(&proto->p, k, val, out);
+		return 0;
+	}
+}
+
+/* The CHAP step this PDU asks for, if any. */
+static uint16_t iscsi_login_chap(struct iscsi_proto *proto,
+				 struct iscsi_login *lg,
+				 const struct iscsi_chap_in *chap,
+				 struct iscsi_strbuf *out)
+{
+	int st;
+
+	if (chap->a) {
+		if (lg->auth != ISCSI_AUTH_CHAP_A)
+			return ISCSI_LOGIN_INITIATOR_ERROR;
+		st = iscsi_chap_challenge(proto, &lg->cs, chap->a, out);
+		if (st == 0)
+			lg->auth = ISCSI_AUTH_CHAP_R;
+		return (uint16_t)st;
+	}
+	if (chap->n || chap->r || chap->i || chap->c) {
+		if (lg->auth != ISCSI_AUTH_CHAP_R)
+			return ISCSI_LOGIN_INITIATOR_ERROR;
+		st = iscsi_chap_verify(proto, &lg->cs, chap, out);
+		if (st == 0)
+			lg->auth = ISCSI_AUTH_OK;
+		return (uint16_t)st;
+	}
+	return 0;
 }
 
 static uint16_t iscsi_login_keys(struct iscsi_proto *proto,
@@ -639,209 +400,184 @@ static uint16_t iscsi_login_keys(struct iscsi_proto *proto,
 
 	for (int i = 0; i < n; i++) {
 		const char *key = kv[i].key, *val = kv[i].val;
+		const struct iscsi_key *k = iscsi_key_find(key);
 		size_t vmax = strncmp(key, "CHAP_", 5) == 0
 				      ? 2 * ISCSI_CHAP_MAX_BYTES + 2
 				      : ISCSI_VAL_MAX;
 
-		if (strlen(val) > vmax || iscsi_login_repeated(lg, key))
+		if (strlen(val) > vmax || iscsi_login_repeated(lg, k))
 			return ISCSI_LOGIN_INITIATOR_ERROR;
-		if (strcmp(key, "InitiatorName") == 0 ||
-		    strcmp(key, "TargetName") == 0 ||
-		    strcmp(key, "SessionType") == 0 ||
-		    strcmp(key, "InitiatorAlias") == 0)
-			continue;
-		if (strcmp(key, "AuthMethod") == 0) {
-			if (csg != ISCSI_STAGE_SECURITY) {
-				iscsi_sb_add(out, key, "Irrelevant");
-			} else if (lg->auth_required) {
-				if (!iscsi_list_has(val, "CHAP"))
-					return ISCSI_LOGIN_AUTH_FAILED;
-				iscsi_sb_add(out, key, "CHAP");
-				lg->auth = ISCSI_AUTH_CHAP_A;
-			} else {
-				if (!iscsi_list_has(val, "None"))
-					return ISCSI_LOGIN_AUTH_FAILED;
-				iscsi_sb_add(out, key, "None");
-				lg->auth = ISCSI_AUTH_OK;
-			}
-			continue;
-		}
-		if (strncmp(key, "CHAP_", 5) == 0) {
-			if (csg != ISCSI_STAGE_SECURITY)
-				return ISCSI_LOGIN_INITIATOR_ERROR;
-			if (strcmp(key, "CHAP_A") == 0)
-				chap.a = val;
-			else if (strcmp(key, "CHAP_N") == 0)
-				chap.n = val;
-			else if (strcmp(key, "CHAP_R") == 0)
-				chap.r = val;
-			else if (strcmp(key, "CHAP_I") == 0)
-				chap.i = val;
-			else if (strcmp(key, "CHAP_C") == 0)
-				chap.c = val;
-			else
-				iscsi_sb_add(out, key, "NotUnderstood");
-			continue;
-		}
-		if (iscsi_param_key(proto, key, val, out, true))
-			continue;
-		if (strcmp(key, "TargetAlias") == 0 ||
-		    strcmp(key, "TargetAddress") == 0 ||
-		    strcmp(key, "TargetPortalGroupTag") == 0)
-			return ISCSI_LOGIN_INITIATOR_ERROR;
-		if (strcmp(key, "SendTargets") == 0) {
-			iscsi_sb_add(out, key, "Irrelevant");
-			continue;
-		}
-		iscsi_sb_add(out, key, "NotUnderstood");
-	}
-	if (chap.a) {
-		if (lg->auth != ISCSI_AUTH_CHAP_A)
-			return ISCSI_LOGIN_INITIATOR_ERROR;
-		st = (uint16_t)iscsi_chap_challenge(proto, lg, chap.a, out);
-		if (st)
-			return st;
-	} else if (chap.n || chap.r || chap.i || chap.c) {
-		if (lg->auth != ISCSI_AUTH_CHAP_R)
-			return ISCSI_LOGIN_INITIATOR_ERROR;
-		st = (uint16_t)iscsi_chap_verify(proto, lg, &chap, out);
+		st = iscsi_login_key(proto, lg, k, key, val, csg, &chap, out);
 		if (st)
 			return st;
 	}
+	return iscsi_login_chap(proto, lg, &chap, out);
+}
+
+static struct iscsi_login *iscsi_login_get(struct iscsi_proto *proto)
+{
+	if (!proto->login)
+		proto->login = calloc(1, sizeof(*proto->login));
+	return proto->login;
+}
+
+/* The first PDU's header: version, ISID, CID and the sequence numbers. */
+static uint16_t iscsi_login_header(struct iscsi_proto *proto,
+				   struct iscsi_login *lg, const uint8_t *bhs,
+				   int csg)
+{
+	/* RFC 7143 §11.12: we speak version 0 only. */
+	if (bhs[3] > 0)
+		return ISCSI_LOGIN_UNSUPPORTED_VER;
+	memcpy(proto->isid, bhs + 8, 6);
+	proto->cid = iscsi_get16(bhs + 20);
+	proto->exp_cmd_sn = iscsi_get32(bhs + 24);
+	proto->stat_sn = iscsi_get32(bhs + 28);
+	lg->stage = csg;
+	/* One connection per session: no joining, no reinstating a session
+	 * we do not know. */
+	if (iscsi_get16(bhs + 14) != 0)
+		return ISCSI_LOGIN_NO_SESSION;
 	return 0;
 }
 
-int iscsi_login_pdu(struct iscsi_proto *proto, const uint8_t *bhs,
-		    const uint8_t *data, uint32_t dlen)
+/* RFC 7143 §6.3, §11.12: the stage we are in, forward moves only, and
+ * no transit in the middle of continued text. */
+static bool iscsi_login_stage_valid(const struct iscsi_login *lg, int csg,
+				    int nsg, bool transit, bool cont)
+{
+	if (csg != lg->stage || csg == 2 || csg == ISCSI_STAGE_FFP)
+		return false;
+	return !transit || (nsg > csg && nsg != 2 && !cont);
+}
+
+/* The whole text of a login request, parsed and answered into out.
+ * *transit is cleared while CHAP still runs.  Returns 0 or the status
+ * to refuse with. */
+static uint16_t iscsi_login_text(struct iscsi_proto *proto,
+				 struct iscsi_login *lg, int csg, int nsg,
+				 bool *transit, struct iscsi_strbuf *out)
 {
 	struct iscsi_kv kv[ISCSI_LOGIN_KEYS_MAX];
-	struct iscsi_strbuf out = { 0 };
-	struct iscsi_login *lg = proto->login;
-	bool transit = bhs[1] & ISCSI_FLAG_LOGIN_T;
-	bool cont = bhs[1] & ISCSI_FLAG_LOGIN_C;
-	int csg = (bhs[1] >> 2) & 3, nsg = bhs[1] & 3;
-	uint8_t flags;
-	uint16_t st = 0;
-	int n, ret;
+	uint16_t st;
+	int n;
 
-	if (!lg) {
-		lg = proto->login = calloc(1, sizeof(*lg));
-		if (!lg)
-			return iscsi_proto_fail(proto, -ENOMEM,
-						"out of memory");
-	}
-	if (!lg->started) {
-		/* RFC 7143 §11.12: we speak version 0 only. */
-		if (bhs[3] > 0)
-			return iscsi_login_fail(proto, bhs,
-						ISCSI_LOGIN_UNSUPPORTED_VER);
-		memcpy(proto->isid, bhs + 8, 6);
-		proto->cid = iscsi_get16(bhs + 20);
-		proto->exp_cmd_sn = iscsi_get32(bhs + 24);
-		proto->stat_sn = iscsi_get32(bhs + 28);
-		lg->stage = csg;
-		/* One connection per session: no joining, no reinstating a
-		 * session we do not know. */
-		if (iscsi_get16(bhs + 14) != 0)
-			return iscsi_login_fail(proto, bhs,
-						ISCSI_LOGIN_NO_SESSION);
-	}
-	if (csg != lg->stage || csg == 2 || csg == ISCSI_STAGE_FFP ||
-	    (transit && (nsg <= csg || nsg == 2)) || (transit && cont))
-		return iscsi_login_fail(proto, bhs,
-					ISCSI_LOGIN_INITIATOR_ERROR);
-	ret = iscsi_text_append(&lg->in, &lg->in_len, data, dlen);
-	if (ret < 0)
-		return iscsi_login_fail(proto, bhs,
-					ISCSI_LOGIN_INITIATOR_ERROR);
-	if (cont) {
-		/* §11.12.2: more text follows; answer with an empty
-		 * response and wait for the rest. */
-		return iscsi_login_respond(proto, bhs, (uint8_t)(csg << 2), 0,
-					   NULL);
-	}
 	n = iscsi_text_parse(lg->in ? lg->in : (char *)"", lg->in_len, kv,
 			     ISCSI_LOGIN_KEYS_MAX);
-	if (n < 0) {
-		st = ISCSI_LOGIN_INITIATOR_ERROR;
-		goto done;
-	}
+	if (n < 0)
+		return ISCSI_LOGIN_INITIATOR_ERROR;
 	if (!lg->started) {
 		st = iscsi_login_first(proto, lg, kv, n, csg);
 		lg->started = true;
 		if (st)
-			goto done;
+			return st;
 		if (!proto->discovery) {
-			iscsi_sb_add(&out, "TargetPortalGroupTag", "%u",
+			iscsi_sb_add(out, "TargetPortalGroupTag", "%u",
 				     proto->cfg.tpg);
 			if (proto->target.alias)
-				iscsi_sb_add(&out, "TargetAlias", "%s",
+				iscsi_sb_add(out, "TargetAlias", "%s",
 					     proto->target.alias);
 		}
 	}
-	st = iscsi_login_keys(proto, lg, kv, n, csg, &out);
+	st = iscsi_login_keys(proto, lg, kv, n, csg, out);
 	if (st)
-		goto done;
-	if (transit && csg == ISCSI_STAGE_SECURITY &&
+		return st;
+	if (*transit && csg == ISCSI_STAGE_SECURITY &&
 	    lg->auth != ISCSI_AUTH_OK) {
-		if (lg->auth_required && lg->auth == ISCSI_AUTH_START) {
-			st = ISCSI_LOGIN_AUTH_FAILED;
-			goto done;
-		}
+		if (lg->auth_required && lg->auth == ISCSI_AUTH_START)
+			return ISCSI_LOGIN_AUTH_FAILED;
 		/* CHAP still running: stay in the security stage. */
 		if (lg->auth != ISCSI_AUTH_START)
-			transit = false;
+			*transit = false;
 	}
-	if (transit &&
+	if (*transit &&
 	    (nsg == ISCSI_STAGE_FFP || nsg == ISCSI_STAGE_OPERATIONAL) &&
 	    !lg->sent_mrdsl) {
-		iscsi_sb_add(&out, "MaxRecvDataSegmentLength", "%u",
+		iscsi_sb_add(out, "MaxRecvDataSegmentLength", "%u",
 			     ISCSI_OUR_MRDSL);
 		lg->sent_mrdsl = true;
 	}
 	/* §6.1: login text is limited to 8192 bytes per PDU whatever
 	 * MaxRecvDataSegmentLength says (it applies from full feature
 	 * phase on). */
-	if (out.oom || out.len > 8192) {
-		st = ISCSI_LOGIN_OUT_OF_RESOURCES;
-		goto done;
+	if (out->oom || out->len > 8192)
+		return ISCSI_LOGIN_OUT_OF_RESOURCES;
+	return 0;
+}
+
+/* The final login response: the session starts, then goes to the full
+ * feature phase.  Takes out. */
+static int iscsi_login_finish(struct iscsi_proto *proto, const uint8_t *bhs,
+			      uint8_t flags, struct iscsi_strbuf *out)
+{
+	int ret = iscsi_session_start(proto);
+
+	if (ret < 0) {
+		iscsi_sb_free(out);
+		return iscsi_login_fail(proto, bhs,
+					ret == -ENOENT
+						? ISCSI_LOGIN_TARGET_REMOVED
+						: ISCSI_LOGIN_TARGET_ERROR);
+	}
+	/* The final response goes out without digests; the full feature
+	 * phase begins after it. */
+	ret = iscsi_login_respond(proto, bhs, flags, 0, out);
+	iscsi_sb_free(out);
+	if (ret < 0)
+		return ret;
+	if (proto->p.first_burst > proto->p.max_burst)
+		proto->p.first_burst = proto->p.max_burst;
+	proto->phase = ISCSI_PHASE_FFP;
+	iscsi_handshake_result(proto, true);
+	iscsi_login_free(proto);
+	log_debug("%s: %s session with %s", iscsi_peer(proto),
+		  proto->discovery ? "discovery" : "normal", proto->initiator);
+	return 0;
+}
+
+int iscsi_login_pdu(struct iscsi_proto *proto, const uint8_t *bhs,
+		    const uint8_t *data, uint32_t dlen)
+{
+	struct iscsi_strbuf out = { 0 };
+	struct iscsi_login *lg = iscsi_login_get(proto);
+	bool transit = bhs[1] & ISCSI_FLAG_LOGIN_T;
+	bool cont = bhs[1] & ISCSI_FLAG_LOGIN_C;
+	int csg = (bhs[1] >> 2) & 3, nsg = bhs[1] & 3;
+	uint8_t flags;
+	uint16_t st = 0;
+	int ret;
+
+	if (!lg)
+		return iscsi_proto_fail(proto, -ENOMEM, "out of memory");
+	if (!lg->started)
+		st = iscsi_login_header(proto, lg, bhs, csg);
+	if (st)
+		return iscsi_login_fail(proto, bhs, st);
+	if (!iscsi_login_stage_valid(lg, csg, nsg, transit, cont) ||
+	    iscsi_text_append(&lg->in, &lg->in_len, data, dlen) < 0)
+		return iscsi_login_fail(proto, bhs,
+					ISCSI_LOGIN_INITIATOR_ERROR);
+	/* §11.12.2: more text follows; answer with an empty response and
+	 * wait for the rest. */
+	if (cont)
+		return iscsi_login_respond(proto, bhs, (uint8_t)(csg << 2), 0,
+					   NULL);
+	st = iscsi_login_text(proto, lg, csg, nsg, &transit, &out);
+	if (st) {
+		iscsi_sb_free(&out);
+		return iscsi_login_fail(proto, bhs, st);
 	}
 	flags = (uint8_t)(csg << 2);
 	if (transit) {
 		flags |= ISCSI_FLAG_LOGIN_T | (uint8_t)nsg;
 		lg->stage = nsg;
 	}
-	if (transit && nsg == ISCSI_STAGE_FFP) {
-		ret = iscsi_session_start(proto);
-		if (ret < 0) {
-			st = ret == -ENOENT ? ISCSI_LOGIN_TARGET_REMOVED
-					    : ISCSI_LOGIN_TARGET_ERROR;
-			goto done;
-		}
-		/* The final response goes out without digests; the
-		 * full feature phase begins after it. */
-		ret = iscsi_login_respond(proto, bhs, flags, 0, &out);
-		iscsi_sb_free(&out);
-		if (ret < 0)
-			return ret;
-		if (proto->p.first_burst > proto->p.max_burst)
-			proto->p.first_burst = proto->p.max_burst;
-		proto->phase = ISCSI_PHASE_FFP;
-		iscsi_handshake_result(proto, true);
-		iscsi_login_free(proto);
-		log_debug("%s: %s session with %s", iscsi_peer(proto),
-			  proto->discovery ? "discovery" : "normal",
-			  proto->initiator);
-		return 0;
-	}
+	if (transit && nsg == ISCSI_STAGE_FFP)
+		return iscsi_login_finish(proto, bhs, flags, &out);
 	free(lg->in);
 	lg->in = NULL;
 	lg->in_len = 0;
 	ret = iscsi_login_respond(proto, bhs, flags, 0, &out);
 	iscsi_sb_free(&out);
 	return ret;
-
-done:
-	iscsi_sb_free(&out);
-	return iscsi_login_fail(proto, bhs, st);
 }

@@ -5,8 +5,10 @@
  *   iscsi_proto.c  receive framing (BHS, AHS, digests, payload
  *                  placement), output queue, lifecycle, NOP, Reject
  *   iscsi_text.c   key=value parsing and building
- *   iscsi_login.c  login phase: security (CHAP) and operational
+ *   iscsi_login.c  login phase: stages, security and operational
  *                  negotiation, target lookup, session start
+ *   iscsi_keys.c   the key table and operational negotiation
+ *   iscsi_chap.c   CHAP (MD5, mutual)
  *   iscsi_disc.c   Text requests: SendTargets, multi-PDU responses
  *   iscsi_cmd.c    full feature phase: SCSI Command, Data-Out, R2T,
  *                  Data-In, SCSI Response
@@ -293,6 +295,7 @@ int iscsi_parse_bool(const char *val, bool *b);
 int iscsi_text_append(char **buf, size_t *len, const uint8_t *data, size_t n);
 int iscsi_hex_decode(const char *val, uint8_t *out, size_t max);
 void iscsi_hex_encode(const uint8_t *in, size_t n, char *out);
+bool iscsi_list_has(const char *list, const char *word);
 
 /* iscsi_login.c */
 int iscsi_login_pdu(struct iscsi_proto *proto, const uint8_t *bhs,
@@ -307,8 +310,8 @@ bool iscsi_target_allows(const struct iscsi_target_view *view,
 int iscsi_target_count(struct iscsi_proto *proto);
 bool iscsi_target_at(struct iscsi_proto *proto, int i,
 		     struct iscsi_target_view *view);
-/* Parse one operational key in FFP or login (the shared cases);
- * returns 1 if handled (response appended), 0 if unknown. */
+/* iscsi_keys.c: parse one operational key in FFP or login (the shared
+ * cases); returns 1 if handled (response appended), 0 if unknown. */
 int iscsi_param_key(struct iscsi_proto *proto, const char *key, const char *val,
 		    struct iscsi_strbuf *out, bool login);
 

@@ -225,3 +225,19 @@ void iscsi_hex_encode(const uint8_t *in, size_t n, char *out)
 	}
 	*out = '\0';
 }
+
+/* Is word one of the entries of a comma-separated list of values? */
+bool iscsi_list_has(const char *list, const char *word)
+{
+	size_t wl = strlen(word);
+
+	for (const char *p = list; p && *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (len == wl && strncmp(p, word, wl) == 0)
+			return true;
+		p = comma ? comma + 1 : NULL;
+	}
+	return false;
+}
