@@ -29,10 +29,14 @@
 #include "mgmt/mgmt_ops.h"
 #include "mgmt/mgmt_config_iscsi.h"
 #include "mgmt/mgmt_rpc.h"
+#include "mgmt/mgmt_schema.h"
 
 #define IOPD_VERSION	    "0.1.0"
 #define IOPD_MAX_LISTEN_FDS 64
-#define IOPD_SHORT_OPTS	    "l:rc:t:e:dsv:hV"
+#define IOPD_MAX_OPTS	    64
+/* getopt's value for a long option without a short one: this + its index
+ * in mgmt_opts. */
+#define IOPD_OPT_LONG 256
 
 struct iopd_opts {
 	const char *config_path;
@@ -42,147 +46,61 @@ struct iopd_opts {
 	bool stdio;
 };
 
-enum {
-	OPT_DIRECT = 256,
-	OPT_MAX_REQUEST,
-	OPT_DEFAULT_EXPORT,
-	OPT_PIDFILE,
-	OPT_READY_FD,
-	OPT_DRAIN_TIMEOUT,
-	OPT_ISCSI_LISTEN,
-	OPT_ISCSI_TARGET,
-	OPT_IQN_PREFIX,
-	OPT_METRICS_LISTEN,
-	OPT_LOG_TARGET,
-	OPT_IMAGE_DIR,
-	OPT_MGMT_SOCKET,
-	OPT_MGMT_LISTEN,
-	OPT_MGMT_TOKEN_FILE,
-	OPT_BUSY_POLL,
-};
+/* getopt's tables, built from the option schema (mgmt_schema.h). */
+static struct option iopd_long_opts[IOPD_MAX_OPTS + 1];
+static char iopd_short_opts[3 * IOPD_MAX_OPTS + 1];
 
-static const struct option iopd_long_opts[] = {
-	{ "listen", required_argument, NULL, 'l' },
-	{ "read-only", no_argument, NULL, 'r' },
-	{ "config", required_argument, NULL, 'c' },
-	{ "threads", required_argument, NULL, 't' },
-	{ "engine", required_argument, NULL, 'e' },
-	{ "direct", required_argument, NULL, OPT_DIRECT },
-	{ "max-request", required_argument, NULL, OPT_MAX_REQUEST },
-	{ "default-export", required_argument, NULL, OPT_DEFAULT_EXPORT },
-	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
-	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
-	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
-	{ "iscsi-listen", required_argument, NULL, OPT_ISCSI_LISTEN },
-	{ "iscsi-target", required_argument, NULL, OPT_ISCSI_TARGET },
-	{ "iqn-prefix", required_argument, NULL, OPT_IQN_PREFIX },
-	{ "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
-	{ "log-target", required_argument, NULL, OPT_LOG_TARGET },
-	{ "image-dir", required_argument, NULL, OPT_IMAGE_DIR },
-	{ "mgmt-socket", required_argument, NULL, OPT_MGMT_SOCKET },
-	{ "mgmt-listen", required_argument, NULL, OPT_MGMT_LISTEN },
-	{ "mgmt-token-file", required_argument, NULL, OPT_MGMT_TOKEN_FILE },
-	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
-	{ "daemon", no_argument, NULL, 'd' },
-	{ "stdio", no_argument, NULL, 's' },
-	{ "log-level", required_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
-};
+static void iopd_opts_build(void)
+{
+	char *s = iopd_short_opts;
+	size_t n = 0;
+
+	for (size_t i = 0; mgmt_opts[i].name || mgmt_opts[i].key; i++) {
+		const struct mgmt_opt *o = &mgmt_opts[i];
+
+		if (!o->name || n == IOPD_MAX_OPTS)
+			continue;
+		iopd_long_opts[n++] = (struct option){
+			.name = o->name,
+			.has_arg = o->arg ? required_argument : no_argument,
+			.val = o->short_name ? o->short_name
+					     : IOPD_OPT_LONG + (int)i,
+		};
+		if (o->short_name) {
+			*s++ = o->short_name;
+			if (o->arg)
+				*s++ = ':';
+		}
+	}
+	*s = 0;
+}
+
+/* The schema's entry for what getopt_long returned; NULL: an error. */
+static const struct mgmt_opt *iopd_opt_find(int c)
+{
+	if (c >= IOPD_OPT_LONG)
+		return &mgmt_opts[c - IOPD_OPT_LONG];
+	for (const struct mgmt_opt *o = mgmt_opts; o->name || o->key; o++)
+		if (o->name && o->short_name == c)
+			return o;
+	return NULL;
+}
 
 static void iopd_usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: iopd [OPTION]... [EXPORT]...\n"
-		"Export local storage over NBD and iSCSI.\n"
-		"\n"
-		"EXPORT is [NAME=]SPEC[,ro][,desc=TEXT], SPEC one of:\n"
-		"  ram:SIZE      sparse RAM disk (SIZE like 512M, 1G)\n"
-		"  null:SIZE     reads zeroes, discards writes\n"
-		"  file:PATH     regular file      bdev:PATH  block device\n"
-		"  PATH          a file or block device, by its type\n"
-		"The first export is the default (what a client asking for "
-		"\"\" gets).\n"
-		"\n"
-		"  -l, --listen=ADDR       HOST:PORT, [V6]:PORT, :PORT or "
-		"unix:PATH;\n"
-		"                          repeatable; port 0 picks a free "
-		"port\n"
-		"                          (default: localhost:%d)\n"
-		"  -r, --read-only         export everything read-only\n"
-		"  -c, --config=FILE       JSON config file (see iopd(8))\n"
-		"  -t, --threads=N         worker threads (default: one per "
-		"CPU)\n"
-		"  -e, --engine=ENGINE     auto, uring or epoll (env "
-		"IOPD_ENGINE)\n"
-		"      --direct=MODE       O_DIRECT for files and block "
-		"devices:\n"
-		"                          auto (default), on, off\n"
-		"      --max-request=SIZE  largest read or write (default "
-		"32M)\n"
-		"      --default-export=NAME\n"
-		"      --drain-timeout=SECONDS  on SIGTERM, wait this long "
-		"for\n"
-		"                          clients to finish (default 10), "
-		"then\n"
-		"                          close them and exit 1\n"
-		"      --iscsi-listen=ADDR serve iSCSI on this portal "
-		"(HOST:PORT,\n"
-		"                          [V6]:PORT or :PORT; default port "
-		"%d);\n"
-		"                          repeatable; iSCSI is off without "
-		"it\n"
-		"                          (or the config file's "
-		"iscsi.listen)\n"
-		"      --iscsi-target=IQN=EXPORT[,EXPORT...]\n"
-		"                          an iSCSI target with these exports "
-		"as\n"
-		"                          LUNs 0, 1...; repeatable (default: "
-		"one\n"
-		"                          target per export, LUN 0)\n"
-		"      --iqn-prefix=IQN    default target names are "
-		"IQN:EXPORT\n"
-		"                          (default %s)\n"
-		"      --metrics-listen=ADDR  serve Prometheus metrics at "
-		"http://ADDR/metrics\n"
-		"                          (HOST:PORT, [V6]:PORT or :PORT; "
-		"off by default)\n"
-		"      --image-dir=DIR     discovery lists the images in DIR; "
-		"repeatable\n"
-		"      --log-target=WHERE  stderr (default), syslog (default "
-		"with\n"
-		"                          --daemon) or journal\n"
-		"      --mgmt-socket=PATH  serve the management channel "
-		"(JSON-RPC,\n"
-		"                          iopctl) on this Unix socket, mode "
-		"0600;\n"
-		"                          none: off (the default)\n"
-		"      --mgmt-listen=HOST:PORT  the management channel over "
-		"TCP too;\n"
-		"                          clients authenticate with the token "
-		"in\n"
-		"      --mgmt-token-file=FILE  (mode 0600 or stricter)\n"
-		"      --busy-poll=USEC    while requests keep coming, workers "
-		"poll\n"
-		"                          this long for the next before "
-		"sleeping\n"
-		"                          (default 50; 0 = never)\n"
-		"      --pidfile=FILE      write the PID once ready\n"
-		"      --ready-fd=N        once ready, write LISTEN lines and "
-		"READY\n"
-		"                          to fd N, then close it\n"
-		"  -d, --daemon            detach once ready; log to syslog\n"
-		"  -s, --stdio             serve one connection on "
-		"stdin/stdout\n"
-		"  -v, --log-level=LEVEL   error, warn, info (default) or "
-		"debug\n"
-		"  -h, --help              this text\n"
-		"  -V, --version           print the version\n"
-		"\n"
-		"Example: iopd ram:1G, then: nbdinfo nbd://localhost\n",
-		MGMT_DEFAULT_PORT, ISCSI_DEFAULT_PORT,
-		ISCSI_DEFAULT_IQN_PREFIX);
+	fprintf(f, "Usage: iopd [OPTION]... [EXPORT]...\n"
+		   "Export local storage over NBD and iSCSI.\n"
+		   "\n"
+		   "EXPORT is [NAME=]SPEC[,ro][,desc=TEXT], SPEC one of:\n"
+		   "  ram:SIZE      sparse RAM disk (SIZE like 512M, 1G)\n"
+		   "  null:SIZE     reads zeroes, discards writes\n"
+		   "  file:PATH     regular file      bdev:PATH  block device\n"
+		   "  PATH          a file or block device, by its type\n"
+		   "The first export is the default (what a client asking for "
+		   "\"\" gets).\n"
+		   "\n");
+	mgmt_opts_usage(f);
+	fprintf(f, "\nExample: iopd ram:1G, then: nbdinfo nbd://localhost\n");
 }
 
 static int iopd_parse_uint(const char *text, unsigned int max,
@@ -199,31 +117,29 @@ static int iopd_parse_uint(const char *text, unsigned int max,
 	return 0;
 }
 
-/* Returns 0, 1 for "exit 0 now" (help, version), or -1 on a usage error. */
-static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
-			   struct iopd_opts *opts)
+/*
+ * First pass: only the config file, so that the environment and then
+ * every option given on the command line override what it says.
+ */
+static int iopd_parse_config(int argc, char **argv, struct mgmt_config *cfg,
+			     struct iopd_opts *opts)
 {
 	const char *env = getenv("IOPD_ENGINE");
-	uint64_t bytes;
-	unsigned int n;
-	int c;
-
-	bool cli_listen = false;
-
-	/* First pass: only the config file, so that the environment and then
-	 * every option given on the command line override what it says. */
 	/* getopt permutes what it scans, so the first pass gets a copy. */
 	char **scan = calloc((size_t)argc + 1, sizeof(*scan));
+	int c;
 
 	if (!scan)
 		return -1;
 	memcpy(scan, argv, (size_t)argc * sizeof(*scan));
 	opterr = 0;
-	while ((c = getopt_long(argc, scan, IOPD_SHORT_OPTS, iopd_long_opts,
+	while ((c = getopt_long(argc, scan, iopd_short_opts, iopd_long_opts,
 				NULL)) != -1)
 		if (c == 'c')
 			opts->config_path = optarg;
 	free(scan);
+	opterr = 1;
+	optind = 0; /* glibc: start over */
 	if (opts->config_path &&
 	    mgmt_config_load_file(cfg, opts->config_path) < 0)
 		return -1;
@@ -231,163 +147,45 @@ static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
 		log_error("IOPD_ENGINE=%s: expected auto, uring or epoll", env);
 		return -1;
 	}
-	opterr = 1;
-	optind = 0; /* glibc: start over */
-	while ((c = getopt_long(argc, argv, IOPD_SHORT_OPTS, iopd_long_opts,
-				NULL)) != -1) {
-		switch (c) {
-		case 'l':
-			/* --listen replaces the file's addresses. */
-			if (!cli_listen)
-				mgmt_config_clear_listen(cfg);
-			cli_listen = true;
-			if (mgmt_config_add_listen(cfg, optarg) < 0)
-				return -1;
-			break;
-		case 'r':
-			cfg->read_only = true;
-			break;
-		case 'c':
-			break;
-		case 't':
-			if (iopd_parse_uint(optarg, 1024, &n) < 0 || n == 0) {
-				log_error("--threads %s: expected 1 to 1024",
-					  optarg);
-				return -1;
-			}
-			cfg->threads = n;
-			break;
-		case 'e':
-			if (base_engine_parse(optarg, &cfg->engine) < 0) {
-				log_error(
-					"--engine %s: expected auto, uring or "
-					"epoll",
-					optarg);
-				return -1;
-			}
-			break;
-		case OPT_DIRECT:
-			if (mgmt_direct_parse(optarg, &cfg->direct) < 0) {
-				log_error(
-					"--direct %s: expected auto, on or off",
-					optarg);
-				return -1;
-			}
-			break;
-		case OPT_MAX_REQUEST:
-			if (mgmt_size_parse(optarg, &bytes) < 0 ||
-			    bytes < 4096 || bytes > UINT32_MAX) {
-				log_error(
-					"--max-request %s: expected 4K to 4G-1",
-					optarg);
-				return -1;
-			}
-			cfg->max_request_bytes = (uint32_t)bytes;
-			break;
-		case OPT_DEFAULT_EXPORT:
-			free(cfg->default_export);
-			cfg->default_export = strdup(optarg);
-			break;
-		case OPT_BUSY_POLL:
-			if (iopd_parse_uint(optarg, 10000, &n) < 0) {
-				log_error("--busy-poll %s: expected 0 to 10000 "
-					  "microseconds",
-					  optarg);
-				return -1;
-			}
-			cfg->busy_poll_us = (int)n;
-			break;
-		case OPT_DRAIN_TIMEOUT:
-			if (iopd_parse_uint(optarg, 3600, &n) < 0 || n == 0) {
-				log_error("--drain-timeout %s: expected 1 to "
-					  "3600 seconds",
-					  optarg);
-				return -1;
-			}
-			cfg->drain_timeout_ms = n * 1000;
-			break;
-		case OPT_ISCSI_LISTEN:
-			if (mgmt_iscsi_add_cli_listen(cfg, optarg) < 0)
-				return -1;
-			break;
-		case OPT_ISCSI_TARGET:
-			if (mgmt_iscsi_add_target_spec(cfg, optarg) < 0)
-				return -1;
-			break;
-		case OPT_IQN_PREFIX:
-			if (mgmt_iscsi_set_iqn_prefix(cfg, optarg) < 0)
-				return -1;
-			break;
-		case OPT_METRICS_LISTEN:
-			if (mgmt_ops_set_metrics_listen(cfg, optarg) < 0)
-				return -1;
-			break;
-		case OPT_LOG_TARGET:
-			if (mgmt_ops_set_log_target(cfg, optarg) < 0)
-				return -1;
-			break;
-		case OPT_IMAGE_DIR:
-			if (mgmt_ops_add_image_dir(cfg, optarg) < 0)
-				return -1;
-			break;
-		case OPT_MGMT_SOCKET:
-			free(cfg->mgmt_socket);
-			cfg->mgmt_socket =
-				strcmp(optarg, "none") ? strdup(optarg) : NULL;
-			break;
-		case OPT_MGMT_LISTEN:
-			free(cfg->mgmt_listen);
-			cfg->mgmt_listen =
-				strcmp(optarg, "none") ? strdup(optarg) : NULL;
-			break;
-		case OPT_MGMT_TOKEN_FILE:
-			free(cfg->mgmt_token_file);
-			cfg->mgmt_token_file = strdup(optarg);
-			break;
-		case OPT_PIDFILE:
-			opts->pidfile = optarg;
-			break;
-		case OPT_READY_FD:
-			if (iopd_parse_uint(optarg, 65535, &n) < 0 || n < 3 ||
-			    fcntl((int)n, F_GETFD) < 0) {
-				log_error(
-					"--ready-fd %s: not an open descriptor "
-					"above 2",
-					optarg);
-				return -1;
-			}
-			opts->ready_fd = (int)n;
-			break;
-		case 'd':
-			opts->daemon = true;
-			break;
-		case 's':
-			opts->stdio = true;
-			break;
-		case 'v':
-			if (base_log_parse_level(optarg, &cfg->log_level) < 0) {
-				log_error(
-					"--log-level %s: expected error, warn, "
-					"info or debug",
-					optarg);
-				return -1;
-			}
-			base_log_set_level(cfg->log_level);
-			break;
-		case 'h':
-			iopd_usage(stdout);
-			return 1;
-		case 'V':
-			printf("iopd %s\n", IOPD_VERSION);
-			return 1;
-		default:
-			fprintf(stderr, "Try 'iopd --help'.\n");
+	return 0;
+}
+
+/* The options that are main's, not the configuration's.  Returns 0, 1
+ * for "exit 0 now" (help, version), or -1 on a usage error. */
+static int iopd_main_opt(const struct mgmt_opt *o, const char *arg,
+			 struct iopd_opts *opts)
+{
+	unsigned int n;
+
+	if (!strcmp(o->name, "pidfile")) {
+		opts->pidfile = arg;
+	} else if (!strcmp(o->name, "ready-fd")) {
+		if (iopd_parse_uint(arg, 65535, &n) < 0 || n < 3 ||
+		    fcntl((int)n, F_GETFD) < 0) {
+			log_error(
+				"--ready-fd %s: not an open descriptor above 2",
+				arg);
 			return -1;
 		}
+		opts->ready_fd = (int)n;
+	} else if (o->short_name == 'd') {
+		opts->daemon = true;
+	} else if (o->short_name == 's') {
+		opts->stdio = true;
+	} else if (o->short_name == 'h') {
+		iopd_usage(stdout);
+		return 1;
+	} else if (o->short_name == 'V') {
+		printf("iopd %s\n", IOPD_VERSION);
+		return 1;
 	}
-	for (int i = optind; i < argc; i++)
-		if (mgmt_config_add_export_spec(cfg, argv[i]) < 0)
-			return -1;
+	return 0; /* -c: read by the first pass */
+}
+
+/* What the options say together. */
+static int iopd_args_check(struct mgmt_config *cfg,
+			   const struct iopd_opts *opts)
+{
 	if (cfg->n_exports == 0) {
 		log_error("nothing to export; try: iopd ram:1G");
 		return -1;
@@ -411,6 +209,39 @@ static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
 		return -1;
 	}
 	return 0;
+}
+
+/* Returns 0, 1 for "exit 0 now" (help, version), or -1 on a usage error. */
+static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
+			   struct iopd_opts *opts)
+{
+	const struct mgmt_opt *o;
+	int c, ret;
+
+	iopd_opts_build();
+	if (iopd_parse_config(argc, argv, cfg, opts) < 0)
+		return -1;
+	while ((c = getopt_long(argc, argv, iopd_short_opts, iopd_long_opts,
+				NULL)) != -1) {
+		o = iopd_opt_find(c);
+		if (!o) {
+			fprintf(stderr, "Try 'iopd --help'.\n");
+			return -1;
+		}
+		if (o->kind == MGMT_OPT_MAIN)
+			ret = iopd_main_opt(o, optarg, opts);
+		else
+			ret = mgmt_opt_set_cli(cfg, o, optarg) < 0 ? -1 : 0;
+		if (ret)
+			return ret;
+		/* For the messages of the options after it. */
+		if (o->short_name == 'v')
+			base_log_set_level(cfg->log_level);
+	}
+	for (int i = optind; i < argc; i++)
+		if (mgmt_config_add_export_spec(cfg, argv[i]) < 0)
+			return -1;
+	return iopd_args_check(cfg, opts);
 }
 
 /* Write the pidfile atomically so a reader never sees it half written. */

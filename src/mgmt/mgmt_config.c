@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * Parsing the command line's export specifications and the JSON config
- * file (jansson) into struct mgmt_config, and translating that into the
+ * file (jansson; its top-level keys are those of the option schema,
+ * mgmt_schema.h) into struct mgmt_config, and translating that into the
  * Local Transport's IOP specs and the Connection Manager's export specs.
  * Unknown keys are errors: an operator's typo must not silently change
- * what is exported.
+ * what is exported.  IOPs are in mgmt_config_iop.c.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -19,6 +20,7 @@
 #include "mgmt/mgmt_config_iscsi.h"
 #include "mgmt/mgmt_config_ops.h"
 #include "mgmt/mgmt_config_options.h"
+#include "mgmt/mgmt_schema.h"
 
 void mgmt_config_init(struct mgmt_config *cfg)
 {
@@ -299,7 +301,7 @@ out:
 
 /* JSON config file ------------------------------------------------------ */
 
-static int mgmt_json_size(const char *what, json_t *v, uint64_t *bytes)
+int mgmt_json_size(const char *what, json_t *v, uint64_t *bytes)
 {
 	if (json_is_integer(v) && json_integer_value(v) >= 0) {
 		*bytes = (uint64_t)json_integer_value(v);
@@ -313,7 +315,7 @@ static int mgmt_json_size(const char *what, json_t *v, uint64_t *bytes)
 	return -EINVAL;
 }
 
-static int mgmt_json_strdup(const char *what, json_t *v, char **out)
+int mgmt_json_strdup(const char *what, json_t *v, char **out)
 {
 	if (!json_is_string(v)) {
 		log_error("config: %s: expected a string", what);
@@ -390,16 +392,7 @@ int mgmt_export_parse_json(json_t *obj, struct mgmt_export *e)
 	return mgmt_export_default_name(e);
 }
 
-static int mgmt_json_export(struct mgmt_config *cfg, json_t *obj)
-{
-	struct mgmt_export *e = mgmt_export_new(cfg);
-
-	if (!e)
-		return -ENOMEM;
-	return mgmt_export_parse_json(obj, e);
-}
-
-static int mgmt_json_listen(struct mgmt_config *cfg, json_t *v)
+int mgmt_config_load_listen(struct mgmt_config *cfg, json_t *v)
 {
 	size_t i;
 	json_t *item;
@@ -423,101 +416,27 @@ err:
 	return -EINVAL;
 }
 
-static int mgmt_json_key(struct mgmt_config *cfg, const char *key, json_t *v)
+int mgmt_config_load_exports(struct mgmt_config *cfg, json_t *v)
 {
-	uint64_t n;
+	struct mgmt_export *e;
 	size_t i;
 	json_t *item;
 	int ret;
 
-	if (!strcmp(key, "listen"))
-		return mgmt_json_listen(cfg, v);
-	if (!strcmp(key, "threads") && json_is_integer(v) &&
-	    json_integer_value(v) >= 0 && json_integer_value(v) <= 1024) {
-		cfg->threads = (unsigned int)json_integer_value(v);
-		return 0;
+	if (!json_is_array(v)) {
+		log_error("config: exports: expected a list of exports");
+		return -EINVAL;
 	}
-	if (!strcmp(key, "engine") && json_is_string(v)) {
-		enum base_engine engine;
-
-		if (base_engine_parse(json_string_value(v), &engine) < 0)
-			goto err_value;
-		cfg->engine = engine;
-		return 0;
+	json_array_foreach(v, i, item)
+	{
+		e = mgmt_export_new(cfg);
+		if (!e)
+			return -ENOMEM;
+		ret = mgmt_export_parse_json(item, e);
+		if (ret < 0)
+			return ret;
 	}
-	if (!strcmp(key, "max_request_bytes")) {
-		ret = mgmt_json_size(key, v, &n);
-		if (ret == 0 && (n < 4096 || n > UINT32_MAX)) {
-			log_error("config: max_request_bytes: 4K to 4G-1");
-			return -EINVAL;
-		}
-		cfg->max_request_bytes = (uint32_t)n;
-		return ret;
-	}
-	if (!strcmp(key, "busy_poll_us") && json_is_integer(v) &&
-	    json_integer_value(v) >= 0 && json_integer_value(v) <= 10000) {
-		cfg->busy_poll_us = (int)json_integer_value(v);
-		return 0;
-	}
-	if (!strcmp(key, "drain_timeout_ms") && json_is_integer(v) &&
-	    json_integer_value(v) > 0 && json_integer_value(v) <= 3600000) {
-		cfg->drain_timeout_ms = (unsigned int)json_integer_value(v);
-		return 0;
-	}
-	if (!strcmp(key, "default_export"))
-		return mgmt_json_strdup(key, v, &cfg->default_export);
-	if (!strcmp(key, "mgmt_socket"))
-		return mgmt_json_strdup(key, v, &cfg->mgmt_socket);
-	if (!strcmp(key, "mgmt_listen"))
-		return mgmt_json_strdup(key, v, &cfg->mgmt_listen);
-	if (!strcmp(key, "mgmt_token_file"))
-		return mgmt_json_strdup(key, v, &cfg->mgmt_token_file);
-	if (!strcmp(key, "direct") && json_is_string(v)) {
-		if (mgmt_direct_parse(json_string_value(v), &cfg->direct) < 0)
-			goto err_value;
-		return 0;
-	}
-	if (!strcmp(key, "log_level") && json_is_string(v)) {
-		enum base_log_level level;
-
-		if (base_log_parse_level(json_string_value(v), &level) < 0)
-			goto err_value;
-		cfg->log_level = level;
-		return 0;
-	}
-	if (!strcmp(key, "iscsi"))
-		return mgmt_iscsi_load_json(cfg, v);
-	if (mgmt_ops_key(key))
-		return mgmt_ops_load_json(cfg, key, v);
-	if (!strcmp(key, "iops") && json_is_array(v)) {
-		json_array_foreach(v, i, item)
-		{
-			struct mgmt_iop iop = { .name = NULL };
-
-			ret = mgmt_iop_parse_json(item, &iop);
-			if (ret == 0)
-				ret = mgmt_config_iop_append(cfg, &iop);
-			if (ret < 0) {
-				mgmt_iop_fini(&iop);
-				return ret;
-			}
-		}
-		return 0;
-	}
-	if (!strcmp(key, "exports") && json_is_array(v)) {
-		json_array_foreach(v, i, item)
-		{
-			ret = mgmt_json_export(cfg, item);
-			if (ret < 0)
-				return ret;
-		}
-		return 0;
-	}
-	log_error("config: unknown or mistyped key \"%s\"", key);
-	return -EINVAL;
-err_value:
-	log_error("config: %s: bad value \"%s\"", key, json_string_value(v));
-	return -EINVAL;
+	return 0;
 }
 
 int mgmt_config_load_file(struct mgmt_config *cfg, const char *path)
@@ -541,7 +460,15 @@ int mgmt_config_load_file(struct mgmt_config *cfg, const char *path)
 	}
 	json_object_foreach(root, key, v)
 	{
-		ret = mgmt_json_key(cfg, key, v);
+		const struct mgmt_opt *o = mgmt_opt_by_key(key);
+
+		if (!o) {
+			log_error("config: unknown or mistyped key \"%s\"",
+				  key);
+			ret = -EINVAL;
+			break;
+		}
+		ret = mgmt_opt_set_json(cfg, o, v);
 		if (ret < 0)
 			break;
 	}
@@ -741,10 +668,8 @@ json_t *mgmt_export_to_json(const struct mgmt_export *e, bool read_only)
 
 json_t *mgmt_config_to_json(const struct mgmt_config *cfg)
 {
-	static const char *const directs[] = { "auto", "off", "on" };
 	json_t *root = json_object(), *listen = json_array();
 	json_t *exports = json_array();
-	const char *log_levels[] = { "error", "warn", "info", "debug" };
 
 	for (unsigned int i = 0; i < cfg->n_listen; i++)
 		json_array_append_new(listen, json_string(cfg->listen[i]));
@@ -752,45 +677,10 @@ json_t *mgmt_config_to_json(const struct mgmt_config *cfg)
 		json_object_set_new(root, "listen", listen);
 	else
 		json_decref(listen);
-	if (cfg->mgmt_socket)
-		json_object_set_new(root, "mgmt_socket",
-				    json_string(cfg->mgmt_socket));
-	if (cfg->mgmt_listen)
-		json_object_set_new(root, "mgmt_listen",
-				    json_string(cfg->mgmt_listen));
-	if (cfg->mgmt_token_file)
-		json_object_set_new(root, "mgmt_token_file",
-				    json_string(cfg->mgmt_token_file));
-	if (cfg->threads)
-		json_object_set_new(root, "threads",
-				    json_integer(cfg->threads));
-	if (cfg->engine != BASE_ENGINE_AUTO)
-		json_object_set_new(root, "engine",
-				    json_string(base_engine_name(cfg->engine)));
-	json_object_set_new(root, "max_request_bytes",
-			    json_integer(cfg->max_request_bytes));
-	if (cfg->drain_timeout_ms)
-		json_object_set_new(root, "drain_timeout_ms",
-				    json_integer(cfg->drain_timeout_ms));
-	if (cfg->busy_poll_us >= 0)
-		json_object_set_new(root, "busy_poll_us",
-				    json_integer(cfg->busy_poll_us));
-	if (cfg->default_export)
-		json_object_set_new(root, "default_export",
-				    json_string(cfg->default_export));
-	json_object_set_new(root, "direct",
-			    json_string(directs[cfg->direct + 1]));
-	json_object_set_new(root, "log_level",
-			    json_string(log_levels[base_log_get_level()]));
+	mgmt_opts_to_json(cfg, root);
 	mgmt_ops_to_json(cfg, root);
-	if (cfg->n_iops) {
-		json_t *iops = json_array();
-
-		for (unsigned int i = 0; i < cfg->n_iops; i++)
-			json_array_append_new(iops,
-					      mgmt_iop_to_json(&cfg->iops[i]));
-		json_object_set_new(root, "iops", iops);
-	}
+	if (cfg->n_iops)
+		json_object_set_new(root, "iops", mgmt_iops_to_json(cfg));
 	for (unsigned int i = 0; i < cfg->n_exports; i++)
 		json_array_append_new(
 			exports,
@@ -854,172 +744,4 @@ out_log:
 	log_error("save config %s: %s", path, strerror(-ret));
 	free(text);
 	return ret;
-}
-
-/* IOPs ----------------------------------------------------------------------
- */
-
-void mgmt_iop_fini(struct mgmt_iop *iop)
-{
-	for (unsigned int i = 0; i < iop->n_devs; i++) {
-		free(iop->devs[i].name);
-		free(iop->devs[i].path);
-	}
-	free(iop->devs);
-	free(iop->name);
-	free(iop->ddm);
-	memset(iop, 0, sizeof(*iop));
-}
-
-static int mgmt_iop_dev_parse(json_t *obj, struct mgmt_iop_dev *d)
-{
-	const char *key;
-	json_t *v;
-	int ret = 0;
-
-	if (!json_is_object(obj)) {
-		log_error("config: iop devices: each device is an object");
-		return -EINVAL;
-	}
-	json_object_foreach(obj, key, v)
-	{
-		if (!strcmp(key, "name"))
-			ret = mgmt_json_strdup("device name", v, &d->name);
-		else if (!strcmp(key, "path"))
-			ret = mgmt_json_strdup("path", v, &d->path);
-		else if (!strcmp(key, "size"))
-			ret = mgmt_json_size("size", v, &d->size_bytes);
-		else if (!strcmp(key, "read_only") && json_is_boolean(v))
-			d->read_only = json_is_true(v);
-		else {
-			log_error("config: iop device: unknown or mistyped key "
-				  "\"%s\"",
-				  key);
-			ret = -EINVAL;
-		}
-		if (ret < 0)
-			return ret;
-	}
-	if (!d->name) {
-		log_error("config: iop device: \"name\" is required");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-int mgmt_iop_parse_json(json_t *obj, struct mgmt_iop *iop)
-{
-	const char *key;
-	json_t *v, *item;
-	size_t i;
-	int ret = 0;
-
-	if (!json_is_object(obj)) {
-		log_error("config: iops: each IOP is an object");
-		return -EINVAL;
-	}
-	json_object_foreach(obj, key, v)
-	{
-		if (!strcmp(key, "name"))
-			ret = mgmt_json_strdup("iop name", v, &iop->name);
-		else if (!strcmp(key, "ddm"))
-			ret = mgmt_json_strdup("ddm", v, &iop->ddm);
-		else if (!strcmp(key, "devices") && json_is_array(v) &&
-			 json_array_size(v) > 0 && !iop->devs) {
-			iop->devs =
-				calloc(json_array_size(v), sizeof(*iop->devs));
-			if (!iop->devs)
-				return -ENOMEM;
-			json_array_foreach(v, i, item)
-			{
-				iop->n_devs++;
-				ret = mgmt_iop_dev_parse(item, &iop->devs[i]);
-				if (ret < 0)
-					return ret;
-			}
-		} else {
-			log_error("config: iop: unknown or mistyped key \"%s\" "
-				  "(devices is a non-empty list)",
-				  key);
-			ret = -EINVAL;
-		}
-		if (ret < 0)
-			return ret;
-	}
-	if (!iop->name || !iop->ddm || !iop->n_devs) {
-		log_error("config: iop %s: \"name\", \"ddm\" and \"devices\" "
-			  "are required",
-			  iop->name ? iop->name : "(unnamed)");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-int mgmt_iop_specs(const struct mgmt_config *cfg, const struct mgmt_iop *iop,
-		   struct local_iop_spec *spec)
-{
-	spec->name = iop->name;
-	spec->ddm = iop->ddm;
-	spec->n_devs = iop->n_devs;
-	spec->devs = calloc(iop->n_devs, sizeof(*spec->devs));
-	if (!spec->devs)
-		return -ENOMEM;
-	for (unsigned int i = 0; i < iop->n_devs; i++) {
-		spec->devs[i].name = iop->devs[i].name;
-		spec->devs[i].args.path = iop->devs[i].path;
-		spec->devs[i].args.size_bytes = iop->devs[i].size_bytes;
-		spec->devs[i].args.read_only =
-			iop->devs[i].read_only || cfg->read_only;
-		spec->devs[i].args.direct = cfg->direct;
-	}
-	return 0;
-}
-
-/* Takes over iop's memory (iop is zeroed). */
-int mgmt_config_iop_append(struct mgmt_config *cfg, struct mgmt_iop *iop)
-{
-	struct mgmt_iop *iops;
-
-	iops = realloc(cfg->iops, (cfg->n_iops + 1) * sizeof(*iops));
-	if (!iops)
-		return -ENOMEM;
-	cfg->iops = iops;
-	iops[cfg->n_iops++] = *iop;
-	memset(iop, 0, sizeof(*iop));
-	return 0;
-}
-
-void mgmt_config_iop_drop(struct mgmt_config *cfg, const char *name)
-{
-	for (unsigned int i = 0; i < cfg->n_iops; i++) {
-		if (strcmp(cfg->iops[i].name, name))
-			continue;
-		mgmt_iop_fini(&cfg->iops[i]);
-		memmove(&cfg->iops[i], &cfg->iops[i + 1],
-			(cfg->n_iops - i - 1) * sizeof(*cfg->iops));
-		cfg->n_iops--;
-		return;
-	}
-}
-
-json_t *mgmt_iop_to_json(const struct mgmt_iop *iop)
-{
-	json_t *devs = json_array();
-
-	for (unsigned int i = 0; i < iop->n_devs; i++) {
-		const struct mgmt_iop_dev *d = &iop->devs[i];
-		json_t *o = json_pack("{s:s}", "name", d->name);
-
-		if (d->path)
-			json_object_set_new(o, "path", json_string(d->path));
-		if (d->size_bytes)
-			json_object_set_new(
-				o, "size",
-				json_integer((json_int_t)d->size_bytes));
-		if (d->read_only)
-			json_object_set_new(o, "read_only", json_true());
-		json_array_append_new(devs, o);
-	}
-	return json_pack("{s:s, s:s, s:o}", "name", iop->name, "ddm", iop->ddm,
-			 "devices", devs);
 }

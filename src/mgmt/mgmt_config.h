@@ -3,8 +3,9 @@
  * iopd's configuration: what the command line and the JSON config file
  * describe, in one structure, and its translation into what the Local
  * Transport (IOPs and devices) and the Connection Manager (exports,
- * limits) take.  The management channel (issue 4) will take the same
- * objects over JSON-RPC.
+ * limits) take.  The management channel takes the same objects over
+ * JSON-RPC.  Which top-level settings exist, and how each is read and
+ * saved, is the option schema's (mgmt_schema.h).
  */
 #ifndef IOPD_MGMT_CONFIG_H
 #define IOPD_MGMT_CONFIG_H
@@ -65,6 +66,7 @@ struct mgmt_iop {
 struct mgmt_config {
 	char **listen;
 	unsigned int n_listen;
+	bool cli_listen; /* --listen given: it replaced the file's */
 	unsigned int threads;
 	enum base_engine engine;
 	uint32_t max_request_bytes;
@@ -99,6 +101,16 @@ int mgmt_config_add_listen(struct mgmt_config *cfg, const char *addr);
 void mgmt_config_clear_listen(struct mgmt_config *cfg);
 /* Merge a JSON config file.  Returns 0 or -errno after logging. */
 int mgmt_config_load_file(struct mgmt_config *cfg, const char *path);
+/* The config file's "listen", "exports" and "iops" values (for the
+ * option schema).  Return 0 or -errno after logging. */
+int mgmt_config_load_listen(struct mgmt_config *cfg, json_t *v);
+int mgmt_config_load_exports(struct mgmt_config *cfg, json_t *v);
+int mgmt_config_load_iops(struct mgmt_config *cfg, json_t *v);
+/* A JSON size (an integer, or a string such as "1G") and a JSON string
+ * (replacing *out) of the config key what.  Return 0 or -errno after
+ * logging. */
+int mgmt_json_size(const char *what, json_t *v, uint64_t *bytes);
+int mgmt_json_strdup(const char *what, json_t *v, char **out);
 /* Fill cfg->local and cfg->connmgr from the rest. */
 int mgmt_config_specs(struct mgmt_config *cfg);
 
@@ -138,6 +150,7 @@ void mgmt_iop_fini(struct mgmt_iop *iop);
 int mgmt_iop_specs(const struct mgmt_config *cfg, const struct mgmt_iop *iop,
 		   struct local_iop_spec *spec);
 int mgmt_config_iop_append(struct mgmt_config *cfg, struct mgmt_iop *iop);
+json_t *mgmt_iops_to_json(const struct mgmt_config *cfg);
 void mgmt_config_iop_drop(struct mgmt_config *cfg, const char *name);
 json_t *mgmt_iop_to_json(const struct mgmt_iop *iop);
 /* The config file format for cfg (everything it can say). */

@@ -22,12 +22,6 @@
 static const char *const mgmt_ops_default_exts[] = { "img", "raw", "iso",
 						     "qcow", NULL };
 
-bool mgmt_ops_key(const char *key)
-{
-	return !strcmp(key, "metrics_listen") || !strcmp(key, "log_target") ||
-	       !strcmp(key, "discover");
-}
-
 static int mgmt_strv_add(char ***v, unsigned int *n, const char *s)
 {
 	char **nv = realloc(*v, (*n + 2) * sizeof(*nv));

@@ -36,10 +36,8 @@ struct mgmt_ops {
 	struct mgmt_metrics *metrics; /* running endpoint (mgmt_ops.c) */
 };
 
-/* True for the keys this file parses; mgmt_config.c hands them over. */
-bool mgmt_ops_key(const char *key);
-/* One of those keys from the config file.  Returns 0 or -errno after
- * logging. */
+/* "metrics_listen", "log_target" or "discover" from the config file (the
+ * option schema hands them over).  Returns 0 or -errno after logging. */
 int mgmt_ops_load_json(struct mgmt_config *cfg, const char *key, json_t *v);
 /* Created on first use; NULL only when out of memory. */
 struct mgmt_ops *mgmt_ops_get(struct mgmt_config *cfg);

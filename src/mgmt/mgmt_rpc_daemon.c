@@ -18,6 +18,7 @@
 #include "mgmt/mgmt_config_iscsi.h"
 #include "mgmt/mgmt_rpc.h"
 #include "mgmt/mgmt_rpc_priv.h"
+#include "mgmt/mgmt_schema.h"
 
 static int mgmt_daemon_version(struct mgmt_ctx *ctx, json_t *params,
 			       json_t **result, struct mgmt_error *err)
@@ -38,25 +39,23 @@ static int mgmt_daemon_log_level(struct mgmt_ctx *ctx, json_t *params,
 				 json_t **result, struct mgmt_error *err)
 {
 	static const char *const keys[] = { "level", NULL };
-	static const char *const names[] = { "error", "warn", "info", "debug" };
-	enum base_log_level level;
+	const struct mgmt_opt *o = mgmt_opt_by_key("log_level");
 	const char *text = NULL;
-	int ret;
+	int level, ret;
 
 	if ((ret = mgmt_params_only(params, keys, err)) < 0 ||
 	    (ret = mgmt_param_str(params, "level", false, &text, err)) < 0)
 		return ret;
 	if (text) {
-		if (base_log_parse_level(text, &level) < 0)
+		if (o->parse(text, &level) < 0)
 			return mgmt_error_set(err, -EINVAL,
-					      "level \"%s\": expected error, "
-					      "warn, info or debug",
-					      text);
-		base_log_set_level(level);
-		ctx->cfg->log_level = level;
-		log_info("log level set to %s", names[level]);
+					      "level \"%s\": expected %s", text,
+					      o->expect);
+		base_log_set_level((enum base_log_level)level);
+		ctx->cfg->log_level = (enum base_log_level)level;
+		log_info("log level set to %s", o->names[level]);
 	}
-	*result = json_pack("{s:s}", "level", names[base_log_get_level()]);
+	*result = json_pack("{s:s}", "level", o->names[base_log_get_level()]);
 	return 0;
 }
 
@@ -159,19 +158,15 @@ static void mgmt_reload_device_diff(const struct mgmt_export *have,
 static void mgmt_reload_settings(struct mgmt_ctx *ctx,
 				 const struct mgmt_config *next)
 {
-	const struct mgmt_config *cur = ctx->cfg;
+	char later[256];
 
-	if (next->log_level != cur->log_level) {
+	if (next->log_level != ctx->cfg->log_level) {
 		base_log_set_level(next->log_level);
 		ctx->cfg->log_level = next->log_level;
 	}
-	if (next->threads != cur->threads || next->engine != cur->engine ||
-	    next->max_request_bytes != cur->max_request_bytes ||
-	    next->drain_timeout_ms != cur->drain_timeout_ms ||
-	    next->direct != cur->direct)
-		log_warn("reload: threads, engine, max_request_bytes, "
-			 "drain_timeout_ms and direct take effect at the next "
-			 "start");
+	mgmt_opts_restart_diff(ctx->cfg, next, later, sizeof(later));
+	if (later[0])
+		log_warn("reload: %s: takes effect at the next start", later);
 }
 
 static int mgmt_reload_default(struct mgmt_ctx *ctx, const char *name)

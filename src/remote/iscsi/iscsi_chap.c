@@ -25,8 +25,7 @@ static void iscsi_chap_md5(uint8_t id, const char *secret, const uint8_t *chal,
 	md5_digest(&ctx, MD5_DIGEST_SIZE, out);
 }
 
-bool iscsi_chap_key(struct iscsi_chap_in *in, const char *key,
-		    const char *val)
+bool iscsi_chap_key(struct iscsi_chap_in *in, const char *key, const char *val)
 {
 	if (strcmp(key, "CHAP_A") == 0)
 		in->a = val;

@@ -34,8 +34,7 @@ struct iscsi_chap_in {
 };
 
 /* Record key=val in in if key is one of CHAP_A, _N, _R, _I, _C. */
-bool iscsi_chap_key(struct iscsi_chap_in *in, const char *key,
-		    const char *val);
+bool iscsi_chap_key(struct iscsi_chap_in *in, const char *key, const char *val);
 /* CHAP_A offered: answer with CHAP_A, CHAP_I and a fresh CHAP_C.
  * Returns 0 or the login status to refuse with. */
 int iscsi_chap_challenge(struct iscsi_proto *proto, struct iscsi_chap_state *st,

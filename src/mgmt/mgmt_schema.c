@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The option schema (mgmt_schema.h): the table, and the one parser per
+ * type that the command line and the config file share.  What an
+ * option does with a value beyond storing it (an iSCSI portal, a log
+ * target) stays with its owner (mgmt_config_iscsi.c, mgmt_config_ops.c),
+ * reached through set() or load().
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base_log.h"
+#include "iopd/iscsi.h"
+#include "mgmt/mgmt_config.h"
+#include "mgmt/mgmt_config_iscsi.h"
+#include "mgmt/mgmt_config_ops.h"
+#include "mgmt/mgmt_schema.h"
+
+#define MGMT_STR_(x)   #x
+#define MGMT_STR(x)    MGMT_STR_(x)
+#define MGMT_AT(field) offsetof(struct mgmt_config, field)
+
+static const char *const mgmt_engine_names[] = { "auto", "uring", "epoll",
+						 NULL };
+static const char *const mgmt_direct_names[] = { "auto", "off", "on", NULL };
+static const char *const mgmt_level_names[] = { "error", "warn", "info",
+						"debug", NULL };
+
+static int mgmt_engine_parse(const char *text, int *value)
+{
+	enum base_engine e;
+
+	if (base_engine_parse(text, &e) < 0)
+		return -EINVAL;
+	*value = (int)e;
+	return 0;
+}
+
+static int mgmt_level_parse(const char *text, int *value)
+{
+	enum base_log_level l;
+
+	if (base_log_parse_level(text, &l) < 0)
+		return -EINVAL;
+	*value = (int)l;
+	return 0;
+}
+
+/* --listen replaces the file's addresses; more of them add to it. */
+static int mgmt_cli_listen(struct mgmt_config *cfg, const char *addr)
+{
+	if (!cfg->cli_listen)
+		mgmt_config_clear_listen(cfg);
+	cfg->cli_listen = true;
+	return mgmt_config_add_listen(cfg, addr);
+}
+
+static int mgmt_load_discover(struct mgmt_config *cfg, json_t *v)
+{
+	return mgmt_ops_load_json(cfg, "discover", v);
+}
+
+const struct mgmt_opt mgmt_opts[] = {
+	{ .name = "listen",
+	  .short_name = 'l',
+	  .arg = "ADDR",
+	  .key = "listen",
+	  .kind = MGMT_OPT_CALL,
+	  .set = mgmt_cli_listen,
+	  .load = mgmt_config_load_listen,
+	  .help = "HOST:PORT, [V6]:PORT, :PORT or unix:PATH;\n"
+		  "repeatable; port 0 picks a free port\n"
+		  "(default: localhost:" MGMT_STR(MGMT_DEFAULT_PORT) ")" },
+	{ .name = "read-only",
+	  .short_name = 'r',
+	  .kind = MGMT_OPT_FLAG,
+	  .off = MGMT_AT(read_only),
+	  .help = "export everything read-only" },
+	{ .name = "config",
+	  .short_name = 'c',
+	  .arg = "FILE",
+	  .kind = MGMT_OPT_MAIN,
+	  .help = "JSON config file (see iopd(8))" },
+	{ .name = "threads",
+	  .short_name = 't',
+	  .arg = "N",
+	  .key = "threads",
+	  .kind = MGMT_OPT_UINT,
+	  .flags = MGMT_OPT_RESTART,
+	  .off = MGMT_AT(threads),
+	  .hi = 1024,
+	  .cli_lo = 1,
+	  .expect = "1 to 1024",
+	  .help = "worker threads (default: one per CPU)" },
+	{ .name = "engine",
+	  .short_name = 'e',
+	  .arg = "ENGINE",
+	  .key = "engine",
+	  .kind = MGMT_OPT_ENUM,
+	  .flags = MGMT_OPT_RESTART,
+	  .off = MGMT_AT(engine),
+	  .names = mgmt_engine_names,
+	  .parse = mgmt_engine_parse,
+	  .expect = "auto, uring or epoll",
+	  .help = "auto, uring or epoll (env IOPD_ENGINE)" },
+	{ .name = "direct",
+	  .arg = "MODE",
+	  .key = "direct",
+	  .kind = MGMT_OPT_ENUM,
+	  .flags = MGMT_OPT_RESTART | MGMT_OPT_SAVE_ALL,
+	  .off = MGMT_AT(direct),
+	  .unset = -1,
+	  .names = mgmt_direct_names,
+	  .names_base = -1,
+	  .parse = mgmt_direct_parse,
+	  .expect = "auto, on or off",
+	  .help = "O_DIRECT for files and block devices:\n"
+		  "auto (default), on, off" },
+	{ .name = "max-request",
+	  .arg = "SIZE",
+	  .key = "max_request_bytes",
+	  .kind = MGMT_OPT_SIZE,
+	  .flags = MGMT_OPT_RESTART | MGMT_OPT_SAVE_ALL,
+	  .off = MGMT_AT(max_request_bytes),
+	  .lo = 4096,
+	  .hi = UINT32_MAX,
+	  .expect = "4K to 4G-1",
+	  .help = "largest read or write (default 32M)" },
+	{ .name = "default-export",
+	  .arg = "NAME",
+	  .key = "default_export",
+	  .kind = MGMT_OPT_STR,
+	  .off = MGMT_AT(default_export) },
+	{ .name = "drain-timeout",
+	  .arg = "SECONDS",
+	  .key = "drain_timeout_ms",
+	  .kind = MGMT_OPT_UINT,
+	  .flags = MGMT_OPT_RESTART,
+	  .off = MGMT_AT(drain_timeout_ms),
+	  .lo = 1,
+	  .hi = 3600000,
+	  .cli_scale = 1000,
+	  .expect = "1 to 3600 seconds",
+	  .help = "on SIGTERM, wait this long for\n"
+		  "clients to finish (default 10), then\n"
+		  "close them and exit 1" },
+	{ .name = "iscsi-listen",
+	  .arg = "ADDR",
+	  .kind = MGMT_OPT_CALL,
+	  .set = mgmt_iscsi_add_cli_listen,
+	  .help = "serve iSCSI on this portal (HOST:PORT,\n"
+		  "[V6]:PORT or :PORT; default port " MGMT_STR(
+			  ISCSI_DEFAULT_PORT) ");\n"
+					      "repeatable; iSCSI is off "
+					      "without it\n"
+					      "(or the config file's "
+					      "iscsi.listen)" },
+	{ .name = "iscsi-target",
+	  .arg = "IQN=EXPORT[,EXPORT...]",
+	  .kind = MGMT_OPT_CALL,
+	  .set = mgmt_iscsi_add_target_spec,
+	  .help = "an iSCSI target with these exports as\n"
+		  "LUNs 0, 1...; repeatable (default: one\n"
+		  "target per export, LUN 0)" },
+	{ .name = "iqn-prefix",
+	  .arg = "IQN",
+	  .kind = MGMT_OPT_CALL,
+	  .set = mgmt_iscsi_set_iqn_prefix,
+	  .help = "default target names are IQN:EXPORT\n"
+		  "(default " ISCSI_DEFAULT_IQN_PREFIX ")" },
+	{ .key = "iscsi", .kind = MGMT_OPT_JSON, .load = mgmt_iscsi_load_json },
+	{ .name = "metrics-listen",
+	  .arg = "ADDR",
+	  .key = "metrics_listen",
+	  .kind = MGMT_OPT_CALL,
+	  .set = mgmt_ops_set_metrics_listen,
+	  .help = "serve Prometheus metrics at http://ADDR/metrics\n"
+		  "(HOST:PORT, [V6]:PORT or :PORT; off by default)" },
+	{ .name = "image-dir",
+	  .arg = "DIR",
+	  .kind = MGMT_OPT_CALL,
+	  .set = mgmt_ops_add_image_dir,
+	  .help = "discovery lists the images in DIR; repeatable" },
+	{ .key = "discover",
+	  .kind = MGMT_OPT_JSON,
+	  .load = mgmt_load_discover },
+	{ .name = "log-target",
+	  .arg = "WHERE",
+	  .key = "log_target",
+	  .kind = MGMT_OPT_CALL,
+	  .set = mgmt_ops_set_log_target,
+	  .help = "stderr (default), syslog (default with\n"
+		  "--daemon) or journal" },
+	{ .name = "mgmt-socket",
+	  .arg = "PATH",
+	  .key = "mgmt_socket",
+	  .kind = MGMT_OPT_STR,
+	  .flags = MGMT_OPT_NONE_OFF,
+	  .off = MGMT_AT(mgmt_socket),
+	  .help = "serve the management channel (JSON-RPC,\n"
+		  "iopctl) on this Unix socket, mode 0600;\n"
+		  "none: off (the default)" },
+	{ .name = "mgmt-listen",
+	  .arg = "HOST:PORT",
+	  .key = "mgmt_listen",
+	  .kind = MGMT_OPT_STR,
+	  .flags = MGMT_OPT_NONE_OFF,
+	  .off = MGMT_AT(mgmt_listen),
+	  .help = "the management channel over TCP too;\n"
+		  "clients authenticate with the token in" },
+	{ .name = "mgmt-token-file",
+	  .arg = "FILE",
+	  .key = "mgmt_token_file",
+	  .kind = MGMT_OPT_STR,
+	  .off = MGMT_AT(mgmt_token_file),
+	  .help = "(mode 0600 or stricter)" },
+	{ .name = "busy-poll",
+	  .arg = "USEC",
+	  .key = "busy_poll_us",
+	  .kind = MGMT_OPT_UINT,
+	  .off = MGMT_AT(busy_poll_us),
+	  .hi = 10000,
+	  .unset = -1,
+	  .expect = "0 to 10000 microseconds",
+	  .help = "while requests keep coming, workers poll\n"
+		  "this long for the next before sleeping\n"
+		  "(default " MGMT_STR(
+			  MGMT_DEFAULT_BUSY_POLL_US) "; 0 = never)" },
+	{ .name = "pidfile",
+	  .arg = "FILE",
+	  .kind = MGMT_OPT_MAIN,
+	  .help = "write the PID once ready" },
+	{ .name = "ready-fd",
+	  .arg = "N",
+	  .kind = MGMT_OPT_MAIN,
+	  .help = "once ready, write LISTEN lines and READY\n"
+		  "to fd N, then close it" },
+	{ .name = "daemon",
+	  .short_name = 'd',
+	  .kind = MGMT_OPT_MAIN,
+	  .help = "detach once ready; log to syslog" },
+	{ .name = "stdio",
+	  .short_name = 's',
+	  .kind = MGMT_OPT_MAIN,
+	  .help = "serve one connection on stdin/stdout" },
+	{ .name = "log-level",
+	  .short_name = 'v',
+	  .arg = "LEVEL",
+	  .key = "log_level",
+	  .kind = MGMT_OPT_ENUM,
+	  .flags = MGMT_OPT_SAVE_ALL,
+	  .off = MGMT_AT(log_level),
+	  .names = mgmt_level_names,
+	  .parse = mgmt_level_parse,
+	  .expect = "error, warn, info or debug",
+	  .help = "error, warn, info (default) or debug" },
+	{ .name = "help",
+	  .short_name = 'h',
+	  .kind = MGMT_OPT_MAIN,
+	  .help = "this text" },
+	{ .name = "version",
+	  .short_name = 'V',
+	  .kind = MGMT_OPT_MAIN,
+	  .help = "print the version" },
+	{ .key = "iops", .kind = MGMT_OPT_JSON, .load = mgmt_config_load_iops },
+	{ .key = "exports",
+	  .kind = MGMT_OPT_JSON,
+	  .load = mgmt_config_load_exports },
+	{ 0 },
+};
+
+/* Every numeric value of the table is an int-sized field. */
+_Static_assert(sizeof(((struct mgmt_config *)0)->threads) == sizeof(int) &&
+		       sizeof(((struct mgmt_config *)0)->engine) ==
+			       sizeof(int) &&
+		       sizeof(((struct mgmt_config *)0)->max_request_bytes) ==
+			       sizeof(int) &&
+		       sizeof(((struct mgmt_config *)0)->log_level) ==
+			       sizeof(int),
+	       "mgmt_opts stores numbers as int");
+
+static void *mgmt_opt_field(const struct mgmt_config *cfg,
+			    const struct mgmt_opt *o)
+{
+	return (char *)cfg + o->off;
+}
+
+static int mgmt_opt_get_int(const struct mgmt_config *cfg,
+			    const struct mgmt_opt *o)
+{
+	int v;
+
+	memcpy(&v, mgmt_opt_field(cfg, o), sizeof(v));
+	return v;
+}
+
+const struct mgmt_opt *mgmt_opt_by_key(const char *key)
+{
+	for (const struct mgmt_opt *o = mgmt_opts; o->name || o->key; o++)
+		if (o->key && !strcmp(o->key, key))
+			return o;
+	return NULL;
+}
+
+/*
+ * Parse text as o's value into *value.  scale and lo are the command
+ * line's (1, o->cli_lo) or the file's (1, 0).  Returns 0 or -EINVAL;
+ * the caller says where the bad value came from.
+ */
+static int mgmt_opt_parse(const struct mgmt_opt *o, const char *text,
+			  unsigned int scale, unsigned int lo, int *value)
+{
+	unsigned long long n;
+	unsigned int u;
+	uint64_t bytes;
+	char *end;
+
+	switch (o->kind) {
+	case MGMT_OPT_UINT:
+		errno = 0;
+		n = strtoull(text, &end, 10);
+		if (errno || end == text || *end || text[0] == '-' ||
+		    n > o->hi / scale || n < lo)
+			return -EINVAL;
+		n *= scale;
+		break;
+	case MGMT_OPT_SIZE:
+		if (mgmt_size_parse(text, &bytes) < 0)
+			return -EINVAL;
+		n = bytes;
+		break;
+	case MGMT_OPT_ENUM:
+		return o->parse(text, value);
+	default:
+		return -EINVAL;
+	}
+	if (n < o->lo || n > o->hi)
+		return -EINVAL;
+	u = (unsigned int)n;
+	memcpy(value, &u, sizeof(u)); /* 4G-1 fits an unsigned field */
+	return 0;
+}
+
+static int mgmt_opt_set_str(struct mgmt_config *cfg, const struct mgmt_opt *o,
+			    const char *text)
+{
+	char **field = mgmt_opt_field(cfg, o);
+
+	free(*field);
+	*field = text ? strdup(text) : NULL;
+	return !text || *field ? 0 : -ENOMEM;
+}
+
+int mgmt_opt_set_cli(struct mgmt_config *cfg, const struct mgmt_opt *o,
+		     const char *text)
+{
+	int v;
+
+	switch (o->kind) {
+	case MGMT_OPT_FLAG:
+		*(bool *)mgmt_opt_field(cfg, o) = true;
+		return 0;
+	case MGMT_OPT_STR:
+		if ((o->flags & MGMT_OPT_NONE_OFF) && !strcmp(text, "none"))
+			text = NULL;
+		return mgmt_opt_set_str(cfg, o, text);
+	case MGMT_OPT_CALL:
+		return o->set(cfg, text);
+	case MGMT_OPT_UINT:
+	case MGMT_OPT_SIZE:
+	case MGMT_OPT_ENUM:
+		if (mgmt_opt_parse(o, text, o->cli_scale ? o->cli_scale : 1,
+				   o->cli_lo, &v) < 0) {
+			log_error("--%s %s: expected %s", o->name, text,
+				  o->expect);
+			return -EINVAL;
+		}
+		memcpy(mgmt_opt_field(cfg, o), &v, sizeof(v));
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+int mgmt_opt_set_json(struct mgmt_config *cfg, const struct mgmt_opt *o,
+		      json_t *v)
+{
+	char num[32];
+	const char *text = json_string_value(v);
+	int value;
+
+	if (o->load)
+		return o->load(cfg, v);
+	/* Numbers are JSON integers (sizes may be "1G" too); the rest are
+	 * strings. */
+	if (json_is_integer(v) &&
+	    (o->kind == MGMT_OPT_UINT || o->kind == MGMT_OPT_SIZE)) {
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(v));
+		text = num;
+	} else if (!text || o->kind == MGMT_OPT_UINT) {
+		log_error("config: %s: expected %s", o->key,
+			  o->kind == MGMT_OPT_UINT || o->kind == MGMT_OPT_SIZE
+				  ? "a number"
+				  : "a string");
+		return -EINVAL;
+	}
+	if (o->kind == MGMT_OPT_STR)
+		return mgmt_opt_set_str(cfg, o, text);
+	if (o->kind == MGMT_OPT_CALL)
+		return o->set(cfg, text);
+	if (mgmt_opt_parse(o, text, 1, 0, &value) < 0) {
+		if (o->kind == MGMT_OPT_UINT)
+			log_error("config: %s: expected %llu to %llu", o->key,
+				  o->lo, o->hi);
+		else
+			log_error("config: %s: bad value \"%s\" (expected %s)",
+				  o->key, text, o->expect);
+		return -EINVAL;
+	}
+	memcpy(mgmt_opt_field(cfg, o), &value, sizeof(value));
+	return 0;
+}
+
+void mgmt_opts_to_json(const struct mgmt_config *cfg, json_t *root)
+{
+	for (const struct mgmt_opt *o = mgmt_opts; o->name || o->key; o++) {
+		json_t *v = NULL;
+		int n;
+
+		if (!o->key)
+			continue;
+		if (o->kind == MGMT_OPT_STR) {
+			const char *s = *(char **)mgmt_opt_field(cfg, o);
+
+			v = s ? json_string(s) : NULL;
+		} else if (o->kind == MGMT_OPT_UINT ||
+			   o->kind == MGMT_OPT_SIZE ||
+			   o->kind == MGMT_OPT_ENUM) {
+			n = mgmt_opt_get_int(cfg, o);
+			if (!(o->flags & MGMT_OPT_SAVE_ALL) && n == o->unset)
+				continue;
+			v = o->kind == MGMT_OPT_ENUM
+				    ? json_string(o->names[n - o->names_base])
+				    : json_integer((json_int_t)(unsigned int)n);
+		}
+		if (v)
+			json_object_set_new(root, o->key, v);
+	}
+}
+
+void mgmt_opts_restart_diff(const struct mgmt_config *a,
+			    const struct mgmt_config *b, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (const struct mgmt_opt *o = mgmt_opts; o->name || o->key; o++) {
+		if (!(o->flags & MGMT_OPT_RESTART) ||
+		    mgmt_opt_get_int(a, o) == mgmt_opt_get_int(b, o) ||
+		    n >= len)
+			continue;
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "",
+				      o->key);
+	}
+}
+
+/* "  -l, --listen=ADDR", the left column of an option's --help. */
+static int mgmt_opt_usage_name(FILE *f, const struct mgmt_opt *o)
+{
+	char sopt[8] = "    ";
+
+	if (o->short_name)
+		snprintf(sopt, sizeof(sopt), "-%c, ", o->short_name);
+	return fprintf(f, "  %s--%s%s%s", sopt, o->name, o->arg ? "=" : "",
+		       o->arg ? o->arg : "");
+}
+
+void mgmt_opts_usage(FILE *f)
+{
+	enum { COLUMN = 26 };
+
+	for (const struct mgmt_opt *o = mgmt_opts; o->name || o->key; o++) {
+		const char *h = o->help;
+		int w;
+
+		if (!o->name)
+			continue;
+		w = mgmt_opt_usage_name(f, o);
+		if (!h) {
+			fputc('\n', f);
+			continue;
+		}
+		if (w >= COLUMN + 8) { /* too long: the help goes below */
+			fputc('\n', f);
+			w = 0;
+		} else if (w >= COLUMN) {
+			w = COLUMN - 2;
+		}
+		while (h) {
+			const char *nl = strchr(h, '\n');
+			int len = nl ? (int)(nl - h) : (int)strlen(h);
+
+			fprintf(f, "%*s%.*s\n", COLUMN - w, "", len, h);
+			w = 0;
+			h = nl ? nl + 1 : NULL;
+		}
+	}
+}
