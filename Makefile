@@ -82,8 +82,10 @@ $(BUILD)/obj/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/iopctl: $(BUILD)/obj/tools/iopctl/iopctl.o
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBS)
+IOPCTL_OBJS := $(BUILD)/obj/tools/iopctl/iopctl.o \
+	       $(BUILD)/obj/tools/iopctl/iopctl_cmds.o
+$(BUILD)/iopctl: $(IOPCTL_OBJS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(IOPCTL_OBJS) $(LIBS)
 
 $(BUILD)/iopd: $(BUILD)/obj/main.o $(LINK_LIBS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LINK_LIBS) $(LIBS)
