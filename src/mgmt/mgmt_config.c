@@ -25,10 +25,7 @@
 void mgmt_config_init(struct mgmt_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->direct = -1;
-	cfg->max_request_bytes = CONN_DEFAULT_MAX_REQUEST_BYTES;
-	cfg->log_level = BASE_LOG_INFO;
-	cfg->busy_poll_us = -1;
+	mgmt_opts_defaults(cfg);
 }
 
 void mgmt_export_fini(struct mgmt_export *e)

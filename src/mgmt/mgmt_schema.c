@@ -111,7 +111,7 @@ const struct mgmt_opt mgmt_opts[] = {
 	  .kind = MGMT_OPT_ENUM,
 	  .flags = MGMT_OPT_RESTART | MGMT_OPT_SAVE_ALL,
 	  .off = MGMT_AT(direct),
-	  .unset = -1,
+	  .dflt = -1,
 	  .names = mgmt_direct_names,
 	  .names_base = -1,
 	  .parse = mgmt_direct_parse,
@@ -124,6 +124,7 @@ const struct mgmt_opt mgmt_opts[] = {
 	  .kind = MGMT_OPT_SIZE,
 	  .flags = MGMT_OPT_RESTART | MGMT_OPT_SAVE_ALL,
 	  .off = MGMT_AT(max_request_bytes),
+	  .dflt = CONN_DEFAULT_MAX_REQUEST_BYTES,
 	  .lo = 4096,
 	  .hi = UINT32_MAX,
 	  .expect = "4K to 4G-1",
@@ -222,7 +223,7 @@ const struct mgmt_opt mgmt_opts[] = {
 	  .kind = MGMT_OPT_UINT,
 	  .off = MGMT_AT(busy_poll_us),
 	  .hi = 10000,
-	  .unset = -1,
+	  .dflt = -1,
 	  .expect = "0 to 10000 microseconds",
 	  .help = "while requests keep coming, workers poll\n"
 		  "this long for the next before sleeping\n"
@@ -252,6 +253,7 @@ const struct mgmt_opt mgmt_opts[] = {
 	  .kind = MGMT_OPT_ENUM,
 	  .flags = MGMT_OPT_SAVE_ALL,
 	  .off = MGMT_AT(log_level),
+	  .dflt = BASE_LOG_INFO,
 	  .names = mgmt_level_names,
 	  .parse = mgmt_level_parse,
 	  .expect = "error, warn, info or debug",
@@ -294,6 +296,15 @@ static int mgmt_opt_get_int(const struct mgmt_config *cfg,
 
 	memcpy(&v, mgmt_opt_field(cfg, o), sizeof(v));
 	return v;
+}
+
+void mgmt_opts_defaults(struct mgmt_config *cfg)
+{
+	for (const struct mgmt_opt *o = mgmt_opts; o->name || o->key; o++)
+		if (o->kind == MGMT_OPT_UINT || o->kind == MGMT_OPT_SIZE ||
+		    o->kind == MGMT_OPT_ENUM)
+			memcpy(mgmt_opt_field(cfg, o), &o->dflt,
+			       sizeof(o->dflt));
 }
 
 const struct mgmt_opt *mgmt_opt_by_key(const char *key)
@@ -440,7 +451,7 @@ void mgmt_opts_to_json(const struct mgmt_config *cfg, json_t *root)
 			   o->kind == MGMT_OPT_SIZE ||
 			   o->kind == MGMT_OPT_ENUM) {
 			n = mgmt_opt_get_int(cfg, o);
-			if (!(o->flags & MGMT_OPT_SAVE_ALL) && n == o->unset)
+			if (!(o->flags & MGMT_OPT_SAVE_ALL) && n == o->dflt)
 				continue;
 			v = o->kind == MGMT_OPT_ENUM
 				    ? json_string(o->names[n - o->names_base])

@@ -30,7 +30,7 @@ enum mgmt_opt_kind {
 
 /* Flags */
 #define MGMT_OPT_RESTART  0x1 /* a reload leaves it for the next start */
-#define MGMT_OPT_SAVE_ALL 0x2 /* saved even when it is unset */
+#define MGMT_OPT_SAVE_ALL 0x2 /* saved even when it is the default */
 #define MGMT_OPT_NONE_OFF 0x4 /* "none" on the command line: unset */
 
 struct mgmt_opt {
@@ -45,14 +45,15 @@ struct mgmt_opt {
 	 * the value is scaled by cli_scale (0: 1) and must be >= cli_lo. */
 	unsigned long long lo, hi;
 	unsigned int cli_scale, cli_lo;
-	int unset; /* UINT, ENUM: the value that is not saved */
+	/* UINT, SIZE, ENUM: the default (mgmt_config_init), which is not
+	 * saved unless MGMT_OPT_SAVE_ALL. */
+	int dflt;
 	/* ENUM: names[value - names_base] is saved; parse reads one. */
 	const char *const *names;
 	int names_base;
 	int (*parse)(const char *text, int *value);
-	int (*set)(struct mgmt_config *cfg, const char *text);	   /* CALL */
-	int (*load)(struct mgmt_config *cfg, json_t *v);	   /* JSON */
-	void (*save)(const struct mgmt_config *cfg, json_t *root); /* JSON */
+	int (*set)(struct mgmt_config *cfg, const char *text); /* CALL */
+	int (*load)(struct mgmt_config *cfg, json_t *v);       /* JSON */
 	const char *expect; /* what a bad value should have been */
 	const char *help;   /* --help text; '\n' starts a continuation */
 };
@@ -62,6 +63,8 @@ extern const struct mgmt_opt mgmt_opts[];
 
 const struct mgmt_opt *mgmt_opt_by_key(const char *key);
 
+/* Set every option of the table that has a default to it. */
+void mgmt_opts_defaults(struct mgmt_config *cfg);
 /* Apply one command line option o with its argument text (NULL for
  * options without one).  Returns 0 or -errno after logging. */
 int mgmt_opt_set_cli(struct mgmt_config *cfg, const struct mgmt_opt *o,

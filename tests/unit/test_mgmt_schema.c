@@ -50,6 +50,12 @@ static void test_cli_and_file(void)
 	struct mgmt_config cfg;
 
 	mgmt_config_init(&cfg);
+	/* The table's defaults. */
+	CHECK_EQ_INT(cfg.direct, -1);
+	CHECK_EQ_INT(cfg.busy_poll_us, -1);
+	CHECK_EQ_INT(cfg.max_request_bytes, CONN_DEFAULT_MAX_REQUEST_BYTES);
+	CHECK_EQ_INT(cfg.log_level, BASE_LOG_INFO);
+	CHECK_EQ_INT(cfg.threads, 0);
 	/* --threads=0 is an error; the file's 0 is "one per CPU". */
 	CHECK_EQ_INT(mgmt_opt_set_cli(&cfg, by_name("threads"), "0"), -EINVAL);
 	CHECK_EQ_INT(mgmt_opt_set_cli(&cfg, by_name("threads"), "1025"),
