@@ -15,7 +15,19 @@
  * Threads: ddm_ops.submit may be called concurrently from several worker
  * threads for the same device (each worker has its own base_loop, passed in
  * the request), so any state shared by the device must be thread safe.
- * open/close run on the main thread while no request is in flight.
+ *
+ * open (with configure before it) runs on the main thread at start-up, or
+ * on the management thread when an IOP or export is added while iopd runs
+ * (RPC, reload).  close, and the sync the IOP makes before it on a writable
+ * device, run on the thread that drops the device's last reference
+ * (iop_dev_put): the main thread at shutdown, the management thread when
+ * an export or IOP is removed, or a worker when the session it closes was
+ * the last user of a device its IOP already let go of.  For one device,
+ * open and close never overlap each other, a sync or a request; but
+ * different devices of one DDM open and close on different threads at the
+ * same time, so state a DDM keeps across its devices must be thread safe,
+ * and neither open nor close may rely on thread-local state or on a
+ * particular thread's base_loop.
  *
  * The null DDM (src/ddm/null/) is the template a new DDM copies.
  */
@@ -153,20 +165,27 @@ struct ddm_ops {
 
 	/*
 	 * Open the backing store described by args and fill in dev's size,
-	 * caps, block sizes and read_only.  Main thread.  Returns 0 or
-	 * -errno, having logged why, naming dev->name.
+	 * caps, block sizes and read_only.  Main or management thread (see
+	 * the file comment).  Returns 0 or -errno, having logged why,
+	 * naming dev->name.
 	 */
 	int (*open)(struct ddm_dev *dev, const struct ddm_open_args *args);
 
-	/* Release everything open acquired.  No request is in flight. */
+	/*
+	 * Release everything open acquired.  No request is in flight.  Main,
+	 * management or a worker thread: whichever drops the last reference
+	 * (see the file comment).  It may block that thread briefly.
+	 */
 	void (*close)(struct ddm_dev *dev);
 
 	/*
 	 * Make every completed write durable, synchronously (fdatasync).
-	 * The IOP calls it on a writable device before close, so stopping
-	 * iopd or removing an export is a flush point.  No request is in
-	 * flight; the calling thread may block.  Optional (NULL: nothing
-	 * is volatile).  Returns 0 or -errno.
+	 * The IOP calls it on a writable device before close, on close's
+	 * thread, so stopping iopd or removing an export is a flush point;
+	 * the management thread also calls it on removal of an export
+	 * (requests of other exports of the device may then be in flight).
+	 * The calling thread may block.  Optional (NULL: nothing is
+	 * volatile).  Returns 0 or -errno.
 	 */
 	int (*sync)(struct ddm_dev *dev);
 

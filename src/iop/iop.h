@@ -39,15 +39,17 @@ struct iop {
 };
 
 int iop_create(const char *name, const struct ddm_ops *ops, struct iop **iopp);
-/* Open a device with the IOP's DDM; its index is the order of adding. */
+/* Open a device with the IOP's DDM; its index is the order of adding.
+ * Main thread at start-up, management thread while iopd runs. */
 int iop_dev_add(struct iop *iop, const char *dev_name,
 		const struct ddm_open_args *args, unsigned int *indexp);
 void iop_dev_get(struct iop_dev *dev);
 /*
  * Drop a reference; the last one flushes (ddm_ops.sync on a writable
- * device), closes and frees the device.  Returns 0, or -errno when that
- * flush failed or the device was closed with a write-back error nobody
- * cleared (both logged, and counted in iop_close_failures()).
+ * device), closes and frees the device, on the caller's thread: main,
+ * management or a worker closing a session (ddm.h's thread rules).  Returns 0,
+ * or -errno when that flush failed or the device was closed with a write-back
+ * error nobody cleared (both logged, and counted in iop_close_failures()).
  */
 int iop_dev_put(struct iop_dev *dev);
 /* Drop the IOP's references on its devices and free it.  Returns 0 or
