@@ -10,7 +10,12 @@
  * again.  It also emulates what a DDM lacks: FUA by a following flush when
  * DDM_CAP_FUA is missing, WRITE_ZEROES by writing zeroes when
  * DDM_CAP_ZEROES is missing; a DDM is never asked for an operation whose
- * capability it did not declare.
+ * capability it did not declare.  Zeroing is the one operation a DDM may
+ * decline after declaring it: a WRITE_ZEROES it cannot do natively this
+ * time (NO_HOLE where only hole punching works, a file system that stopped
+ * offering ZERO_RANGE) completes with -EOPNOTSUPP, and the Local Transport
+ * writes the zeroes instead, or fails a FAST_ZERO request with -ENOTSUP.
+ * No DDM writes zeroes itself.
  *
  * Threads: ddm_ops.submit may be called concurrently from several worker
  * threads for the same device (each worker has its own base_loop, passed in
@@ -46,7 +51,8 @@ enum ddm_op {
 	DDM_OP_WRITE,
 	DDM_OP_FLUSH, /* make every completed write durable; offset/len 0 */
 	DDM_OP_TRIM,  /* may discard; reads after it return anything */
-	DDM_OP_WRITE_ZEROES, /* range must read back as zeroes */
+	DDM_OP_WRITE_ZEROES, /* range must read back as zeroes; -EOPNOTSUPP:
+			      * not natively (see above) */
 	DDM_OP_CACHE,	     /* advisory prefetch; may complete at once */
 	DDM_OP_COUNT,
 };

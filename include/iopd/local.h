@@ -63,8 +63,7 @@ struct iop_msg {
 	/* Local Transport private. */
 	struct iop_session *session;
 	int stage;
-	int first_error;
-	struct iovec zero_iov[4];
+	struct iovec zero_iov[4]; /* emulated WRITE_ZEROES */
 	uint64_t zero_done;
 	uint64_t start_ns;  /* for the latency histogram */
 	struct ddm_req req; /* followed by the DDM's req_priv_size bytes */

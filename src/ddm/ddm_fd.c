@@ -15,15 +15,11 @@
 #include "base/base_log.h"
 #include "ddm/ddm_fd.h"
 
-/* The largest piece of a written-zeroes fallback: four zero buffers. */
-#define FD_ZERO_WRITE_BYTES (4ull * DDM_ZERO_BUF_BYTES)
-
 enum ddm_fd_stage {
 	FD_STAGE_RW,
 	FD_STAGE_TRIM,
 	FD_STAGE_ZERO_PUNCH,
 	FD_STAGE_ZERO_RANGE,
-	FD_STAGE_ZERO_WRITE,
 	FD_STAGE_SYNC,
 };
 
@@ -190,32 +186,13 @@ static void ddm_fd_rw_advance(struct ddm_req *req, size_t bytes)
 	}
 }
 
-/* The slow way to zero: write the shared zero buffer over the range. */
-static void ddm_fd_zero_write_next(struct ddm_req *req)
-{
-	struct ddm_fd_req *fr = req->priv;
-	uint64_t left = req->len - fr->done_bytes;
-	uint64_t chunk =
-		left < FD_ZERO_WRITE_BYTES ? left : FD_ZERO_WRITE_BYTES;
-	int n = 0;
-
-	for (uint64_t off = 0; off < chunk; off += DDM_ZERO_BUF_BYTES) {
-		uint64_t piece = chunk - off;
-
-		fr->zero_iov[n].iov_base = (void *)ddm_zero_buf;
-		fr->zero_iov[n++].iov_len =
-			piece < DDM_ZERO_BUF_BYTES ? piece : DDM_ZERO_BUF_BYTES;
-	}
-	fr->stage = FD_STAGE_ZERO_WRITE;
-	fr->io.offset = req->offset + fr->done_bytes;
-	fr->io.iov = fr->zero_iov;
-	fr->io.iovcnt = n;
-	fr->io.rw_flags = 0; /* a FUA request ends with one fdatasync */
-	ddm_fd_queue(req, BASE_IO_WRITEV);
-}
-
-/* ZERO_RANGE if it works and is fast enough, else the fallback. */
-static void ddm_fd_zero_range_or_write(struct ddm_req *req)
+/*
+ * ZERO_RANGE if it works and is fast enough.  Else the descriptor cannot
+ * zero natively: -EOPNOTSUPP, and the Local Transport writes the zeroes
+ * (or, for FAST_ZERO, fails the request as proto.md asks: the server must
+ * fail rather than be slower than writing the zeroes would be).
+ */
+static void ddm_fd_zero_range(struct ddm_req *req)
 {
 	struct ddm_fd_dev *fdd = req->dev->priv;
 	bool fast = req->flags & DDM_F_FAST_ZERO;
@@ -226,13 +203,7 @@ static void ddm_fd_zero_range_or_write(struct ddm_req *req)
 				 FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE);
 		return;
 	}
-	/* proto.md: with FAST_ZERO the server must fail rather than be
-	 * slower than writing the zeroes would be. */
-	if (fast) {
-		ddm_req_complete(req, -ENOTSUP);
-		return;
-	}
-	ddm_fd_zero_write_next(req);
+	ddm_req_complete(req, -EOPNOTSUPP);
 }
 
 static void ddm_fd_zero_start(struct ddm_req *req)
@@ -245,7 +216,7 @@ static void ddm_fd_zero_start(struct ddm_req *req)
 				 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
 		return;
 	}
-	ddm_fd_zero_range_or_write(req);
+	ddm_fd_zero_range(req);
 }
 
 /* TRIM and WRITE_ZEROES are done: a FUA request still needs its sync. */
@@ -311,19 +282,6 @@ static void ddm_fd_rw_done(struct ddm_req *req, int result)
 		ddm_req_complete(req, 0);
 }
 
-static void ddm_fd_zero_write_done(struct ddm_req *req, int result)
-{
-	struct ddm_fd_req *fr = req->priv;
-
-	if (ddm_fd_transfer_failed(req, result))
-		return;
-	fr->done_bytes += (uint64_t)result;
-	if (fr->done_bytes < req->len)
-		ddm_fd_zero_write_next(req);
-	else
-		ddm_fd_modified(req);
-}
-
 static void ddm_fd_io_done(struct base_io *io, int result)
 {
 	struct ddm_req *req = io->data;
@@ -333,9 +291,6 @@ static void ddm_fd_io_done(struct base_io *io, int result)
 	switch (fr->stage) {
 	case FD_STAGE_RW:
 		ddm_fd_rw_done(req, result);
-		return;
-	case FD_STAGE_ZERO_WRITE:
-		ddm_fd_zero_write_done(req, result);
 		return;
 	case FD_STAGE_SYNC:
 		/* A flush is where an operator learns the file is gone. */
@@ -349,7 +304,7 @@ static void ddm_fd_io_done(struct base_io *io, int result)
 		break;
 	case FD_STAGE_ZERO_PUNCH:
 		if (result == -EOPNOTSUPP) {
-			ddm_fd_zero_range_or_write(req);
+			ddm_fd_zero_range(req);
 			return;
 		}
 		break;
@@ -357,7 +312,7 @@ static void ddm_fd_io_done(struct base_io *io, int result)
 		if (result == -EOPNOTSUPP) {
 			__atomic_store_n(&fdd->zero_range, false,
 					 __ATOMIC_RELAXED);
-			ddm_fd_zero_range_or_write(req);
+			ddm_fd_zero_range(req);
 			return;
 		}
 		break;

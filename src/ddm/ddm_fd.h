@@ -3,7 +3,9 @@
  * The data path shared by the DDMs that sit on a file descriptor (file,
  * bdev): asynchronous read, write, flush, trim and zeroing through base_io
  * on the submitting worker's loop, with short transfers resubmitted and
- * zeroing falling back from hole punching to ZERO_RANGE to written zeroes.
+ * zeroing falling back from hole punching to ZERO_RANGE.  Where neither
+ * serves a WRITE_ZEROES it answers -EOPNOTSUPP and the Local Transport
+ * writes the zeroes (ddm.h).
  * Opening and probing what the descriptor supports stays with each DDM,
  * which records the answers here.
  */
@@ -30,7 +32,7 @@ struct ddm_fd_dev {
 	bool punch;
 	/* fallocate(ZERO_RANGE) works; cleared (atomically) the first time
 	 * it answers -EOPNOTSUPP, so later requests go straight to the
-	 * fallback. */
+	 * Local Transport's written zeroes. */
 	bool zero_range;
 	/* ZERO_RANGE is a metadata or offloaded operation, not the kernel
 	 * writing zeroes for us: it may serve DDM_F_FAST_ZERO. */
@@ -43,7 +45,6 @@ struct ddm_fd_dev {
 struct ddm_fd_req {
 	struct base_io io;
 	struct iovec head; /* rest of a partly transferred iovec */
-	struct iovec zero_iov[4];
 	uint64_t done_bytes;
 	int idx;    /* first iovec not yet fully transferred */
 	size_t off; /* bytes of iov[idx] already transferred */

@@ -246,11 +246,26 @@ static bool local_fua_pending(const struct iop_msg *msg)
 	       (!(ddm->caps & DDM_CAP_FUA) || msg->stage == LOCAL_STAGE_ZERO);
 }
 
+/* A native WRITE_ZEROES the DDM declined, which the zero writes can do
+ * instead?  Not with FAST_ZERO: -ENOTSUP is that request's answer. */
+static bool local_zero_declined(const struct iop_msg *msg)
+{
+	return msg->op == DDM_OP_WRITE_ZEROES &&
+	       msg->stage == LOCAL_STAGE_MAIN &&
+	       !(msg->flags & DDM_F_FAST_ZERO);
+}
+
 static void local_req_done(struct ddm_req *req, int result)
 {
 	struct iop_msg *msg =
 		(struct iop_msg *)((char *)req - offsetof(struct iop_msg, req));
 
+	if (result == -EOPNOTSUPP && local_zero_declined(msg)) {
+		/* ddm.h: the DDM could not zero natively after all. */
+		msg->zero_done = 0;
+		local_zero_next(msg);
+		return;
+	}
 	if (result < 0) {
 		if (local_wb_error(msg, result))
 			local_wb_fail(msg->session, result);

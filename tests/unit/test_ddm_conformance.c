@@ -81,8 +81,8 @@ static void t_done(struct ddm_req *req, int result)
 }
 
 /* Run one request to completion on ctx's loop; returns its result. */
-static int t_run(struct t_ctx *ctx, enum ddm_op op, uint32_t flags,
-		 uint64_t off, uint64_t len, struct iovec *iov, int iovcnt)
+static int t_submit(struct t_ctx *ctx, enum ddm_op op, uint32_t flags,
+		    uint64_t off, uint64_t len, struct iovec *iov, int iovcnt)
 {
 	struct t_req t = {
 		.req = { .dev = ctx->dev,
@@ -103,6 +103,34 @@ static int t_run(struct t_ctx *ctx, enum ddm_op op, uint32_t flags,
 	while (!t.done)
 		base_loop_run(ctx->loop);
 	return t.result;
+}
+
+/*
+ * ddm.h: a DDM may decline a WRITE_ZEROES it cannot do natively
+ * (-EOPNOTSUPP); its caller then writes the zeroes, FUA by a flush after,
+ * as the Local Transport does.  FAST_ZERO requests keep the refusal.
+ */
+static int t_run(struct t_ctx *ctx, enum ddm_op op, uint32_t flags,
+		 uint64_t off, uint64_t len, struct iovec *iov, int iovcnt)
+{
+	int ret = t_submit(ctx, op, flags, off, len, iov, iovcnt);
+
+	if (op != DDM_OP_WRITE_ZEROES || ret != -EOPNOTSUPP ||
+	    (flags & DDM_F_FAST_ZERO))
+		return ret;
+	ret = 0;
+	for (uint64_t done = 0, piece; ret == 0 && done < len; done += piece) {
+		struct iovec zero = { .iov_base = (void *)ddm_zero_buf };
+
+		piece = len - done < DDM_ZERO_BUF_BYTES ? len - done
+							: DDM_ZERO_BUF_BYTES;
+		zero.iov_len = piece;
+		ret = t_submit(ctx, DDM_OP_WRITE, 0, off + done, piece, &zero,
+			       1);
+	}
+	if (ret == 0 && (flags & DDM_F_FUA))
+		ret = t_submit(ctx, DDM_OP_FLUSH, 0, 0, 0, NULL, 0);
+	return ret;
 }
 
 static int t_io(struct t_ctx *ctx, enum ddm_op op, uint32_t flags, uint64_t off,

@@ -30,10 +30,13 @@ static int rec_fail_op = -1, rec_fail_result;
 /* ddm_ops.sync: how often it ran, and what it returns. */
 static int rec_syncs, rec_sync_result;
 
+/* What rec_open declares: by default no FUA, no ZEROES, no TRIM. */
+static uint32_t rec_caps = DDM_CAP_FLUSH;
+
 static int rec_open(struct ddm_dev *dev, const struct ddm_open_args *args)
 {
 	dev->size_bytes = sizeof(rec_disk);
-	dev->caps = DDM_CAP_FLUSH; /* no FUA, no ZEROES, no TRIM */
+	dev->caps = rec_caps;
 	dev->block_size_min = 512;
 	return 0;
 }
@@ -220,6 +223,53 @@ static void test_emulation(void)
 	local_desc_ops.session_close(s);
 }
 
+/*
+ * A DDM that declared ZEROES but declines one (-EOPNOTSUPP, as the file
+ * DDM does for NO_HOLE where only punching works): the Local Transport
+ * writes the zeroes, and a FAST_ZERO request fails instead.
+ */
+static void test_zeroes_declined(void)
+{
+	struct local_iop_ctx ctx = { .max_request_bytes = 1 << 20 };
+	struct iop_desc desc = { .ops = &local_desc_ops, .ctx = &ctx };
+	struct ddm_open_args args = { 0 };
+	struct iop_session *s = NULL;
+	unsigned int idx;
+
+	rec_caps = DDM_CAP_FLUSH | DDM_CAP_ZEROES | DDM_CAP_FAST_ZERO;
+	CHECK_EQ_INT(iop_create("declining", &rec_ops, &ctx.iop), 0);
+	CHECK_EQ_INT(iop_dev_add(ctx.iop, "d0", &args, &idx), 0);
+	rec_caps = DDM_CAP_FLUSH;
+	CHECK_EQ_INT(local_desc_ops.session_open(&desc, 0, false, &s), 0);
+	if (!s)
+		return;
+	memset(rec_disk, 0xab, 16384);
+	rec_n = 0;
+	rec_fail_op = DDM_OP_WRITE_ZEROES;
+	rec_fail_result = -EOPNOTSUPP;
+	CHECK_EQ_INT(run(s, DDM_OP_WRITE_ZEROES, DDM_F_NO_HOLE | DDM_F_FUA, 0,
+			 16384, NULL),
+		     0);
+	CHECK_EQ_INT(rec_n, 3);
+	CHECK_EQ_INT(rec_calls[0].op, DDM_OP_WRITE_ZEROES);
+	CHECK_EQ_INT(rec_calls[1].op, DDM_OP_WRITE);
+	CHECK_EQ_INT(rec_calls[1].len, 16384);
+	CHECK(rec_calls[1].zero_ok);
+	CHECK_EQ_INT(rec_calls[2].op, DDM_OP_FLUSH); /* the FUA */
+	CHECK(rec_disk[0] == 0 && rec_disk[16383] == 0);
+
+	rec_n = 0;
+	rec_fail_op = DDM_OP_WRITE_ZEROES;
+	CHECK_EQ_INT(
+		run(s, DDM_OP_WRITE_ZEROES, DDM_F_FAST_ZERO, 0, 4096, NULL),
+		-ENOTSUP);
+	CHECK_EQ_INT(rec_n, 1);
+	/* Declining is no write-back error. */
+	CHECK_EQ_INT(run(s, DDM_OP_FLUSH, 0, 0, 0, NULL), 0);
+	local_desc_ops.session_close(s);
+	CHECK_EQ_INT(iop_destroy(ctx.iop), 0);
+}
+
 static void test_ram_round_trip(void)
 {
 	struct local_dev_spec dev = {
@@ -355,6 +405,7 @@ int main(void)
 	TEST_CASE(test_validation);
 	TEST_CASE(test_read_only);
 	TEST_CASE(test_emulation);
+	TEST_CASE(test_zeroes_declined);
 	TEST_CASE(test_ram_round_trip);
 	TEST_CASE(test_sticky_error);
 	TEST_CASE(test_close_flushes);
