@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""iopd benchmark driver (issue 3).  Run it through bench/run.sh, which
+"""iopd benchmark driver.  Run it through bench/run.sh, which
 installs the tools and builds iopd first.  See bench/README.md.
 
 Everything a figure depends on is measured in the same run: each rep

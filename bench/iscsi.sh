@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# iSCSI benchmark (issue 5): iscsi-perf against iopd's iSCSI target and
+# iSCSI benchmark: iscsi-perf against iopd's iSCSI target and
 # against tgt serving the same 1 GiB tmpfs image, in the same run.
 #
 #   bench/iscsi.sh [--quick] [--out DIR] [--runtime SECONDS] [--reps N]

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""iSCSI benchmark (issue 5): iscsi-perf (libiscsi-bin) against iopd's
+"""iSCSI benchmark: iscsi-perf (libiscsi-bin) against iopd's
 iSCSI target and against tgt (tgtd, its rdwr backend), serving the same
 1 GiB random-data image on tmpfs in the same run, servers interleaved in
 each rep.  Run through bench/iscsi.sh (or bench/run.sh, which calls it).
@@ -35,7 +35,7 @@ WORKLOADS = {
     "rr4k-qd32": ("4 KiB random read, 32 outstanding", 4096, 32, True),
     "sr1m-qd8": ("1 MiB sequential read, 8 outstanding", 1 << 20, 8, False),
 }
-TARGETS = {"rr4k-qd32": 1.5, "sr1m-qd8": 1.3}   # issue 5: iopd / tgt
+TARGETS = {"rr4k-qd32": 1.5, "sr1m-qd8": 1.3}   # iopd / tgt to reach
 IQN = "iqn.2026-11.org.iopd:disk"
 TGT_IQN = "iqn.2026-11.org.iopd.bench:tgt"
 

@@ -3,7 +3,7 @@
 # A first look at speed: fio (nbd engine) 4 KiB random read at queue depth
 # 32 against iopd and nbdkit serving the same image on tmpfs, in the same
 # run, over Unix sockets.  Prints IOPS for each and the ratio.  The full
-# benchmark suite is issue 3's.
+# benchmark suite is bench/run.sh.
 #
 #   bench/quick-compare.sh [RUNTIME_SECONDS] [ENGINE]
 set -euo pipefail

@@ -300,7 +300,7 @@ def write(outdir, res):
             add(f"- {p}")
         add("")
 
-    add("## Targets of issue 3\n")
+    add("## Targets\n")
     add("iopd io_uring engine serving the image file, against nbdkit's file "
         "plugin, over TCP loopback (the Unix-socket column where measured).\n")
     tt = targets(d, "tcp")

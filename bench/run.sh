@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# iopd benchmark suite (issue 3): one command, writes a report.
+# iopd benchmark suite: one command, writes a report.
 #
 #   bench/run.sh [--quick] [--out DIR] [--runtime SECONDS] [--reps N]
 #

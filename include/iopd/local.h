@@ -200,7 +200,6 @@ struct local_dev_info {
 	int wb_error;
 	unsigned long wb_errors; /* durability points failed, total */
 };
-unsigned int local_iop_dev_count(const void *ctx);
 /* Resize device i where its DDM can (ddm_ops.resize); sessions opened
  * from now on see the new size.  Management thread.  Returns 0 or -errno
  * after logging why (-ENOTSUP: fixed size; -EBUSY: the DDM resizes only

@@ -3,7 +3,7 @@
  * base_engine: private contract between the engine-neutral loop
  * (base_loop.c) and the engines that move bytes (base_uring.c,
  * base_epoll.c).  The loop owns the wake eventfd, the cross-thread post
- * queue, the stop flag, the before_sleep hook and the in-flight count; an
+ * queue, the stop flag and the in-flight count; an
  * engine owns only how operations reach the kernel and how their
  * completions come back.
  */
@@ -26,7 +26,7 @@ struct base_engine_ops {
 	/* Queue io.  Never calls io->done; an op that finishes at once goes
 	 * through base_loop_defer(). */
 	int (*submit)(struct base_loop *loop, struct base_io *io);
-	/* Called once per iteration from base_loop_run after before_sleep:
+	/* Called once per iteration from base_loop_run, last:
 	 * push queued work to the kernel, block for at least one event if
 	 * can_block, and deliver completions with base_loop_complete(). */
 	void (*wait)(struct base_loop *loop, bool can_block);
@@ -60,8 +60,6 @@ struct base_loop {
 	uint64_t completed, completed_seen; /* completions delivered */
 	bool poll_pays; /* the last poll or sleep ended within the window */
 	bool bulk_in;	/* the last stream read brought BASE_LOOP_BULK_BYTES+ */
-	void (*before_sleep)(struct base_loop *loop, void *arg);
-	void *before_sleep_arg;
 };
 
 extern const struct base_engine_ops base_uring_ops;

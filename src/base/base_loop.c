@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * base_loop: the engine-neutral half of the event loop.  It chooses an
- * engine, runs the iteration (posted work, deferred completions,
- * before_sleep, engine wait), and keeps the cross-thread post queue, the
+ * engine, runs the iteration (posted work, deferred completions, engine
+ * wait), and keeps the cross-thread post queue, the
  * stop flag and the in-flight count.  How operations reach the kernel is
  * the engines' business (base_uring.c, base_epoll.c).
  *
@@ -363,8 +363,6 @@ void base_loop_run(struct base_loop *loop)
 		base_loop_run_ready(loop);
 		if (atomic_load(&loop->stop))
 			break;
-		if (loop->before_sleep)
-			loop->before_sleep(loop, loop->before_sleep_arg);
 		base_loop_wait(loop);
 	}
 	/* A stopped loop may be run again. */
@@ -401,14 +399,6 @@ int base_loop_post(struct base_loop *loop, void (*fn)(void *arg), void *arg)
 	if (was_empty)
 		base_loop_wake(loop);
 	return 0;
-}
-
-void base_loop_set_before_sleep(struct base_loop *loop,
-				void (*fn)(struct base_loop *loop, void *arg),
-				void *arg)
-{
-	loop->before_sleep = fn;
-	loop->before_sleep_arg = arg;
 }
 
 void base_loop_set_busy_poll(struct base_loop *loop, unsigned int usec)

@@ -130,15 +130,6 @@ void base_loop_stop(struct base_loop *loop);
 int base_loop_post(struct base_loop *loop, void (*fn)(void *arg), void *arg);
 
 /*
- * Hooks run on the loop's thread: before_sleep runs once per iteration,
- * just before the loop blocks waiting for completions (Redis' ae.c idea);
- * it is where callers flush batched work.  May be NULL.
- */
-void base_loop_set_before_sleep(struct base_loop *loop,
-				void (*fn)(struct base_loop *loop, void *arg),
-				void *arg);
-
-/*
  * Busy polling: after a completion, keep polling for the next one without
  * sleeping for up to usec microseconds before blocking.  A loop with
  * steady traffic (one request at a time from a client) then skips the

@@ -3,8 +3,8 @@
  * base_uring: the io_uring engine.  One ring per loop carries sockets,
  * pipes and storage alike.  base_io_submit only fills SQEs (or, when the
  * SQ is full, parks the request on an overflow list); the loop hands them
- * to the kernel once per iteration with io_uring_submit_and_wait, after
- * before_sleep, so a burst of requests costs one system call.  user_data
+ * to the kernel once per iteration with io_uring_submit_and_wait, so a
+ * burst of requests costs one system call.  user_data
  * is the struct base_io pointer.  A read on the loop's wake eventfd is
  * kept armed in the ring so posts and stop from other threads get in.
  *

@@ -79,7 +79,6 @@ int connmgr_iop_add(struct connmgr *cm, const struct local_iop_spec *spec);
 int connmgr_iop_remove(struct connmgr *cm, const char *name);
 int connmgr_iop_rename(struct connmgr *cm, const char *name,
 		       const char *new_name);
-unsigned int connmgr_iop_count(struct connmgr *cm);
 /* The i-th IOP's descriptor (its ctx feeds local_iop_* ), or NULL. */
 struct iop_desc *connmgr_iop_at(struct connmgr *cm, unsigned int i);
 
@@ -130,7 +129,6 @@ struct connmgr_export_info {
 	struct iop_desc *desc;
 	unsigned int dev_index;
 };
-unsigned int connmgr_export_count(struct connmgr *cm);
 /* Strings stay valid until the next change.  -ENOENT past the end. */
 int connmgr_export_info(struct connmgr *cm, unsigned int i,
 			struct connmgr_export_info *info);

@@ -203,11 +203,6 @@ int connmgr_iop_rename(struct connmgr *cm, const char *name,
 	return ret;
 }
 
-unsigned int connmgr_iop_count(struct connmgr *cm)
-{
-	return cm->n_descs;
-}
-
 struct iop_desc *connmgr_iop_at(struct connmgr *cm, unsigned int i)
 {
 	return i < cm->n_descs ? cm->descs[i] : NULL;
@@ -275,11 +270,6 @@ int connmgr_export_add(struct connmgr *cm,
 	cm->exports[cm->n_exports++] = e;
 	pthread_mutex_unlock(&cm->lock);
 	return 0;
-}
-
-unsigned int connmgr_export_count(struct connmgr *cm)
-{
-	return cm->n_exports;
 }
 
 static void connmgr_export_fill(struct connmgr *cm, struct connmgr_export *e,

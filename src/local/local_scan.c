@@ -2,8 +2,9 @@
 /*
  * Local Transport start-up: walk the configured IOPs, open their devices
  * through the DDMs and build one opaque context per IOP.  The management
- * channel adds and removes IOPs the same way while iopd runs.  Discovery of
- * /sys/block and image directories (issue 4) will feed the same specs.
+ * channel adds and removes IOPs the same way while iopd runs, from the
+ * same specs, whether the operator wrote them or picked a candidate that
+ * discovery (local_discover.c) found.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -165,11 +166,6 @@ int local_iop_dev_find(const void *ctx, const char *name)
 		if (!strcmp(iop->devs[i]->name, name))
 			return (int)i;
 	return -ENOENT;
-}
-
-unsigned int local_iop_dev_count(const void *ctx)
-{
-	return ((const struct local_iop_ctx *)ctx)->iop->n_devs;
 }
 
 /* What local_dev_info.durability says: the DDM's own words, else what its

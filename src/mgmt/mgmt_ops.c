@@ -6,7 +6,6 @@
  * environment for later ones and does nothing when it is unset.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <systemd/sd-daemon.h>
 
@@ -70,17 +69,6 @@ void mgmt_ops_ready(struct mgmt_config *cfg, int ready_fd)
 			dprintf(ready_fd, "LISTEN metrics %s\n", line);
 	}
 	sd_notify(0, "READY=1\nSTATUS=serving");
-}
-
-void mgmt_ops_status(const char *fmt, ...)
-{
-	char status[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(status, sizeof(status), fmt, ap);
-	va_end(ap);
-	sd_notifyf(0, "STATUS=%s", status);
 }
 
 void mgmt_ops_stopping(void *arg)

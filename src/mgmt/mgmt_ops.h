@@ -22,9 +22,6 @@ int mgmt_ops_start(struct mgmt_config *cfg);
 /* At ready: "LISTEN metrics tcp H:P" lines on ready_fd (if >= 0; before
  * main.c writes READY), then READY=1 and a STATUS= line to systemd. */
 void mgmt_ops_ready(struct mgmt_config *cfg, int ready_fd);
-/* STATUS= for systemd, printf-style. */
-void mgmt_ops_status(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
 /* Shutdown has begun: STOPPING=1.  A connmgr_stop_set hook (arg
  * unused). */
 void mgmt_ops_stopping(void *arg);

@@ -124,15 +124,6 @@ struct scsi_cmd {
 
 void scsi_cmd_submit(struct scsi_nexus *nexus, struct scsi_cmd *cmd);
 
-/*
- * The data-out length the CDB announces (bytes), for transports that must
- * know how much to solicit before submitting; 0 if none or unknown
- * opcode.  The iSCSI transport uses the PDU's Expected Data Transfer
- * Length instead and does not need this.
- */
-uint32_t scsi_cdb_data_out_len(const struct scsi_nexus *nexus, uint64_t lun,
-			       const uint8_t *cdb, unsigned int cdb_len);
-
 /* Task management, after the transport has let the affected commands
  * finish (storage requests cannot be recalled).  Return a TMF response:
  * 0 = function complete, -ENOENT = LUN does not exist, -ENOTSUP. */

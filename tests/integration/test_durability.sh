@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# test_durability.sh: power cuts under iopd (issue 9).  Every write iopd
+# test_durability.sh: power cuts under iopd.  Every write iopd
 # acknowledged as durable must be on the medium after the power fails, and
 # writes nobody asked to be durable must be lost, or the harness proved
 # nothing.

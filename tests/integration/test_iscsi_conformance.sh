@@ -32,7 +32,7 @@
 #   - "Logical unit is not write-protected" (the ReadOnlySBC suite; it runs
 #     in the second pass, on a read-only export, and must not skip there)
 # Any other skip ("fully provisioned", "not implemented" for a command
-# issue 5 asks for, a task management function "not working") fails.
+# iopd implements, a task management function "not working") fails.
 #
 # The full iscsi-test-cu output is kept in the TAP diagnostics of a
 # failing run and in $T/cu-*.log (IOPD_TEST_KEEP=1 keeps $T).

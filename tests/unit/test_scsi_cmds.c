@@ -726,28 +726,6 @@ static void test_reservations_and_resets(void)
 	scsi_nexus_close(a);
 }
 
-static void test_data_out_len(void)
-{
-	struct scsi_nexus *n = nexus_ready("iqn.a");
-
-	CHECK_EQ_INT(scsi_cdb_data_out_len(n, 0,
-					   (const uint8_t[]){ 0x2a, 0, 0, 0, 0,
-							      0, 0, 0, 4, 0 },
-					   10),
-		     2048);
-	CHECK_EQ_INT(scsi_cdb_data_out_len(n, 300,
-					   (const uint8_t[]){ 0x2a, 0, 0, 0, 0,
-							      0, 0, 0, 4, 0 },
-					   10),
-		     16384);
-	CHECK_EQ_INT(scsi_cdb_data_out_len(n, 0,
-					   (const uint8_t[]){ 0x28, 0, 0, 0, 0,
-							      0, 0, 0, 4, 0 },
-					   10),
-		     0);
-	scsi_nexus_close(n);
-}
-
 /* The one errno-to-sense converter, and both sense formats. */
 static void test_sense_formats(void)
 {
@@ -819,7 +797,6 @@ int main(void)
 	TEST_CASE(test_mode_pages_and_sense);
 	TEST_CASE(test_report_opcodes);
 	TEST_CASE(test_reservations_and_resets);
-	TEST_CASE(test_data_out_len);
 	TEST_CASE(test_sense_formats);
 	free(buf);
 	base_loop_destroy(loop);
