@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "iopd/conn.h"
+#include "scsi/scsi_codes.h"
 
 struct base_loop;
 struct scsi_nexus;
@@ -136,9 +137,15 @@ enum scsi_tmf {
 };
 int scsi_nexus_tmf(struct scsi_nexus *nexus, enum scsi_tmf tmf, uint64_t lun);
 
-/* Build fixed-format sense data (18 bytes) into cmd and set CHECK
- * CONDITION; for transports reporting their own errors. */
-void scsi_cmd_set_sense(struct scsi_cmd *cmd, uint8_t key, uint8_t asc,
-			uint8_t ascq);
+/*
+ * Set CHECK CONDITION with sense data: the one builder of sense, for the
+ * command set and for transports reporting errors of their own.  Fixed
+ * format (18 bytes) unless desc (descriptor format, as the control mode
+ * page's D_SENSE asks); key is SCSI_SK_*, asc SCSI_ASC_* (asc << 8 |
+ * ascq); info, if not NULL, the INFORMATION field (fixed format keeps
+ * its low 32 bits).
+ */
+void scsi_cmd_set_sense(struct scsi_cmd *cmd, bool desc, uint8_t key,
+			uint16_t asc, const uint64_t *info);
 
 #endif

@@ -126,7 +126,7 @@ static int scsi_lu_open(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	}
 	/* SAM-5 6.3.2: the first command after the nexus appears reports
 	 * the power-on/reset condition. */
-	atomic_store(&lu->ua, ASC_POWER_ON_RESET);
+	atomic_store(&lu->ua, SCSI_ASC_POWER_ON_RESET);
 	pthread_mutex_lock(&lu->dev->lock);
 	lu->dev_next = lu->dev->lus;
 	lu->dev->lus = lu;
@@ -426,7 +426,8 @@ void scsi_caw_release(struct scsi_lu *lu)
 		/* Give the device up and fail the waiter where it is. */
 		log_error("scsi: cannot hand COMPARE AND WRITE on: out of "
 			  "memory");
-		scsi_lu_sense(next->lu, cmd, SK_ABORTED_COMMAND, ASC_NONE);
+		scsi_lu_sense(next->lu, cmd, SCSI_SK_ABORTED_COMMAND,
+			      SCSI_ASC_NONE);
 		scsi_caw_release(next->lu);
 		scsi_task_put(next);
 		cmd->done(cmd);
@@ -466,7 +467,8 @@ int scsi_nexus_tmf(struct scsi_nexus *nexus, enum scsi_tmf tmf, uint64_t lun)
 		 * and raises a unit attention for every I_T nexus, the
 		 * one that asked included (libiscsi's MultipathIO.Reset
 		 * counts it on every path). */
-		scsi_dev_raise_ua(lu->dev, ASC_BUS_DEVICE_RESET, NULL, true);
+		scsi_dev_raise_ua(lu->dev, SCSI_ASC_BUS_DEVICE_RESET, NULL,
+				  true);
 		return 0;
 	case SCSI_TMF_TARGET_WARM_RESET:
 	case SCSI_TMF_TARGET_COLD_RESET:
@@ -476,8 +478,8 @@ int scsi_nexus_tmf(struct scsi_nexus *nexus, enum scsi_tmf tmf, uint64_t lun)
 		for (unsigned int i = 0; i < nexus->n_lus; i++)
 			scsi_dev_raise_ua(nexus->lus[i].dev,
 					  tmf == SCSI_TMF_TARGET_COLD_RESET
-						  ? ASC_POWER_ON
-						  : ASC_BUS_DEVICE_RESET,
+						  ? SCSI_ASC_POWER_ON
+						  : SCSI_ASC_BUS_DEVICE_RESET,
 					  nexus, true);
 		return 0;
 	}
@@ -496,25 +498,26 @@ static int scsi_cmd_dispatch(struct scsi_nexus *nexus, struct scsi_cmd *cmd)
 	/* SAM-5 5.8: an unknown LUN answers INQUIRY, REPORT LUNS and
 	 * REQUEST SENSE, and nothing else. */
 	if (!lu && !(op && (op->flags & SCSI_OPF_ANY_LUN))) {
-		scsi_sense_set(cmd, false, SK_ILLEGAL_REQUEST,
-			       ASC_LU_NOT_SUPPORTED, NULL);
+		scsi_cmd_set_sense(cmd, false, SCSI_SK_ILLEGAL_REQUEST,
+				   SCSI_ASC_LU_NOT_SUPPORTED, NULL);
 		return 0;
 	}
 	if (lu && (!op || !(op->flags & SCSI_OPF_NO_UA)) &&
 	    atomic_load_explicit(&lu->ua, memory_order_relaxed)) {
 		ua = atomic_exchange(&lu->ua, 0);
 		if (ua) {
-			scsi_lu_sense(lu, cmd, SK_UNIT_ATTENTION, ua);
+			scsi_lu_sense(lu, cmd, SCSI_SK_UNIT_ATTENTION, ua);
 			return 0;
 		}
 	}
 	if (!op) {
-		scsi_lu_sense(lu, cmd, SK_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
+		scsi_lu_sense(lu, cmd, SCSI_SK_ILLEGAL_REQUEST,
+			      SCSI_ASC_INVALID_OPCODE);
 		return 0;
 	}
 	if (cmd->cdb_len < op->cdb_len) {
-		scsi_lu_sense(lu, cmd, SK_ILLEGAL_REQUEST,
-			      ASC_INVALID_FIELD_CDB);
+		scsi_lu_sense(lu, cmd, SCSI_SK_ILLEGAL_REQUEST,
+			      SCSI_ASC_INVALID_FIELD_CDB);
 		return 0;
 	}
 	if (lu && !(op->flags & SCSI_OPF_RESV_OK) && scsi_lu_conflict(lu)) {

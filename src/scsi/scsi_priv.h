@@ -13,37 +13,6 @@
 #include "iopd/local.h"
 #include "scsi/scsi.h"
 
-/* Sense keys (SPC-4 table 48). */
-#define SK_NO_SENSE	   0x0
-#define SK_NOT_READY	   0x2
-#define SK_MEDIUM_ERROR	   0x3
-#define SK_HARDWARE_ERROR  0x4
-#define SK_ILLEGAL_REQUEST 0x5
-#define SK_UNIT_ATTENTION  0x6
-#define SK_DATA_PROTECT	   0x7
-#define SK_ABORTED_COMMAND 0xb
-#define SK_MISCOMPARE	   0xe
-
-/* Additional sense code and qualifier, as asc << 8 | ascq. */
-#define ASC_NONE		    0x0000
-#define ASC_WRITE_ERROR		    0x0c00
-#define ASC_UNRECOVERED_READ	    0x1100
-#define ASC_PARAM_LIST_LENGTH	    0x1a00
-#define ASC_MISCOMPARE		    0x1d00
-#define ASC_INVALID_OPCODE	    0x2000
-#define ASC_LBA_OUT_OF_RANGE	    0x2100
-#define ASC_INVALID_FIELD_CDB	    0x2400
-#define ASC_LU_NOT_SUPPORTED	    0x2500
-#define ASC_INVALID_FIELD_PARAM	    0x2600
-#define ASC_WRITE_PROTECTED	    0x2700
-#define ASC_SPACE_ALLOC_FAILED	    0x2707
-#define ASC_POWER_ON_RESET	    0x2900
-#define ASC_POWER_ON		    0x2901
-#define ASC_BUS_DEVICE_RESET	    0x2903
-#define ASC_MODE_PARAMS_CHANGED	    0x2a01
-#define ASC_SAVING_PARAMS_UNSUP	    0x3900
-#define ASC_INTERNAL_TARGET_FAILURE 0x4400
-
 struct scsi_lu;
 
 /*
@@ -137,10 +106,6 @@ struct scsi_nexus {
 };
 
 /* scsi_sense.c */
-/* Build sense data into cmd (fixed or descriptor format) and set CHECK
- * CONDITION.  info: the INFORMATION field, or NULL. */
-void scsi_sense_set(struct scsi_cmd *cmd, bool desc, uint8_t key, uint16_t asc,
-		    const uint64_t *info);
 /* The sense an -errno from the Local Transport means for this command. */
 void scsi_sense_from_errno(struct scsi_cmd *cmd, bool desc, int err,
 			   bool writing);
@@ -151,13 +116,16 @@ void scsi_lu_sense(const struct scsi_lu *lu, struct scsi_cmd *cmd, uint8_t key,
 void scsi_sense_field(const struct scsi_lu *lu, struct scsi_cmd *cmd,
 		      unsigned int byte, int bit);
 #define scsi_bad_cdb(lu, cmd)                                                  \
-	scsi_lu_sense(lu, cmd, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_CDB)
+	scsi_lu_sense(lu, cmd, SCSI_SK_ILLEGAL_REQUEST,                        \
+		      SCSI_ASC_INVALID_FIELD_CDB)
 #define scsi_bad_param(lu, cmd)                                                \
-	scsi_lu_sense(lu, cmd, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_PARAM)
+	scsi_lu_sense(lu, cmd, SCSI_SK_ILLEGAL_REQUEST,                        \
+		      SCSI_ASC_INVALID_FIELD_PARAM)
 #define scsi_bad_lba(lu, cmd)                                                  \
-	scsi_lu_sense(lu, cmd, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE)
+	scsi_lu_sense(lu, cmd, SCSI_SK_ILLEGAL_REQUEST,                        \
+		      SCSI_ASC_LBA_OUT_OF_RANGE)
 #define scsi_write_protected(lu, cmd)                                          \
-	scsi_lu_sense(lu, cmd, SK_DATA_PROTECT, ASC_WRITE_PROTECTED)
+	scsi_lu_sense(lu, cmd, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED)
 
 /* scsi_nexus.c */
 struct scsi_task *scsi_task_get(struct scsi_lu *lu, struct scsi_cmd *cmd);

@@ -115,7 +115,7 @@ int scsi_sbc_read(struct scsi_nexus *nexus, struct scsi_lu *lu,
 
 	sbc_rw_decode(cmd->cdb, &lba, &n);
 	/* RDPROTECT: no protection information here (SBC-3 5.11) */
-	if (cmd->cdb[0] != 0x08 && (cmd->cdb[1] & 0xe0)) {
+	if (cmd->cdb[0] != SCSI_OP_READ_6 && (cmd->cdb[1] & 0xe0)) {
 		scsi_bad_cdb(lu, cmd);
 		return 0;
 	}
@@ -159,14 +159,17 @@ int scsi_sbc_write(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		   struct scsi_cmd *cmd)
 {
 	const uint8_t *cdb = cmd->cdb;
-	bool verify = (cdb[0] & 0x1f) == 0x0e; /* 0x2e, 0xae, 0x8e */
+	bool verify = cdb[0] == SCSI_OP_WRITE_VERIFY_10 ||
+		      cdb[0] == SCSI_OP_WRITE_VERIFY_12 ||
+		      cdb[0] == SCSI_OP_WRITE_VERIFY_16;
 	struct scsi_task *t;
 	uint64_t lba;
 	uint32_t n, room;
 	bool fua;
 
 	sbc_rw_decode(cdb, &lba, &n);
-	if (cdb[0] != 0x0a && (cdb[1] & 0xe0)) { /* WRPROTECT, VRPROTECT */
+	if (cdb[0] != SCSI_OP_WRITE_6 &&
+	    (cdb[1] & 0xe0)) { /* WRPROTECT, VRPROTECT */
 		scsi_bad_cdb(lu, cmd);
 		return 0;
 	}
@@ -187,7 +190,7 @@ int scsi_sbc_write(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	if (!n)
 		return 0;
 	/* WRITE AND VERIFY: the data must be on the medium to verify it */
-	fua = verify || (cdb[0] != 0x0a && (cdb[1] & 0x08));
+	fua = verify || (cdb[0] != SCSI_OP_WRITE_6 && (cdb[1] & 0x08));
 	t = scsi_task_get(lu, cmd);
 	if (!t)
 		return sbc_no_task(lu, cmd);
@@ -222,8 +225,8 @@ static int sbc_verify_step(struct scsi_task *t)
 					 : (t->done_blk + b) * bs);
 
 			if (memcmp(t->bounce + b * bs, want, bs)) {
-				scsi_lu_sense(lu, t->cmd, SK_MISCOMPARE,
-					      ASC_MISCOMPARE);
+				scsi_lu_sense(lu, t->cmd, SCSI_SK_MISCOMPARE,
+					      SCSI_ASC_MISCOMPARE);
 				return SCSI_STEP_DONE;
 			}
 		}
@@ -327,7 +330,7 @@ int scsi_sbc_read_capacity16(struct scsi_nexus *nexus, struct scsi_lu *lu,
 int scsi_sbc_read_defect_data(struct scsi_nexus *nexus, struct scsi_lu *lu,
 			      struct scsi_cmd *cmd)
 {
-	bool twelve = cmd->cdb[0] == 0xb7;
+	bool twelve = cmd->cdb[0] == SCSI_OP_READ_DEFECT_DATA_12;
 	uint8_t req = cmd->cdb[twelve ? 1 : 2] & 0x1f, p[8] = { 0 };
 
 	p[1] = req; /* PLISTV, GLISTV as requested; the format echoed */
@@ -543,14 +546,15 @@ int scsi_sbc_unmap(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	if (!sbc_may_write(lu, cmd))
 		return 0;
 	if (!lu->thin) {
-		scsi_lu_sense(lu, cmd, SK_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
+		scsi_lu_sense(lu, cmd, SCSI_SK_ILLEGAL_REQUEST,
+			      SCSI_ASC_INVALID_OPCODE);
 		return 0;
 	}
 	if (!plen)
 		return 0;
 	if (plen < 8 || plen > cmd->buf_len) {
-		scsi_lu_sense(lu, cmd, SK_ILLEGAL_REQUEST,
-			      ASC_PARAM_LIST_LENGTH);
+		scsi_lu_sense(lu, cmd, SCSI_SK_ILLEGAL_REQUEST,
+			      SCSI_ASC_PARAM_LIST_LENGTH);
 		return 0;
 	}
 	n_desc = scsi_get16(p + 2);
@@ -620,7 +624,7 @@ int scsi_sbc_write_same(struct scsi_nexus *nexus, struct scsi_lu *lu,
 			struct scsi_cmd *cmd)
 {
 	const uint8_t *cdb = cmd->cdb;
-	bool sixteen = cdb[0] == 0x93;
+	bool sixteen = cdb[0] == SCSI_OP_WRITE_SAME_16;
 	bool unmap = cdb[1] & 0x08, ndob = sixteen && (cdb[1] & 0x01);
 	uint32_t bs = lu->block_size;
 	struct scsi_task *t;
@@ -707,9 +711,9 @@ static int sbc_caw_step(struct scsi_task *t)
 			if (t->bounce[i] != t->cmd->buf[i]) {
 				/* INFORMATION: offset of the first byte
 				 * that differs */
-				scsi_sense_set(t->cmd, lu->d_sense,
-					       SK_MISCOMPARE, ASC_MISCOMPARE,
-					       &i);
+				scsi_cmd_set_sense(t->cmd, lu->d_sense,
+						   SCSI_SK_MISCOMPARE,
+						   SCSI_ASC_MISCOMPARE, &i);
 				scsi_caw_release(lu);
 				return SCSI_STEP_DONE;
 			}

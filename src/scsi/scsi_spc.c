@@ -318,12 +318,14 @@ int scsi_spc_request_sense(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	 * itself succeeds.  A pending unit attention is reported (and so
 	 * cleared) here. */
 	if (!lu)
-		scsi_sense_set(&tmp, desc, SK_ILLEGAL_REQUEST,
-			       ASC_LU_NOT_SUPPORTED, NULL);
+		scsi_cmd_set_sense(&tmp, desc, SCSI_SK_ILLEGAL_REQUEST,
+				   SCSI_ASC_LU_NOT_SUPPORTED, NULL);
 	else if (ua)
-		scsi_sense_set(&tmp, desc, SK_UNIT_ATTENTION, ua, NULL);
+		scsi_cmd_set_sense(&tmp, desc, SCSI_SK_UNIT_ATTENTION, ua,
+				   NULL);
 	else
-		scsi_sense_set(&tmp, desc, SK_NO_SENSE, ASC_NONE, NULL);
+		scsi_cmd_set_sense(&tmp, desc, SCSI_SK_NO_SENSE, SCSI_ASC_NONE,
+				   NULL);
 	scsi_data_in(cmd, tmp.sense, tmp.sense_len, cmd->cdb[4]);
 	return 0;
 }
@@ -374,7 +376,7 @@ int scsi_spc_mode_sense(struct scsi_nexus *nexus, struct scsi_lu *lu,
 			struct scsi_cmd *cmd)
 {
 	const uint8_t *cdb = cmd->cdb;
-	bool ten = cdb[0] == 0x5a;
+	bool ten = cdb[0] == SCSI_OP_MODE_SENSE_10;
 	bool dbd = cdb[1] & 0x08, llbaa = ten && (cdb[1] & 0x10);
 	int pc = cdb[2] >> 6;
 	uint8_t page = cdb[2] & 0x3f, sub = cdb[3];
@@ -383,8 +385,8 @@ int scsi_spc_mode_sense(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	uint8_t p[256];
 
 	if (pc == 3) {
-		scsi_lu_sense(lu, cmd, SK_ILLEGAL_REQUEST,
-			      ASC_SAVING_PARAMS_UNSUP);
+		scsi_lu_sense(lu, cmd, SCSI_SK_ILLEGAL_REQUEST,
+			      SCSI_ASC_SAVING_PARAMS_UNSUP);
 		return 0;
 	}
 	if (sub != 0 && sub != 0xff) {
@@ -444,11 +446,11 @@ static uint16_t scsi_mode_page_set(struct scsi_lu *lu, const uint8_t *pg,
 	uint32_t n = scsi_mode_page(lu, pg[0] & 0x3f, 0, cur);
 
 	if ((pg[0] & 0x40) || !n || n != len)
-		return ASC_INVALID_FIELD_PARAM;
+		return SCSI_ASC_INVALID_FIELD_PARAM;
 	scsi_mode_page(lu, pg[0] & 0x3f, 1, chg);
 	for (uint32_t i = 2; i < n; i++)
 		if ((pg[i] ^ cur[i]) & ~chg[i])
-			return ASC_INVALID_FIELD_PARAM;
+			return SCSI_ASC_INVALID_FIELD_PARAM;
 	if (!apply)
 		return 0;
 	if ((pg[0] & 0x3f) == 0x08)
@@ -462,7 +464,7 @@ int scsi_spc_mode_select(struct scsi_nexus *nexus, struct scsi_lu *lu,
 			 struct scsi_cmd *cmd)
 {
 	const uint8_t *cdb = cmd->cdb, *p = cmd->buf;
-	bool ten = cdb[0] == 0x55;
+	bool ten = cdb[0] == SCSI_OP_MODE_SELECT_10;
 	uint32_t len = ten ? scsi_get16(cdb + 7) : cdb[4];
 	uint32_t hdr = ten ? 8 : 4, bdl, off;
 	uint16_t asc = 0;
@@ -475,14 +477,14 @@ int scsi_spc_mode_select(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	if (!len)
 		return 0;
 	if (len > cmd->buf_len || len < hdr) {
-		scsi_lu_sense(lu, cmd, SK_ILLEGAL_REQUEST,
-			      ASC_PARAM_LIST_LENGTH);
+		scsi_lu_sense(lu, cmd, SCSI_SK_ILLEGAL_REQUEST,
+			      SCSI_ASC_PARAM_LIST_LENGTH);
 		return 0;
 	}
 	bdl = ten ? scsi_get16(p + 6) : p[3];
 	if (hdr + bdl > len) {
-		scsi_lu_sense(lu, cmd, SK_ILLEGAL_REQUEST,
-			      ASC_PARAM_LIST_LENGTH);
+		scsi_lu_sense(lu, cmd, SCSI_SK_ILLEGAL_REQUEST,
+			      SCSI_ASC_PARAM_LIST_LENGTH);
 		return 0;
 	}
 	if (bdl) {
@@ -500,14 +502,14 @@ int scsi_spc_mode_select(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		for (off = hdr + bdl; off < len && !asc;
 		     off += 2 + p[off + 1]) {
 			if (len - off < 2 || off + 2 + p[off + 1] > len) {
-				asc = ASC_PARAM_LIST_LENGTH;
+				asc = SCSI_ASC_PARAM_LIST_LENGTH;
 				break;
 			}
 			asc = scsi_mode_page_set(lu, p + off, 2 + p[off + 1],
 						 apply);
 		}
 		if (asc) {
-			scsi_lu_sense(lu, cmd, SK_ILLEGAL_REQUEST, asc);
+			scsi_lu_sense(lu, cmd, SCSI_SK_ILLEGAL_REQUEST, asc);
 			return 0;
 		}
 	}

@@ -748,14 +748,14 @@ static void test_sense_formats(void)
 	CHECK_EQ_INT(c.sense[1], 0x4);
 	CHECK_EQ_INT(c.status, SCSI_STATUS_CHECK_CONDITION);
 	/* Descriptor format carries INFORMATION in its own descriptor. */
-	scsi_sense_set(&c, true, 0xe, 0x1d00, &info);
+	scsi_cmd_set_sense(&c, true, 0xe, 0x1d00, &info);
 	CHECK_EQ_INT(c.sense_len, 20);
 	CHECK_EQ_INT(c.sense[7], 12);
 	CHECK_EQ_INT(c.sense[8], 0);
 	CHECK_EQ_INT(c.sense[10], 0x80);
 	CHECK_EQ_INT(be64(c.sense + 12), 0x1234);
 	/* The transport's own: fixed, 18 bytes. */
-	scsi_cmd_set_sense(&c, 0xb, 0x47, 0x00);
+	scsi_cmd_set_sense(&c, false, 0xb, 0x4700, NULL);
 	CHECK_EQ_INT(c.sense_len, 18);
 	CHECK_EQ_INT(c.sense[0], 0x70);
 	CHECK_EQ_INT(c.sense[12], 0x47);

@@ -298,21 +298,11 @@ static void iscsi_task_respond(struct iscsi_task *t)
 	iscsi_tx_push(proto, &t->tx);
 }
 
-/* Fixed-format sense (SPC-4 §4.5.3) for errors the transport finds. */
-static void iscsi_task_fail(struct iscsi_task *t, uint8_t key, uint8_t asc,
-			    uint8_t ascq)
+/* Fixed-format sense for errors the transport finds itself. */
+static void iscsi_task_fail(struct iscsi_task *t, uint8_t key, uint16_t asc)
 {
-	struct scsi_cmd *c = &t->scmd;
-
-	c->status = SCSI_STATUS_CHECK_CONDITION;
-	memset(c->sense, 0, 18);
-	c->sense[0] = 0x70;
-	c->sense[2] = key;
-	c->sense[7] = 10;
-	c->sense[12] = asc;
-	c->sense[13] = ascq;
-	c->sense_len = 18;
-	c->data_len = 0;
+	scsi_cmd_set_sense(&t->scmd, false, key, asc, NULL);
+	t->scmd.data_len = 0;
 }
 
 static void iscsi_scsi_done(struct scsi_cmd *c)
@@ -540,11 +530,13 @@ int iscsi_cmd_hdr(struct iscsi_proto *proto, uint8_t **dst)
 	proto->rx_task = t;
 	if (rd && wr) {
 		/* Bidirectional commands are not supported. */
-		iscsi_task_fail(t, 0x05, 0x24, 0x00);
+		iscsi_task_fail(t, SCSI_SK_ILLEGAL_REQUEST,
+				SCSI_ASC_INVALID_FIELD_CDB);
 		t->discard = true;
 	} else if (edtl > proto->cfg.limits.max_request_bytes ||
 		   iscsi_task_buf(t, edtl) < 0) {
-		iscsi_task_fail(t, 0x05, 0x24, 0x00);
+		iscsi_task_fail(t, SCSI_SK_ILLEGAL_REQUEST,
+				SCSI_ASC_INVALID_FIELD_CDB);
 		t->discard = true;
 	}
 	if (wr) {
@@ -629,7 +621,8 @@ int iscsi_data_out_hdr(struct iscsi_proto *proto, uint8_t **dst)
 			 "%u, length %u)",
 			 iscsi_peer(proto), itt, datasn, off, len);
 		*dst = len ? iscsi_scratch(proto) : NULL;
-		iscsi_task_fail(t, 0x0b, 0x4b, 0x00); /* DATA PHASE ERROR */
+		iscsi_task_fail(t, SCSI_SK_ABORTED_COMMAND,
+				SCSI_ASC_DATA_PHASE_ERROR);
 		t->discard = true;
 		t->got = t->edtl;
 		for (unsigned int i = 0; i < ISCSI_OUR_MAX_R2T; i++)
@@ -660,7 +653,8 @@ int iscsi_data_out_pdu(struct iscsi_proto *proto, const uint8_t *data,
 	if (proto->rx_drop || !t)
 		return 0;
 	if (!digest_ok) {
-		iscsi_task_fail(t, 0x0b, 0x47, 0x05); /* CRC error */
+		iscsi_task_fail(t, SCSI_SK_ABORTED_COMMAND,
+				SCSI_ASC_PROTOCOL_CRC_ERROR);
 		t->discard = true;
 		t->got = t->edtl;
 		for (unsigned int i = 0; i < ISCSI_OUR_MAX_R2T; i++)
