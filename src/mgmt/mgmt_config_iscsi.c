@@ -22,6 +22,7 @@
 #include "base/base_log.h"
 #include "mgmt/mgmt_config.h"
 #include "mgmt/mgmt_config_iscsi.h"
+#include "mgmt/mgmt_secret.h"
 
 #define MGMT_ISCSI_NAME_MAX   223 /* RFC 7143 section 4.2.7.1 */
 #define MGMT_ISCSI_SECRET_MAX 255
@@ -146,74 +147,12 @@ static int mgmt_iscsi_name_dup(const char *what, const char *name, char **out)
 
 /* CHAP -------------------------------------------------------------------- */
 
-/* Read a CHAP secret: one line, from a file only its owner may read. */
-static int mgmt_iscsi_secret_read(const char *what, const char *path,
-				  char **out)
-{
-	char buf[MGMT_ISCSI_SECRET_MAX + 3];
-	struct stat st;
-	ssize_t n;
-	size_t len;
-	int fd, ret = -EINVAL;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		ret = -errno;
-		log_error("config: iscsi: %s: secret file %s: %s", what, path,
-			  strerror(errno));
-		return ret;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		log_error("config: iscsi: %s: secret file %s is not a regular "
-			  "file",
-			  what, path);
-		goto out;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		log_error("config: iscsi: %s: secret file %s is accessible by "
-			  "group or others (mode %04o); refusing it: chmod 600 "
-			  "%s",
-			  what, path, (unsigned int)(st.st_mode & 07777), path);
-		goto out;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n < 0) {
-		ret = -errno;
-		log_error("config: iscsi: %s: secret file %s: %s", what, path,
-			  strerror(errno));
-		goto out;
-	}
-	len = (size_t)n;
-	if (len && buf[len - 1] == '\n')
-		len--;
-	if (len && buf[len - 1] == '\r')
-		len--;
-	buf[len] = 0;
-	if (len == 0 || len > MGMT_ISCSI_SECRET_MAX || memchr(buf, 0, len) ||
-	    memchr(buf, '\n', len)) {
-		log_error("config: iscsi: %s: secret file %s must hold one "
-			  "line of 1 to %d bytes",
-			  what, path, MGMT_ISCSI_SECRET_MAX);
-		goto out;
-	}
-	if (len < MGMT_ISCSI_SECRET_MIN)
-		log_warn("config: iscsi: %s: the secret in %s is shorter than "
-			 "%d bytes; some initiators refuse it",
-			 what, path, MGMT_ISCSI_SECRET_MIN);
-	*out = strdup(buf);
-	ret = *out ? 0 : -ENOMEM;
-out:
-	explicit_bzero(buf, sizeof(buf));
-	close(fd);
-	return ret;
-}
-
 /* {"user": NAME, "secret_file": PATH} */
 static int mgmt_iscsi_json_chap(const char *what, json_t *obj,
 				struct iscsi_chap *chap)
 {
 	const char *key, *user = NULL, *file = NULL;
-	char *secret = NULL;
+	char *secret = NULL, label[160];
 	json_t *v;
 	int ret;
 
@@ -248,9 +187,14 @@ static int mgmt_iscsi_json_chap(const char *what, json_t *obj,
 			  what);
 		return -EINVAL;
 	}
-	ret = mgmt_iscsi_secret_read(what, file, &secret);
+	snprintf(label, sizeof(label), "config: iscsi: %s", what);
+	ret = mgmt_secret_read(label, file, MGMT_ISCSI_SECRET_MAX, &secret);
 	if (ret < 0)
 		return ret;
+	if (strlen(secret) < MGMT_ISCSI_SECRET_MIN)
+		log_warn("%s: the secret in %s is shorter than %d bytes; some "
+			 "initiators refuse it",
+			 label, file, MGMT_ISCSI_SECRET_MIN);
 	mgmt_iscsi_chap_free(chap);
 	chap->secret = secret;
 	chap->user = strdup(user);

@@ -27,12 +27,14 @@
 #include "base/base_log.h"
 #include "iopd/remote.h"
 #include "mgmt/mgmt_rpc.h"
+#include "mgmt/mgmt_secret.h"
 
 #define MGMT_RPC_MAX_CLIENTS	16
 #define MGMT_RPC_MAX_LINE_BYTES (1024 * 1024)
 #define MGMT_RPC_SEND_TIMEOUT_S 10
 #define MGMT_RPC_MAX_LISTENERS	5 /* the Unix socket and 4 TCP addresses */
 #define MGMT_RPC_MIN_TOKEN	16
+#define MGMT_RPC_MAX_TOKEN	1021
 
 static const struct mgmt_method *const mgmt_rpc_tables[] = {
 	mgmt_rpc_daemon_methods, mgmt_rpc_iop_methods,
@@ -664,38 +666,27 @@ static int mgmt_rpc_bind_unix(struct mgmt_rpc *rpc, const char *path)
 /* The token: one line, from a file nobody but its owner can read. */
 static int mgmt_rpc_token_load(struct mgmt_rpc *rpc, const char *path)
 {
-	char buf[1024];
-	struct stat st;
-	size_t n;
-	FILE *f;
+	int ret;
 
-	f = path ? fopen(path, "re") : NULL;
-	if (!f) {
-		log_error("mgmt listen: a token file is required (%s)",
-			  path ? strerror(errno) : "--mgmt-token-file");
+	if (!path) {
+		log_error("mgmt listen: a token file is required "
+			  "(--mgmt-token-file)");
 		return -EINVAL;
 	}
-	if (fstat(fileno(f), &st) < 0 || (st.st_mode & 077) ||
-	    st.st_uid != geteuid()) {
-		log_error("mgmt token file %s: must be ours and mode 0600 or "
-			  "stricter",
-			  path);
-		fclose(f);
-		return -EPERM;
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	buf[strcspn(buf, "\r\n")] = 0;
-	if (strlen(buf) < MGMT_RPC_MIN_TOKEN) {
+	ret = mgmt_secret_read("mgmt token", path, MGMT_RPC_MAX_TOKEN,
+			       &rpc->token);
+	if (ret < 0)
+		return ret;
+	if (strlen(rpc->token) < MGMT_RPC_MIN_TOKEN) {
 		log_error("mgmt token file %s: the token needs at least %d "
 			  "characters",
 			  path, MGMT_RPC_MIN_TOKEN);
+		explicit_bzero(rpc->token, strlen(rpc->token));
+		free(rpc->token);
+		rpc->token = NULL;
 		return -EINVAL;
 	}
-	rpc->token = strdup(buf);
-	explicit_bzero(buf, sizeof(buf));
-	return rpc->token ? 0 : -ENOMEM;
+	return 0;
 }
 
 static int mgmt_rpc_bind_tcp(struct mgmt_rpc *rpc, const char *addr)
