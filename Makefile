@@ -16,9 +16,12 @@ SAN ?= 0
 ifeq ($(SAN),1)
 BUILD ?= build-asan
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# IOPD_NEVER() (src/base/base_assert.h) aborts here instead of surviving.
+DEBUGFLAGS := -DIOPD_DEBUG=1
 else
 BUILD ?= build
 SANFLAGS :=
+DEBUGFLAGS :=
 endif
 
 DDMS ?= null ram file bdev fault
@@ -33,7 +36,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luring -ljans
 WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wformat=2 \
 	-Wimplicit-fallthrough -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread -fPIC $(WARN) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) \
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread -fPIC $(WARN) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(DEBUGFLAGS) \
 	-Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP \
 	$(foreach d,$(DDMS),-DIOPD_DDM_$(shell echo $(d) | tr a-z A-Z)=1) \
 	$(foreach t,$(TRANSPORTS),-DIOPD_TRANSPORT_$(shell echo $(t) | tr a-z A-Z)=1)

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/base_assert.h"
 #include "base/base_engine.h"
 #include "base/base_log.h"
 #include "base/base_pool.h"
@@ -186,6 +187,8 @@ static int base_epoll_try(struct base_io *io)
 				    SOCK_NONBLOCK | SOCK_CLOEXEC);
 			break;
 		default:
+			/* Only stream ops and ACCEPT come here. */
+			IOPD_NEVER(true);
 			n = -1;
 			errno = EINVAL;
 			break;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/base_assert.h"
 #include "base/base_log.h"
 #include "ddm/ddm_fd.h"
 
@@ -363,6 +364,8 @@ void ddm_fd_submit(struct ddm_req *req)
 		ddm_req_complete(req, -ret);
 		return;
 	default:
+		/* The Local Transport passes only the ops above down. */
+		IOPD_NEVER(true);
 		ddm_req_complete(req, -EINVAL);
 		return;
 	}

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/base_assert.h"
 #include "base/base_log.h"
 #include "remote/nbd/nbd_proto_priv.h"
 
@@ -200,8 +201,8 @@ static void nbd_cmd_done(struct iop_msg *msg, int result)
 	struct nbd_slot *slot = msg->cookie;
 	struct nbd_proto *proto = slot->proto;
 
-	/* done runs exactly once (iopd/local.h); survive it anyway. */
-	if (slot->state != NBD_SLOT_INFLIGHT)
+	/* done runs exactly once (iopd/local.h). */
+	if (IOPD_NEVER(slot->state != NBD_SLOT_INFLIGHT))
 		return;
 	proto->inflight--;
 	if (proto->cfg.stats)
