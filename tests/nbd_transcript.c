@@ -270,7 +270,7 @@ HELPER void t_start_default(void)
 
 HELPER void t_stop(void)
 {
-	CHECK_EQ_INT(nbd_proto_inflight(T.proto), 0);
+	CHECK_EQ_INT(remote_engine_inflight(nbd_proto_engine(T.proto)), 0);
 	nbd_proto_destroy(T.proto);
 	for (unsigned int i = 0; i < T.fb.n_devs; i++)
 		CHECK_EQ_INT(T.fb.devs[i].sessions_open, 0);
@@ -284,7 +284,8 @@ HELPER void t_drain_mode(size_t chunk, bool discard)
 	struct iovec iov[8];
 	int n;
 
-	while ((n = nbd_proto_tx_iov(T.proto, iov, 8)) > 0) {
+	while ((n = remote_engine_tx_iov(nbd_proto_engine(T.proto), iov, 8)) >
+	       0) {
 		size_t total = 0;
 
 		for (int i = 0; i < n; i++) {
@@ -300,7 +301,7 @@ HELPER void t_drain_mode(size_t chunk, bool discard)
 			if (chunk && total == chunk)
 				break;
 		}
-		nbd_proto_tx_done(T.proto, total);
+		remote_engine_tx_done(nbd_proto_engine(T.proto), total);
 	}
 }
 
@@ -348,7 +349,7 @@ HELPER void t_skip_output(void)
 /* Feed C (all of it must be taken) and clear it. */
 HELPER void t_feed_at(const char *file, int line)
 {
-	long ret = nbd_proto_feed(T.proto, C.b, C.len);
+	long ret = remote_engine_feed(nbd_proto_engine(T.proto), C.b, C.len);
 
 	if (ret != (long)C.len) {
 		printf("#   %s:%d: feed returned %ld, want %zu\n", file, line,
@@ -365,7 +366,7 @@ HELPER size_t t_rx_room(void)
 	void *buf;
 	size_t len;
 
-	nbd_proto_rx_buf(T.proto, &buf, &len);
+	remote_engine_rx_buf(nbd_proto_engine(T.proto), &buf, &len);
 	return len;
 }
 

@@ -16,11 +16,11 @@
 #include "remote/remote_stream.h"
 
 void remote_stream_init(struct remote_stream *s,
-			const struct remote_stream_ops *ops,
+			void (*pump)(struct remote_conn *conn),
 			struct remote_conn *conn,
 			const struct remote_conn_args *args)
 {
-	s->ops = ops;
+	s->pump = pump;
 	s->conn = conn;
 	s->loop = args->loop;
 	s->rx_fd = args->rx_fd;
@@ -41,7 +41,7 @@ void remote_stream_close_fds(int rx_fd, int tx_fd)
 void remote_stream_release(struct remote_stream *s)
 {
 	log_debug("%s: disconnected", s->peer);
-	s->ops->destroy(s->engine);
+	remote_engine_destroy(s->engine);
 	remote_stream_close_fds(s->rx_fd, s->tx_fd);
 	s->closed(s->opaque, s->conn);
 }
@@ -51,7 +51,7 @@ void remote_stream_rx_stop(struct remote_stream *s)
 	if (s->rx_closed)
 		return;
 	s->rx_closed = true;
-	s->ops->rx_eof(s->engine);
+	remote_engine_rx_eof(s->engine);
 	if (s->rx_stop_shuts && s->rx_busy)
 		shutdown(s->rx_fd, SHUT_RD);
 }
@@ -69,7 +69,7 @@ static void remote_stream_rx_done(struct base_io *io, int result)
 
 	s->rx_busy = false;
 	if (result == -EINTR || result == -EAGAIN) {
-		s->ops->pump(s->conn);
+		s->pump(s->conn);
 		return;
 	}
 	if (result <= 0)
@@ -84,10 +84,10 @@ static void remote_stream_rx_done(struct base_io *io, int result)
 		if (s->stats)
 			s->stats->bytes_in += (uint64_t)result;
 		/* On error the engine logged why; the stream is lost. */
-		if (s->ops->rx_done(s->engine, (size_t)result) < 0)
+		if (remote_engine_rx_done(s->engine, (size_t)result) < 0)
 			remote_stream_break(s);
 	}
-	s->ops->pump(s->conn);
+	s->pump(s->conn);
 }
 
 static void remote_stream_tx_done(struct base_io *io, int result)
@@ -97,7 +97,7 @@ static void remote_stream_tx_done(struct base_io *io, int result)
 
 	s->tx_busy = false;
 	if (result == -EINTR || result == -EAGAIN) {
-		s->ops->pump(s->conn);
+		s->pump(s->conn);
 		return;
 	}
 	if (result < 0) {
@@ -110,20 +110,20 @@ static void remote_stream_tx_done(struct base_io *io, int result)
 		else
 			for (int i = 0; i < io->iovcnt; i++)
 				total += s->tx_iov[i].iov_len;
-		s->ops->tx_done(s->engine, total);
+		remote_engine_tx_done(s->engine, total);
 	} else if (result == 0 && io->op == BASE_IO_STREAM_SENDFILE) {
 		/* The file shrank under a reply that promised its bytes. */
 		log_warn("%s: export shrank under a read: disconnecting",
 			 s->peer);
 		s->tx_broken = true;
 		remote_stream_rx_stop(s);
-		s->ops->tx_done(s->engine, io->len);
+		remote_engine_tx_done(s->engine, io->len);
 	} else {
 		if (s->stats)
 			s->stats->bytes_out += (uint64_t)result;
-		s->ops->tx_done(s->engine, (size_t)result);
+		remote_engine_tx_done(s->engine, (size_t)result);
 	}
-	s->ops->pump(s->conn);
+	s->pump(s->conn);
 }
 
 int remote_stream_read(struct remote_stream *s, void *buf, size_t len)
@@ -147,8 +147,10 @@ static void remote_stream_rx_arm(struct remote_stream *s)
 	void *buf;
 	size_t len;
 
-	s->ops->rx_buf(s->engine, &buf, &len);
-	if (len == 0)
+	remote_engine_rx_buf(s->engine, &buf, &len);
+	/* Asking may let the engine parse input a pause held back and kick:
+	 * the pump that ran then may have armed the read already. */
+	if (len == 0 || s->rx_busy)
 		return;
 	if (remote_stream_read(s, buf, len) < 0)
 		remote_stream_rx_stop(s);
@@ -172,11 +174,11 @@ static void remote_stream_tx_file(struct remote_stream *s)
 {
 	size_t len;
 
-	if (!s->ops->tx_file || !s->ops->tx_file(s->engine, &s->tx_io.src_fd,
-						 &s->tx_io.offset, &len))
+	if (!remote_engine_tx_file(s->engine, &s->tx_io.src_fd,
+				   &s->tx_io.offset, &len))
 		return;
 	if (s->tx_broken) {
-		s->ops->tx_done(s->engine, len);
+		remote_engine_tx_done(s->engine, len);
 		return;
 	}
 	s->tx_io.op = BASE_IO_STREAM_SENDFILE;
@@ -186,7 +188,8 @@ static void remote_stream_tx_file(struct remote_stream *s)
 
 static void remote_stream_tx_arm(struct remote_stream *s)
 {
-	int n = s->ops->tx_iov(s->engine, s->tx_iov, REMOTE_STREAM_TX_IOV);
+	int n = remote_engine_tx_iov(s->engine, s->tx_iov,
+				     REMOTE_STREAM_TX_IOV);
 	size_t total = 0;
 
 	if (n == 0)
@@ -197,7 +200,7 @@ static void remote_stream_tx_arm(struct remote_stream *s)
 		/* Nobody will read it: let the engine free its slots. */
 		for (int i = 0; i < n; i++)
 			total += s->tx_iov[i].iov_len;
-		s->ops->tx_done(s->engine, total);
+		remote_engine_tx_done(s->engine, total);
 		return;
 	}
 	s->tx_io.op = BASE_IO_STREAM_WRITEV;
@@ -213,8 +216,8 @@ static bool remote_stream_tx_pending(struct remote_stream *s)
 	size_t len;
 	int fd;
 
-	return s->ops->tx_iov(s->engine, s->tx_iov, 1) != 0 ||
-	       (s->ops->tx_file && s->ops->tx_file(s->engine, &fd, &off, &len));
+	return remote_engine_tx_iov(s->engine, s->tx_iov, 1) != 0 ||
+	       remote_engine_tx_file(s->engine, &fd, &off, &len);
 }
 
 bool remote_stream_pump(struct remote_stream *s)
@@ -232,7 +235,7 @@ bool remote_stream_pump(struct remote_stream *s)
 		if (s->tx_busy || !was_broken || !remote_stream_tx_pending(s))
 			break;
 	}
-	done = s->ops->finished(s->engine);
+	done = remote_engine_finished(s->engine);
 	if (done && !s->rx_closed)
 		remote_stream_rx_stop(s);
 	return done;

@@ -3,7 +3,7 @@
  * The socket side shared by the Remote Transports' servers (nbd_server.c,
  * iscsi_server.c): one outstanding read and one outstanding write per
  * connection on the worker's loop, moving bytes between the fds and a
- * protocol engine reached through an ops table.  Engine-agnostic: the
+ * protocol engine's frame (remote_engine.h).  Engine-agnostic: the
  * server keeps its own teardown policy (when to post the free, lingering,
  * timers) and calls remote_stream_pump() from its own pump.
  */
@@ -17,28 +17,15 @@
 
 #include "base/base_loop.h"
 #include "iopd/remote.h"
+#include "remote/remote_engine.h"
 
 #define REMOTE_STREAM_TX_IOV 64
 
-/* The engine's byte-stream API (nbd_proto_*, iscsi_proto_*). */
-struct remote_stream_ops {
-	void (*rx_buf)(void *engine, void **buf, size_t *len);
-	int (*rx_done)(void *engine, size_t n);
-	void (*rx_eof)(void *engine);
-	int (*tx_iov)(void *engine, struct iovec *iov, int max_iov);
-	/* NULL if the engine never sends file bytes (sendfile). */
-	bool (*tx_file)(void *engine, int *fd, uint64_t *offset, size_t *len);
-	void (*tx_done)(void *engine, size_t n);
-	bool (*finished)(void *engine);
-	void (*destroy)(void *engine);
+struct remote_stream {
+	struct remote_engine *engine; /* set once the engine is created */
 	/* The server's pump, run after every read or write completes. */
 	void (*pump)(struct remote_conn *conn);
-};
-
-struct remote_stream {
-	const struct remote_stream_ops *ops;
-	void *engine;		  /* set once the engine is created */
-	struct remote_conn *conn; /* the server's connection embedding this */
+	struct remote_conn *conn; /* the connection embedding this */
 	struct base_loop *loop;
 	int rx_fd, tx_fd;
 	struct base_io rx_io, tx_io;
@@ -57,9 +44,18 @@ struct remote_stream {
 	char peer[64];
 };
 
+/*
+ * A Remote Transport's connection, the object iopd/remote.h hands the
+ * Connection Manager.  Every server's connection starts with it (NBD
+ * needs nothing more; iSCSI adds its timer and lingering).
+ */
+struct remote_conn {
+	struct remote_stream s;
+};
+
 /* Copies the fds, loop, stats, closed callback and peer from args. */
 void remote_stream_init(struct remote_stream *s,
-			const struct remote_stream_ops *ops,
+			void (*pump)(struct remote_conn *conn),
 			struct remote_conn *conn,
 			const struct remote_conn_args *args);
 

@@ -29,14 +29,14 @@ static void fuzz_drain(struct iscsi_proto *p, bool slow)
 	struct iovec iov[8];
 	int n;
 
-	while ((n = iscsi_proto_tx_iov(p, iov, 8)) > 0) {
+	while ((n = remote_engine_tx_iov(iscsi_proto_engine(p), iov, 8)) > 0) {
 		size_t total = 0;
 
 		for (int i = 0; i < n; i++)
 			total += iov[i].iov_len;
 		if (slow && total > 5)
 			total = 5;
-		iscsi_proto_tx_done(p, total);
+		remote_engine_tx_done(iscsi_proto_engine(p), total);
 	}
 }
 
@@ -94,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		long ret;
 
 		fs.hold = mode & 1;
-		ret = iscsi_proto_feed(p, data + pos, n);
+		ret = remote_engine_feed(iscsi_proto_engine(p), data + pos, n);
 		if (ret < 0)
 			break;
 		pos += (size_t)ret;
@@ -111,11 +111,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 
-	iscsi_proto_rx_eof(p);
+	remote_engine_rx_eof(iscsi_proto_engine(p));
 	fs.hold = false;
 	fs_complete();
 	fuzz_drain(p, false);
-	if (iscsi_proto_inflight(p) != 0 || !iscsi_proto_finished(p))
+	if (remote_engine_inflight(iscsi_proto_engine(p)) != 0 ||
+	    !remote_engine_finished(iscsi_proto_engine(p)))
 		abort();
 	iscsi_proto_destroy(p);
 	if (fs.n_open != 0)

@@ -51,14 +51,15 @@ static void fuzz_drain(struct fuzz *f)
 	struct iovec iov[4];
 	int n;
 
-	while ((n = nbd_proto_tx_iov(f->proto, iov, 4)) > 0) {
+	while ((n = remote_engine_tx_iov(nbd_proto_engine(f->proto), iov, 4)) >
+	       0) {
 		size_t total = 0;
 
 		for (int i = 0; i < n; i++)
 			total += iov[i].iov_len;
 		if ((f->mode & 4) && total > 7)
 			total = 7;
-		nbd_proto_tx_done(f->proto, total);
+		remote_engine_tx_done(nbd_proto_engine(f->proto), total);
 	}
 }
 
@@ -116,7 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	while (pos < size && stuck < 3) {
 		size_t n = size - pos < chunk ? size - pos : chunk;
-		long ret = nbd_proto_feed(f.proto, data + pos, n);
+		long ret = remote_engine_feed(nbd_proto_engine(f.proto),
+					      data + pos, n);
 
 		if (ret < 0)
 			break;
@@ -127,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_drain(&f);
 	}
 
-	nbd_proto_rx_eof(f.proto);
+	remote_engine_rx_eof(nbd_proto_engine(f.proto));
 	while (fuzz_pending(&f) > 0) {
 		fake_complete_all(&f.fb.devs[0]);
 		fake_complete_all(&f.fb.devs[1]);
@@ -135,7 +137,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_drain(&f);
 	}
 	fuzz_drain(&f);
-	if (nbd_proto_inflight(f.proto) != 0 || !nbd_proto_finished(f.proto))
+	if (remote_engine_inflight(nbd_proto_engine(f.proto)) != 0 ||
+	    !remote_engine_finished(nbd_proto_engine(f.proto)))
 		abort();
 	nbd_proto_destroy(f.proto);
 	for (unsigned int i = 0; i < f.fb.n_devs; i++)

@@ -221,7 +221,7 @@ struct cli {
 	size_t out_len, out_off;
 	bool hd, dd; /* digests in use (after login) */
 	uint32_t cmdsn, itt, exp_statsn;
-	int fed; /* last iscsi_proto_feed result */
+	int fed; /* last remote_engine_feed result */
 };
 
 static inline void cli_drain(struct cli *c)
@@ -229,7 +229,8 @@ static inline void cli_drain(struct cli *c)
 	struct iovec iov[16];
 	int n;
 
-	while ((n = iscsi_proto_tx_iov(c->p, iov, 16)) > 0) {
+	while ((n = remote_engine_tx_iov(iscsi_proto_engine(c->p), iov, 16)) >
+	       0) {
 		size_t total = 0;
 
 		for (int i = 0; i < n; i++) {
@@ -239,7 +240,7 @@ static inline void cli_drain(struct cli *c)
 			c->out_len += iov[i].iov_len;
 			total += iov[i].iov_len;
 		}
-		iscsi_proto_tx_done(c->p, total);
+		remote_engine_tx_done(iscsi_proto_engine(c->p), total);
 	}
 }
 
@@ -291,7 +292,7 @@ static inline int cli_send(struct cli *c, uint8_t *bhs, const void *data,
 					 iscsi_crc32c(buf + n, dlen + pad));
 		n += dlen + pad + (c->dd ? 4 : 0);
 	}
-	c->fed = (int)iscsi_proto_feed(c->p, buf, n);
+	c->fed = (int)remote_engine_feed(iscsi_proto_engine(c->p), buf, n);
 	cli_drain(c);
 	return c->fed;
 }

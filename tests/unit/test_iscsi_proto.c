@@ -67,7 +67,7 @@ static void test_login_discovery_sendtargets(void)
 		CHECK_EQ_INT(rsp[0], ISCSI_OP_REJECT);
 		CHECK_EQ_INT(rsp[2], ISCSI_REJECT_PROTOCOL);
 	}
-	CHECK(!iscsi_proto_finished(c.p));
+	CHECK(!remote_engine_finished(iscsi_proto_engine(c.p)));
 	cli_destroy(&c);
 }
 
@@ -183,7 +183,7 @@ static void test_login_status_classes(void)
 	fx_setup(1);
 	cli_create(&c, NULL);
 	CHECK_EQ_INT(cli_login(&c, "iqn.2026-11.org.iopd:nope", NULL), 0x0203);
-	CHECK(iscsi_proto_finished(c.p));
+	CHECK(remote_engine_finished(iscsi_proto_engine(c.p)));
 	cli_destroy(&c);
 
 	cli_create(&c, NULL);
@@ -271,7 +271,7 @@ static void test_bad_input_before_login(void)
 	cli_create(&c, NULL);
 	bhs[0] = ISCSI_OP_SCSI_CMD;
 	CHECK(cli_send(&c, bhs, NULL, 0) < 0);
-	CHECK(iscsi_proto_finished(c.p));
+	CHECK(remote_engine_finished(iscsi_proto_engine(c.p)));
 	cli_destroy(&c);
 
 	/* a huge data segment */
@@ -279,7 +279,8 @@ static void test_bad_input_before_login(void)
 	memset(bhs, 0, sizeof(bhs));
 	bhs[0] = ISCSI_OP_LOGIN_REQ | ISCSI_OP_IMMEDIATE;
 	iscsi_put24(bhs + 5, 0xffffff);
-	c.fed = (int)iscsi_proto_feed(c.p, bhs, sizeof(bhs));
+	c.fed = (int)remote_engine_feed(iscsi_proto_engine(c.p), bhs,
+					sizeof(bhs));
 	CHECK(c.fed < 0);
 	cli_destroy(&c);
 }
@@ -656,14 +657,16 @@ static void test_digests(void)
 		iscsi_crc32c_put(raw + 48, iscsi_crc32c(bhs, 48));
 		memset(raw + 52, 1, 512);
 		iscsi_crc32c_put(raw + 52 + 512, 0x12345678);
-		CHECK(iscsi_proto_feed(c.p, raw, sizeof(raw)) > 0);
+		CHECK(remote_engine_feed(iscsi_proto_engine(c.p), raw,
+					 sizeof(raw)) > 0);
 		c.dd = true;
 		CHECK(cli_recv(&c, rsp, NULL, NULL));
 		CHECK_EQ_INT(rsp[0], ISCSI_OP_REJECT);
 		CHECK_EQ_INT(rsp[2], ISCSI_REJECT_DATA_DIGEST);
 		/* a bad header digest: disconnect */
 		iscsi_crc32c_put(raw + 48, 0x12345678);
-		CHECK(iscsi_proto_feed(c.p, raw, sizeof(raw)) < 0);
+		CHECK(remote_engine_feed(iscsi_proto_engine(c.p), raw,
+					 sizeof(raw)) < 0);
 	}
 	cli_destroy(&c);
 }
@@ -730,7 +733,7 @@ static void test_tmf(void)
 	sn = c.cmdsn;
 	cli_cmd(&c, ISCSI_FLAG_F | ISCSI_FLAG_CMD_R, cdb, 512, NULL, 0, false);
 	itt = c.itt;
-	CHECK_EQ_INT(iscsi_proto_inflight(c.p), 1);
+	CHECK_EQ_INT(remote_engine_inflight(iscsi_proto_engine(c.p)), 1);
 	memset(bhs, 0, sizeof(bhs));
 	bhs[0] = ISCSI_OP_TMF_REQ | ISCSI_OP_IMMEDIATE;
 	bhs[1] = ISCSI_FLAG_F | ISCSI_TMF_ABORT_TASK;
@@ -786,7 +789,8 @@ static void test_tmf(void)
 		memcpy(raw, cmd, ISCSI_BHS_BYTES);
 		iscsi_put32(bhs + 24, c.cmdsn);
 		memcpy(raw + ISCSI_BHS_BYTES, bhs, ISCSI_BHS_BYTES);
-		CHECK_EQ_INT(iscsi_proto_feed(c.p, raw, sizeof(raw)),
+		CHECK_EQ_INT(remote_engine_feed(iscsi_proto_engine(c.p), raw,
+						sizeof(raw)),
 			     (long)sizeof(raw));
 		CHECK(cli_recv(&c, rsp, NULL, NULL));
 		CHECK_EQ_INT(rsp[0], ISCSI_OP_R2T);
@@ -808,7 +812,7 @@ static void test_tmf(void)
 	CHECK(cli_recv(&c, rsp, NULL, NULL));
 	CHECK_EQ_INT(rsp[0], ISCSI_OP_TMF_RSP);
 	CHECK_EQ_INT(fs.last_tmf, SCSI_TMF_TARGET_COLD_RESET);
-	CHECK(iscsi_proto_finished(c.p));
+	CHECK(remote_engine_finished(iscsi_proto_engine(c.p)));
 	cli_destroy(&c);
 }
 
@@ -869,7 +873,7 @@ static void test_logout_and_rejects(void)
 	CHECK(cli_recv(&c, rsp, NULL, NULL));
 	CHECK_EQ_INT(rsp[0], ISCSI_OP_LOGOUT_RSP);
 	CHECK_EQ_INT(rsp[2], ISCSI_LOGOUT_RSP_OK);
-	CHECK(iscsi_proto_finished(c.p));
+	CHECK(remote_engine_finished(iscsi_proto_engine(c.p)));
 	cli_destroy(&c);
 }
 

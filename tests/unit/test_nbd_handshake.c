@@ -26,8 +26,8 @@ static void test_client_flags_unknown(void)
 	/* proto.md: the server MUST drop the connection on unknown client
 	 * flags. */
 	b_u32(&C, 1u << 5);
-	CHECK(nbd_proto_feed(T.proto, C.b, C.len) < 0);
-	CHECK(nbd_proto_finished(T.proto));
+	CHECK(remote_engine_feed(nbd_proto_engine(T.proto), C.b, C.len) < 0);
+	CHECK(remote_engine_finished(nbd_proto_engine(T.proto)));
 	CHECK_EQ_INT(t_rx_room(), 0);
 	t_stop();
 }
@@ -205,9 +205,9 @@ static void test_export_name(void)
 	t_skip_output();
 	b_u32(&C, NBD_FLAG_C_FIXED_NEWSTYLE);
 	c_option(&C, NBD_OPT_EXPORT_NAME, "nope", 4);
-	CHECK(nbd_proto_feed(T.proto, C.b, C.len) < 0);
+	CHECK(remote_engine_feed(nbd_proto_engine(T.proto), C.b, C.len) < 0);
 	EXPECT();
-	CHECK(nbd_proto_finished(T.proto));
+	CHECK(remote_engine_finished(nbd_proto_engine(T.proto)));
 	t_stop();
 }
 
@@ -302,8 +302,8 @@ static void test_unsupported_options(void)
 	b_u64(&C, NBD_IHAVEOPT);
 	b_u32(&C, NBD_OPT_LIST);
 	b_u32(&C, 0x7fffffff);
-	CHECK(nbd_proto_feed(T.proto, C.b, C.len) < 0);
-	CHECK(nbd_proto_finished(T.proto));
+	CHECK(remote_engine_feed(nbd_proto_engine(T.proto), C.b, C.len) < 0);
+	CHECK(remote_engine_finished(nbd_proto_engine(T.proto)));
 	t_stop();
 }
 
@@ -315,10 +315,11 @@ static void test_abort(void)
 	c_option(&C, NBD_OPT_ABORT, NULL, 0);
 	FEED();
 	CHECK_EQ_INT(t_rx_room(), 0);
-	CHECK(!nbd_proto_finished(T.proto)); /* the ACK is not out yet */
+	CHECK(!remote_engine_finished(
+		nbd_proto_engine(T.proto))); /* the ACK is not out yet */
 	s_rep(&S, NBD_OPT_ABORT, NBD_REP_ACK, NULL, 0);
 	EXPECT();
-	CHECK(nbd_proto_finished(T.proto));
+	CHECK(remote_engine_finished(nbd_proto_engine(T.proto)));
 	t_stop();
 }
 
@@ -330,8 +331,8 @@ static void test_option_bad_magic(void)
 	b_u64(&C, NBD_MAGIC);
 	b_u32(&C, NBD_OPT_LIST);
 	b_u32(&C, 0);
-	CHECK(nbd_proto_feed(T.proto, C.b, C.len) < 0);
-	CHECK(nbd_proto_finished(T.proto));
+	CHECK(remote_engine_feed(nbd_proto_engine(T.proto), C.b, C.len) < 0);
+	CHECK(remote_engine_finished(nbd_proto_engine(T.proto)));
 	t_stop();
 }
 
@@ -345,13 +346,14 @@ static void test_handshake_backpressure(void)
 	b_u32(&C, NBD_FLAG_C_FIXED_NEWSTYLE);
 	for (int i = 0; i < 4000; i++)
 		c_option(&C, NBD_OPT_LIST, NULL, 0);
-	ret = nbd_proto_feed(T.proto, C.b, C.len);
+	ret = remote_engine_feed(nbd_proto_engine(T.proto), C.b, C.len);
 	CHECK(ret > 0 && (size_t)ret < C.len);
 	CHECK_EQ_INT(t_rx_room(), 0);
 	fed = (size_t)ret;
 	while (fed < C.len) {
 		t_drain_mode(0, true);
-		ret = nbd_proto_feed(T.proto, C.b + fed, C.len - fed);
+		ret = remote_engine_feed(nbd_proto_engine(T.proto), C.b + fed,
+					 C.len - fed);
 		CHECK(ret > 0);
 		if (ret <= 0)
 			break;
@@ -426,9 +428,9 @@ static void test_export_name_nul(void)
 	t_skip_output();
 	b_u32(&C, NBD_FLAG_C_FIXED_NEWSTYLE);
 	c_option(&C, NBD_OPT_EXPORT_NAME, "di\0sk", 5);
-	CHECK(nbd_proto_feed(T.proto, C.b, C.len) < 0);
+	CHECK(remote_engine_feed(nbd_proto_engine(T.proto), C.b, C.len) < 0);
 	EXPECT();
-	CHECK(nbd_proto_finished(T.proto));
+	CHECK(remote_engine_finished(nbd_proto_engine(T.proto)));
 	t_stop();
 }
 
@@ -445,10 +447,10 @@ static void test_session_open_fails(void)
 	s_rep(&S, NBD_OPT_GO, NBD_REP_ERR_UNKNOWN, NULL, 0);
 	EXPECT();
 	c_option(&C, NBD_OPT_EXPORT_NAME, "disk", 4);
-	CHECK(nbd_proto_feed(T.proto, C.b, C.len) < 0);
+	CHECK(remote_engine_feed(nbd_proto_engine(T.proto), C.b, C.len) < 0);
 	b_reset(&C);
 	EXPECT();
-	CHECK(nbd_proto_finished(T.proto));
+	CHECK(remote_engine_finished(nbd_proto_engine(T.proto)));
 	t_stop();
 }
 
@@ -463,7 +465,7 @@ static void test_abort_big_payload(void)
 	FEED();
 	s_rep(&S, NBD_OPT_ABORT, NBD_REP_ACK, NULL, 0);
 	EXPECT();
-	CHECK(nbd_proto_finished(T.proto));
+	CHECK(remote_engine_finished(nbd_proto_engine(T.proto)));
 	t_stop();
 }
 
@@ -478,7 +480,9 @@ static void test_bytewise_negotiation(void)
 	c_info(&C, NBD_OPT_GO, "ro", 0, NULL);
 	c_request(&C, 0, NBD_CMD_READ, 1, 0, 1);
 	for (size_t i = 0; i < C.len; i++)
-		CHECK_EQ_INT(nbd_proto_feed(T.proto, C.b + i, 1), 1);
+		CHECK_EQ_INT(remote_engine_feed(nbd_proto_engine(T.proto),
+						C.b + i, 1),
+			     1);
 	b_reset(&C);
 	s_rep(&S, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0);
 	s_info_export(&S, NBD_OPT_GO, 64 * KiB, RO_FLAGS | NBD_FLAG_SEND_DF);

@@ -309,10 +309,10 @@ static void test_oversized(void)
 	CHECK_EQ_INT(fake_last_op(T.disk, 0)->op, DDM_OP_FLUSH);
 	/* Absurd: disconnect rather than read 100 MiB. */
 	c_request(c, 0, NBD_CMD_WRITE, 4, 0, 100 * MiB);
-	CHECK(nbd_proto_feed(T.proto, C.b, C.len) < 0);
+	CHECK(remote_engine_feed(nbd_proto_engine(T.proto), C.b, C.len) < 0);
 	b_reset(&C);
 	EXPECT();
-	CHECK(nbd_proto_finished(T.proto));
+	CHECK(remote_engine_finished(nbd_proto_engine(T.proto)));
 	t_stop();
 }
 
@@ -325,14 +325,14 @@ static void test_request_bad_magic(void)
 	FEED();
 	b_u32(&C, 0x12560953); /* the historic request magic */
 	b_mem(&C, "0123456789012345678901234", 24);
-	CHECK(nbd_proto_feed(T.proto, C.b, C.len) < 0);
+	CHECK(remote_engine_feed(nbd_proto_engine(T.proto), C.b, C.len) < 0);
 	b_reset(&C);
 	CHECK_EQ_INT(t_rx_room(), 0);
 	/* The stream is lost, but what is in flight completes first. */
-	CHECK(!nbd_proto_finished(T.proto));
+	CHECK(!remote_engine_finished(nbd_proto_engine(T.proto)));
 	fake_complete_all(T.disk);
 	t_skip_output();
-	CHECK(nbd_proto_finished(T.proto));
+	CHECK(remote_engine_finished(nbd_proto_engine(T.proto)));
 	t_stop();
 }
 
@@ -348,18 +348,18 @@ static void test_disc(void)
 	c_request(&C, 0, NBD_CMD_DISC, 2, 0, 0);
 	FEED();
 	CHECK_EQ_INT(t_rx_room(), 0);
-	CHECK_EQ_INT(nbd_proto_inflight(T.proto), 1);
-	CHECK(!nbd_proto_finished(T.proto));
+	CHECK_EQ_INT(remote_engine_inflight(nbd_proto_engine(T.proto)), 1);
+	CHECK(!remote_engine_finished(nbd_proto_engine(T.proto)));
 	EXPECT();
 	/* proto.md: the server MUST handle all outstanding requests; DISC
 	 * itself gets no reply. */
 	T.ready = 0;
 	fake_complete_all(T.disk);
 	CHECK_EQ_INT(T.ready, 1);
-	CHECK(!nbd_proto_finished(T.proto));
+	CHECK(!remote_engine_finished(nbd_proto_engine(T.proto)));
 	s_simple(&S, 0, 1);
 	EXPECT();
-	CHECK(nbd_proto_finished(T.proto));
+	CHECK(remote_engine_finished(nbd_proto_engine(T.proto)));
 	t_stop();
 }
 
@@ -371,7 +371,7 @@ static void test_slots_exhausted(void)
 	for (int i = 1; i <= 4; i++)
 		c_request(&C, 0, NBD_CMD_READ, (uint64_t)i, 0, 4);
 	FEED();
-	CHECK_EQ_INT(nbd_proto_inflight(T.proto), 2);
+	CHECK_EQ_INT(remote_engine_inflight(nbd_proto_engine(T.proto)), 2);
 	CHECK_EQ_INT(T.proto->n_slots, 2);
 	CHECK_EQ_INT(t_rx_room(), 0);
 	T.ready = 0;
@@ -384,7 +384,7 @@ static void test_slots_exhausted(void)
 	s_simple(&S, 0, 1);
 	b_u32(&S, 0);
 	EXPECT();
-	CHECK_EQ_INT(nbd_proto_inflight(T.proto), 2);
+	CHECK_EQ_INT(remote_engine_inflight(nbd_proto_engine(T.proto)), 2);
 	CHECK_EQ_INT(T.proto->n_slots, 2);
 	fake_complete_all(T.disk);
 	s_simple(&S, 0, 3);
@@ -437,13 +437,17 @@ static void test_write_fragments(void)
 	fill_pattern(data, sizeof(data), 9);
 	c_request(&C, 0, NBD_CMD_WRITE, 7, 4096, sizeof(data));
 	for (size_t i = 0; i < NBD_REQUEST_BYTES; i++)
-		CHECK_EQ_INT(nbd_proto_feed(T.proto, C.b + i, 1), 1);
+		CHECK_EQ_INT(remote_engine_feed(nbd_proto_engine(T.proto),
+						C.b + i, 1),
+			     1);
 	b_reset(&C);
-	nbd_proto_rx_buf(T.proto, &buf, &len);
+	remote_engine_rx_buf(nbd_proto_engine(T.proto), &buf, &len);
 	CHECK_EQ_INT(len, sizeof(data));
 	CHECK(((uintptr_t)buf & (NBD_BUF_ALIGN - 1)) == 0);
 	for (size_t i = 0; i < sizeof(data); i++)
-		CHECK_EQ_INT(nbd_proto_feed(T.proto, data + i, 1), 1);
+		CHECK_EQ_INT(remote_engine_feed(nbd_proto_engine(T.proto),
+						data + i, 1),
+			     1);
 	s_simple(&S, 0, 7);
 	EXPECT();
 	CHECK(memcmp(T.disk->data + 4096, data, sizeof(data)) == 0);
@@ -467,10 +471,10 @@ static void test_eof_mid_write(void)
 	c_request(&C, 0, NBD_CMD_WRITE, 1, 0, 4096);
 	b_mem(&C, data, sizeof(data));
 	FEED();
-	nbd_proto_rx_eof(T.proto);
+	remote_engine_rx_eof(nbd_proto_engine(T.proto));
 	CHECK_EQ_INT(t_rx_room(), 0);
 	EXPECT();
-	CHECK(nbd_proto_finished(T.proto));
+	CHECK(remote_engine_finished(nbd_proto_engine(T.proto)));
 	t_stop();
 }
 

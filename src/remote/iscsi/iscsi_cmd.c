@@ -80,8 +80,8 @@ static void iscsi_task_put(struct iscsi_task *t)
 	}
 	t->next_free = proto->free_tasks;
 	proto->free_tasks = t;
-	if (proto->rend > proto->rstart)
-		proto->reparse = true;
+	if (proto->e.rend > proto->e.rstart)
+		proto->e.reparse = true;
 }
 
 static int iscsi_task_buf(struct iscsi_task *t, uint32_t len)
@@ -295,7 +295,7 @@ static void iscsi_task_respond(struct iscsi_task *t)
 	t->tx.iov = t->iov;
 	t->tx.iovcnt = iov;
 	t->state = ISCSI_TASK_TX;
-	iscsi_tx_push(proto, &t->tx);
+	remote_engine_tx_push(&proto->e, &t->tx);
 }
 
 /* Fixed-format sense for errors the transport finds itself. */
@@ -310,7 +310,7 @@ static void iscsi_scsi_done(struct scsi_cmd *c)
 	struct iscsi_task *t = c->cookie;
 	struct iscsi_proto *proto = t->proto;
 
-	proto->inflight--;
+	proto->e.inflight--;
 	if (proto->cfg.stats)
 		proto->cfg.stats->inflight--;
 	if (t->aborted) {
@@ -320,7 +320,7 @@ static void iscsi_scsi_done(struct scsi_cmd *c)
 		iscsi_check_waiters(proto);
 		return;
 	}
-	if (proto->failed) {
+	if (proto->e.failed) {
 		iscsi_task_drop(t);
 		iscsi_check_waiters(proto);
 		return;
@@ -348,7 +348,7 @@ static void iscsi_task_submit(struct iscsi_task *t)
 	t->scmd.done = iscsi_scsi_done;
 	t->scmd.cookie = t;
 	t->state = ISCSI_TASK_SCSI;
-	proto->inflight++;
+	proto->e.inflight++;
 	if (proto->cfg.stats) {
 		proto->cfg.stats->inflight++;
 		proto->cfg.stats->requests++;
@@ -412,7 +412,7 @@ static void iscsi_r2t_send(struct iscsi_task *t)
 			ISCSI_BHS_BYTES +
 			(proto->p.header_digest ? ISCSI_DIGEST_BYTES : 0);
 		r->tx.last = false;
-		iscsi_tx_push(proto, &r->tx);
+		remote_engine_tx_push(&proto->e, &r->tx);
 	}
 }
 

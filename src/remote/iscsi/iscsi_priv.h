@@ -3,7 +3,7 @@
  * iscsi_priv: the engine's state, shared by its files and nobody else.
  *
  *   iscsi_proto.c  receive framing (BHS, AHS, digests, payload
- *                  placement), output queue, lifecycle, NOP, Reject
+ *                  placement) as the frame's ops, lifecycle, NOP, Reject
  *   iscsi_text.c   key=value parsing and building
  *   iscsi_login.c  login phase: stages, security and operational
  *                  negotiation, target lookup, session start
@@ -14,10 +14,11 @@
  *                  Data-In, SCSI Response
  *   iscsi_session.c  task management, Logout, session start and end
  *
- * Output is a FIFO of struct iscsi_tx, each a list of iovecs: a malloc'd
- * block (login, text, NOP-In, Reject...), a task's R2T, or a task's
- * Data-In PDUs and response.  StatSN, ExpCmdSN and MaxCmdSN are stamped
- * when a PDU is queued, so StatSN rises in sending order.
+ * The receive buffer and the output queue are the frame's
+ * (remote_engine.h).  Output entries are a block (login, text, NOP-In,
+ * Reject...), a task's R2T, or a task's Data-In PDUs and response.  StatSN,
+ * ExpCmdSN and MaxCmdSN are stamped when a PDU is queued, so StatSN rises in
+ * sending order.
  */
 #ifndef IOPD_ISCSI_PRIV_H
 #define IOPD_ISCSI_PRIV_H
@@ -29,6 +30,7 @@
 
 #include "remote/iscsi/iscsi_proto.h"
 #include "remote/iscsi/iscsi_wire.h"
+#include "remote/remote_engine.h"
 
 /* What we accept in one PDU's data segment (declared as our
  * MaxRecvDataSegmentLength) and what a login or text request may carry
@@ -62,35 +64,18 @@ enum iscsi_rx_state {
 	ISCSI_RX_TRAILER, /* pad + data digest after a direct payload */
 };
 
+/* remote_tx.kind of a task's Data-In and response (struct iscsi_task)
+ * and of an R2T (struct iscsi_r2t); login, text, NOP-In and Reject PDUs
+ * are the frame's blocks (REMOTE_TX_BLOCK). */
 enum iscsi_tx_kind {
-	ISCSI_TX_BLOCK,
-	ISCSI_TX_TASK,
+	ISCSI_TX_TASK = 1,
 	ISCSI_TX_R2T,
-};
-
-struct iscsi_tx {
-	struct iscsi_tx *next;
-	struct iovec *iov;
-	int iovcnt;
-	int done_iov;
-	size_t done_bytes;
-	enum iscsi_tx_kind kind;
-	bool queued;
-	/* Close the connection once this PDU is sent (login failure,
-	 * logout, cold reset). */
-	bool last;
-};
-
-struct iscsi_tx_block {
-	struct iscsi_tx tx;
-	struct iovec iov;
-	uint8_t data[];
 };
 
 struct iscsi_task;
 
 struct iscsi_r2t {
-	struct iscsi_tx tx;
+	struct remote_tx tx;
 	struct iscsi_task *task;
 	struct iovec iov;
 	bool active; /* solicited data not all received */
@@ -107,7 +92,7 @@ enum iscsi_task_state {
 
 /* One SCSI command, from its PDU to the last byte of its response. */
 struct iscsi_task {
-	struct iscsi_tx tx; /* Data-In PDUs and response; first member */
+	struct remote_tx tx; /* Data-In PDUs and response; first member */
 	struct iscsi_proto *proto;
 	struct iscsi_task *next_free;
 	struct iscsi_task *next_all;
@@ -173,20 +158,14 @@ struct iscsi_target_view {
 };
 
 struct iscsi_proto {
+	struct remote_engine e; /* first: the frame */
 	struct iscsi_proto_config cfg;
 	const struct iscsi_config *icfg;
 	const struct iscsi_scsi_ops *scsi;
 	enum iscsi_phase phase;
-	bool failed;
-	bool rx_closed;
-	bool closing;		/* a PDU marked last was sent: finish */
 	bool handshake_counted; /* remote_stats_handshake() reported */
-	int depth;
-	bool kick;
 
-	/* receive */
-	uint8_t *rbuf;
-	size_t rcap, rstart, rend;
+	/* receive (the buffer is the frame's) */
 	enum iscsi_rx_state rx_state;
 	uint8_t bhs[ISCSI_BHS_BYTES];
 	uint32_t ahs_len, dlen, pad;
@@ -197,11 +176,6 @@ struct iscsi_proto {
 	struct iscsi_task *rx_pinned; /* its buffer outlives rx_eof */
 	struct iscsi_r2t *rx_r2t;
 	uint8_t *scratch; /* discarded payloads land here */
-	bool reparse;	  /* rbuf may hold PDUs a pause held back */
-
-	/* transmit */
-	struct iscsi_tx *tx_head, **tx_tail;
-	size_t tx_block_bytes;
 
 	/* numbering */
 	uint32_t stat_sn;
@@ -226,7 +200,6 @@ struct iscsi_proto {
 	unsigned int n_tasks, max_tasks, window, window_used, n_immediate;
 	int rx_drop; /* for the PDU being received: 0, a Reject reason, or
 			-1 to ignore it */
-	unsigned int inflight; /* with the SCSI command set */
 	uint32_t next_ttt;
 	struct iscsi_tmf *tmfs;
 
@@ -237,26 +210,30 @@ struct iscsi_proto {
 	size_t text_out_len, text_out_off;
 	uint32_t text_ttt, text_itt;
 
-	/* liveness */
-	bool rx_activity;
+	/* liveness (e.rx_activity: input since the last tick) */
 	uint64_t last_rx_ms;
 	bool ping_out;
 	uint64_t ping_ms;
 	uint32_t ping_ttt;
 };
 
+static inline const char *iscsi_peer(const struct iscsi_proto *proto)
+{
+	return proto->e.peer;
+}
+
+/* Mark the stream broken, logging why once.  Returns err. */
+#define iscsi_proto_fail(proto, err, ...)                                      \
+	remote_engine_fail(&(proto)->e, err, __VA_ARGS__)
+#define iscsi_proto_kick(proto) remote_engine_kick(&(proto)->e)
+
 /* iscsi_proto.c */
-const char *iscsi_peer(const struct iscsi_proto *proto);
-void iscsi_proto_kick(struct iscsi_proto *proto);
-int iscsi_proto_fail(struct iscsi_proto *proto, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 uint32_t iscsi_max_cmd_sn(const struct iscsi_proto *proto);
 /* Report how the login ended (remote_stats_handshake), once. */
 void iscsi_handshake_result(struct iscsi_proto *proto, bool ok);
 /* Fill StatSN/ExpCmdSN/MaxCmdSN (bytes 24..35) of an outgoing BHS; the
  * StatSN advances if advance. */
 void iscsi_stamp(struct iscsi_proto *proto, uint8_t *bhs, bool advance);
-void iscsi_tx_push(struct iscsi_proto *proto, struct iscsi_tx *tx);
 /* Queue one PDU: bhs (48 bytes, DataSegmentLength filled in here) and
  * data, copied, with digests as negotiated. */
 int iscsi_tx_pdu(struct iscsi_proto *proto, uint8_t *bhs, const void *data,

@@ -1,18 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * iscsi_proto: the engine's frame.  It cuts the byte stream into PDUs
- * (BHS, AHS, header digest, data segment, pad, data digest), places large
- * write payloads straight into their task's buffer, checks digests, hands
- * each PDU to login, text or command handling, and owns the output queue,
- * NOP-Out/NOP-In, Reject, liveness pings and the public API of
- * iscsi_proto.h.  It never touches a socket and never blocks.
- *
- * tx_ready follows nbd_proto.c: deferred while inside an entry point, so
- * the caller never re-enters the engine half way through parsing.
+ * iscsi_proto: what the iSCSI engine gives the frame (remote_engine.h).
+ * It cuts the byte stream into PDUs (BHS, AHS, header digest, data
+ * segment, pad, data digest), places large write payloads straight into
+ * their task's buffer, checks digests, hands each PDU to login, text or
+ * command handling, and owns NOP-Out/NOP-In, Reject, liveness pings and
+ * the engine's lifecycle.  It never touches a socket and never blocks.
  */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,50 +15,10 @@
 #include "iopd/remote_stats.h"
 #include "remote/iscsi/iscsi_crc32c.h"
 #include "remote/iscsi/iscsi_priv.h"
-#include "remote/remote_tx.h"
 
-static void iscsi_enter(struct iscsi_proto *proto)
+static struct iscsi_proto *iscsi_of(struct remote_engine *e)
 {
-	proto->depth++;
-}
-
-static void iscsi_leave(struct iscsi_proto *proto)
-{
-	if (--proto->depth > 0 || !proto->kick)
-		return;
-	proto->kick = false;
-	if (proto->cfg.tx_ready)
-		proto->cfg.tx_ready(proto->cfg.opaque);
-}
-
-void iscsi_proto_kick(struct iscsi_proto *proto)
-{
-	proto->kick = true;
-	if (proto->depth == 0) {
-		iscsi_enter(proto);
-		iscsi_leave(proto);
-	}
-}
-
-const char *iscsi_peer(const struct iscsi_proto *proto)
-{
-	return proto->cfg.peer ? proto->cfg.peer : "iscsi";
-}
-
-int iscsi_proto_fail(struct iscsi_proto *proto, int err, const char *fmt, ...)
-{
-	char why[160];
-	va_list ap;
-
-	if (!proto->failed) {
-		va_start(ap, fmt);
-		vsnprintf(why, sizeof(why), fmt, ap);
-		va_end(ap);
-		log_info("%s: %s; disconnecting", iscsi_peer(proto), why);
-	}
-	proto->failed = true;
-	proto->rx_closed = true;
-	return err;
+	return (struct iscsi_proto *)e;
 }
 
 void iscsi_handshake_result(struct iscsi_proto *proto, bool ok)
@@ -120,22 +75,6 @@ bool iscsi_cmd_sn_ok(struct iscsi_proto *proto, const uint8_t *bhs)
 
 /* ---- output queue ---- */
 
-void iscsi_tx_push(struct iscsi_proto *proto, struct iscsi_tx *tx)
-{
-	bool was_empty = proto->tx_head == NULL;
-
-	tx->next = NULL;
-	tx->done_iov = 0;
-	tx->done_bytes = 0;
-	tx->queued = true;
-	*proto->tx_tail = tx;
-	proto->tx_tail = &tx->next;
-	if (tx->last)
-		proto->rx_closed = true;
-	if (was_empty)
-		iscsi_proto_kick(proto);
-}
-
 size_t iscsi_pdu_seal(struct iscsi_proto *proto, uint8_t *hdr,
 		      const uint8_t *data, uint32_t dlen, uint8_t *tail)
 {
@@ -169,8 +108,7 @@ int iscsi_tx_pdu(struct iscsi_proto *proto, uint8_t *bhs, const void *data,
 		 uint32_t dlen, bool last)
 {
 	size_t hlen = ISCSI_BHS_BYTES + (iscsi_hd(proto) ? 4 : 0);
-	size_t total = hlen + dlen + 8;
-	struct iscsi_tx_block *b = malloc(sizeof(*b) + total);
+	struct remote_tx_block *b = remote_tx_block_new(hlen + dlen + 8);
 	size_t tail;
 
 	if (!b)
@@ -180,14 +118,9 @@ int iscsi_tx_pdu(struct iscsi_proto *proto, uint8_t *bhs, const void *data,
 		memcpy(b->data + hlen, data, dlen);
 	tail = iscsi_pdu_seal(proto, b->data, b->data + hlen, dlen,
 			      b->data + hlen + dlen);
-	b->iov.iov_base = b->data;
 	b->iov.iov_len = hlen + dlen + tail;
-	b->tx.iov = &b->iov;
-	b->tx.iovcnt = 1;
-	b->tx.kind = ISCSI_TX_BLOCK;
 	b->tx.last = last;
-	proto->tx_block_bytes += b->iov.iov_len;
-	iscsi_tx_push(proto, &b->tx);
+	remote_engine_tx_push(&proto->e, &b->tx);
 	return 0;
 }
 
@@ -206,38 +139,12 @@ int iscsi_reject(struct iscsi_proto *proto, uint8_t reason, const uint8_t *bhs)
 	return iscsi_tx_pdu(proto, rsp, bhs, ISCSI_BHS_BYTES, false);
 }
 
-static void iscsi_tx_release(struct iscsi_proto *proto, struct iscsi_tx *tx)
+static void iscsi_tx_release(struct remote_engine *e, struct remote_tx *tx)
 {
-	struct iscsi_tx_block *b;
-
-	tx->queued = false;
-	if (tx->last)
-		proto->closing = true;
-	switch (tx->kind) {
-	case ISCSI_TX_TASK:
+	if (tx->kind == ISCSI_TX_TASK)
 		iscsi_task_release((struct iscsi_task *)tx);
-		return;
-	case ISCSI_TX_R2T:
+	else
 		iscsi_r2t_release((struct iscsi_r2t *)tx);
-		return;
-	case ISCSI_TX_BLOCK:
-		b = (struct iscsi_tx_block *)tx;
-		proto->tx_block_bytes -= b->iov.iov_len;
-		free(b);
-		return;
-	}
-}
-
-int iscsi_proto_tx_iov(struct iscsi_proto *proto, struct iovec *iov,
-		       int max_iov)
-{
-	int n = 0;
-
-	for (struct iscsi_tx *tx = proto->tx_head; tx && n < max_iov;
-	     tx = tx->next)
-		remote_tx_gather(tx->iov, tx->iovcnt, tx->done_iov,
-				 tx->done_bytes, -1, iov, &n, max_iov);
-	return n;
 }
 
 /* ---- NOP ---- */
@@ -298,11 +205,11 @@ int iscsi_proto_tick(struct iscsi_proto *proto, uint64_t now_ms)
 		(ic->nop_timeout_s ? ic->nop_timeout_s : 30) * 1000ull;
 	int ret = 0;
 
-	if (proto->rx_closed)
+	if (proto->e.rx_closed)
 		return 0;
-	iscsi_enter(proto);
-	if (proto->rx_activity || proto->last_rx_ms == 0) {
-		proto->rx_activity = false;
+	remote_engine_enter(&proto->e);
+	if (proto->e.rx_activity || proto->last_rx_ms == 0) {
+		proto->e.rx_activity = false;
 		proto->last_rx_ms = now_ms;
 		proto->ping_out = false;
 	} else if (proto->phase == ISCSI_PHASE_LOGIN) {
@@ -320,19 +227,21 @@ int iscsi_proto_tick(struct iscsi_proto *proto, uint64_t now_ms)
 		proto->ping_ms = now_ms;
 		ret = iscsi_nop_ping(proto);
 	}
-	iscsi_leave(proto);
+	remote_engine_leave(&proto->e);
 	return ret;
 }
 
 /* ---- receive side ---- */
 
-static bool iscsi_rx_paused(const struct iscsi_proto *proto)
+static bool iscsi_rx_paused(const struct remote_engine *e)
 {
+	const struct iscsi_proto *proto = (const struct iscsi_proto *)e;
+
 	if (proto->rx_state != ISCSI_RX_HDR)
 		return false;
 	/* A peer that does not read its replies must not grow our
 	 * memory; nor may commands arrive with no task to take them. */
-	if (proto->tx_block_bytes > 4u * 1024 * 1024)
+	if (e->tx_block_bytes > 4u * 1024 * 1024)
 		return true;
 	return proto->phase == ISCSI_PHASE_FFP && !iscsi_task_available(proto);
 }
@@ -375,7 +284,7 @@ static int iscsi_dispatch(struct iscsi_proto *proto, const uint8_t *data,
 /* A whole BHS (and AHS, header digest) is at rbuf + rstart. */
 static int iscsi_rx_header(struct iscsi_proto *proto, size_t hlen)
 {
-	uint8_t *p = proto->rbuf + proto->rstart;
+	uint8_t *p = proto->e.rbuf + proto->e.rstart;
 	uint8_t op = p[0] & ISCSI_OP_MASK;
 	uint8_t *dst = NULL;
 	int ret = 0;
@@ -391,7 +300,7 @@ static int iscsi_rx_header(struct iscsi_proto *proto, size_t hlen)
 		return iscsi_proto_fail(proto, -EPROTO,
 					"opcode 0x%02x before login", op);
 	memcpy(proto->bhs, p, ISCSI_BHS_BYTES);
-	proto->rstart += hlen;
+	proto->e.rstart += hlen;
 	proto->rx_task = NULL;
 	proto->rx_drop = 0;
 	proto->rx_r2t = NULL;
@@ -428,183 +337,132 @@ static bool iscsi_dd_check(struct iscsi_proto *proto, const uint8_t *data,
 	return crc == iscsi_crc32c_get(tail + proto->pad);
 }
 
-/* Run over what is buffered until more input is needed.  Returns 0 or
- * -errno (fatal). */
-static int iscsi_rx_parse(struct iscsi_proto *proto)
+/* The front of rbuf may be a BHS: start its PDU.  Returns as rx_step. */
+static int iscsi_rx_pdu(struct iscsi_proto *proto)
 {
-	int ret = 0;
-
-	while (!proto->rx_closed && ret >= 0) {
-		size_t avail = proto->rend - proto->rstart;
-		uint8_t *p = proto->rbuf + proto->rstart;
-		size_t dd = iscsi_dd(proto) && proto->dlen ? 4 : 0;
-		size_t need;
-
-		switch (proto->rx_state) {
-		case ISCSI_RX_PAYLOAD:
-			goto out;
-		case ISCSI_RX_TRAILER:
-			if (avail < proto->pad + dd)
-				goto out;
-			proto->rstart += proto->pad + dd;
-			proto->rx_state = ISCSI_RX_HDR;
-			ret = iscsi_dispatch(
-				proto, proto->rx_dst,
-				iscsi_dd_check(proto, proto->rx_dst, p));
-			continue;
-		case ISCSI_RX_BODY:
-			need = proto->dlen + proto->pad + dd;
-			if (avail < need)
-				goto out;
-			proto->rstart += need;
-			proto->rx_state = ISCSI_RX_HDR;
-			ret = iscsi_dispatch(
-				proto, p,
-				iscsi_dd_check(proto, p, p + proto->dlen));
-			continue;
-		case ISCSI_RX_HDR:
-			break;
-		}
-		if (iscsi_rx_paused(proto) || avail < ISCSI_BHS_BYTES)
-			break;
-		proto->ahs_len = p[4] * 4u;
-		proto->dlen = iscsi_get24(p + 5);
-		proto->pad = iscsi_pad4(proto->dlen);
-		if (proto->dlen > ISCSI_OUR_MRDSL)
-			return iscsi_proto_fail(proto, -EPROTO,
-						"data segment of %u bytes",
-						proto->dlen);
-		need = ISCSI_BHS_BYTES + proto->ahs_len +
-		       (iscsi_hd(proto) ? 4 : 0);
-		if (avail < need)
-			break;
-		ret = iscsi_rx_header(proto, need);
-		if (ret < 0 || proto->rx_closed)
-			break;
-		if (proto->dlen == 0) {
-			ret = iscsi_dispatch(proto, NULL, true);
-			continue;
-		}
-		if (!proto->rx_dst) {
-			proto->rx_state = ISCSI_RX_BODY;
-			continue;
-		}
-		/* Straight into the task's buffer: what is already here is
-		 * copied, the rest is read in place. */
-		need = proto->rend - proto->rstart;
-		if (need > proto->dlen)
-			need = proto->dlen;
-		memcpy(proto->rx_dst, proto->rbuf + proto->rstart, need);
-		proto->rstart += need;
-		proto->rx_got = (uint32_t)need;
-		proto->rx_state = proto->rx_got < proto->dlen
-					  ? ISCSI_RX_PAYLOAD
-					  : ISCSI_RX_TRAILER;
-	}
-out:
-	if (proto->rstart == proto->rend)
-		proto->rstart = proto->rend = 0;
-	return ret < 0 ? ret : 0;
-}
-
-int iscsi_proto_rx_done(struct iscsi_proto *proto, size_t n)
-{
+	size_t avail = proto->e.rend - proto->e.rstart;
+	uint8_t *p = proto->e.rbuf + proto->e.rstart;
+	size_t need;
 	int ret;
 
-	if (proto->rx_closed || n == 0)
-		return proto->failed ? -EPROTO : 0;
-	iscsi_enter(proto);
-	proto->rx_activity = true;
-	if (proto->rx_state == ISCSI_RX_PAYLOAD) {
-		size_t left = proto->dlen - proto->rx_got;
-
-		proto->rx_got += (uint32_t)(n < left ? n : left);
-		if (proto->rx_got == proto->dlen)
-			proto->rx_state = ISCSI_RX_TRAILER;
-	} else {
-		proto->rend += n <= proto->rcap - proto->rend
-				       ? n
-				       : proto->rcap - proto->rend;
+	if (iscsi_rx_paused(&proto->e) || avail < ISCSI_BHS_BYTES)
+		return 0;
+	proto->ahs_len = p[4] * 4u;
+	proto->dlen = iscsi_get24(p + 5);
+	proto->pad = iscsi_pad4(proto->dlen);
+	if (proto->dlen > ISCSI_OUR_MRDSL)
+		return iscsi_proto_fail(proto, -EPROTO,
+					"data segment of %u bytes",
+					proto->dlen);
+	need = ISCSI_BHS_BYTES + proto->ahs_len + (iscsi_hd(proto) ? 4 : 0);
+	if (avail < need)
+		return 0;
+	ret = iscsi_rx_header(proto, need);
+	if (ret < 0 || proto->e.rx_closed)
+		return ret;
+	if (proto->dlen == 0) {
+		ret = iscsi_dispatch(proto, NULL, true);
+		return ret < 0 ? ret : 1;
 	}
-	ret = iscsi_rx_parse(proto);
-	if (proto->failed && ret == 0)
-		ret = -EPROTO;
-	iscsi_leave(proto);
-	return ret;
+	if (!proto->rx_dst) {
+		proto->rx_state = ISCSI_RX_BODY;
+		return 1;
+	}
+	/* Straight into the task's buffer: what is already here is copied,
+	 * the rest is read in place. */
+	need = proto->e.rend - proto->e.rstart;
+	if (need > proto->dlen)
+		need = proto->dlen;
+	memcpy(proto->rx_dst, proto->e.rbuf + proto->e.rstart, need);
+	proto->e.rstart += need;
+	proto->rx_got = (uint32_t)need;
+	proto->rx_state = proto->rx_got < proto->dlen ? ISCSI_RX_PAYLOAD
+						      : ISCSI_RX_TRAILER;
+	return 1;
 }
 
-void iscsi_proto_rx_buf(struct iscsi_proto *proto, void **buf, size_t *len)
+static int iscsi_rx_step(struct remote_engine *e)
 {
-	*buf = NULL;
-	*len = 0;
-	if (proto->rx_closed)
-		return;
-	if (proto->rx_state == ISCSI_RX_PAYLOAD) {
-		*buf = proto->rx_dst + proto->rx_got;
-		*len = proto->dlen - proto->rx_got;
-		return;
+	struct iscsi_proto *proto = iscsi_of(e);
+	size_t avail = e->rend - e->rstart;
+	uint8_t *p = e->rbuf + e->rstart;
+	size_t dd = iscsi_dd(proto) && proto->dlen ? 4 : 0;
+	size_t need;
+	int ret;
+
+	switch (proto->rx_state) {
+	case ISCSI_RX_PAYLOAD:
+		return 0;
+	case ISCSI_RX_TRAILER:
+		if (avail < proto->pad + dd)
+			return 0;
+		e->rstart += proto->pad + dd;
+		proto->rx_state = ISCSI_RX_HDR;
+		ret = iscsi_dispatch(proto, proto->rx_dst,
+				     iscsi_dd_check(proto, proto->rx_dst, p));
+		return ret < 0 ? ret : 1;
+	case ISCSI_RX_BODY:
+		need = proto->dlen + proto->pad + dd;
+		if (avail < need)
+			return 0;
+		e->rstart += need;
+		proto->rx_state = ISCSI_RX_HDR;
+		ret = iscsi_dispatch(proto, p,
+				     iscsi_dd_check(proto, p, p + proto->dlen));
+		return ret < 0 ? ret : 1;
+	case ISCSI_RX_HDR:
+		break;
 	}
-	if (iscsi_rx_paused(proto))
-		return;
-	if (proto->reparse) {
-		/* A task came free outside tx_done (an aborted command
-		 * came back): requests may wait in rbuf for it. */
-		proto->reparse = false;
-		iscsi_enter(proto);
-		if (iscsi_rx_parse(proto) < 0)
-			proto->failed = true;
-		iscsi_leave(proto);
-		if (proto->rx_closed || proto->rx_state == ISCSI_RX_PAYLOAD ||
-		    iscsi_rx_paused(proto)) {
-			iscsi_proto_rx_buf(proto, buf, len);
-			return;
-		}
-	}
-	if (proto->rstart > 0) {
-		memmove(proto->rbuf, proto->rbuf + proto->rstart,
-			proto->rend - proto->rstart);
-		proto->rend -= proto->rstart;
-		proto->rstart = 0;
-	}
-	*buf = proto->rbuf + proto->rend;
-	*len = proto->rcap - proto->rend;
+	return iscsi_rx_pdu(proto);
 }
 
-void iscsi_proto_rx_eof(struct iscsi_proto *proto)
+static bool iscsi_rx_direct(struct remote_engine *e, void **buf, size_t *len)
 {
-	iscsi_enter(proto);
-	if (!proto->rx_closed)
-		proto->rx_closed = true;
+	struct iscsi_proto *proto = iscsi_of(e);
+
+	if (proto->rx_state != ISCSI_RX_PAYLOAD)
+		return false;
+	*buf = proto->rx_dst + proto->rx_got;
+	*len = proto->dlen - proto->rx_got;
+	return true;
+}
+
+static void iscsi_rx_direct_done(struct remote_engine *e, size_t n)
+{
+	struct iscsi_proto *proto = iscsi_of(e);
+	size_t left = proto->dlen - proto->rx_got;
+
+	proto->rx_got += (uint32_t)(n < left ? n : left);
+	if (proto->rx_got == proto->dlen)
+		proto->rx_state = ISCSI_RX_TRAILER;
+}
+
+static void iscsi_rx_eof(struct remote_engine *e, bool was_open)
+{
+	struct iscsi_proto *proto = iscsi_of(e);
+
 	/* The caller's pending read may still land in this task's buffer:
 	 * keep it until the engine is destroyed. */
 	if (proto->rx_state == ISCSI_RX_PAYLOAD && proto->rx_task)
 		proto->rx_pinned = proto->rx_task;
 	iscsi_cmd_rx_abandon(proto);
-	iscsi_leave(proto);
 }
 
-void iscsi_proto_tx_done(struct iscsi_proto *proto, size_t n)
+static void iscsi_engine_destroy(struct remote_engine *e)
 {
-	bool was_paused = !proto->rx_closed && iscsi_rx_paused(proto);
-	struct iscsi_tx *tx;
-
-	iscsi_enter(proto);
-	while ((tx = proto->tx_head)) {
-		if (!remote_tx_ack(tx->iov, tx->iovcnt, &tx->done_iov,
-				   &tx->done_bytes, &n))
-			break;
-		proto->tx_head = tx->next;
-		if (!proto->tx_head)
-			proto->tx_tail = &proto->tx_head;
-		iscsi_tx_release(proto, tx);
-	}
-	if (was_paused && !proto->rx_closed && !iscsi_rx_paused(proto)) {
-		if (iscsi_rx_parse(proto) < 0)
-			proto->failed = true;
-		proto->kick = true;
-	}
-	iscsi_leave(proto);
+	iscsi_proto_destroy(iscsi_of(e));
 }
+
+static const struct remote_engine_ops iscsi_engine_ops = {
+	.name = "iscsi",
+	.rx_step = iscsi_rx_step,
+	.rx_paused = iscsi_rx_paused,
+	.rx_direct = iscsi_rx_direct,
+	.rx_direct_done = iscsi_rx_direct_done,
+	.rx_eof = iscsi_rx_eof,
+	.tx_release = iscsi_tx_release,
+	.destroy = iscsi_engine_destroy,
+};
 
 /* ---- lifecycle ---- */
 
@@ -629,7 +487,6 @@ int iscsi_proto_create(const struct iscsi_proto_config *cfg,
 				? proto->cfg.limits.max_inflight
 				: CONN_DEFAULT_MAX_INFLIGHT;
 	proto->max_tasks = 2 * proto->window + ISCSI_MAX_IMMEDIATE;
-	proto->tx_tail = &proto->tx_head;
 	/* RFC 7143 §13: defaults until negotiated. */
 	proto->p.ini_mrdsl = 8192;
 	proto->p.max_burst = 262144;
@@ -639,32 +496,26 @@ int iscsi_proto_create(const struct iscsi_proto_config *cfg,
 	proto->p.max_r2t = 1;
 	proto->p.time2wait = 2;
 	proto->p.time2retain = 0;
-	proto->rbuf = malloc(ISCSI_RX_BUF_BYTES);
-	if (!proto->rbuf) {
+	if (remote_engine_init(&proto->e, &iscsi_engine_ops, cfg->peer,
+			       ISCSI_RX_BUF_BYTES) < 0) {
 		free(proto);
 		return -ENOMEM;
 	}
-	proto->rcap = ISCSI_RX_BUF_BYTES;
+	proto->e.tx_ready = cfg->tx_ready;
+	proto->e.opaque = cfg->opaque;
 	*protop = proto;
 	return 0;
 }
 
 void iscsi_proto_destroy(struct iscsi_proto *proto)
 {
-	struct iscsi_tx *tx, *next;
-
 	if (!proto)
 		return;
 	/* A login the engine gave up on (an initiator that merely hung up
 	 * during login is not a failure). */
-	if (proto->phase != ISCSI_PHASE_FFP && proto->failed)
+	if (proto->phase != ISCSI_PHASE_FFP && proto->e.failed)
 		iscsi_handshake_result(proto, false);
-	for (tx = proto->tx_head; tx; tx = next) {
-		next = tx->next;
-		tx->queued = false;
-		if (tx->kind == ISCSI_TX_BLOCK)
-			free(tx);
-	}
+	remote_engine_fini(&proto->e);
 	iscsi_tasks_free(proto);
 	if (proto->nexus)
 		proto->scsi->nexus_close(proto->nexus);
@@ -673,7 +524,6 @@ void iscsi_proto_destroy(struct iscsi_proto *proto)
 	iscsi_login_free(proto);
 	iscsi_text_free(proto);
 	free(proto->scratch);
-	free(proto->rbuf);
 	free(proto);
 }
 
@@ -690,37 +540,7 @@ bool iscsi_proto_uses(const struct iscsi_proto *proto,
 	return false;
 }
 
-unsigned int iscsi_proto_inflight(const struct iscsi_proto *proto)
+struct remote_engine *iscsi_proto_engine(struct iscsi_proto *proto)
 {
-	return proto->inflight;
-}
-
-bool iscsi_proto_finished(const struct iscsi_proto *proto)
-{
-	return (proto->rx_closed || proto->closing) && proto->inflight == 0 &&
-	       !proto->tx_head;
-}
-
-long iscsi_proto_feed(struct iscsi_proto *proto, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	size_t done = 0;
-
-	while (done < len) {
-		void *buf;
-		size_t room;
-		int ret;
-
-		iscsi_proto_rx_buf(proto, &buf, &room);
-		if (room == 0)
-			break;
-		if (room > len - done)
-			room = len - done;
-		memcpy(buf, p + done, room);
-		done += room;
-		ret = iscsi_proto_rx_done(proto, room);
-		if (ret < 0)
-			return ret;
-	}
-	return (long)done;
+	return &proto->e;
 }

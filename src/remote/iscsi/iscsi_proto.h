@@ -5,11 +5,10 @@
  * state machine like nbd_proto.h: the caller moves bytes between the
  * engine and a socket (iscsi_server.c) or a transcript (tests, fuzzers).
  *
- * Receive: iscsi_proto_rx_buf() says where the next bytes go (the
- * engine's buffer, or a command's data buffer while a large Data-Out or
- * immediate-data payload arrives); iscsi_proto_rx_done(n) parses them.
- * Transmit: iscsi_proto_tx_iov() / iscsi_proto_tx_done() as for NBD;
- * Data-In goes out straight from the buffer the storage filled.
+ * The byte stream is the frame's (remote_engine.h), driven through
+ * iscsi_proto_engine(): input lands in the frame's buffer, or in a
+ * command's data buffer while a large Data-Out or immediate-data payload
+ * arrives; Data-In goes out straight from the buffer the storage filled.
  *
  * SCSI commands go to the SCSI command set (src/scsi/scsi.h) through
  * struct iscsi_scsi_ops, so tests can put a stub under the transport;
@@ -27,6 +26,7 @@
 
 #include "iopd/conn.h"
 #include "iopd/iscsi.h"
+#include "remote/remote_engine.h"
 #include "scsi/scsi.h"
 
 struct base_loop;
@@ -66,18 +66,14 @@ struct iscsi_proto_config {
 /* Returns 0 or -ENOMEM. */
 int iscsi_proto_create(const struct iscsi_proto_config *cfg,
 		       struct iscsi_proto **protop);
-/* Precondition: iscsi_proto_inflight() == 0. */
+/* Precondition: remote_engine_inflight() == 0. */
 void iscsi_proto_destroy(struct iscsi_proto *proto);
 
-/* Where to receive next; *len == 0: not now. */
-void iscsi_proto_rx_buf(struct iscsi_proto *proto, void **buf, size_t *len);
-/* Returns 0 or -errno when the caller must disconnect. */
-int iscsi_proto_rx_done(struct iscsi_proto *proto, size_t n);
-void iscsi_proto_rx_eof(struct iscsi_proto *proto);
-
-int iscsi_proto_tx_iov(struct iscsi_proto *proto, struct iovec *iov,
-		       int max_iov);
-void iscsi_proto_tx_done(struct iscsi_proto *proto, size_t n);
+/* The frame the caller drives: rx_buf, rx_done, rx_eof, tx_iov, tx_done,
+ * inflight (commands handed to the SCSI command set and not yet done),
+ * finished (nothing in flight, all output taken: close the connection)
+ * and destroy. */
+struct remote_engine *iscsi_proto_engine(struct iscsi_proto *proto);
 
 /* Does the session have exp as one of its LUNs?  False before the
  * session starts (login holds no export) and for discovery sessions. */
@@ -94,11 +90,6 @@ bool iscsi_proto_uses(const struct iscsi_proto *proto,
 bool iscsi_proto_reconfigure(struct iscsi_proto *proto,
 			     const struct iscsi_config *icfg);
 
-/* Commands handed to the SCSI command set and not yet done. */
-unsigned int iscsi_proto_inflight(const struct iscsi_proto *proto);
-/* Over: nothing in flight, all output taken; close the connection. */
-bool iscsi_proto_finished(const struct iscsi_proto *proto);
-
 /*
  * Liveness, called about once a second with a monotonic clock: sends a
  * NOP-In ping after nop_interval_s without input in full feature phase,
@@ -106,8 +97,5 @@ bool iscsi_proto_finished(const struct iscsi_proto *proto);
  * pass without input, or when a login stalls that long.
  */
 int iscsi_proto_tick(struct iscsi_proto *proto, uint64_t now_ms);
-
-/* Push bytes through rx_buf/rx_done, copying (tests, fuzzers). */
-long iscsi_proto_feed(struct iscsi_proto *proto, const void *data, size_t len);
 
 #endif

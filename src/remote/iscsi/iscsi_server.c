@@ -54,8 +54,8 @@ const struct iscsi_scsi_ops iscsi_scsi_default_ops = {
 	.tmf = scsi_nexus_tmf,
 };
 
-struct remote_conn {
-	struct remote_stream s;
+struct iscsi_conn {
+	struct remote_conn rc; /* first: what the Connection Manager holds */
 	struct iscsi_proto *proto;
 	int timer_fd;
 	struct base_io timer_io;
@@ -68,14 +68,19 @@ struct remote_conn {
 	char portal[64];
 };
 
-static void iscsi_server_pump(struct remote_conn *c);
+static void iscsi_server_pump(struct remote_conn *rc);
+
+static struct iscsi_conn *iscsi_conn_of(struct remote_conn *rc)
+{
+	return (struct iscsi_conn *)rc;
+}
 
 static void iscsi_server_free(void *arg)
 {
-	struct remote_conn *c = arg;
+	struct iscsi_conn *c = arg;
 
 	close(c->timer_fd);
-	remote_stream_release(&c->s);
+	remote_stream_release(&c->rc.s);
 	free(c);
 }
 
@@ -89,16 +94,16 @@ static uint64_t iscsi_server_now_ms(void)
 
 static void iscsi_server_timer_done(struct base_io *io, int result)
 {
-	struct remote_conn *c = io->data;
+	struct iscsi_conn *c = io->data;
 
 	c->timer_busy = false;
-	if (result > 0 && !c->s.rx_closed &&
+	if (result > 0 && !c->rc.s.rx_closed &&
 	    iscsi_proto_tick(c->proto, iscsi_server_now_ms()) < 0)
-		remote_stream_break(&c->s);
-	iscsi_server_pump(c);
+		remote_stream_break(&c->rc.s);
+	iscsi_server_pump(&c->rc);
 }
 
-static void iscsi_server_timer_arm(struct remote_conn *c)
+static void iscsi_server_timer_arm(struct iscsi_conn *c)
 {
 	c->timer_io.op = BASE_IO_STREAM_READ;
 	c->timer_io.fd = c->timer_fd;
@@ -106,12 +111,12 @@ static void iscsi_server_timer_arm(struct remote_conn *c)
 	c->timer_io.buf_len = sizeof(c->timer_ticks);
 	c->timer_io.done = iscsi_server_timer_done;
 	c->timer_io.data = c;
-	if (base_io_submit(c->s.loop, &c->timer_io) == 0)
+	if (base_io_submit(c->rc.s.loop, &c->timer_io) == 0)
 		c->timer_busy = true;
 }
 
 /* Make a pending timer read complete now (teardown). */
-static void iscsi_server_timer_fire(struct remote_conn *c)
+static void iscsi_server_timer_fire(struct iscsi_conn *c)
 {
 	struct itimerspec its = { .it_value = { 0, 1 } };
 
@@ -130,7 +135,7 @@ static void iscsi_server_timer_fire(struct remote_conn *c)
  * then close.  Returns true while still
  * waiting.
  */
-static bool iscsi_server_linger(struct remote_conn *c)
+static bool iscsi_server_linger(struct iscsi_conn *c)
 {
 	struct itimerspec its = {
 		{ 0, ISCSI_SERVER_LINGER_TICK_NS },
@@ -140,43 +145,44 @@ static bool iscsi_server_linger(struct remote_conn *c)
 	socklen_t tl = sizeof(ti);
 	int unsent = 0;
 
-	if (c->s.tx_broken || c->linger_over)
+	if (c->rc.s.tx_broken || c->linger_over)
 		return false;
 	if (!c->lingering) {
 		c->lingering = true;
 		c->linger_end_ms =
 			iscsi_server_now_ms() + ISCSI_SERVER_LINGER_MS;
-		shutdown(c->s.tx_fd, SHUT_WR);
+		shutdown(c->rc.s.tx_fd, SHUT_WR);
 		timerfd_settime(c->timer_fd, 0, &its, NULL);
-		log_debug("%s: sent FIN, waiting for the peer", c->s.peer);
+		log_debug("%s: sent FIN, waiting for the peer", c->rc.s.peer);
 	}
 	/* Over once the peer has acknowledged all our bytes and the FIN
 	 * (a reset then loses nothing), or the connection was reset
 	 * (TCP_CLOSE), or the time is up.  Not waiting for the peer's own
 	 * close: libiscsi keeps the old socket open while it logs in
 	 * again. */
-	if (ioctl(c->s.tx_fd, SIOCOUTQ, &unsent) == 0 && unsent > 0 &&
-	    getsockopt(c->s.tx_fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
+	if (ioctl(c->rc.s.tx_fd, SIOCOUTQ, &unsent) == 0 && unsent > 0 &&
+	    getsockopt(c->rc.s.tx_fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
 	    ti.tcpi_state != TCP_CLOSE &&
 	    iscsi_server_now_ms() < c->linger_end_ms)
 		return true;
 	c->linger_over = true;
-	log_debug("%s: linger over: %d unsent, peer %s", c->s.peer, unsent,
-		  c->s.rx_eof ? "closed" : "open");
+	log_debug("%s: linger over: %d unsent, peer %s", c->rc.s.peer, unsent,
+		  c->rc.s.rx_eof ? "closed" : "open");
 	return false;
 }
 
 /* After rx_closed, until the end: read and drop, so the receive queue
  * stays empty and the peer's close is seen. */
-static void iscsi_server_rx_discard(struct remote_conn *c)
+static void iscsi_server_rx_discard(struct iscsi_conn *c)
 {
-	if (remote_stream_read(&c->s, c->junk, sizeof(c->junk)) < 0)
-		c->s.rx_eof = true;
+	if (remote_stream_read(&c->rc.s, c->junk, sizeof(c->junk)) < 0)
+		c->rc.s.rx_eof = true;
 }
 
-static void iscsi_server_pump(struct remote_conn *c)
+static void iscsi_server_pump(struct remote_conn *rc)
 {
-	struct remote_stream *s = &c->s;
+	struct iscsi_conn *c = iscsi_conn_of(rc);
+	struct remote_stream *s = &rc->s;
 	bool done = remote_stream_pump(s);
 
 	if (s->rx_closed && !s->rx_busy && !s->rx_eof && !c->rx_shut &&
@@ -206,52 +212,6 @@ static void iscsi_server_tx_ready(void *opaque)
 {
 	iscsi_server_pump(opaque);
 }
-
-static void iscsi_server_rx_buf(void *p, void **buf, size_t *len)
-{
-	iscsi_proto_rx_buf(p, buf, len);
-}
-
-static int iscsi_server_rx_done(void *p, size_t n)
-{
-	return iscsi_proto_rx_done(p, n);
-}
-
-static void iscsi_server_rx_eof(void *p)
-{
-	iscsi_proto_rx_eof(p);
-}
-
-static int iscsi_server_tx_iov(void *p, struct iovec *iov, int max_iov)
-{
-	return iscsi_proto_tx_iov(p, iov, max_iov);
-}
-
-static void iscsi_server_tx_done(void *p, size_t n)
-{
-	iscsi_proto_tx_done(p, n);
-}
-
-static bool iscsi_server_finished(void *p)
-{
-	return iscsi_proto_finished(p);
-}
-
-static void iscsi_server_destroy(void *p)
-{
-	iscsi_proto_destroy(p);
-}
-
-static const struct remote_stream_ops iscsi_server_stream_ops = {
-	.rx_buf = iscsi_server_rx_buf,
-	.rx_done = iscsi_server_rx_done,
-	.rx_eof = iscsi_server_rx_eof,
-	.tx_iov = iscsi_server_tx_iov,
-	.tx_done = iscsi_server_tx_done,
-	.finished = iscsi_server_finished,
-	.destroy = iscsi_server_destroy,
-	.pump = iscsi_server_pump,
-};
 
 /* "a.b.c.d:port" or "[v6]:port" of the local end, for SendTargets. */
 static void iscsi_server_portal(int fd, char *buf, size_t len)
@@ -289,7 +249,7 @@ static int iscsi_server_conn_start(const struct remote_conn_args *args,
 		.tx_ready = iscsi_server_tx_ready,
 	};
 	struct itimerspec its = { { 1, 0 }, { 1, 0 } };
-	struct remote_conn *c;
+	struct iscsi_conn *c;
 	int one = 1;
 	int ret;
 
@@ -302,25 +262,25 @@ static int iscsi_server_conn_start(const struct remote_conn_args *args,
 	 * kernel reset the connection once we send FIN (iscsi_server_linger).
 	 * A pending read completes when the peer sends or closes, and its
 	 * bytes are dropped; the engine keeps its buffer until destroyed. */
-	remote_stream_init(&c->s, &iscsi_server_stream_ops, c, args);
-	iscsi_server_portal(c->s.rx_fd, c->portal, sizeof(c->portal));
-	cfg.peer = c->s.peer;
+	remote_stream_init(&c->rc.s, iscsi_server_pump, &c->rc, args);
+	iscsi_server_portal(c->rc.s.rx_fd, c->portal, sizeof(c->portal));
+	cfg.peer = c->rc.s.peer;
 	cfg.portal = c->portal[0] ? c->portal : NULL;
-	cfg.opaque = c;
+	cfg.opaque = &c->rc;
 	c->timer_fd =
 		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (c->timer_fd < 0 || timerfd_settime(c->timer_fd, 0, &its, NULL)) {
 		ret = -errno;
-		log_error("%s: timerfd: %s", c->s.peer, strerror(errno));
+		log_error("%s: timerfd: %s", c->rc.s.peer, strerror(errno));
 		goto err_free_conn;
 	}
-	setsockopt(c->s.tx_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(c->rc.s.tx_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ret = iscsi_proto_create(&cfg, &c->proto);
 	if (ret < 0)
 		goto err_close_timer;
-	c->s.engine = c->proto;
-	iscsi_server_pump(c);
-	*connp = c;
+	c->rc.s.engine = iscsi_proto_engine(c->proto);
+	iscsi_server_pump(&c->rc);
+	*connp = &c->rc;
 	return 0;
 
 err_close_timer:
@@ -332,30 +292,34 @@ err_close_fds:
 	return ret;
 }
 
-static void iscsi_server_conn_shutdown(struct remote_conn *c)
+static void iscsi_server_conn_shutdown(struct remote_conn *rc)
 {
-	log_debug("%s: asked to end: %u commands in flight", c->s.peer,
-		  iscsi_proto_inflight(c->proto));
-	remote_stream_rx_stop(&c->s);
-	iscsi_server_pump(c);
+	struct iscsi_conn *c = iscsi_conn_of(rc);
+
+	log_debug("%s: asked to end: %u commands in flight", c->rc.s.peer,
+		  remote_engine_inflight(c->rc.s.engine));
+	remote_stream_rx_stop(&c->rc.s);
+	iscsi_server_pump(&c->rc);
 }
 
-static void iscsi_server_conn_abort(struct remote_conn *c)
+static void iscsi_server_conn_abort(struct remote_conn *rc)
 {
-	log_warn("%s: closing: the drain timed out", c->s.peer);
-	remote_stream_break(&c->s);
-	iscsi_server_pump(c);
+	struct iscsi_conn *c = iscsi_conn_of(rc);
+
+	log_warn("%s: closing: the drain timed out", c->rc.s.peer);
+	remote_stream_break(&c->rc.s);
+	iscsi_server_pump(&c->rc);
 }
 
-static bool iscsi_server_conn_uses(struct remote_conn *c,
+static bool iscsi_server_conn_uses(struct remote_conn *rc,
 				   const struct conn_export *exp)
 {
-	return iscsi_proto_uses(c->proto, exp);
+	return iscsi_proto_uses(iscsi_conn_of(rc)->proto, exp);
 }
 
-static bool iscsi_server_conn_reconfigure(struct remote_conn *c, void *ctx)
+static bool iscsi_server_conn_reconfigure(struct remote_conn *rc, void *ctx)
 {
-	return iscsi_proto_reconfigure(c->proto, ctx);
+	return iscsi_proto_reconfigure(iscsi_conn_of(rc)->proto, ctx);
 }
 
 const struct remote_transport_ops iscsi_transport_ops = {

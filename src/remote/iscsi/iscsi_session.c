@@ -194,11 +194,11 @@ void iscsi_check_waiters(struct iscsi_proto *proto)
 			continue;
 		}
 		*pp = m->next;
-		if (!proto->failed)
+		if (!proto->e.failed)
 			iscsi_tmf_respond(proto, m);
 		free(m);
 	}
-	if (proto->logout_pending && proto->inflight == 0) {
+	if (proto->logout_pending && proto->e.inflight == 0) {
 		proto->logout_pending = false;
 		iscsi_logout_respond(proto, proto->logout_itt,
 				     ISCSI_LOGOUT_RSP_OK, true);

@@ -52,7 +52,7 @@ static struct nbd_slot *nbd_slot_get(struct nbd_proto *proto)
 		}
 		ops->msg_init(proto->session, slot->msg);
 		slot->proto = proto;
-		slot->tx.is_slot = true;
+		slot->tx.kind = NBD_TX_SLOT;
 		slot->next_all = proto->all_slots;
 		proto->all_slots = slot;
 		proto->n_slots++;
@@ -193,7 +193,7 @@ static void nbd_cmd_reply(struct nbd_slot *slot, uint32_t error)
 	slot->tx.iov = slot->iov;
 	slot->tx.iovcnt = n;
 	slot->state = NBD_SLOT_TX;
-	nbd_tx_push(proto, &slot->tx);
+	remote_engine_tx_push(&proto->e, &slot->tx);
 }
 
 static void nbd_cmd_done(struct iop_msg *msg, int result)
@@ -204,7 +204,7 @@ static void nbd_cmd_done(struct iop_msg *msg, int result)
 	/* done runs exactly once (iopd/local.h). */
 	if (IOPD_NEVER(slot->state != NBD_SLOT_INFLIGHT))
 		return;
-	proto->inflight--;
+	proto->e.inflight--;
 	if (proto->cfg.stats)
 		proto->cfg.stats->inflight--;
 	if (result < 0)
@@ -236,7 +236,7 @@ static void nbd_cmd_submit(struct nbd_proto *proto, struct nbd_slot *slot,
 	msg->done = nbd_cmd_done;
 	msg->cookie = slot;
 	slot->state = NBD_SLOT_INFLIGHT;
-	proto->inflight++;
+	proto->e.inflight++;
 	if (proto->cfg.stats) {
 		proto->cfg.stats->inflight++;
 		proto->cfg.stats->requests++;
@@ -530,7 +530,7 @@ static int nbd_cmd_write(struct nbd_proto *proto, struct nbd_slot *slot,
 {
 	uint32_t len = slot->req.length;
 	uint64_t skip_max = NBD_WRITE_SKIP_MAX_BYTES;
-	size_t take = proto->rend - proto->rstart;
+	size_t take = proto->e.rend - proto->e.rstart;
 
 	if (!error && len > 0 && nbd_slot_data(slot, len) < 0)
 		error = NBD_ENOMEM;
@@ -554,8 +554,8 @@ static int nbd_cmd_write(struct nbd_proto *proto, struct nbd_slot *slot,
 	}
 	if (take > len)
 		take = len;
-	memcpy(slot->data, proto->rbuf + proto->rstart, take);
-	proto->rstart += take;
+	memcpy(slot->data, proto->e.rbuf + proto->e.rstart, take);
+	proto->e.rstart += take;
 	slot->rx_got = (uint32_t)take;
 	if (take == len) {
 		nbd_cmd_write_submit(proto, slot);
@@ -572,9 +572,9 @@ int nbd_cmd_parse(struct nbd_proto *proto)
 	struct nbd_slot *slot;
 	uint32_t error;
 
-	if (proto->rend - proto->rstart < NBD_REQUEST_BYTES)
+	if (proto->e.rend - proto->e.rstart < NBD_REQUEST_BYTES)
 		return 0;
-	nbd_request_decode(proto->rbuf + proto->rstart, &req);
+	nbd_request_decode(proto->e.rbuf + proto->e.rstart, &req);
 	if (req.magic != NBD_REQUEST_MAGIC)
 		return nbd_proto_fail(proto, -EPROTO,
 				      "bad request magic 0x%08x", req.magic);
@@ -582,14 +582,14 @@ int nbd_cmd_parse(struct nbd_proto *proto)
 		/* proto.md: the server MUST handle all outstanding requests
 		 * and close; the client sends nothing more, and gets no
 		 * reply. */
-		proto->rstart += NBD_REQUEST_BYTES;
-		proto->rx_closed = true;
+		proto->e.rstart += NBD_REQUEST_BYTES;
+		proto->e.rx_closed = true;
 		log_debug("%s: disconnect requested", nbd_peer(proto));
 		return 0;
 	}
 	if (!nbd_cmd_slot_available(proto))
 		return 0;
-	proto->rstart += NBD_REQUEST_BYTES;
+	proto->e.rstart += NBD_REQUEST_BYTES;
 	slot = nbd_slot_get(proto);
 	if (!slot)
 		return nbd_proto_fail(proto, -ENOMEM, "out of memory");

@@ -36,7 +36,7 @@ int nbd_hs_greeting(struct nbd_proto *proto)
 	p = nbd_put64(p, NBD_MAGIC);
 	p = nbd_put64(p, NBD_IHAVEOPT);
 	nbd_put16(p, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
-	return nbd_tx_push_bytes(proto, g, sizeof(g), NULL, 0);
+	return remote_engine_tx_bytes(&proto->e, g, sizeof(g), NULL, 0);
 }
 
 /* Queue one option reply.  Returns 0 or -errno (fatal). */
@@ -49,7 +49,7 @@ static int nbd_hs_reply(struct nbd_proto *proto, uint32_t option, uint32_t type,
 	p = nbd_put32(p, option);
 	p = nbd_put32(p, type);
 	nbd_put32(p, (uint32_t)len);
-	if (nbd_tx_push_bytes(proto, h, sizeof(h), data, len) < 0)
+	if (remote_engine_tx_bytes(&proto->e, h, sizeof(h), data, len) < 0)
 		return nbd_proto_fail(proto, -ENOMEM, "out of memory");
 	return 0;
 }
@@ -177,7 +177,7 @@ static int nbd_hs_transmission(struct nbd_proto *proto,
 	remote_stats_handshake("nbd", true);
 	log_debug("%s: serving export '%s'", nbd_peer(proto), exp->name);
 	/* Last: the option payload being parsed lives in this buffer. */
-	if (nbd_rx_reserve(proto, NBD_RX_BUF_BYTES) < 0)
+	if (remote_engine_rx_reserve(&proto->e, NBD_RX_BUF_BYTES) < 0)
 		return nbd_proto_fail(proto, -ENOMEM, "out of memory");
 	return 0;
 }
@@ -210,7 +210,7 @@ static int nbd_opt_export_name(struct nbd_proto *proto,
 	 * 124 bytes of zeroes. */
 	if (proto->client_flags & NBD_FLAG_C_NO_ZEROES)
 		rlen = NBD_EXPORT_NAME_REPLY_BYTES;
-	if (nbd_tx_push_bytes(proto, r, rlen, NULL, 0) < 0) {
+	if (remote_engine_tx_bytes(&proto->e, r, rlen, NULL, 0) < 0) {
 		exp->desc->ops->session_close(session);
 		return nbd_proto_fail(proto, -ENOMEM, "out of memory");
 	}
@@ -450,7 +450,7 @@ static int nbd_hs_option(struct nbd_proto *proto, uint32_t option,
 		/* proto.md: the server MUST reply with NBD_REP_ACK (and
 		 * SHOULD ignore any data). */
 		ret = nbd_hs_reply(proto, option, NBD_REP_ACK, NULL, 0);
-		proto->rx_closed = true;
+		proto->e.rx_closed = true;
 		return ret;
 	case NBD_OPT_LIST:
 		return nbd_opt_list(proto, len);
@@ -487,8 +487,8 @@ int nbd_hs_discarded(struct nbd_proto *proto)
 
 int nbd_hs_parse(struct nbd_proto *proto)
 {
-	const unsigned char *p = proto->rbuf + proto->rstart;
-	size_t avail = proto->rend - proto->rstart;
+	const unsigned char *p = proto->e.rbuf + proto->e.rstart;
+	size_t avail = proto->e.rend - proto->e.rstart;
 	struct nbd_option opt;
 	uint32_t flags;
 	int ret;
@@ -497,7 +497,7 @@ int nbd_hs_parse(struct nbd_proto *proto)
 		if (avail < NBD_CLIENT_FLAGS_BYTES)
 			return 0;
 		flags = nbd_get32(p);
-		proto->rstart += NBD_CLIENT_FLAGS_BYTES;
+		proto->e.rstart += NBD_CLIENT_FLAGS_BYTES;
 		/* proto.md: the server MUST drop the connection if the
 		 * client sets an unknown flag. */
 		if (flags & ~(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES))
@@ -522,18 +522,19 @@ int nbd_hs_parse(struct nbd_proto *proto)
 			return nbd_proto_fail(proto, -EMSGSIZE,
 					      "option %u of %u bytes",
 					      opt.option, opt.length);
-		proto->rstart += NBD_OPTION_BYTES;
+		proto->e.rstart += NBD_OPTION_BYTES;
 		proto->rx_state = NBD_RX_DISCARD;
 		proto->discard_left = opt.length;
 		proto->discard_opt = opt.option;
 		return 1;
 	}
 	if (avail < NBD_OPTION_BYTES + opt.length) {
-		if (nbd_rx_reserve(proto, NBD_OPTION_BYTES + opt.length) < 0)
+		if (remote_engine_rx_reserve(&proto->e,
+					     NBD_OPTION_BYTES + opt.length) < 0)
 			return nbd_proto_fail(proto, -ENOMEM, "out of memory");
 		return 0;
 	}
-	proto->rstart += NBD_OPTION_BYTES + opt.length;
+	proto->e.rstart += NBD_OPTION_BYTES + opt.length;
 	ret = nbd_hs_option(proto, opt.option, p + NBD_OPTION_BYTES,
 			    opt.length);
 	return ret < 0 ? ret : 1;

@@ -5,15 +5,16 @@
  * It never touches a socket: the caller (nbd_server.c for real sockets,
  * tests and fuzzers for transcripts) moves bytes in and out.
  *
- * Receive side: nbd_proto_rx_buf() says where the next bytes should land.
- * Usually that is the engine's own receive buffer; while a large WRITE
- * payload is outstanding it is the request's data buffer itself, so the
- * payload goes from the socket to the buffer the DDM writes from without a
- * copy.  After writing n bytes there, call nbd_proto_rx_done(n).
+ * The byte stream is the frame's (remote_engine.h): the caller drives
+ * nbd_proto_engine() with remote_engine_rx_buf/rx_done/tx_iov/tx_done.
+ * Usually input lands in the frame's receive buffer; while a large WRITE
+ * payload is outstanding it lands in the request's data buffer itself, so
+ * the payload goes from the socket to the buffer the DDM writes from
+ * without a copy.
  *
  * Requests go to storage through the export's IOP descriptor
- * (iopd/local.h); replies are queued as iovecs that the caller collects
- * with nbd_proto_tx_iov() and acknowledges with nbd_proto_tx_done().
+ * (iopd/local.h); replies are queued as iovecs, large READs' data as file
+ * bytes (remote_engine_tx_file) when the config allows zero copy.
  *
  * Threads: everything runs on one worker thread, the one whose loop is in
  * the config.
@@ -27,6 +28,7 @@
 #include <sys/uio.h>
 
 #include "iopd/conn.h"
+#include "remote/remote_engine.h"
 
 struct base_loop;
 struct nbd_proto;
@@ -44,7 +46,7 @@ struct nbd_proto_config {
 	void *opaque;
 	/* Kept up to date for the management channel; may be NULL. */
 	struct conn_stats *stats;
-	/* The caller can send file bytes (nbd_proto_tx_file): large READs
+	/* The caller can send file bytes (remote_engine_tx_file): large READs
 	 * may then skip the copy through a buffer. */
 	bool zero_copy;
 };
@@ -54,61 +56,14 @@ struct nbd_proto_config {
 int nbd_proto_create(const struct nbd_proto_config *cfg,
 		     struct nbd_proto **protop);
 
-/* Free everything.  Precondition: nbd_proto_inflight() == 0 (closes any
- * open session). */
+/* Free everything.  Precondition: remote_engine_inflight() == 0 (closes
+ * any open session). */
 void nbd_proto_destroy(struct nbd_proto *proto);
 
-/*
- * Where to receive next.  *len == 0 means "do not receive now": all
- * request slots are busy (resume after a completion, i.e. after tx_ready),
- * or the engine is finishing (after NBD_CMD_DISC, NBD_OPT_ABORT, an
- * error, or eof).
- */
-void nbd_proto_rx_buf(struct nbd_proto *proto, void **buf, size_t *len);
-
-/*
- * n bytes (0 < n <= the len rx_buf gave) were written at the buffer
- * rx_buf gave.  Parses and acts on them.  Returns 0, or -errno when the
- * stream can no longer be trusted and the caller must disconnect (replies
- * to requests already in flight are dropped).
- */
-int nbd_proto_rx_done(struct nbd_proto *proto, size_t n);
-
-/* The peer closed its sending side or the read failed: parse nothing more.
- * Requests in flight still complete. */
-void nbd_proto_rx_eof(struct nbd_proto *proto);
-
-/* Fill iov with up to max_iov pieces of pending output; returns how many
- * (0: nothing to send now).  The memory stays valid until tx_done covers
- * it. */
-int nbd_proto_tx_iov(struct nbd_proto *proto, struct iovec *iov, int max_iov);
-
-/*
- * When tx_iov returns 0 with output pending, the front of the output is
- * len bytes of the file fd at offset: send them from there (sendfile)
- * and acknowledge with tx_done.  Only with config.zero_copy.
- */
-bool nbd_proto_tx_file(struct nbd_proto *proto, int *fd, uint64_t *offset,
-		       size_t *len);
-
-/* n bytes from the front of the pending output were sent. */
-void nbd_proto_tx_done(struct nbd_proto *proto, size_t n);
-
-/* Requests submitted to storage and not yet completed. */
-unsigned int nbd_proto_inflight(const struct nbd_proto *proto);
-
-/*
- * True when the conversation is over (DISC or ABORT received, eof, or a
- * fatal error), nothing is in flight and all output has been handed out
- * and acknowledged: the caller should close the connection.
- */
-bool nbd_proto_finished(const struct nbd_proto *proto);
-
-/*
- * Convenience for transcripts, fuzzers and tests: push len bytes through
- * rx_buf/rx_done, copying.  Stops early when rx_buf offers no room; returns
- * the number of bytes consumed, or -errno from rx_done.
- */
-long nbd_proto_feed(struct nbd_proto *proto, const void *data, size_t len);
+/* The frame the caller drives: rx_buf, rx_done, rx_eof (requests in
+ * flight still complete), tx_iov, tx_file, tx_done, inflight, finished
+ * (DISC or ABORT received, eof, or a fatal error, and everything
+ * completed and sent) and destroy. */
+struct remote_engine *nbd_proto_engine(struct nbd_proto *proto);
 
 #endif

@@ -3,14 +3,15 @@
  * nbd_proto_priv: the engine's state, shared by its three files and
  * nobody else.
  *
- *   nbd_proto.c      receive buffer, output queue, lifecycle, public API
+ *   nbd_proto.c      the frame's ops (receive states, backpressure),
+ *                    lifecycle
  *   nbd_handshake.c  fixed newstyle negotiation (client flags, options)
  *   nbd_cmd.c        transmission: requests, request slots, replies
  *
- * Output is a FIFO of struct nbd_tx entries, each a list of iovecs: a
- * malloc'd block for negotiation replies, or a request slot's reply.  An
- * entry leaves the queue once tx_done has covered all of it; a slot then
- * goes back to the free list.
+ * The receive buffer and the output queue are the frame's
+ * (remote_engine.h).  Output entries are a block for negotiation replies
+ * or a request slot's reply (NBD_TX_SLOT), which goes back to the free
+ * list once it is all sent.
  */
 #ifndef IOPD_NBD_PROTO_PRIV_H
 #define IOPD_NBD_PROTO_PRIV_H
@@ -24,6 +25,7 @@
 #include "iopd/local.h"
 #include "remote/nbd/nbd_proto.h"
 #include "remote/nbd/nbd_wire.h"
+#include "remote/remote_engine.h"
 
 /* Receive buffer while negotiating; options larger than this grow it. */
 #define NBD_RX_HANDSHAKE_BYTES (4u * 1024)
@@ -73,26 +75,8 @@ enum nbd_rx_state {
 
 struct nbd_proto;
 
-struct nbd_tx {
-	struct nbd_tx *next;
-	struct iovec *iov;
-	int iovcnt;
-	int done_iov;	   /* iovecs fully acknowledged */
-	size_t done_bytes; /* bytes acknowledged of iov[done_iov] */
-	bool is_slot;	   /* else a struct nbd_tx_block */
-	/* iov[file_iov] (iov_base NULL) is sent from file_fd at file_off
-	 * (nbd_proto_tx_file), when has_file. */
-	bool has_file;
-	int file_iov;
-	int file_fd;
-	uint64_t file_off;
-};
-
-struct nbd_tx_block {
-	struct nbd_tx tx;
-	struct iovec iov;
-	unsigned char data[];
-};
+/* remote_tx.kind of a request slot's reply (struct nbd_slot). */
+#define NBD_TX_SLOT 1
 
 enum nbd_slot_state {
 	NBD_SLOT_FREE,
@@ -103,7 +87,7 @@ enum nbd_slot_state {
 
 /* One request from header to the last byte of its reply. */
 struct nbd_slot {
-	struct nbd_tx tx; /* the reply; first member */
+	struct remote_tx tx; /* the reply; first member */
 	struct nbd_proto *proto;
 	struct nbd_slot *next_free;
 	struct nbd_slot *next_all;
@@ -133,18 +117,15 @@ struct nbd_export_view {
 };
 
 struct nbd_proto {
+	struct remote_engine e; /* first: the frame */
 	struct nbd_proto_config cfg;
 	enum nbd_phase phase;
 
-	/* Receive side. */
-	unsigned char *rbuf;
-	size_t rcap, rstart, rend; /* unparsed bytes: [rstart, rend) */
+	/* Receive side (the buffer is the frame's). */
 	enum nbd_rx_state rx_state;
 	uint64_t discard_left;
 	struct nbd_slot *rx_slot; /* PAYLOAD, or DISCARD of a request */
 	uint32_t discard_opt;	  /* DISCARD of an option: reply to it */
-	bool rx_closed;		  /* DISC, ABORT, eof or a fatal error */
-	bool failed;		  /* the stream can no longer be trusted */
 
 	/* Negotiation state. */
 	uint32_t client_flags;
@@ -160,36 +141,18 @@ struct nbd_proto {
 	struct nbd_slot *all_slots;
 	unsigned int n_slots;
 	unsigned int max_slots;
-	unsigned int inflight;
-
-	/* Output queue. */
-	struct nbd_tx *tx_head;
-	struct nbd_tx **tx_tail;
-	size_t tx_block_bytes; /* bytes queued in negotiation blocks */
-
-	/* tx_ready is deferred while an entry point runs. */
-	int depth;
-	bool kick;
 };
 
 static inline const char *nbd_peer(const struct nbd_proto *proto)
 {
-	return proto->cfg.peer ? proto->cfg.peer : "nbd";
+	return proto->e.peer;
 }
 
+/* Mark the stream broken, logging why once.  Returns err. */
+#define nbd_proto_fail(proto, err, ...)                                        \
+	remote_engine_fail(&(proto)->e, err, __VA_ARGS__)
+
 /* nbd_proto.c */
-void nbd_tx_push(struct nbd_proto *proto, struct nbd_tx *tx);
-/* Queue head then body (both copied) as one block.  Returns 0 or
- * -ENOMEM. */
-int nbd_tx_push_bytes(struct nbd_proto *proto, const void *head,
-		      size_t head_len, const void *body, size_t body_len);
-void nbd_proto_kick(struct nbd_proto *proto);
-/* Mark the stream broken, logging why once (with the peer's name).
- * Returns err. */
-int nbd_proto_fail(struct nbd_proto *proto, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-/* Make room for need unparsed bytes.  Returns 0 or -ENOMEM. */
-int nbd_rx_reserve(struct nbd_proto *proto, size_t need);
 uint32_t nbd_error_from_errno(int err);
 
 /* nbd_handshake.c */

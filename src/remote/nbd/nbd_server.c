@@ -27,11 +27,6 @@
 #include "remote/nbd/nbd_proto.h"
 #include "remote/remote_stream.h"
 
-struct remote_conn {
-	struct remote_stream s;
-	struct nbd_proto *proto;
-};
-
 static void nbd_server_free(void *arg)
 {
 	struct remote_conn *c = arg;
@@ -46,7 +41,7 @@ static void nbd_server_pump(struct remote_conn *c)
 {
 	remote_stream_pump(&c->s);
 	if (c->s.close_posted || c->s.rx_busy || c->s.tx_busy ||
-	    !nbd_proto_finished(c->proto))
+	    !remote_engine_finished(c->s.engine))
 		return;
 	remote_stream_post_free(&c->s, nbd_server_free, c);
 }
@@ -55,58 +50,6 @@ static void nbd_server_tx_ready(void *opaque)
 {
 	nbd_server_pump(opaque);
 }
-
-static void nbd_server_rx_buf(void *p, void **buf, size_t *len)
-{
-	nbd_proto_rx_buf(p, buf, len);
-}
-
-static int nbd_server_rx_done(void *p, size_t n)
-{
-	return nbd_proto_rx_done(p, n);
-}
-
-static void nbd_server_rx_eof(void *p)
-{
-	nbd_proto_rx_eof(p);
-}
-
-static int nbd_server_tx_iov(void *p, struct iovec *iov, int max_iov)
-{
-	return nbd_proto_tx_iov(p, iov, max_iov);
-}
-
-static bool nbd_server_tx_file(void *p, int *fd, uint64_t *off, size_t *len)
-{
-	return nbd_proto_tx_file(p, fd, off, len);
-}
-
-static void nbd_server_tx_done(void *p, size_t n)
-{
-	nbd_proto_tx_done(p, n);
-}
-
-static bool nbd_server_finished(void *p)
-{
-	return nbd_proto_finished(p);
-}
-
-static void nbd_server_destroy(void *p)
-{
-	nbd_proto_destroy(p);
-}
-
-static const struct remote_stream_ops nbd_server_stream_ops = {
-	.rx_buf = nbd_server_rx_buf,
-	.rx_done = nbd_server_rx_done,
-	.rx_eof = nbd_server_rx_eof,
-	.tx_iov = nbd_server_tx_iov,
-	.tx_file = nbd_server_tx_file,
-	.tx_done = nbd_server_tx_done,
-	.finished = nbd_server_finished,
-	.destroy = nbd_server_destroy,
-	.pump = nbd_server_pump,
-};
 
 /* sendfile needs an output that never blocks the worker: a non-blocking
  * socket (what the Connection Manager accepts), not --stdio's pipes. */
@@ -129,6 +72,7 @@ static int nbd_server_conn_start(const struct remote_conn_args *args,
 		.tx_ready = nbd_server_tx_ready,
 		.stats = args->stats,
 	};
+	struct nbd_proto *proto;
 	struct remote_conn *c;
 	int one = 1;
 	int ret;
@@ -138,7 +82,7 @@ static int nbd_server_conn_start(const struct remote_conn_args *args,
 		ret = -ENOMEM;
 		goto err_close_fds;
 	}
-	remote_stream_init(&c->s, &nbd_server_stream_ops, c, args);
+	remote_stream_init(&c->s, nbd_server_pump, c, args);
 	/* A read pending when reading stops ends at once. */
 	c->s.rx_stop_shuts = true;
 	cfg.peer = c->s.peer;
@@ -147,10 +91,10 @@ static int nbd_server_conn_start(const struct remote_conn_args *args,
 	/* Replies are small and latency bound; don't let Nagle hold them.
 	 * Fails harmlessly on Unix sockets and pipes. */
 	setsockopt(c->s.tx_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	ret = nbd_proto_create(&cfg, &c->proto);
+	ret = nbd_proto_create(&cfg, &proto);
 	if (ret < 0)
 		goto err_free_conn;
-	c->s.engine = c->proto;
+	c->s.engine = nbd_proto_engine(proto);
 	nbd_server_pump(c);
 	*connp = c;
 	return 0;
