@@ -101,7 +101,8 @@ LIBS_base := $(call lib,base)
 LIBS_ddm := $(call lib,ddm) $(LIBS_base)
 LIBS_local := $(call lib,local) $(LIBS_ddm)
 LIBS_scsi := $(call lib,scsi) $(LIBS_local)
-LIBS_nbd := $(call lib,remote) $(LIBS_scsi)
+LIBS_remote := $(call lib,remote) $(LIBS_scsi)
+LIBS_nbd := $(LIBS_remote)
 LIBS_iscsi := $(LIBS_nbd)
 LIBS_connmgr := $(call lib,connmgr) $(LIBS_nbd)
 LIBS_mgmt := $(call lib,mgmt) $(LIBS_connmgr)
@@ -110,7 +111,7 @@ $(BUILD)/tests/test_$(1)_%: $(BUILD)/obj/tests/unit/test_$(1)_%.o $(LIBS_$(1))
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$< $(LIBS_$(1)) $$(LIBS)
 endef
-$(foreach b,base ddm local scsi nbd iscsi connmgr mgmt,$(eval $(call unit_rule,$(b))))
+$(foreach b,base ddm local scsi remote nbd iscsi connmgr mgmt,$(eval $(call unit_rule,$(b))))
 
 # Fuzz targets built as plain replay programs (tests/fuzz/*_fuzz.c define
 # LLVMFuzzerTestOneInput; tests/fuzz/fuzz_replay.c supplies main()).
