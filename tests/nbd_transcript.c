@@ -48,19 +48,19 @@ HELPER void b_mem(struct bytes *b, const void *p, size_t n)
 
 HELPER void b_u16(struct bytes *b, uint16_t v)
 {
-	nbd_put16(b->b + b->len, v);
+	base_be16_put(b->b + b->len, v);
 	b->len += 2;
 }
 
 HELPER void b_u32(struct bytes *b, uint32_t v)
 {
-	nbd_put32(b->b + b->len, v);
+	base_be32_put(b->b + b->len, v);
 	b->len += 4;
 }
 
 HELPER void b_u64(struct bytes *b, uint64_t v)
 {
-	nbd_put64(b->b + b->len, v);
+	base_be64_put(b->b + b->len, v);
 	b->len += 8;
 }
 
@@ -152,7 +152,8 @@ HELPER void s_info_export(struct bytes *b, uint32_t option, uint64_t size,
 {
 	unsigned char p[12];
 
-	nbd_put16(nbd_put64(nbd_put16(p, NBD_INFO_EXPORT), size), flags);
+	base_be16_put(base_be64_put(base_be16_put(p, NBD_INFO_EXPORT), size),
+		      flags);
 	s_rep(b, option, NBD_REP_INFO, p, sizeof(p));
 }
 
@@ -161,9 +162,12 @@ HELPER void s_info_bs(struct bytes *b, uint32_t option, uint32_t min,
 {
 	unsigned char p[14];
 
-	nbd_put32(nbd_put32(nbd_put32(nbd_put16(p, NBD_INFO_BLOCK_SIZE), min),
-			    pref),
-		  max);
+	base_be32_put(
+		base_be32_put(
+			base_be32_put(base_be16_put(p, NBD_INFO_BLOCK_SIZE),
+				      min),
+			pref),
+		max);
 	s_rep(b, option, NBD_REP_INFO, p, sizeof(p));
 }
 
@@ -172,7 +176,7 @@ HELPER void s_info_string(struct bytes *b, uint32_t option, uint16_t type,
 {
 	unsigned char p[64];
 
-	nbd_put16(p, type);
+	base_be16_put(p, type);
 	memcpy(p + 2, s, strlen(s));
 	s_rep(b, option, NBD_REP_INFO, p, 2 + (uint32_t)strlen(s));
 }
@@ -181,7 +185,7 @@ HELPER void s_meta(struct bytes *b, uint32_t option, uint32_t id)
 {
 	unsigned char p[4 + 15];
 
-	nbd_put32(p, id);
+	base_be32_put(p, id);
 	memcpy(p + 4, "base:allocation", 15);
 	s_rep(b, option, NBD_REP_META_CONTEXT, p, sizeof(p));
 }

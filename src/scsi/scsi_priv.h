@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "base/base_be.h"
 #include "iopd/local.h"
 #include "scsi/scsi.h"
 
@@ -183,35 +184,5 @@ scsi_cmd_fn scsi_sbc_read, scsi_sbc_write, scsi_sbc_verify,
 	scsi_sbc_get_lba_status, scsi_sbc_read_defect_data, scsi_sbc_sync_cache,
 	scsi_sbc_prefetch, scsi_sbc_unmap, scsi_sbc_write_same,
 	scsi_sbc_compare_and_write;
-
-/* Big-endian helpers. */
-static inline uint16_t scsi_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-static inline uint32_t scsi_get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-static inline uint64_t scsi_get64(const uint8_t *p)
-{
-	return (uint64_t)scsi_get32(p) << 32 | scsi_get32(p + 4);
-}
-static inline void scsi_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-static inline void scsi_put32(uint8_t *p, uint32_t v)
-{
-	scsi_put16(p, (uint16_t)(v >> 16));
-	scsi_put16(p + 2, (uint16_t)v);
-}
-static inline void scsi_put64(uint8_t *p, uint64_t v)
-{
-	scsi_put32(p, (uint32_t)(v >> 32));
-	scsi_put32(p + 4, (uint32_t)v);
-}
 
 #endif

@@ -35,20 +35,20 @@ static void sbc_rw_decode(const uint8_t *cdb, uint64_t *lba, uint32_t *n)
 {
 	switch (cdb[0] >> 5) {
 	case 0: /* 6-byte: 21-bit LBA, 0 blocks means 256 */
-		*lba = (uint32_t)(cdb[1] & 0x1f) << 16 | scsi_get16(cdb + 2);
+		*lba = (uint32_t)(cdb[1] & 0x1f) << 16 | base_be16_get(cdb + 2);
 		*n = cdb[4] ? cdb[4] : 256;
 		break;
 	case 1: /* 10-byte */
-		*lba = scsi_get32(cdb + 2);
-		*n = scsi_get16(cdb + 7);
+		*lba = base_be32_get(cdb + 2);
+		*n = base_be16_get(cdb + 7);
 		break;
 	case 5: /* 12-byte */
-		*lba = scsi_get32(cdb + 2);
-		*n = scsi_get32(cdb + 6);
+		*lba = base_be32_get(cdb + 2);
+		*n = base_be32_get(cdb + 6);
 		break;
 	default: /* 16-byte */
-		*lba = scsi_get64(cdb + 2);
-		*n = scsi_get32(cdb + 10);
+		*lba = base_be64_get(cdb + 2);
+		*n = base_be32_get(cdb + 10);
 		break;
 	}
 }
@@ -295,12 +295,12 @@ int scsi_sbc_read_capacity10(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	uint64_t last = lu->n_blocks ? lu->n_blocks - 1 : 0;
 
 	/* SBC-3 5.15: an LBA without PMI is an error */
-	if (!(cmd->cdb[8] & 0x01) && scsi_get32(cmd->cdb + 2)) {
+	if (!(cmd->cdb[8] & 0x01) && base_be32_get(cmd->cdb + 2)) {
 		scsi_bad_cdb(lu, cmd);
 		return 0;
 	}
-	scsi_put32(p, last > 0xffffffffull ? 0xffffffff : (uint32_t)last);
-	scsi_put32(p + 4, lu->block_size);
+	base_be32_put(p, last > 0xffffffffull ? 0xffffffff : (uint32_t)last);
+	base_be32_put(p + 4, lu->block_size);
 	scsi_data_in(cmd, p, sizeof(p), sizeof(p));
 	return 0;
 }
@@ -311,8 +311,8 @@ int scsi_sbc_read_capacity16(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	uint8_t p[32];
 
 	memset(p, 0, sizeof(p));
-	scsi_put64(p, lu->n_blocks ? lu->n_blocks - 1 : 0);
-	scsi_put32(p + 8, lu->block_size);
+	base_be64_put(p, lu->n_blocks ? lu->n_blocks - 1 : 0);
+	base_be32_put(p + 8, lu->block_size);
 	/* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT stays 0: every logical
 	 * block is separately mappable as far as initiators know.  With a
 	 * larger exponent libiscsi 1.19's GetLBAStatus.UnmapSingle fails
@@ -321,7 +321,7 @@ int scsi_sbc_read_capacity16(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	 * "LBPPB < 2" tests skip instead. */
 	if (lu->thin)
 		p[14] = 0x80 | 0x40; /* LBPME, LBPRZ */
-	scsi_data_in(cmd, p, sizeof(p), scsi_get32(cmd->cdb + 10));
+	scsi_data_in(cmd, p, sizeof(p), base_be32_get(cmd->cdb + 10));
 	return 0;
 }
 
@@ -335,8 +335,8 @@ int scsi_sbc_read_defect_data(struct scsi_nexus *nexus, struct scsi_lu *lu,
 
 	p[1] = req; /* PLISTV, GLISTV as requested; the format echoed */
 	scsi_data_in(cmd, p, twelve ? 8 : 4,
-		     twelve ? scsi_get32(cmd->cdb + 6)
-			    : scsi_get16(cmd->cdb + 7));
+		     twelve ? base_be32_get(cmd->cdb + 6)
+			    : base_be16_get(cmd->cdb + 7));
 	return 0;
 }
 
@@ -358,16 +358,16 @@ static bool sbc_lba_status_add(struct sbc_lba_status *st, uint64_t lba,
 
 		d = st->n ? st->p + 8 + 16 * (st->n - 1) : NULL;
 		if (d && d[12] == status &&
-		    scsi_get64(d) + scsi_get32(d + 8) == lba &&
-		    (uint64_t)scsi_get32(d + 8) + c <= 0xffffffffull) {
-			scsi_put32(d + 8, scsi_get32(d + 8) + c);
+		    base_be64_get(d) + base_be32_get(d + 8) == lba &&
+		    (uint64_t)base_be32_get(d + 8) + c <= 0xffffffffull) {
+			base_be32_put(d + 8, base_be32_get(d + 8) + c);
 		} else {
 			if (st->n == st->max)
 				return false;
 			d = st->p + 8 + 16 * st->n++;
 			memset(d, 0, 16);
-			scsi_put64(d, lba);
-			scsi_put32(d + 8, c);
+			base_be64_put(d, lba);
+			base_be32_put(d + 8, c);
 			d[12] = status;
 		}
 		lba += c;
@@ -379,8 +379,8 @@ static bool sbc_lba_status_add(struct sbc_lba_status *st, uint64_t lba,
 int scsi_sbc_get_lba_status(struct scsi_nexus *nexus, struct scsi_lu *lu,
 			    struct scsi_cmd *cmd)
 {
-	uint64_t lba = scsi_get64(cmd->cdb + 2), pos, blk, end;
-	uint32_t alloc = scsi_get32(cmd->cdb + 10);
+	uint64_t lba = base_be64_get(cmd->cdb + 2), pos, blk, end;
+	uint32_t alloc = base_be32_get(cmd->cdb + 10);
 	uint32_t bs = lu->block_size;
 	struct ddm_extent ext[64];
 	unsigned int n_ext = 64;
@@ -426,7 +426,7 @@ int scsi_sbc_get_lba_status(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		sbc_lba_status_add(&st, blk, end - blk, 0);
 full:
 	memset(p, 0, 8);
-	scsi_put32(p, 4 + 16 * st.n);
+	base_be32_put(p, 4 + 16 * st.n);
 	scsi_data_in(cmd, p, 8 + 16 * st.n, alloc);
 	return 0;
 }
@@ -521,10 +521,11 @@ static int sbc_unmap_step(struct scsi_task *t)
 	/* aux: the next descriptor; blocks: how many there are */
 	while (t->aux < t->blocks) {
 		d = t->cmd->buf + 8 + 16 * t->aux++;
-		if (scsi_get32(d + 8))
+		if (base_be32_get(d + 8))
 			return scsi_task_io(t, DDM_OP_WRITE_ZEROES, t->flags,
-					    scsi_get64(d) << t->lu->block_shift,
-					    (uint64_t)scsi_get32(d + 8)
+					    base_be64_get(d)
+						    << t->lu->block_shift,
+					    (uint64_t)base_be32_get(d + 8)
 						    << t->lu->block_shift,
 					    NULL);
 	}
@@ -534,7 +535,7 @@ static int sbc_unmap_step(struct scsi_task *t)
 int scsi_sbc_unmap(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		   struct scsi_cmd *cmd)
 {
-	uint32_t plen = scsi_get16(cmd->cdb + 7), n_desc;
+	uint32_t plen = base_be16_get(cmd->cdb + 7), n_desc;
 	const uint8_t *p = cmd->buf;
 	struct scsi_task *t;
 
@@ -557,7 +558,7 @@ int scsi_sbc_unmap(struct scsi_nexus *nexus, struct scsi_lu *lu,
 			      SCSI_ASC_PARAM_LIST_LENGTH);
 		return 0;
 	}
-	n_desc = scsi_get16(p + 2);
+	n_desc = base_be16_get(p + 2);
 	if (n_desc > plen - 8)
 		n_desc = plen - 8;
 	n_desc /= 16;
@@ -568,7 +569,7 @@ int scsi_sbc_unmap(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	for (uint32_t i = 0; i < n_desc; i++) {
 		const uint8_t *d = p + 8 + 16 * i;
 
-		if (sbc_range_bad(lu, scsi_get64(d), scsi_get32(d + 8))) {
+		if (sbc_range_bad(lu, base_be64_get(d), base_be32_get(d + 8))) {
 			scsi_bad_lba(lu, cmd);
 			return 0;
 		}
@@ -631,8 +632,8 @@ int scsi_sbc_write_same(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	uint64_t lba, n;
 	size_t fill;
 
-	lba = sixteen ? scsi_get64(cdb + 2) : scsi_get32(cdb + 2);
-	n = sixteen ? scsi_get32(cdb + 10) : scsi_get16(cdb + 7);
+	lba = sixteen ? base_be64_get(cdb + 2) : base_be32_get(cdb + 2);
+	n = sixteen ? base_be32_get(cdb + 10) : base_be16_get(cdb + 7);
 	/* WRPROTECT, ANCHOR, PBDATA, LBDATA; bit 0 is reserved in (10) */
 	if ((cdb[1] & 0xf6) || (!sixteen && (cdb[1] & 0x01))) {
 		scsi_bad_cdb(lu, cmd);
@@ -734,7 +735,7 @@ int scsi_sbc_compare_and_write(struct scsi_nexus *nexus, struct scsi_lu *lu,
 			       struct scsi_cmd *cmd)
 {
 	const uint8_t *cdb = cmd->cdb;
-	uint64_t lba = scsi_get64(cdb + 2);
+	uint64_t lba = base_be64_get(cdb + 2);
 	uint32_t n = cdb[13], max = lu->max_xfer_blocks / 2;
 	struct scsi_task *t;
 

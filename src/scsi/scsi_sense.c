@@ -30,7 +30,7 @@ void scsi_cmd_set_sense(struct scsi_cmd *cmd, bool desc, uint8_t key,
 			s[8] = SCSI_SENSE_DESC_INFO;
 			s[9] = 0x0a; /* additional length */
 			s[10] = SCSI_SENSE_VALID;
-			scsi_put64(s + 12, *info);
+			base_be64_put(s + 12, *info);
 			cmd->sense_len += 12;
 		}
 		s[7] = (uint8_t)(cmd->sense_len - 8);
@@ -44,7 +44,7 @@ void scsi_cmd_set_sense(struct scsi_cmd *cmd, bool desc, uint8_t key,
 	s[13] = (uint8_t)asc;
 	if (info) {
 		s[0] |= SCSI_SENSE_VALID;
-		scsi_put32(s + 3, (uint32_t)*info);
+		base_be32_put(s + 3, (uint32_t)*info);
 	}
 	cmd->sense_len = SCSI_SENSE_FIXED_LEN;
 }
@@ -59,7 +59,7 @@ void scsi_sense_field(const struct scsi_lu *lu, struct scsi_cmd *cmd,
 			   SCSI_ASC_INVALID_FIELD_CDB, NULL);
 	/* SPC-4 4.5.2.4.2: SKSV, C/D (the CDB), BPV and the bit */
 	sks[0] = 0x80 | 0x40 | (bit >= 0 ? 0x08 | (bit & 7) : 0);
-	scsi_put16(sks + 1, (uint16_t)byte);
+	base_be16_put(sks + 1, (uint16_t)byte);
 	if (desc) {
 		uint8_t *d = cmd->sense + cmd->sense_len;
 

@@ -106,7 +106,7 @@ static uint32_t scsi_inquiry_std(const struct scsi_lu *lu, uint8_t *p)
 	memcpy(p + 16, SCSI_PRODUCT, 16);
 	memcpy(p + 32, SCSI_REV, 4);
 	for (unsigned int i = 0; i < 4; i++)
-		scsi_put16(p + 58 + 2 * i, versions[i]);
+		base_be16_put(p + 58 + 2 * i, versions[i]);
 	return 66;
 }
 
@@ -139,17 +139,17 @@ static uint32_t scsi_vpd_devid(const struct scsi_nexus *nexus,
 
 	/* NAA 6 (IEEE registered extended): the hash fills every field
 	 * after the NAA nibble. */
-	scsi_put64(naa, h1);
-	scsi_put64(naa + 8, h2);
+	base_be64_put(naa, h1);
+	base_be64_put(naa + 8, h2);
 	naa[0] = (uint8_t)(0x60 | (naa[0] & 0x0f));
 	n += scsi_desig(p + n, 0x01, 0x03, naa, 16);
 	memcpy(t10, SCSI_VENDOR, 8);
 	scsi_lu_serial(lu, t10 + 8);
 	n += scsi_desig(p + n, 0x02, 0x01, t10, 24);
 	/* Target port designators carry the protocol: iSCSI (5), PIV. */
-	scsi_put16(rel + 2, nexus->rel_port_id);
+	base_be16_put(rel + 2, nexus->rel_port_id);
 	n += scsi_desig(p + n, 0x51, 0x94, rel, 4);
-	scsi_put16(tpg + 2, nexus->target->tpg);
+	base_be16_put(tpg + 2, nexus->target->tpg);
 	n += scsi_desig(p + n, 0x51, 0x95, tpg, 4);
 	/* SPC-4 7.8.6.11: at most 255 bytes with the terminating null and
 	 * padding; iSCSI names are at most 223 (RFC 7143 6.1). */
@@ -179,18 +179,18 @@ static uint32_t scsi_vpd_block_limits(const struct scsi_lu *lu, uint8_t *p)
 
 	memset(p + 4, 0, 0x3c);
 	p[5] = (uint8_t)scsi_caw_max_blocks(lu);
-	scsi_put16(p + 6, pref > 1 && pref < 65536 ? (uint16_t)pref : 1);
-	scsi_put32(p + 8, lu->max_xfer_blocks);
-	scsi_put32(p + 12, lu->max_xfer_blocks);
-	scsi_put32(p + 16, lu->max_xfer_blocks);
+	base_be16_put(p + 6, pref > 1 && pref < 65536 ? (uint16_t)pref : 1);
+	base_be32_put(p + 8, lu->max_xfer_blocks);
+	base_be32_put(p + 12, lu->max_xfer_blocks);
+	base_be32_put(p + 16, lu->max_xfer_blocks);
 	if (lu->thin) {
-		scsi_put32(p + 20, 0xffffffff); /* MAXIMUM UNMAP LBA COUNT */
-		scsi_put32(p + 24, 256);	/* ... BLOCK DESCRIPTORS */
-		scsi_put32(p + 28, pref > 1 ? pref : 1);
+		base_be32_put(p + 20, 0xffffffff); /* MAXIMUM UNMAP LBA COUNT */
+		base_be32_put(p + 24, 256);	   /* ... BLOCK DESCRIPTORS */
+		base_be32_put(p + 28, pref > 1 ? pref : 1);
 	}
 	/* MAXIMUM WRITE SAME LENGTH: what one WRITE may carry, so no
 	 * initiator expects more of a WRITE SAME than of a WRITE. */
-	scsi_put64(p + 36, lu->max_xfer_blocks);
+	base_be64_put(p + 36, lu->max_xfer_blocks);
 	return 4 + 0x3c;
 }
 
@@ -222,7 +222,7 @@ static int scsi_inquiry_vpd(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	case 0xb1:
 		/* SBC-3 6.6.2: non-rotating medium, form factor not given */
 		memset(p + 4, 0, 0x3c);
-		scsi_put16(p + 4, 1);
+		base_be16_put(p + 4, 1);
 		n = 4 + 0x3c;
 		break;
 	case 0xb2:
@@ -239,7 +239,7 @@ static int scsi_inquiry_vpd(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		scsi_bad_cdb(lu, cmd);
 		return -EINVAL;
 	}
-	scsi_put16(p + 2, (uint16_t)(n - 4));
+	base_be16_put(p + 2, (uint16_t)(n - 4));
 	return (int)n;
 }
 
@@ -247,7 +247,7 @@ int scsi_spc_inquiry(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		     struct scsi_cmd *cmd)
 {
 	uint8_t p[1024]; /* VPD 0x83 with two 223-byte names fits */
-	uint32_t alloc = scsi_get16(cmd->cdb + 3);
+	uint32_t alloc = base_be16_get(cmd->cdb + 3);
 	int n;
 
 	if (cmd->cdb[1] & 0x02) { /* CMDDT: obsolete */
@@ -278,7 +278,7 @@ int scsi_spc_inquiry(struct scsi_nexus *nexus, struct scsi_lu *lu,
 int scsi_spc_report_luns(struct scsi_nexus *nexus, struct scsi_lu *lu,
 			 struct scsi_cmd *cmd)
 {
-	uint32_t alloc = scsi_get32(cmd->cdb + 6), room, n = 8;
+	uint32_t alloc = base_be32_get(cmd->cdb + 6), room, n = 8;
 	uint8_t select = cmd->cdb[2], e[8];
 	unsigned int count = select == 0x01 ? 0 : nexus->n_lus;
 
@@ -290,7 +290,7 @@ int scsi_spc_report_luns(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	 * 16384 LUNs.  Select 1 asks for well-known LUNs only: none. */
 	room = alloc < cmd->buf_len ? alloc : cmd->buf_len;
 	memset(e, 0, sizeof(e));
-	scsi_put32(e, 8 * count);
+	base_be32_put(e, 8 * count);
 	memcpy(cmd->buf, e, room < 8 ? room : 8);
 	for (unsigned int i = 0; i < count; i++, n += 8) {
 		uint64_t l = nexus->lus[i].map->lun;
@@ -357,7 +357,7 @@ static uint32_t scsi_mode_page(const struct scsi_lu *lu, uint8_t page, int pc,
 		if (pc == 0 && lu->d_sense)
 			p[2] = 0x04;
 		p[3] = 0x10; /* unrestricted reordering */
-		scsi_put16(p + 8, 0xffff);
+		base_be16_put(p + 8, 0xffff);
 		return 12;
 	case 0x1c: /* SPC-4 7.5.13: informational exceptions control */
 		memset(p, 0, 12);
@@ -380,7 +380,7 @@ int scsi_spc_mode_sense(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	bool dbd = cdb[1] & 0x08, llbaa = ten && (cdb[1] & 0x10);
 	int pc = cdb[2] >> 6;
 	uint8_t page = cdb[2] & 0x3f, sub = cdb[3];
-	uint32_t alloc = ten ? scsi_get16(cdb + 7) : cdb[4];
+	uint32_t alloc = ten ? base_be16_get(cdb + 7) : cdb[4];
 	uint32_t hdr = ten ? 8 : 4, n, bdl = 0;
 	uint8_t p[256];
 
@@ -398,14 +398,14 @@ int scsi_spc_mode_sense(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	if (!dbd) {
 		/* SPC-4 7.5.5: one block descriptor for the whole medium */
 		if (llbaa) {
-			scsi_put64(p + n, lu->n_blocks);
-			scsi_put32(p + n + 12, lu->block_size);
+			base_be64_put(p + n, lu->n_blocks);
+			base_be32_put(p + n + 12, lu->block_size);
 			bdl = 16;
 		} else {
-			scsi_put32(p + n, lu->n_blocks > 0xffffffffull
-						  ? 0xffffffff
-						  : (uint32_t)lu->n_blocks);
-			scsi_put32(p + n + 4, lu->block_size & 0xffffff);
+			base_be32_put(p + n, lu->n_blocks > 0xffffffffull
+						     ? 0xffffffff
+						     : (uint32_t)lu->n_blocks);
+			base_be32_put(p + n + 4, lu->block_size & 0xffffff);
 			bdl = 8;
 		}
 		n += bdl;
@@ -424,10 +424,10 @@ int scsi_spc_mode_sense(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	}
 	/* Device-specific parameter (SBC-3 6.4.1): WP, DPOFUA. */
 	if (ten) {
-		scsi_put16(p, (uint16_t)(n - 2));
+		base_be16_put(p, (uint16_t)(n - 2));
 		p[3] = (lu->read_only ? 0x80 : 0) | 0x10;
 		p[4] = llbaa && bdl ? 0x01 : 0;
-		scsi_put16(p + 6, (uint16_t)bdl);
+		base_be16_put(p + 6, (uint16_t)bdl);
 	} else {
 		p[0] = (uint8_t)(n - 1);
 		p[2] = (lu->read_only ? 0x80 : 0) | 0x10;
@@ -465,7 +465,7 @@ int scsi_spc_mode_select(struct scsi_nexus *nexus, struct scsi_lu *lu,
 {
 	const uint8_t *cdb = cmd->cdb, *p = cmd->buf;
 	bool ten = cdb[0] == SCSI_OP_MODE_SELECT_10;
-	uint32_t len = ten ? scsi_get16(cdb + 7) : cdb[4];
+	uint32_t len = ten ? base_be16_get(cdb + 7) : cdb[4];
 	uint32_t hdr = ten ? 8 : 4, bdl, off;
 	uint16_t asc = 0;
 
@@ -481,7 +481,7 @@ int scsi_spc_mode_select(struct scsi_nexus *nexus, struct scsi_lu *lu,
 			      SCSI_ASC_PARAM_LIST_LENGTH);
 		return 0;
 	}
-	bdl = ten ? scsi_get16(p + 6) : p[3];
+	bdl = ten ? base_be16_get(p + 6) : p[3];
 	if (hdr + bdl > len) {
 		scsi_lu_sense(lu, cmd, SCSI_SK_ILLEGAL_REQUEST,
 			      SCSI_ASC_PARAM_LIST_LENGTH);
@@ -490,8 +490,8 @@ int scsi_spc_mode_select(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	if (bdl) {
 		bool longlba = ten && (p[4] & 0x01);
 		const uint8_t *bd = p + hdr;
-		uint32_t bs = longlba ? scsi_get32(bd + 12)
-				      : (scsi_get32(bd + 4) & 0xffffff);
+		uint32_t bs = longlba ? base_be32_get(bd + 12)
+				      : (base_be32_get(bd + 4) & 0xffffff);
 
 		if ((longlba ? bdl != 16 : bdl != 8) || bs != lu->block_size) {
 			scsi_bad_param(lu, cmd);
@@ -520,8 +520,8 @@ int scsi_spc_mode_select(struct scsi_nexus *nexus, struct scsi_lu *lu,
 static uint32_t scsi_rsoc_timeouts(uint8_t *p)
 {
 	memset(p, 0, 12);
-	scsi_put16(p, 0x0a);
-	scsi_put32(p + 8, 30); /* recommended: 30 s */
+	base_be16_put(p, 0x0a);
+	base_be32_put(p + 8, 30); /* recommended: 30 s */
 	return 12;
 }
 
@@ -529,7 +529,7 @@ static int scsi_rsoc_one(struct scsi_lu *lu, struct scsi_cmd *cmd, uint8_t *p,
 			 int opts, bool rctd)
 {
 	uint8_t opcode = cmd->cdb[3];
-	uint16_t sa = scsi_get16(cmd->cdb + 4);
+	uint16_t sa = base_be16_get(cmd->cdb + 4);
 	const struct scsi_opcode *op = NULL;
 	bool has_sa = false;
 	uint32_t n;
@@ -564,7 +564,7 @@ static int scsi_rsoc_one(struct scsi_lu *lu, struct scsi_cmd *cmd, uint8_t *p,
 		return 4;
 	}
 	p[1] = 0x03 | (rctd ? 0x80 : 0);
-	scsi_put16(p + 2, op->cdb_len);
+	base_be16_put(p + 2, op->cdb_len);
 	memcpy(p + 4, op->usage, op->cdb_len);
 	n = 4 + op->cdb_len;
 	if (rctd)
@@ -578,7 +578,7 @@ int scsi_spc_report_opcodes(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	uint8_t p[4096];
 	bool rctd = cmd->cdb[2] & 0x80;
 	int opts = cmd->cdb[2] & 0x07;
-	uint32_t alloc = scsi_get32(cmd->cdb + 6), n = 4;
+	uint32_t alloc = base_be32_get(cmd->cdb + 6), n = 4;
 	int len;
 
 	if (opts == 0) {
@@ -588,15 +588,15 @@ int scsi_spc_report_opcodes(struct scsi_nexus *nexus, struct scsi_lu *lu,
 
 			memset(d, 0, 8);
 			d[0] = o->opcode;
-			scsi_put16(d + 2, o->sa);
+			base_be16_put(d + 2, o->sa);
 			d[5] = (o->flags & SCSI_OPF_SA ? 0x01 : 0) |
 			       (rctd ? 0x02 : 0);
-			scsi_put16(d + 6, o->cdb_len);
+			base_be16_put(d + 6, o->cdb_len);
 			n += 8;
 			if (rctd)
 				n += scsi_rsoc_timeouts(p + n);
 		}
-		scsi_put32(p, n - 4);
+		base_be32_put(p, n - 4);
 		scsi_data_in(cmd, p, n, alloc);
 		return 0;
 	}

@@ -278,7 +278,7 @@ static inline int cli_send(struct cli *c, uint8_t *bhs, const void *data,
 	uint32_t pad = iscsi_pad4(dlen);
 	size_t n = ISCSI_BHS_BYTES;
 
-	iscsi_put24(bhs + 5, dlen);
+	base_be24_put(bhs + 5, dlen);
 	memcpy(buf, bhs, ISCSI_BHS_BYTES);
 	if (c->hd) {
 		iscsi_crc32c_put(buf + n, iscsi_crc32c(bhs, ISCSI_BHS_BYTES));
@@ -311,7 +311,7 @@ static inline bool cli_recv(struct cli *c, uint8_t *bhs, uint8_t **data,
 	p = c->out + c->out_off;
 	if (avail < ISCSI_BHS_BYTES)
 		return false;
-	len = iscsi_get24(p + 5);
+	len = base_be24_get(p + 5);
 	need = hl + len + iscsi_pad4(len) + (len && c->dd ? 4 : 0);
 	if (avail < need)
 		return false;
@@ -329,7 +329,7 @@ static inline bool cli_recv(struct cli *c, uint8_t *bhs, uint8_t **data,
 		*dlen = len;
 	c->out_off += need;
 	if (bhs[0] == ISCSI_OP_SCSI_RSP || bhs[0] == ISCSI_OP_NOP_IN)
-		c->exp_statsn = iscsi_get32(bhs + 24) + 1;
+		c->exp_statsn = base_be32_get(bhs + 24) + 1;
 	return true;
 }
 
@@ -379,13 +379,13 @@ static inline int cli_login_pdu(struct cli *c, uint8_t flags, const char *keys,
 	bhs[1] = flags;
 	bhs[8] = 0x80; /* ISID: random format */
 	bhs[13] = 1;
-	iscsi_put32(bhs + 16, c->itt);
-	iscsi_put32(bhs + 24, c->cmdsn);
-	iscsi_put32(bhs + 28, c->exp_statsn);
+	base_be32_put(bhs + 16, c->itt);
+	base_be32_put(bhs + 24, c->cmdsn);
+	base_be32_put(bhs + 28, c->exp_statsn);
 	cli_send(c, bhs, text, n);
 	if (!cli_recv(c, rsp, data, dlen))
 		return -1;
-	c->exp_statsn = iscsi_get32(rsp + 24) + 1;
+	c->exp_statsn = base_be32_get(rsp + 24) + 1;
 	return rsp[36] << 8 | rsp[37];
 }
 
@@ -418,12 +418,12 @@ static inline void cli_cmd(struct cli *c, uint8_t flags, const uint8_t *cdb,
 
 	bhs[0] = ISCSI_OP_SCSI_CMD | (immediate ? ISCSI_OP_IMMEDIATE : 0);
 	bhs[1] = flags;
-	iscsi_put32(bhs + 16, ++c->itt);
-	iscsi_put32(bhs + 20, edtl);
-	iscsi_put32(bhs + 24, c->cmdsn);
+	base_be32_put(bhs + 16, ++c->itt);
+	base_be32_put(bhs + 20, edtl);
+	base_be32_put(bhs + 24, c->cmdsn);
 	if (!immediate)
 		c->cmdsn++;
-	iscsi_put32(bhs + 28, c->exp_statsn);
+	base_be32_put(bhs + 28, c->exp_statsn);
 	memcpy(bhs + 32, cdb, 16);
 	cli_send(c, bhs, data, dlen);
 }
@@ -433,8 +433,8 @@ static inline void cdb_rw10(uint8_t *cdb, uint8_t op, uint32_t lba,
 {
 	memset(cdb, 0, 16);
 	cdb[0] = op;
-	iscsi_put32(cdb + 2, lba);
-	iscsi_put16(cdb + 7, blocks);
+	base_be32_put(cdb + 2, lba);
+	base_be16_put(cdb + 7, blocks);
 }
 
 #endif

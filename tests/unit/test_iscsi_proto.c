@@ -45,15 +45,15 @@ static void test_login_discovery_sendtargets(void)
 	cli_recv(&c, rsp, NULL, NULL);
 	bhs[0] = ISCSI_OP_TEXT_REQ;
 	bhs[1] = ISCSI_FLAG_F;
-	iscsi_put32(bhs + 16, 7);
-	iscsi_put32(bhs + 20, ISCSI_RSVD_TAG);
-	iscsi_put32(bhs + 24, c.cmdsn++);
+	base_be32_put(bhs + 16, 7);
+	base_be32_put(bhs + 20, ISCSI_RSVD_TAG);
+	base_be32_put(bhs + 24, c.cmdsn++);
 	n = cli_keys("SendTargets=All\n", text);
 	cli_send(&c, bhs, text, n);
 	CHECK(cli_recv(&c, rsp, &rdata, &rlen));
 	CHECK_EQ_INT(rsp[0], ISCSI_OP_TEXT_RSP);
 	CHECK(rsp[1] & ISCSI_FLAG_F);
-	CHECK_EQ_INT(iscsi_get32(rsp + 16), 7);
+	CHECK_EQ_INT(base_be32_get(rsp + 16), 7);
 	CHECK(rlen > 0 && memmem(rdata, rlen, "TargetName=" TGT,
 				 strlen("TargetName=" TGT)));
 	CHECK(memmem(rdata, rlen, "TargetAddress=127.0.0.1:3260,1", 30));
@@ -86,9 +86,9 @@ static void test_sendtargets_multi_pdu(void)
 	cli_recv(&c, rsp, NULL, NULL);
 	bhs[0] = ISCSI_OP_TEXT_REQ;
 	bhs[1] = ISCSI_FLAG_F;
-	iscsi_put32(bhs + 16, 9);
-	iscsi_put32(bhs + 20, ISCSI_RSVD_TAG);
-	iscsi_put32(bhs + 24, c.cmdsn++);
+	base_be32_put(bhs + 16, 9);
+	base_be32_put(bhs + 20, ISCSI_RSVD_TAG);
+	base_be32_put(bhs + 24, c.cmdsn++);
 	n = cli_keys("SendTargets=All\n", text);
 	cli_send(&c, bhs, text, n);
 	while (cli_recv(&c, rsp, &rdata, &rlen)) {
@@ -100,17 +100,17 @@ static void test_sendtargets_multi_pdu(void)
 		}
 		pdus++;
 		if (rsp[1] & ISCSI_FLAG_F) {
-			CHECK_EQ_INT(iscsi_get32(rsp + 20), ISCSI_RSVD_TAG);
+			CHECK_EQ_INT(base_be32_get(rsp + 20), ISCSI_RSVD_TAG);
 			break;
 		}
 		/* ask for more with the TTT */
-		CHECK(iscsi_get32(rsp + 20) != ISCSI_RSVD_TAG);
+		CHECK(base_be32_get(rsp + 20) != ISCSI_RSVD_TAG);
 		memset(bhs, 0, sizeof(bhs));
 		bhs[0] = ISCSI_OP_TEXT_REQ;
 		bhs[1] = ISCSI_FLAG_F;
-		iscsi_put32(bhs + 16, 9);
+		base_be32_put(bhs + 16, 9);
 		memcpy(bhs + 20, rsp + 20, 4);
-		iscsi_put32(bhs + 24, c.cmdsn++);
+		base_be32_put(bhs + 24, c.cmdsn++);
 		cli_send(&c, bhs, NULL, 0);
 	}
 	CHECK(pdus > 3);
@@ -120,9 +120,9 @@ static void test_sendtargets_multi_pdu(void)
 	memset(bhs, 0, sizeof(bhs));
 	bhs[0] = ISCSI_OP_TEXT_REQ;
 	bhs[1] = ISCSI_FLAG_F;
-	iscsi_put32(bhs + 16, 9);
-	iscsi_put32(bhs + 20, 12345);
-	iscsi_put32(bhs + 24, c.cmdsn++);
+	base_be32_put(bhs + 16, 9);
+	base_be32_put(bhs + 20, 12345);
+	base_be32_put(bhs + 24, c.cmdsn++);
 	cli_send(&c, bhs, NULL, 0);
 	CHECK(cli_recv(&c, rsp, NULL, NULL));
 	CHECK_EQ_INT(rsp[0], ISCSI_OP_REJECT);
@@ -144,9 +144,9 @@ static void test_text_continuation(void)
 	cli_recv(&c, rsp, NULL, NULL);
 	bhs[0] = ISCSI_OP_TEXT_REQ;
 	bhs[1] = ISCSI_FLAG_TEXT_C;
-	iscsi_put32(bhs + 16, 11);
-	iscsi_put32(bhs + 20, ISCSI_RSVD_TAG);
-	iscsi_put32(bhs + 24, c.cmdsn++);
+	base_be32_put(bhs + 16, 11);
+	base_be32_put(bhs + 20, ISCSI_RSVD_TAG);
+	base_be32_put(bhs + 24, c.cmdsn++);
 	n = cli_keys("SendTarg", text);
 	cli_send(&c, bhs, text, n);
 	CHECK(cli_recv(&c, rsp, &rdata, &rlen));
@@ -155,7 +155,7 @@ static void test_text_continuation(void)
 	CHECK(!(rsp[1] & ISCSI_FLAG_F));
 	bhs[1] = ISCSI_FLAG_F;
 	memcpy(bhs + 20, rsp + 20, 4);
-	iscsi_put32(bhs + 24, c.cmdsn++);
+	base_be32_put(bhs + 24, c.cmdsn++);
 	n = cli_keys("ets=\nMaxRecvDataSegmentLength=8192\nHeaderDigest=None\n"
 		     "Foo=1\n",
 		     text);
@@ -169,7 +169,7 @@ static void test_text_continuation(void)
 	CHECK(cli_key(rdata, rlen, "MaxRecvDataSegmentLength") == NULL);
 	/* C and F together is a protocol error */
 	bhs[1] = ISCSI_FLAG_F | ISCSI_FLAG_TEXT_C;
-	iscsi_put32(bhs + 20, ISCSI_RSVD_TAG);
+	base_be32_put(bhs + 20, ISCSI_RSVD_TAG);
 	cli_send(&c, bhs, text, n);
 	CHECK(cli_recv(&c, rsp, NULL, NULL));
 	CHECK_EQ_INT(rsp[0], ISCSI_OP_REJECT);
@@ -256,7 +256,7 @@ static void test_login_version_and_tsih(void)
 	memset(bhs, 0, sizeof(bhs));
 	bhs[0] = ISCSI_OP_LOGIN_REQ | ISCSI_OP_IMMEDIATE;
 	bhs[1] = LOGIN_OP_FFP;
-	iscsi_put16(bhs + 14, 77); /* TSIH of a session we do not have */
+	base_be16_put(bhs + 14, 77); /* TSIH of a session we do not have */
 	cli_send(&c, bhs, text, n);
 	CHECK(cli_recv(&c, rsp, NULL, NULL));
 	CHECK_EQ_INT(rsp[36] << 8 | rsp[37], 0x020a);
@@ -278,7 +278,7 @@ static void test_bad_input_before_login(void)
 	cli_create(&c, NULL);
 	memset(bhs, 0, sizeof(bhs));
 	bhs[0] = ISCSI_OP_LOGIN_REQ | ISCSI_OP_IMMEDIATE;
-	iscsi_put24(bhs + 5, 0xffffff);
+	base_be24_put(bhs + 5, 0xffffff);
 	c.fed = (int)remote_engine_feed(iscsi_proto_engine(c.p), bhs,
 					sizeof(bhs));
 	CHECK(c.fed < 0);
@@ -305,7 +305,7 @@ static void test_negotiation(void)
 	CHECK_EQ_INT(st, 0);
 	CHECK(rsp[1] & ISCSI_FLAG_LOGIN_T);
 	CHECK_EQ_INT(rsp[1] & 3, 3);
-	CHECK(iscsi_get16(rsp + 14) != 0); /* TSIH */
+	CHECK(base_be16_get(rsp + 14) != 0); /* TSIH */
 	CHECK(strcmp(cli_key(rdata, rlen, "HeaderDigest"), "CRC32C") == 0);
 	CHECK(strcmp(cli_key(rdata, rlen, "DataDigest"), "None") == 0);
 	CHECK(strcmp(cli_key(rdata, rlen, "MaxBurstLength"), "65536") == 0);
@@ -497,8 +497,8 @@ static void test_read_data_in_segments(void)
 	while (cli_recv(&c, rsp, &rdata, &rlen)) {
 		CHECK_EQ_INT(rsp[0], ISCSI_OP_DATA_IN);
 		CHECK_EQ_INT(rlen, 512);
-		CHECK_EQ_INT(iscsi_get32(rsp + 36), datasn++);
-		CHECK_EQ_INT(iscsi_get32(rsp + 40), off);
+		CHECK_EQ_INT(base_be32_get(rsp + 36), datasn++);
+		CHECK_EQ_INT(base_be32_get(rsp + 40), off);
 		CHECK(memcmp(rdata, fs.disk + 4096 + off, rlen) == 0);
 		off += rlen;
 		if (rsp[1] & ISCSI_FLAG_DATA_S) {
@@ -516,14 +516,14 @@ static void test_read_data_in_segments(void)
 		CHECK(cli_recv(&c, rsp, &rdata, &rlen));
 	CHECK(rsp[1] & ISCSI_FLAG_DATA_S);
 	CHECK(rsp[1] & ISCSI_FLAG_DATA_U);
-	CHECK_EQ_INT(iscsi_get32(rsp + 44), 2048);
+	CHECK_EQ_INT(base_be32_get(rsp + 44), 2048);
 	/* overflow: expected 1000 of 2048 */
 	cli_cmd(&c, ISCSI_FLAG_F | ISCSI_FLAG_CMD_R, cdb, 1000, NULL, 0, false);
 	CHECK(cli_recv(&c, rsp, &rdata, &rlen));
 	CHECK(cli_recv(&c, rsp, &rdata, &rlen));
 	CHECK_EQ_INT(rlen, 1000 - 512);
 	CHECK(rsp[1] & ISCSI_FLAG_DATA_O);
-	CHECK_EQ_INT(iscsi_get32(rsp + 44), 1048);
+	CHECK_EQ_INT(base_be32_get(rsp + 44), 1048);
 	/* an error: SCSI Response with sense */
 	cdb_rw10(cdb, 0x28, 1u << 30, 1);
 	cli_cmd(&c, ISCSI_FLAG_F | ISCSI_FLAG_CMD_R, cdb, 512, NULL, 0, false);
@@ -531,7 +531,7 @@ static void test_read_data_in_segments(void)
 	CHECK_EQ_INT(rsp[0], ISCSI_OP_SCSI_RSP);
 	CHECK_EQ_INT(rsp[3], SCSI_STATUS_CHECK_CONDITION);
 	CHECK_EQ_INT(rlen, 20);
-	CHECK_EQ_INT(iscsi_get16(rdata), 18);
+	CHECK_EQ_INT(base_be16_get(rdata), 18);
 	CHECK_EQ_INT(rdata[2 + 2], 0x05);
 	cli_destroy(&c);
 }
@@ -563,18 +563,18 @@ static void test_write_immediate_unsolicited_r2t(void)
 	memset(bhs, 0, sizeof(bhs));
 	bhs[0] = ISCSI_OP_DATA_OUT;
 	bhs[1] = ISCSI_FLAG_F;
-	iscsi_put32(bhs + 16, c.itt);
-	iscsi_put32(bhs + 20, ISCSI_RSVD_TAG);
-	iscsi_put32(bhs + 36, 0);
-	iscsi_put32(bhs + 40, 1024);
+	base_be32_put(bhs + 16, c.itt);
+	base_be32_put(bhs + 20, ISCSI_RSVD_TAG);
+	base_be32_put(bhs + 36, 0);
+	base_be32_put(bhs + 40, 1024);
 	cli_send(&c, bhs, buf + 1024, 1024);
 	for (int r = 0; r < 3; r++) {
 		CHECK(cli_recv(&c, rsp, NULL, NULL));
 		CHECK_EQ_INT(rsp[0], ISCSI_OP_R2T);
-		CHECK_EQ_INT(iscsi_get32(rsp + 36), r); /* R2TSN */
-		ttt = iscsi_get32(rsp + 20);
-		off = iscsi_get32(rsp + 40);
-		len = iscsi_get32(rsp + 44);
+		CHECK_EQ_INT(base_be32_get(rsp + 36), r); /* R2TSN */
+		ttt = base_be32_get(rsp + 20);
+		off = base_be32_get(rsp + 40);
+		len = base_be32_get(rsp + 44);
 		CHECK_EQ_INT(off, 2048 + 2048 * r);
 		CHECK_EQ_INT(len, 2048);
 		/* answer each R2T in two PDUs */
@@ -582,17 +582,17 @@ static void test_write_immediate_unsolicited_r2t(void)
 			memset(bhs, 0, sizeof(bhs));
 			bhs[0] = ISCSI_OP_DATA_OUT;
 			bhs[1] = k ? ISCSI_FLAG_F : 0;
-			iscsi_put32(bhs + 16, c.itt);
-			iscsi_put32(bhs + 20, ttt);
-			iscsi_put32(bhs + 36, k);
-			iscsi_put32(bhs + 40, off + 1024 * k);
+			base_be32_put(bhs + 16, c.itt);
+			base_be32_put(bhs + 20, ttt);
+			base_be32_put(bhs + 36, k);
+			base_be32_put(bhs + 40, off + 1024 * k);
 			cli_send(&c, bhs, buf + off + 1024 * k, 1024);
 		}
 	}
 	CHECK(cli_recv(&c, rsp, NULL, NULL));
 	CHECK_EQ_INT(rsp[0], ISCSI_OP_SCSI_RSP);
 	CHECK_EQ_INT(rsp[3], 0);
-	CHECK_EQ_INT(iscsi_get32(rsp + 36), 3); /* ExpDataSN = R2Ts */
+	CHECK_EQ_INT(base_be32_get(rsp + 36), 3); /* ExpDataSN = R2Ts */
 	CHECK(memcmp(fs.disk + 16 * 512, buf, 8192) == 0);
 
 	/* a Data-Out with the wrong DataSN ends the task */
@@ -603,9 +603,9 @@ static void test_write_immediate_unsolicited_r2t(void)
 	memset(bhs, 0, sizeof(bhs));
 	bhs[0] = ISCSI_OP_DATA_OUT;
 	bhs[1] = ISCSI_FLAG_F;
-	iscsi_put32(bhs + 16, c.itt);
+	base_be32_put(bhs + 16, c.itt);
 	memcpy(bhs + 20, rsp + 20, 4);
-	iscsi_put32(bhs + 36, 5);
+	base_be32_put(bhs + 36, 5);
 	cli_send(&c, bhs, buf, 2048);
 	CHECK(cli_recv(&c, rsp, NULL, NULL));
 	CHECK_EQ_INT(rsp[0], ISCSI_OP_SCSI_RSP);
@@ -648,10 +648,10 @@ static void test_digests(void)
 
 		bhs[0] = ISCSI_OP_SCSI_CMD;
 		bhs[1] = ISCSI_FLAG_F | ISCSI_FLAG_CMD_W;
-		iscsi_put24(bhs + 5, 512);
-		iscsi_put32(bhs + 16, 0x999);
-		iscsi_put32(bhs + 20, 512);
-		iscsi_put32(bhs + 24, c.cmdsn++);
+		base_be24_put(bhs + 5, 512);
+		base_be32_put(bhs + 16, 0x999);
+		base_be32_put(bhs + 20, 512);
+		base_be32_put(bhs + 24, c.cmdsn++);
 		memcpy(bhs + 32, cdb, 16);
 		memcpy(raw, bhs, 48);
 		iscsi_crc32c_put(raw + 48, iscsi_crc32c(bhs, 48));
@@ -683,13 +683,13 @@ static void test_nop_and_liveness(void)
 	CHECK_EQ_INT(cli_login(&c, TGT, NULL), 0);
 	bhs[0] = ISCSI_OP_NOP_OUT | ISCSI_OP_IMMEDIATE;
 	bhs[1] = ISCSI_FLAG_F;
-	iscsi_put32(bhs + 16, 0x42);
-	iscsi_put32(bhs + 20, ISCSI_RSVD_TAG);
-	iscsi_put32(bhs + 24, c.cmdsn);
+	base_be32_put(bhs + 16, 0x42);
+	base_be32_put(bhs + 20, ISCSI_RSVD_TAG);
+	base_be32_put(bhs + 24, c.cmdsn);
 	cli_send(&c, bhs, "ping", 4);
 	CHECK(cli_recv(&c, rsp, &rdata, &rlen));
 	CHECK_EQ_INT(rsp[0], ISCSI_OP_NOP_IN);
-	CHECK_EQ_INT(iscsi_get32(rsp + 16), 0x42);
+	CHECK_EQ_INT(base_be32_get(rsp + 16), 0x42);
 	CHECK(rlen == 4 && memcmp(rdata, "ping", 4) == 0);
 	/* silence: a ping after the interval, answered */
 	CHECK_EQ_INT(iscsi_proto_tick(c.p, 1000), 0);
@@ -698,11 +698,11 @@ static void test_nop_and_liveness(void)
 	CHECK_EQ_INT(iscsi_proto_tick(c.p, 3100), 0);
 	CHECK(cli_recv(&c, rsp, NULL, NULL));
 	CHECK_EQ_INT(rsp[0], ISCSI_OP_NOP_IN);
-	CHECK_EQ_INT(iscsi_get32(rsp + 16), ISCSI_RSVD_TAG);
+	CHECK_EQ_INT(base_be32_get(rsp + 16), ISCSI_RSVD_TAG);
 	memset(bhs, 0, sizeof(bhs));
 	bhs[0] = ISCSI_OP_NOP_OUT | ISCSI_OP_IMMEDIATE;
 	bhs[1] = ISCSI_FLAG_F;
-	iscsi_put32(bhs + 16, ISCSI_RSVD_TAG);
+	base_be32_put(bhs + 16, ISCSI_RSVD_TAG);
 	memcpy(bhs + 20, rsp + 20, 4);
 	cli_send(&c, bhs, NULL, 0);
 	CHECK(!cli_recv(&c, rsp, NULL, NULL)); /* no answer to an answer */
@@ -737,10 +737,10 @@ static void test_tmf(void)
 	memset(bhs, 0, sizeof(bhs));
 	bhs[0] = ISCSI_OP_TMF_REQ | ISCSI_OP_IMMEDIATE;
 	bhs[1] = ISCSI_FLAG_F | ISCSI_TMF_ABORT_TASK;
-	iscsi_put32(bhs + 16, 0x777);
-	iscsi_put32(bhs + 20, itt);
-	iscsi_put32(bhs + 24, c.cmdsn);
-	iscsi_put32(bhs + 32, sn);
+	base_be32_put(bhs + 16, 0x777);
+	base_be32_put(bhs + 20, itt);
+	base_be32_put(bhs + 24, c.cmdsn);
+	base_be32_put(bhs + 32, sn);
 	cli_send(&c, bhs, NULL, 0);
 	/* waits for the running command */
 	CHECK(!cli_recv(&c, rsp, NULL, NULL));
@@ -782,12 +782,12 @@ static void test_tmf(void)
 
 		cmd[0] = ISCSI_OP_SCSI_CMD;
 		cmd[1] = ISCSI_FLAG_F | ISCSI_FLAG_CMD_W;
-		iscsi_put32(cmd + 16, 0x4444);
-		iscsi_put32(cmd + 20, 4096);
-		iscsi_put32(cmd + 24, c.cmdsn++);
+		base_be32_put(cmd + 16, 0x4444);
+		base_be32_put(cmd + 20, 4096);
+		base_be32_put(cmd + 24, c.cmdsn++);
 		memcpy(cmd + 32, cdb, 16);
 		memcpy(raw, cmd, ISCSI_BHS_BYTES);
-		iscsi_put32(bhs + 24, c.cmdsn);
+		base_be32_put(bhs + 24, c.cmdsn);
 		memcpy(raw + ISCSI_BHS_BYTES, bhs, ISCSI_BHS_BYTES);
 		CHECK_EQ_INT(remote_engine_feed(iscsi_proto_engine(c.p), raw,
 						sizeof(raw)),
@@ -800,14 +800,14 @@ static void test_tmf(void)
 		memset(cmd, 0, sizeof(cmd));
 		cmd[0] = ISCSI_OP_DATA_OUT;
 		cmd[1] = ISCSI_FLAG_F;
-		iscsi_put32(cmd + 16, 0x4444);
-		iscsi_put32(cmd + 20, 1);
+		base_be32_put(cmd + 16, 0x4444);
+		base_be32_put(cmd + 20, 1);
 		cli_send(&c, cmd, raw, 64);
 		CHECK(!cli_recv(&c, rsp, NULL, NULL));
 	}
 	/* TARGET COLD RESET ends the connection after its response */
 	bhs[1] = ISCSI_FLAG_F | ISCSI_TMF_TARGET_COLD_RESET;
-	iscsi_put32(bhs + 24, c.cmdsn);
+	base_be32_put(bhs + 24, c.cmdsn);
 	cli_send(&c, bhs, NULL, 0);
 	CHECK(cli_recv(&c, rsp, NULL, NULL));
 	CHECK_EQ_INT(rsp[0], ISCSI_OP_TMF_RSP);
@@ -847,14 +847,14 @@ static void test_logout_and_rejects(void)
 	cli_cmd(&c, ISCSI_FLAG_F, cdb, 0, NULL, 0, false);
 	CHECK(cli_recv(&c, rsp, NULL, NULL));
 	CHECK_EQ_INT(rsp[0], ISCSI_OP_SCSI_RSP);
-	CHECK_EQ_INT(iscsi_get32(rsp + 28), c.cmdsn); /* ExpCmdSN */
-	CHECK(iscsi_get32(rsp + 32) >= c.cmdsn);      /* MaxCmdSN */
+	CHECK_EQ_INT(base_be32_get(rsp + 28), c.cmdsn); /* ExpCmdSN */
+	CHECK(base_be32_get(rsp + 32) >= c.cmdsn);	/* MaxCmdSN */
 	/* logout for recovery is not supported at level 0 */
 	memset(bhs, 0, sizeof(bhs));
 	bhs[0] = ISCSI_OP_LOGOUT | ISCSI_OP_IMMEDIATE;
 	bhs[1] = ISCSI_FLAG_F | ISCSI_LOGOUT_RECOVERY;
-	iscsi_put32(bhs + 16, 0x55);
-	iscsi_put32(bhs + 24, c.cmdsn);
+	base_be32_put(bhs + 16, 0x55);
+	base_be32_put(bhs + 24, c.cmdsn);
 	cli_send(&c, bhs, NULL, 0);
 	CHECK(cli_recv(&c, rsp, NULL, NULL));
 	CHECK_EQ_INT(rsp[0], ISCSI_OP_LOGOUT_RSP);
@@ -863,7 +863,7 @@ static void test_logout_and_rejects(void)
 	fs.hold = true;
 	cli_cmd(&c, ISCSI_FLAG_F, cdb, 0, NULL, 0, false);
 	bhs[1] = ISCSI_FLAG_F | ISCSI_LOGOUT_SESSION;
-	iscsi_put32(bhs + 24, c.cmdsn);
+	base_be32_put(bhs + 24, c.cmdsn);
 	cli_send(&c, bhs, NULL, 0);
 	CHECK(!cli_recv(&c, rsp, NULL, NULL));
 	fs.hold = false;
@@ -888,7 +888,7 @@ static void test_inquiry_and_bad_lun(void)
 	CHECK_EQ_INT(rsp[0], ISCSI_OP_DATA_IN);
 	CHECK_EQ_INT(rlen, 36);
 	CHECK(rsp[1] & ISCSI_FLAG_DATA_U);
-	CHECK_EQ_INT(iscsi_get32(rsp + 44), 255 - 36);
+	CHECK_EQ_INT(base_be32_get(rsp + 44), 255 - 36);
 	/* an immediate command */
 	cli_cmd(&c, ISCSI_FLAG_F | ISCSI_FLAG_CMD_R, cdb, 36, NULL, 0, true);
 	CHECK(cli_recv(&c, rsp, &rdata, &rlen));

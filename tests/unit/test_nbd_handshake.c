@@ -41,13 +41,13 @@ static void test_list(void)
 	b_u32(&C, NBD_FLAG_C_FIXED_NEWSTYLE);
 	c_option(&C, NBD_OPT_LIST, NULL, 0);
 	FEED();
-	nbd_put32(e, 4);
+	base_be32_put(e, 4);
 	memcpy(e + 4, "disktest disk", 13);
 	s_rep(&S, NBD_OPT_LIST, NBD_REP_SERVER, e, 17);
-	nbd_put32(e, 2);
+	base_be32_put(e, 2);
 	memcpy(e + 4, "ro", 2);
 	s_rep(&S, NBD_OPT_LIST, NBD_REP_SERVER, e, 6);
-	nbd_put32(e, 7);
+	base_be32_put(e, 7);
 	memcpy(e + 4, "aligned", 7);
 	s_rep(&S, NBD_OPT_LIST, NBD_REP_SERVER, e, 11);
 	s_rep(&S, NBD_OPT_LIST, NBD_REP_ACK, NULL, 0);
@@ -412,9 +412,9 @@ static void test_malformed_options(void)
 			b_u32(&C, 5);
 			b_str(&C, "x-a:b");
 		}
-		nbd_put32(C.b + start + 12,
-			  (uint32_t)(C.len - start - NBD_OPTION_BYTES));
-		nbd_put32(C.b + start + 16 + 8, 1000);
+		base_be32_put(C.b + start + 12,
+			      (uint32_t)(C.len - start - NBD_OPTION_BYTES));
+		base_be32_put(C.b + start + 16 + 8, 1000);
 	}
 	FEED();
 	s_rep(&S, NBD_OPT_LIST_META_CONTEXT, NBD_REP_ACK, NULL, 0);

@@ -233,19 +233,19 @@ static void iscsi_task_respond(struct iscsi_task *t)
 			burst = 0;
 		}
 		memcpy(h + 8, t->lun_raw, 8);
-		iscsi_put32(h + 16, t->itt);
-		iscsi_put32(h + 20, ISCSI_RSVD_TAG);
+		base_be32_put(h + 16, t->itt);
+		base_be32_put(h + 20, ISCSI_RSVD_TAG);
 		if (last && in_data) {
 			h[1] |= ISCSI_FLAG_DATA_S | res_flags;
 			h[3] = c->status;
 			iscsi_stamp(proto, h, true);
-			iscsi_put32(h + 44, res);
+			base_be32_put(h + 44, res);
 		} else {
 			iscsi_stamp(proto, h, false);
-			iscsi_put32(h + 24, 0);
+			base_be32_put(h + 24, 0);
 		}
-		iscsi_put32(h + 36, (uint32_t)i);
-		iscsi_put32(h + 40, off);
+		base_be32_put(h + 36, (uint32_t)i);
+		base_be32_put(h + 40, off);
 		tail = iscsi_pdu_seal(proto, h, t->buf + off, len, h + hlen);
 		t->iov[iov].iov_base = h;
 		t->iov[iov++].iov_len = hlen;
@@ -267,16 +267,16 @@ static void iscsi_task_respond(struct iscsi_task *t)
 		h[1] = ISCSI_FLAG_F | res_flags;
 		h[2] = 0; /* command completed at target */
 		h[3] = c->status;
-		iscsi_put32(h + 16, t->itt);
-		iscsi_put32(h + 20, 0);
+		base_be32_put(h + 16, t->itt);
+		base_be32_put(h + 20, 0);
 		iscsi_stamp(proto, h, true);
-		iscsi_put32(h + 36, c->dir == SCSI_DIR_READ ? (uint32_t)n_data
-							    : t->r2tsn);
-		iscsi_put32(h + 44, res);
+		base_be32_put(h + 36, c->dir == SCSI_DIR_READ ? (uint32_t)n_data
+							      : t->r2tsn);
+		base_be32_put(h + 44, res);
 		if (c->sense_len) {
 			slen = c->sense_len > SCSI_SENSE_MAX ? SCSI_SENSE_MAX
 							     : c->sense_len;
-			iscsi_put16(t->sense_seg, (uint16_t)slen);
+			base_be16_put(t->sense_seg, (uint16_t)slen);
 			memcpy(t->sense_seg + 2, c->sense, slen);
 			slen += 2;
 		}
@@ -400,12 +400,12 @@ static void iscsi_r2t_send(struct iscsi_task *t)
 		h[0] = ISCSI_OP_R2T;
 		h[1] = ISCSI_FLAG_F;
 		memcpy(h + 8, t->lun_raw, 8);
-		iscsi_put32(h + 16, t->itt);
-		iscsi_put32(h + 20, r->ttt);
+		base_be32_put(h + 16, t->itt);
+		base_be32_put(h + 20, r->ttt);
 		iscsi_stamp(proto, h, false);
-		iscsi_put32(h + 36, r->r2tsn);
-		iscsi_put32(h + 40, r->offset);
-		iscsi_put32(h + 44, r->len);
+		base_be32_put(h + 36, r->r2tsn);
+		base_be32_put(h + 40, r->offset);
+		base_be32_put(h + 44, r->len);
 		iscsi_pdu_seal(proto, h, NULL, 0, NULL);
 		r->iov.iov_base = h;
 		r->iov.iov_len =
@@ -461,7 +461,7 @@ static void iscsi_cmd_cdb(struct iscsi_task *t, const uint8_t *bhs,
 	c->cdb_len = 16;
 	/* §11.3.4: an extended CDB AHS (type 1) carries the bytes past 16. */
 	for (uint32_t off = 0; off + 4 <= ahs_len;) {
-		uint32_t len = iscsi_get16(ahs + off);
+		uint32_t len = base_be16_get(ahs + off);
 
 		if (off + 3 + len > ahs_len)
 			break;
@@ -482,7 +482,7 @@ int iscsi_cmd_hdr(struct iscsi_proto *proto, uint8_t **dst)
 	const uint8_t *bhs = proto->bhs;
 	bool imm = bhs[0] & ISCSI_OP_IMMEDIATE;
 	bool rd = bhs[1] & ISCSI_FLAG_CMD_R, wr = bhs[1] & ISCSI_FLAG_CMD_W;
-	uint32_t itt = iscsi_get32(bhs + 16), edtl = iscsi_get32(bhs + 20);
+	uint32_t itt = base_be32_get(bhs + 16), edtl = base_be32_get(bhs + 20);
 	struct iscsi_task *t;
 
 	if (proto->logout) {
@@ -585,8 +585,9 @@ int iscsi_cmd_pdu(struct iscsi_proto *proto, const uint8_t *data,
 int iscsi_data_out_hdr(struct iscsi_proto *proto, uint8_t **dst)
 {
 	const uint8_t *bhs = proto->bhs;
-	uint32_t itt = iscsi_get32(bhs + 16), ttt = iscsi_get32(bhs + 20);
-	uint32_t datasn = iscsi_get32(bhs + 36), off = iscsi_get32(bhs + 40);
+	uint32_t itt = base_be32_get(bhs + 16), ttt = base_be32_get(bhs + 20);
+	uint32_t datasn = base_be32_get(bhs + 36),
+		 off = base_be32_get(bhs + 40);
 	uint32_t len = proto->dlen;
 	struct iscsi_task *t = iscsi_task_by_itt(proto, itt);
 	struct iscsi_r2t *r = NULL;

@@ -86,12 +86,12 @@ static int iscsi_text_next(struct iscsi_proto *proto, const uint8_t *bhs)
 	rsp[0] = ISCSI_OP_TEXT_RSP;
 	rsp[1] = more ? (split ? ISCSI_FLAG_TEXT_C : 0) : ISCSI_FLAG_F;
 	memcpy(rsp + 8, bhs + 8, 8);
-	iscsi_put32(rsp + 16, proto->text_itt);
+	base_be32_put(rsp + 16, proto->text_itt);
 	if (more) {
 		proto->text_ttt = (proto->text_ttt + 1) & 0x7fffffffu;
-		iscsi_put32(rsp + 20, proto->text_ttt);
+		base_be32_put(rsp + 20, proto->text_ttt);
 	} else {
-		iscsi_put32(rsp + 20, ISCSI_RSVD_TAG);
+		base_be32_put(rsp + 20, ISCSI_RSVD_TAG);
 	}
 	iscsi_stamp(proto, rsp, true);
 	ret = iscsi_tx_pdu(proto, rsp, p, (uint32_t)len, false);
@@ -109,7 +109,7 @@ int iscsi_text_pdu(struct iscsi_proto *proto, const uint8_t *bhs,
 {
 	struct iscsi_kv kv[ISCSI_TEXT_KEYS_MAX];
 	struct iscsi_strbuf out = { 0 };
-	uint32_t itt = iscsi_get32(bhs + 16), ttt = iscsi_get32(bhs + 20);
+	uint32_t itt = base_be32_get(bhs + 16), ttt = base_be32_get(bhs + 20);
 	bool cont = bhs[1] & ISCSI_FLAG_TEXT_C;
 	uint8_t rsp[ISCSI_BHS_BYTES] = { 0 };
 	int n, ret;
@@ -144,9 +144,9 @@ int iscsi_text_pdu(struct iscsi_proto *proto, const uint8_t *bhs,
 		 * invites the rest. */
 		rsp[0] = ISCSI_OP_TEXT_RSP;
 		memcpy(rsp + 8, bhs + 8, 8);
-		iscsi_put32(rsp + 16, itt);
+		base_be32_put(rsp + 16, itt);
 		proto->text_ttt = (proto->text_ttt + 1) & 0x7fffffffu;
-		iscsi_put32(rsp + 20, proto->text_ttt);
+		base_be32_put(rsp + 20, proto->text_ttt);
 		iscsi_stamp(proto, rsp, true);
 		return iscsi_tx_pdu(proto, rsp, NULL, 0, false);
 	}

@@ -230,7 +230,7 @@ static int iscsi_login_respond(struct iscsi_proto *proto, const uint8_t *bhs,
 	rsp[2] = 0; /* version-max */
 	rsp[3] = 0; /* version-active */
 	memcpy(rsp + 8, bhs + 8, 6);
-	iscsi_put16(rsp + 14, status == 0 ? proto->tsih : 0);
+	base_be16_put(rsp + 14, status == 0 ? proto->tsih : 0);
 	memcpy(rsp + 16, bhs + 16, 4);
 	iscsi_stamp(proto, rsp, true);
 	rsp[36] = (uint8_t)(status >> 8);
@@ -430,13 +430,13 @@ static uint16_t iscsi_login_header(struct iscsi_proto *proto,
 	if (bhs[3] > 0)
 		return ISCSI_LOGIN_UNSUPPORTED_VER;
 	memcpy(proto->isid, bhs + 8, 6);
-	proto->cid = iscsi_get16(bhs + 20);
-	proto->exp_cmd_sn = iscsi_get32(bhs + 24);
-	proto->stat_sn = iscsi_get32(bhs + 28);
+	proto->cid = base_be16_get(bhs + 20);
+	proto->exp_cmd_sn = base_be32_get(bhs + 24);
+	proto->stat_sn = base_be32_get(bhs + 28);
 	lg->stage = csg;
 	/* One connection per session: no joining, no reinstating a session
 	 * we do not know. */
-	if (iscsi_get16(bhs + 14) != 0)
+	if (base_be16_get(bhs + 14) != 0)
 		return ISCSI_LOGIN_NO_SESSION;
 	return 0;
 }

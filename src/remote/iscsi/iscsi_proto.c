@@ -46,11 +46,11 @@ uint32_t iscsi_max_cmd_sn(const struct iscsi_proto *proto)
 
 void iscsi_stamp(struct iscsi_proto *proto, uint8_t *bhs, bool advance)
 {
-	iscsi_put32(bhs + 24, proto->stat_sn);
+	base_be32_put(bhs + 24, proto->stat_sn);
 	if (advance)
 		proto->stat_sn++;
-	iscsi_put32(bhs + 28, proto->exp_cmd_sn);
-	iscsi_put32(bhs + 32, iscsi_max_cmd_sn(proto));
+	base_be32_put(bhs + 28, proto->exp_cmd_sn);
+	base_be32_put(bhs + 32, iscsi_max_cmd_sn(proto));
 }
 
 /* Window check for a non-immediate command (RFC 7143 §3.2.2.1): outside
@@ -58,7 +58,7 @@ void iscsi_stamp(struct iscsi_proto *proto, uint8_t *bhs, bool advance)
  * and ExpCmdSN moves past it. */
 bool iscsi_cmd_sn_ok(struct iscsi_proto *proto, const uint8_t *bhs)
 {
-	uint32_t sn = iscsi_get32(bhs + 24);
+	uint32_t sn = base_be32_get(bhs + 24);
 
 	if (bhs[0] & ISCSI_OP_IMMEDIATE)
 		return true;
@@ -81,7 +81,7 @@ size_t iscsi_pdu_seal(struct iscsi_proto *proto, uint8_t *hdr,
 	uint32_t pad = iscsi_pad4(dlen);
 	size_t n = 0;
 
-	iscsi_put24(hdr + 5, dlen);
+	base_be24_put(hdr + 5, dlen);
 	if (proto->p.header_digest && proto->phase == ISCSI_PHASE_FFP)
 		iscsi_crc32c_put(hdr + ISCSI_BHS_BYTES,
 				 iscsi_crc32c(hdr, ISCSI_BHS_BYTES));
@@ -134,7 +134,7 @@ int iscsi_reject(struct iscsi_proto *proto, uint8_t reason, const uint8_t *bhs)
 	rsp[0] = ISCSI_OP_REJECT;
 	rsp[1] = ISCSI_FLAG_F;
 	rsp[2] = reason;
-	iscsi_put32(rsp + 16, ISCSI_RSVD_TAG);
+	base_be32_put(rsp + 16, ISCSI_RSVD_TAG);
 	iscsi_stamp(proto, rsp, true);
 	return iscsi_tx_pdu(proto, rsp, bhs, ISCSI_BHS_BYTES, false);
 }
@@ -153,8 +153,8 @@ static void iscsi_tx_release(struct remote_engine *e, struct remote_tx *tx)
 static int iscsi_nop_out(struct iscsi_proto *proto, const uint8_t *data)
 {
 	const uint8_t *bhs = proto->bhs;
-	uint32_t itt = iscsi_get32(bhs + 16);
-	uint32_t ttt = iscsi_get32(bhs + 20);
+	uint32_t itt = base_be32_get(bhs + 16);
+	uint32_t ttt = base_be32_get(bhs + 20);
 	uint8_t rsp[ISCSI_BHS_BYTES] = { 0 };
 
 	if (itt == ISCSI_RSVD_TAG) {
@@ -172,8 +172,8 @@ static int iscsi_nop_out(struct iscsi_proto *proto, const uint8_t *data)
 	rsp[0] = ISCSI_OP_NOP_IN;
 	rsp[1] = ISCSI_FLAG_F;
 	memcpy(rsp + 8, bhs + 8, 8);
-	iscsi_put32(rsp + 16, itt);
-	iscsi_put32(rsp + 20, ISCSI_RSVD_TAG);
+	base_be32_put(rsp + 16, itt);
+	base_be32_put(rsp + 20, ISCSI_RSVD_TAG);
 	iscsi_stamp(proto, rsp, true);
 	/* Echo the ping data, cut to what the initiator can take. */
 	return iscsi_tx_pdu(proto, rsp, data,
@@ -190,8 +190,8 @@ static int iscsi_nop_ping(struct iscsi_proto *proto)
 	proto->ping_ttt = (proto->ping_ttt + 1) & 0x7fffffffu;
 	bhs[0] = ISCSI_OP_NOP_IN;
 	bhs[1] = ISCSI_FLAG_F;
-	iscsi_put32(bhs + 16, ISCSI_RSVD_TAG);
-	iscsi_put32(bhs + 20, proto->ping_ttt);
+	base_be32_put(bhs + 16, ISCSI_RSVD_TAG);
+	base_be32_put(bhs + 20, proto->ping_ttt);
 	iscsi_stamp(proto, bhs, false);
 	return iscsi_tx_pdu(proto, bhs, NULL, 0, false);
 }
@@ -348,7 +348,7 @@ static int iscsi_rx_pdu(struct iscsi_proto *proto)
 	if (iscsi_rx_paused(&proto->e) || avail < ISCSI_BHS_BYTES)
 		return 0;
 	proto->ahs_len = p[4] * 4u;
-	proto->dlen = iscsi_get24(p + 5);
+	proto->dlen = base_be24_get(p + 5);
 	proto->pad = iscsi_pad4(proto->dlen);
 	if (proto->dlen > ISCSI_OUR_MRDSL)
 		return iscsi_proto_fail(proto, -EPROTO,

@@ -66,7 +66,7 @@ static void iscsi_task_abort(struct iscsi_task *t, struct iscsi_tmf *m)
 int iscsi_tmf_pdu(struct iscsi_proto *proto, const uint8_t *bhs)
 {
 	int func = bhs[1] & 0x7f;
-	uint32_t rtt = iscsi_get32(bhs + 20), ref = iscsi_get32(bhs + 32);
+	uint32_t rtt = base_be32_get(bhs + 20), ref = base_be32_get(bhs + 32);
 	uint64_t lun = iscsi_lun_decode(bhs + 8);
 	struct iscsi_tmf *m;
 	struct iscsi_task *t;
@@ -91,7 +91,7 @@ int iscsi_tmf_pdu(struct iscsi_proto *proto, const uint8_t *bhs)
 			iscsi_task_abort(t, m);
 		else if (t || iscsi_sn_lt(ref, proto->exp_cmd_sn) ||
 			 iscsi_sn_lt(iscsi_max_cmd_sn(proto), ref) ||
-			 !iscsi_sn_lt(ref, iscsi_get32(bhs + 24)))
+			 !iscsi_sn_lt(ref, base_be32_get(bhs + 24)))
 			m->response = ISCSI_TMF_RSP_NO_TASK;
 		break;
 	case ISCSI_TMF_ABORT_TASK_SET:
@@ -144,17 +144,17 @@ static void iscsi_logout_respond(struct iscsi_proto *proto, uint32_t itt,
 	rsp[0] = ISCSI_OP_LOGOUT_RSP;
 	rsp[1] = ISCSI_FLAG_F;
 	rsp[2] = response;
-	iscsi_put32(rsp + 16, itt);
+	base_be32_put(rsp + 16, itt);
 	iscsi_stamp(proto, rsp, true);
-	iscsi_put16(rsp + 40, (uint16_t)proto->p.time2wait);
-	iscsi_put16(rsp + 42, (uint16_t)proto->p.time2retain);
+	base_be16_put(rsp + 40, (uint16_t)proto->p.time2wait);
+	base_be16_put(rsp + 42, (uint16_t)proto->p.time2retain);
 	iscsi_tx_pdu(proto, rsp, NULL, 0, last);
 }
 
 int iscsi_logout_pdu(struct iscsi_proto *proto, const uint8_t *bhs)
 {
 	int reason = bhs[1] & 0x7f;
-	uint32_t itt = iscsi_get32(bhs + 16);
+	uint32_t itt = base_be32_get(bhs + 16);
 
 	if (!iscsi_cmd_sn_ok(proto, bhs))
 		return 0;
@@ -164,7 +164,7 @@ int iscsi_logout_pdu(struct iscsi_proto *proto, const uint8_t *bhs)
 		return 0;
 	}
 	if (reason == ISCSI_LOGOUT_CONNECTION &&
-	    iscsi_get16(bhs + 20) != proto->cid) {
+	    base_be16_get(bhs + 20) != proto->cid) {
 		iscsi_logout_respond(proto, itt, ISCSI_LOGOUT_RSP_NO_CID,
 				     false);
 		return 0;

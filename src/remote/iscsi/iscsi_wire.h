@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * iSCSI on the wire (RFC 7143 chapter 11): the Basic Header Segment
- * layout, opcodes, flags, status and reason codes, and big-endian field
- * helpers.  Offsets are the spec's byte numbers within the 48-byte BHS.
+ * layout, opcodes, flags, status and reason codes, serial number and pad
+ * arithmetic; fields are read and written with base/base_be.h.  Offsets
+ * are the spec's byte numbers within the 48-byte BHS.
  */
 #ifndef IOPD_ISCSI_WIRE_H
 #define IOPD_ISCSI_WIRE_H
 
 #include <stdint.h>
+
+#include "base/base_be.h"
 
 #define ISCSI_BHS_BYTES	   48u
 #define ISCSI_DIGEST_BYTES 4u
@@ -103,54 +106,6 @@
 #define ISCSI_LOGOUT_RSP_OK	     0
 #define ISCSI_LOGOUT_RSP_NO_CID	     1
 #define ISCSI_LOGOUT_RSP_NO_RECOVERY 2
-
-static inline uint32_t iscsi_get24(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
-
-static inline uint16_t iscsi_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t iscsi_get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline uint64_t iscsi_get64(const uint8_t *p)
-{
-	return (uint64_t)iscsi_get32(p) << 32 | iscsi_get32(p + 4);
-}
-
-static inline void iscsi_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void iscsi_put24(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 16);
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)v;
-}
-
-static inline void iscsi_put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static inline void iscsi_put64(uint8_t *p, uint64_t v)
-{
-	iscsi_put32(p, (uint32_t)(v >> 32));
-	iscsi_put32(p + 4, (uint32_t)v);
-}
 
 /* Serial number arithmetic (RFC 1982, 32 bits): a < b. */
 static inline int iscsi_sn_lt(uint32_t a, uint32_t b)

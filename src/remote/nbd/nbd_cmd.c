@@ -121,11 +121,11 @@ static int nbd_slot_data(struct nbd_slot *slot, size_t len)
 static unsigned char *nbd_chunk(unsigned char *p, uint16_t type,
 				uint64_t handle, uint32_t length)
 {
-	p = nbd_put32(p, NBD_STRUCTURED_REPLY_MAGIC);
-	p = nbd_put16(p, NBD_REPLY_FLAG_DONE);
-	p = nbd_put16(p, type);
-	p = nbd_put64(p, handle);
-	return nbd_put32(p, length);
+	p = base_be32_put(p, NBD_STRUCTURED_REPLY_MAGIC);
+	p = base_be16_put(p, NBD_REPLY_FLAG_DONE);
+	p = base_be16_put(p, type);
+	p = base_be64_put(p, handle);
+	return base_be32_put(p, length);
 }
 
 /*
@@ -145,28 +145,28 @@ static void nbd_cmd_reply(struct nbd_slot *slot, uint32_t error)
 
 	slot->error = error;
 	if (!proto->structured) {
-		p = nbd_put32(h, NBD_SIMPLE_REPLY_MAGIC);
-		p = nbd_put32(p, error);
-		nbd_put64(p, req->handle);
+		p = base_be32_put(h, NBD_SIMPLE_REPLY_MAGIC);
+		p = base_be32_put(p, error);
+		base_be64_put(p, req->handle);
 		hlen = NBD_SIMPLE_REPLY_BYTES;
 		if (!error && read_data)
 			slot->data_len = req->length;
 	} else if (error) {
 		p = nbd_chunk(h, NBD_REPLY_TYPE_ERROR, req->handle,
 			      NBD_CHUNK_ERROR_BYTES);
-		p = nbd_put32(p, error);
-		nbd_put16(p, 0);
+		p = base_be32_put(p, error);
+		base_be16_put(p, 0);
 		hlen = NBD_CHUNK_BYTES + NBD_CHUNK_ERROR_BYTES;
 	} else if (read_data && slot->hole) {
 		p = nbd_chunk(h, NBD_REPLY_TYPE_OFFSET_HOLE, req->handle,
 			      NBD_CHUNK_HOLE_BYTES);
-		p = nbd_put64(p, req->offset);
-		nbd_put32(p, req->length);
+		p = base_be64_put(p, req->offset);
+		base_be32_put(p, req->length);
 		hlen = NBD_CHUNK_BYTES + NBD_CHUNK_HOLE_BYTES;
 	} else if (read_data) {
 		p = nbd_chunk(h, NBD_REPLY_TYPE_OFFSET_DATA, req->handle,
 			      8 + req->length);
-		nbd_put64(p, req->offset);
+		base_be64_put(p, req->offset);
 		hlen = NBD_CHUNK_BYTES + 8;
 		slot->data_len = req->length;
 	} else if (req->type == NBD_CMD_BLOCK_STATUS) {
@@ -383,7 +383,7 @@ static void nbd_cmd_block_status(struct nbd_proto *proto, struct nbd_slot *slot)
 		nbd_cmd_reply(slot, NBD_ENOMEM);
 		return;
 	}
-	p = nbd_put32(slot->data, NBD_META_ID_BASE_ALLOCATION);
+	p = base_be32_put(slot->data, NBD_META_ID_BASE_ALLOCATION);
 	for (unsigned int i = 0; i < n && i < NBD_BS_MAX_EXTENTS && left > 0;
 	     i++) {
 		uint32_t len = ext[i].len < left ? (uint32_t)ext[i].len : left;
@@ -398,10 +398,10 @@ static void nbd_cmd_block_status(struct nbd_proto *proto, struct nbd_slot *slot)
 		/* proto.md: SHOULD use different status values between
 		 * consecutive descriptors. */
 		if (last && flags == prev) {
-			nbd_put32(last, nbd_get32(last) + len);
+			base_be32_put(last, base_be32_get(last) + len);
 		} else {
 			last = p;
-			p = nbd_put32(nbd_put32(p, len), flags);
+			p = base_be32_put(base_be32_put(p, len), flags);
 			count++;
 		}
 		prev = flags;

@@ -33,9 +33,9 @@ int nbd_hs_greeting(struct nbd_proto *proto)
 {
 	unsigned char g[NBD_GREETING_BYTES], *p = g;
 
-	p = nbd_put64(p, NBD_MAGIC);
-	p = nbd_put64(p, NBD_IHAVEOPT);
-	nbd_put16(p, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
+	p = base_be64_put(p, NBD_MAGIC);
+	p = base_be64_put(p, NBD_IHAVEOPT);
+	base_be16_put(p, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
 	return remote_engine_tx_bytes(&proto->e, g, sizeof(g), NULL, 0);
 }
 
@@ -45,10 +45,10 @@ static int nbd_hs_reply(struct nbd_proto *proto, uint32_t option, uint32_t type,
 {
 	unsigned char h[NBD_OPTION_REPLY_BYTES], *p = h;
 
-	p = nbd_put64(p, NBD_REP_MAGIC);
-	p = nbd_put32(p, option);
-	p = nbd_put32(p, type);
-	nbd_put32(p, (uint32_t)len);
+	p = base_be64_put(p, NBD_REP_MAGIC);
+	p = base_be32_put(p, option);
+	p = base_be32_put(p, type);
+	base_be32_put(p, (uint32_t)len);
 	if (remote_engine_tx_bytes(&proto->e, h, sizeof(h), data, len) < 0)
 		return nbd_proto_fail(proto, -ENOMEM, "out of memory");
 	return 0;
@@ -205,7 +205,7 @@ static int nbd_opt_export_name(struct nbd_proto *proto,
 				      name.s);
 	nbd_hs_view(proto, exp, session, &view);
 	memset(r, 0, sizeof(r));
-	nbd_put16(nbd_put64(r, view.size_bytes), view.tx_flags);
+	base_be16_put(base_be64_put(r, view.size_bytes), view.tx_flags);
 	/* proto.md: with NBD_FLAG_C_NO_ZEROES the server MUST NOT send the
 	 * 124 bytes of zeroes. */
 	if (proto->client_flags & NBD_FLAG_C_NO_ZEROES)
@@ -242,7 +242,7 @@ static int nbd_opt_list(struct nbd_proto *proto, uint32_t len)
 		p = malloc(4 + nlen + dlen);
 		if (!p)
 			return nbd_proto_fail(proto, -ENOMEM, "out of memory");
-		nbd_put32(p, (uint32_t)nlen);
+		base_be32_put(p, (uint32_t)nlen);
 		memcpy(p + 4, exp->name, nlen);
 		if (dlen)
 			memcpy(p + 4 + nlen, exp->description, dlen);
@@ -265,7 +265,7 @@ static int nbd_info_string(struct nbd_proto *proto, uint32_t option,
 
 	if (!p)
 		return nbd_proto_fail(proto, -ENOMEM, "out of memory");
-	nbd_put16(p, type);
+	base_be16_put(p, type);
 	memcpy(p + 2, s, len);
 	ret = nbd_hs_reply(proto, option, NBD_REP_INFO, p, 2 + len);
 	free(p);
@@ -281,8 +281,8 @@ static int nbd_info_replies(struct nbd_proto *proto, uint32_t option,
 	unsigned char b[NBD_INFO_BLOCK_SIZE_BYTES], *p;
 	int ret;
 
-	p = nbd_put16(e, NBD_INFO_EXPORT);
-	nbd_put16(nbd_put64(p, v->size_bytes), v->tx_flags);
+	p = base_be16_put(e, NBD_INFO_EXPORT);
+	base_be16_put(base_be64_put(p, v->size_bytes), v->tx_flags);
 	ret = nbd_hs_reply(proto, option, NBD_REP_INFO, e, sizeof(e));
 	if (ret == 0 && want_name)
 		ret = nbd_info_string(proto, option, NBD_INFO_NAME, exp->name);
@@ -290,10 +290,10 @@ static int nbd_info_replies(struct nbd_proto *proto, uint32_t option,
 		ret = nbd_info_string(proto, option, NBD_INFO_DESCRIPTION,
 				      exp->description);
 	if (ret == 0 && (want_bs || v->block_min > 1)) {
-		p = nbd_put16(b, NBD_INFO_BLOCK_SIZE);
-		p = nbd_put32(p, v->block_min);
-		p = nbd_put32(p, v->block_pref);
-		nbd_put32(p, v->block_max);
+		p = base_be16_put(b, NBD_INFO_BLOCK_SIZE);
+		p = base_be32_put(p, v->block_min);
+		p = base_be32_put(p, v->block_pref);
+		base_be32_put(p, v->block_max);
 		ret = nbd_hs_reply(proto, option, NBD_REP_INFO, b, sizeof(b));
 	}
 	return ret;
@@ -316,16 +316,16 @@ static int nbd_opt_info(struct nbd_proto *proto, uint32_t option,
 	 * length - 6"; then 16-bit count and that many 16-bit requests. */
 	if (len < 6)
 		goto invalid;
-	name_len = nbd_get32(data);
+	name_len = base_be32_get(data);
 	if (name_len > len - 6)
 		goto invalid;
-	n_req = nbd_get16(data + 4 + name_len);
+	n_req = base_be16_get(data + 4 + name_len);
 	if (len != 6 + name_len + 2u * n_req)
 		goto invalid;
 	if (nbd_name_copy(data + 4, name_len, &name) < 0)
 		goto invalid;
 	for (uint16_t i = 0; i < n_req; i++) {
-		uint16_t type = nbd_get16(data + 6 + name_len + 2u * i);
+		uint16_t type = base_be16_get(data + 6 + name_len + 2u * i);
 
 		/* proto.md: the server MUST ignore requests it does not
 		 * understand. */
@@ -390,11 +390,11 @@ static int nbd_opt_meta(struct nbd_proto *proto, uint32_t option,
 	}
 	if (len < 8)
 		goto invalid;
-	name_len = nbd_get32(data);
+	name_len = base_be32_get(data);
 	if (name_len > len - 8 || nbd_name_copy(data + 4, name_len, &name) < 0)
 		goto invalid;
 	pos = 4 + name_len;
-	n_q = nbd_get32(data + pos);
+	n_q = base_be32_get(data + pos);
 	pos += 4;
 	match = n_q == 0 && !set;
 	for (uint32_t i = 0; i < n_q; i++) {
@@ -402,7 +402,7 @@ static int nbd_opt_meta(struct nbd_proto *proto, uint32_t option,
 
 		if (len - pos < 4)
 			goto invalid;
-		q_len = nbd_get32(data + pos);
+		q_len = base_be32_get(data + pos);
 		pos += 4;
 		if (q_len > len - pos || q_len > NBD_MAX_STRING_BYTES)
 			goto invalid;
@@ -419,7 +419,7 @@ static int nbd_opt_meta(struct nbd_proto *proto, uint32_t option,
 				    0);
 	if (match) {
 		/* proto.md: LIST's context ids are reserved, SHOULD be 0. */
-		nbd_put32(r, set ? NBD_META_ID_BASE_ALLOCATION : 0);
+		base_be32_put(r, set ? NBD_META_ID_BASE_ALLOCATION : 0);
 		memcpy(r + 4, "base:allocation", sizeof(r) - 4);
 		ret = nbd_hs_reply(proto, option, NBD_REP_META_CONTEXT, r,
 				   sizeof(r));
@@ -496,7 +496,7 @@ int nbd_hs_parse(struct nbd_proto *proto)
 	if (proto->phase == NBD_PHASE_CLIENT_FLAGS) {
 		if (avail < NBD_CLIENT_FLAGS_BYTES)
 			return 0;
-		flags = nbd_get32(p);
+		flags = base_be32_get(p);
 		proto->e.rstart += NBD_CLIENT_FLAGS_BYTES;
 		/* proto.md: the server MUST drop the connection if the
 		 * client sets an unknown flag. */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * nbd_wire: the NBD protocol's constants and message layouts, with the
- * names doc/proto.md (NetworkBlockDevice/nbd) gives them, plus big-endian
- * load/store helpers.  Messages are decoded into host-order structs whose
- * fields keep the spec's names; nothing here allocates or keeps state.
+ * names doc/proto.md (NetworkBlockDevice/nbd) gives them (fields are read
+ * and written with base/base_be.h).  Messages are decoded into host-order
+ * structs whose fields keep the spec's names; nothing here allocates or keeps
+ * state.
  *
  * Only fixed newstyle negotiation and the compact (non-extended) headers
  * are described: that is all the engine speaks.
@@ -12,6 +13,8 @@
 #define IOPD_NBD_WIRE_H
 
 #include <stdint.h>
+
+#include "base/base_be.h"
 
 /* Magic numbers. */
 #define NBD_MAGIC		   UINT64_C(0x4e42444d41474943) /* "NBDMAGIC" */
@@ -155,61 +158,23 @@ struct nbd_request {
 	uint32_t length;
 };
 
-static inline uint16_t nbd_get16(const unsigned char *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static inline uint32_t nbd_get32(const unsigned char *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	       ((uint32_t)p[2] << 8) | p[3];
-}
-
-static inline uint64_t nbd_get64(const unsigned char *p)
-{
-	return ((uint64_t)nbd_get32(p) << 32) | nbd_get32(p + 4);
-}
-
-static inline unsigned char *nbd_put16(unsigned char *p, uint16_t v)
-{
-	p[0] = (unsigned char)(v >> 8);
-	p[1] = (unsigned char)v;
-	return p + 2;
-}
-
-static inline unsigned char *nbd_put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-	return p + 4;
-}
-
-static inline unsigned char *nbd_put64(unsigned char *p, uint64_t v)
-{
-	nbd_put32(p, (uint32_t)(v >> 32));
-	return nbd_put32(p + 4, (uint32_t)v);
-}
-
 static inline void nbd_option_decode(const unsigned char *p,
 				     struct nbd_option *opt)
 {
-	opt->magic = nbd_get64(p);
-	opt->option = nbd_get32(p + 8);
-	opt->length = nbd_get32(p + 12);
+	opt->magic = base_be64_get(p);
+	opt->option = base_be32_get(p + 8);
+	opt->length = base_be32_get(p + 12);
 }
 
 static inline void nbd_request_decode(const unsigned char *p,
 				      struct nbd_request *req)
 {
-	req->magic = nbd_get32(p);
-	req->flags = nbd_get16(p + 4);
-	req->type = nbd_get16(p + 6);
-	req->handle = nbd_get64(p + 8);
-	req->offset = nbd_get64(p + 16);
-	req->length = nbd_get32(p + 24);
+	req->magic = base_be32_get(p);
+	req->flags = base_be16_get(p + 4);
+	req->type = base_be16_get(p + 6);
+	req->handle = base_be64_get(p + 8);
+	req->offset = base_be64_get(p + 16);
+	req->length = base_be32_get(p + 24);
 }
 
 #endif
