@@ -7,6 +7,8 @@
  * post the free, lingering, timers) stays in each server.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -29,6 +31,36 @@ void remote_stream_init(struct remote_stream *s,
 	s->closed = args->closed;
 	s->opaque = args->opaque;
 	strncpy(s->peer, args->peer, sizeof(s->peer) - 1);
+}
+
+struct remote_conn *remote_conn_new(size_t size,
+				    void (*pump)(struct remote_conn *conn),
+				    const struct remote_conn_args *args)
+{
+	struct remote_conn *c = calloc(1, size);
+	int one = 1;
+
+	if (!c) {
+		remote_stream_close_fds(args->rx_fd, args->tx_fd);
+		return NULL;
+	}
+	remote_stream_init(&c->s, pump, c, args);
+	/* Replies are small and latency bound; don't let Nagle hold them.
+	 * Fails harmlessly on Unix sockets and pipes. */
+	setsockopt(c->s.tx_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return c;
+}
+
+void remote_conn_start(struct remote_conn *c, struct remote_engine *engine)
+{
+	c->s.engine = engine;
+	c->s.pump(c);
+}
+
+void remote_conn_discard(struct remote_conn *c)
+{
+	remote_stream_close_fds(c->s.rx_fd, c->s.tx_fd);
+	free(c);
 }
 
 void remote_stream_close_fds(int rx_fd, int tx_fd)

@@ -53,6 +53,20 @@ struct remote_conn {
 	struct remote_stream s;
 };
 
+/*
+ * A server's conn_start: allocate its connection (size bytes, a struct
+ * that starts with struct remote_conn), zeroed, with the stream set up
+ * from args (remote_stream_init) and TCP_NODELAY on.  NULL: out of
+ * memory, and the fds are closed.
+ */
+struct remote_conn *remote_conn_new(size_t size,
+				    void (*pump)(struct remote_conn *conn),
+				    const struct remote_conn_args *args);
+/* The engine exists: attach it and start the I/O (runs the pump). */
+void remote_conn_start(struct remote_conn *c, struct remote_engine *engine);
+/* conn_start failed after remote_conn_new: close the fds, free c. */
+void remote_conn_discard(struct remote_conn *c);
+
 /* Copies the fds, loop, stats, closed callback and peer from args. */
 void remote_stream_init(struct remote_stream *s,
 			void (*pump)(struct remote_conn *conn),

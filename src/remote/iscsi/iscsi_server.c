@@ -250,19 +250,16 @@ static int iscsi_server_conn_start(const struct remote_conn_args *args,
 	};
 	struct itimerspec its = { { 1, 0 }, { 1, 0 } };
 	struct iscsi_conn *c;
-	int one = 1;
 	int ret;
 
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		ret = -ENOMEM;
-		goto err_close_fds;
-	}
 	/* No rx_stop_shuts (SHUT_RD): data arriving after it would make the
 	 * kernel reset the connection once we send FIN (iscsi_server_linger).
 	 * A pending read completes when the peer sends or closes, and its
 	 * bytes are dropped; the engine keeps its buffer until destroyed. */
-	remote_stream_init(&c->rc.s, iscsi_server_pump, &c->rc, args);
+	c = (struct iscsi_conn *)remote_conn_new(sizeof(*c), iscsi_server_pump,
+						 args);
+	if (!c)
+		return -ENOMEM;
 	iscsi_server_portal(c->rc.s.rx_fd, c->portal, sizeof(c->portal));
 	cfg.peer = c->rc.s.peer;
 	cfg.portal = c->portal[0] ? c->portal : NULL;
@@ -272,23 +269,19 @@ static int iscsi_server_conn_start(const struct remote_conn_args *args,
 	if (c->timer_fd < 0 || timerfd_settime(c->timer_fd, 0, &its, NULL)) {
 		ret = -errno;
 		log_error("%s: timerfd: %s", c->rc.s.peer, strerror(errno));
-		goto err_free_conn;
+		goto err_discard;
 	}
-	setsockopt(c->rc.s.tx_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ret = iscsi_proto_create(&cfg, &c->proto);
 	if (ret < 0)
 		goto err_close_timer;
-	c->rc.s.engine = iscsi_proto_engine(c->proto);
-	iscsi_server_pump(&c->rc);
+	remote_conn_start(&c->rc, iscsi_proto_engine(c->proto));
 	*connp = &c->rc;
 	return 0;
 
 err_close_timer:
 	close(c->timer_fd);
-err_free_conn:
-	free(c);
-err_close_fds:
-	remote_stream_close_fds(args->rx_fd, args->tx_fd);
+err_discard:
+	remote_conn_discard(&c->rc);
 	return ret;
 }
 

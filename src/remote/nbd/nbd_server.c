@@ -12,8 +12,6 @@
  * request is outstanding.
  */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -74,36 +72,24 @@ static int nbd_server_conn_start(const struct remote_conn_args *args,
 	};
 	struct nbd_proto *proto;
 	struct remote_conn *c;
-	int one = 1;
 	int ret;
 
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		ret = -ENOMEM;
-		goto err_close_fds;
-	}
-	remote_stream_init(&c->s, nbd_server_pump, c, args);
+	c = remote_conn_new(sizeof(*c), nbd_server_pump, args);
+	if (!c)
+		return -ENOMEM;
 	/* A read pending when reading stops ends at once. */
 	c->s.rx_stop_shuts = true;
 	cfg.peer = c->s.peer;
 	cfg.opaque = c;
 	cfg.zero_copy = nbd_server_can_sendfile(c->s.tx_fd);
-	/* Replies are small and latency bound; don't let Nagle hold them.
-	 * Fails harmlessly on Unix sockets and pipes. */
-	setsockopt(c->s.tx_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ret = nbd_proto_create(&cfg, &proto);
-	if (ret < 0)
-		goto err_free_conn;
-	c->s.engine = nbd_proto_engine(proto);
-	nbd_server_pump(c);
+	if (ret < 0) {
+		remote_conn_discard(c);
+		return ret;
+	}
+	remote_conn_start(c, nbd_proto_engine(proto));
 	*connp = c;
 	return 0;
-
-err_free_conn:
-	free(c);
-err_close_fds:
-	remote_stream_close_fds(args->rx_fd, args->tx_fd);
-	return ret;
 }
 
 static void nbd_server_conn_shutdown(struct remote_conn *c)
