@@ -225,7 +225,6 @@ static inline const char *iscsi_peer(const struct iscsi_proto *proto)
 /* Mark the stream broken, logging why once.  Returns err. */
 #define iscsi_proto_fail(proto, err, ...)                                      \
 	remote_engine_fail(&(proto)->e, err, __VA_ARGS__)
-#define iscsi_proto_kick(proto) remote_engine_kick(&(proto)->e)
 
 /* iscsi_proto.c */
 uint32_t iscsi_max_cmd_sn(const struct iscsi_proto *proto);
