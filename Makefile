@@ -77,8 +77,14 @@ $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -c -o $@ $<
 
-# main.c's wiring depends on TRANSPORTS (-DIOPD_TRANSPORT_*).
-$(BUILD)/obj/main.o: Makefile
+# The transport registry's table depends on TRANSPORTS
+# (-DIOPD_TRANSPORT_*): a stamp holding them, rewritten when they change,
+# rebuilds it even in the same build directory.
+TRANSPORTS_STAMP := $(BUILD)/obj/transports.stamp
+$(shell mkdir -p $(BUILD)/obj && echo '$(TRANSPORTS)' | \
+	cmp -s - $(TRANSPORTS_STAMP) 2>/dev/null || \
+	echo '$(TRANSPORTS)' >$(TRANSPORTS_STAMP))
+$(BUILD)/obj/remote/remote_registry.o: $(TRANSPORTS_STAMP)
 
 # iopctl, the management client: jansson only, none of the daemon's boxes.
 $(BUILD)/obj/tools/%.o: tools/%.c
@@ -95,7 +101,12 @@ $(BUILD)/iopd: $(BUILD)/obj/main.o $(LINK_LIBS)
 
 # Unit tests: tests/unit/test_<box>_*.c, each its own program, linked only
 # with its box and the boxes beneath it (so tests respect the layering too).
-UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+# A transport's own tests (test_nbd_*, test_iscsi_*; its fuzzer) are built
+# only when it is in TRANSPORTS.
+ALL_TRANSPORTS := nbd iscsi
+NOT_BUILT := $(filter-out $(TRANSPORTS),$(ALL_TRANSPORTS))
+UNIT_SRCS := $(filter-out $(foreach t,$(NOT_BUILT),tests/unit/test_$(t)_%), \
+		$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 LIBS_base := $(call lib,base)
 LIBS_ddm := $(call lib,ddm) $(LIBS_base)
@@ -115,7 +126,8 @@ $(foreach b,base ddm local scsi remote nbd iscsi connmgr mgmt,$(eval $(call unit
 
 # Fuzz targets built as plain replay programs (tests/fuzz/*_fuzz.c define
 # LLVMFuzzerTestOneInput; tests/fuzz/fuzz_replay.c supplies main()).
-FUZZ_SRCS := $(wildcard tests/fuzz/*_fuzz.c)
+FUZZ_SRCS := $(filter-out $(foreach t,$(NOT_BUILT),tests/fuzz/$(t)_%), \
+		$(wildcard tests/fuzz/*_fuzz.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/fuzz_replay.o $(LINK_LIBS)
 	@mkdir -p $(dir $@)

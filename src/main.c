@@ -86,6 +86,16 @@ static const struct mgmt_opt *iopd_opt_find(int c)
 	return NULL;
 }
 
+/* The last line of --help, which tests/integration/lib.sh reads to learn
+ * what this binary serves (iopd_has_transport). */
+static void iopd_usage_transports(FILE *f)
+{
+	char names[128];
+
+	fprintf(f, "\nTransports built in: %s\n",
+		remote_transport_names(names, sizeof(names)));
+}
+
 static void iopd_usage(FILE *f)
 {
 	fprintf(f, "Usage: iopd [OPTION]... [EXPORT]...\n"
@@ -101,6 +111,7 @@ static void iopd_usage(FILE *f)
 		   "\n");
 	mgmt_opts_usage(f);
 	fprintf(f, "\nExample: iopd ram:1G, then: nbdinfo nbd://localhost\n");
+	iopd_usage_transports(f);
 }
 
 static int iopd_parse_uint(const char *text, unsigned int max,
@@ -192,12 +203,6 @@ static int iopd_args_check(struct mgmt_config *cfg,
 	}
 	if (mgmt_iscsi_check(cfg) < 0)
 		return -1;
-#ifndef IOPD_TRANSPORT_ISCSI
-	if (mgmt_iscsi_get(cfg)) {
-		log_error("this iopd was built without iSCSI (TRANSPORTS)");
-		return -1;
-	}
-#endif
 	if (opts->stdio && mgmt_iscsi_get(cfg)) {
 		log_error(
 			"--stdio serves NBD on stdin/stdout: no iSCSI portals");
@@ -286,13 +291,46 @@ static int iopd_activation_fds(int *fds, int max)
 	return n;
 }
 
+/* Options asking for a transport this iopd was built without (the
+ * Makefile's TRANSPORTS) fail here, before anything starts. */
+static int iopd_transports_check(const struct mgmt_config *cfg,
+				 const struct iopd_opts *opts)
+{
+	bool nbd = remote_transport_find("nbd") != NULL;
+	const char *what = NULL, *name = "nbd";
+	char built[128];
+
+	if (mgmt_iscsi_get(cfg) && !remote_transport_find("iscsi")) {
+		what = "--iscsi-listen (or the config file's iscsi.listen)";
+		name = "iscsi";
+	} else if (!nbd && opts->stdio) {
+		what = "--stdio";
+	} else if (!nbd && cfg->n_listen) {
+		what = "--listen (or the config file's listen)";
+	} else if (!nbd && !mgmt_iscsi_get(cfg)) {
+		/* NBD on localhost is the default listener. */
+		log_error("nothing to listen on: this iopd was built without "
+			  "the nbd transport (it has: %s); give --iscsi-listen",
+			  remote_transport_names(built, sizeof(built)));
+		return -1;
+	}
+	if (!what)
+		return 0;
+	log_error("%s needs the %s transport, which this iopd was built "
+		  "without (it has: %s)",
+		  what, name, remote_transport_names(built, sizeof(built)));
+	return -1;
+}
+
 static int iopd_bind(struct mgmt_config *cfg, int *fds, int max)
 {
 	int n = iopd_activation_fds(fds, max), ret;
 
 	if (n > 0)
 		return n;
-	if (cfg->n_listen == 0 && mgmt_config_add_listen(cfg, "localhost") < 0)
+	/* NBD on localhost by default, when there is NBD. */
+	if (cfg->n_listen == 0 && remote_transport_find("nbd") &&
+	    mgmt_config_add_listen(cfg, "localhost") < 0)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < cfg->n_listen; i++) {
 		ret = remote_listen_bind(cfg->listen[i], MGMT_DEFAULT_PORT,
@@ -328,17 +366,17 @@ err_close:
 	return ret;
 }
 
+/* Listeners name their transport; the Connection Manager finds it in the
+ * registry (iopd/remote.h). */
 static int iopd_listener_add(struct connmgr *cm, const struct mgmt_config *cfg,
 			     int fd, bool iscsi)
 {
-#ifdef IOPD_TRANSPORT_ISCSI
 	/* The portal's transport_ctx: the iSCSI targets, which live as
 	 * long as cfg, i.e. until after connmgr_destroy. */
 	if (iscsi)
-		return connmgr_listener_add(cm, fd, &iscsi_transport_ops,
+		return connmgr_listener_add(cm, fd, "iscsi",
 					    (void *)&mgmt_iscsi_get(cfg)->cfg);
-#endif
-	return connmgr_listener_add(cm, fd, &nbd_transport_ops, NULL);
+	return connmgr_listener_add(cm, fd, "nbd", NULL);
 }
 
 /* What a user types to reach the listener described by "tcp H:P" or
@@ -482,6 +520,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	base_log_set_level(cfg.log_level);
+	if (iopd_transports_check(&cfg, &opts) < 0)
+		goto out;
 	if (mgmt_config_specs(&cfg) < 0)
 		goto out;
 	if (opts.daemon) {
@@ -510,8 +550,9 @@ int main(int argc, char **argv)
 	if (connmgr_create(&cfg.connmgr, local, &cm) < 0)
 		goto out_close_fds;
 	if (opts.stdio) {
-		status = connmgr_serve_stdio(cm, 0, 1) < 0 ? EXIT_FAILURE
-							   : EXIT_SUCCESS;
+		status = connmgr_serve_stdio(cm, "nbd", 0, 1) < 0
+				 ? EXIT_FAILURE
+				 : EXIT_SUCCESS;
 		goto out_connmgr;
 	}
 	for (int i = 0; i < n_fds; i++) {

@@ -3,7 +3,8 @@
  * The iSCSI Remote Transport as the rest of iopd sees it: its
  * configuration (what main.c builds from the command line and config
  * file, and hands to connmgr_listener_add as the listener's
- * transport_ctx) and its transport table.
+ * transport_ctx).  Its transport table is found by name, "iscsi", in
+ * the registry of iopd/remote.h.
  *
  * Targets resolve their LUNs' exports by name through the connection's
  * conn_exports view at login time, so exports added or removed while
@@ -63,7 +64,5 @@ struct iscsi_config {
 	unsigned int nop_interval_s;
 	unsigned int nop_timeout_s;
 };
-
-extern const struct remote_transport_ops iscsi_transport_ops;
 
 #endif

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The seam between the Connection Manager and a Remote Transport.  A
- * Remote Transport binds its listeners (remote_listen_*), and the
- * Connection Manager, which owns accepting and admitting, hands each
- * admitted client to the transport on a chosen worker with conn_start.
+ * Remote Transport binds its listeners (remote_listen_*) and joins the
+ * registry below; the Connection Manager, which owns accepting and
+ * admitting, finds each listener's transport there by name and hands each
+ * admitted client to it on a chosen worker with conn_start.
  */
 #ifndef IOPD_REMOTE_H
 #define IOPD_REMOTE_H
@@ -66,7 +67,20 @@ struct remote_transport_ops {
 	bool (*conn_reconfigure)(struct remote_conn *conn, void *ctx);
 };
 
-extern const struct remote_transport_ops nbd_transport_ops;
+/*
+ * The registry of the Remote Transports built into this iopd (the
+ * Makefile's TRANSPORTS, e.g. "nbd iscsi").  A listener names its
+ * transport and the Connection Manager looks the table up here, so no
+ * code above this box names a transport's table and a build without one
+ * of them still links.  Any thread; the tables live as long as iopd.
+ */
+/* The transport called name ("nbd", "iscsi"), or NULL if it is not built
+ * in. */
+const struct remote_transport_ops *remote_transport_find(const char *name);
+/* The i-th built-in transport, in a fixed order; NULL past the last. */
+const struct remote_transport_ops *remote_transport_at(unsigned int i);
+/* Their names, space separated ("nbd iscsi"), in buf; returns buf. */
+const char *remote_transport_names(char *buf, size_t len);
 
 /*
  * Listener helpers shared by all Remote Transports.  addr is

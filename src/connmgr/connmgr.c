@@ -91,9 +91,34 @@ void connmgr_destroy(struct connmgr *cm)
 	free(cm);
 }
 
-int connmgr_listener_add(struct connmgr *cm, int fd,
-			 const struct remote_transport_ops *transport,
+/* The registered transport called name, or NULL after logging why. */
+static const struct remote_transport_ops *
+connmgr_transport_find(const char *name)
+{
+	const struct remote_transport_ops *t = remote_transport_find(name);
+	char built[128];
+
+	if (!t)
+		log_error("no %s transport in this iopd (built with: %s)",
+			  name ? name : "(null)",
+			  remote_transport_names(built, sizeof(built)));
+	return t;
+}
+
+int connmgr_listener_add(struct connmgr *cm, int fd, const char *transport,
 			 void *transport_ctx)
+{
+	const struct remote_transport_ops *t =
+		connmgr_transport_find(transport);
+
+	if (!t)
+		return -EPROTONOSUPPORT;
+	return connmgr_listener_add_ops(cm, fd, t, transport_ctx);
+}
+
+int connmgr_listener_add_ops(struct connmgr *cm, int fd,
+			     const struct remote_transport_ops *transport,
+			     void *transport_ctx)
 {
 	if (cm->n_listeners == CONNMGR_MAX_LISTENERS) {
 		log_error("too many listening sockets (at most %d)",
@@ -529,8 +554,11 @@ static void connmgr_stdio_closed(void *opaque, struct remote_conn *rc)
 	base_loop_stop(opaque);
 }
 
-int connmgr_serve_stdio(struct connmgr *cm, int rx_fd, int tx_fd)
+int connmgr_serve_stdio(struct connmgr *cm, const char *transport, int rx_fd,
+			int tx_fd)
 {
+	const struct remote_transport_ops *t =
+		connmgr_transport_find(transport);
 	struct remote_conn_args args = {
 		.rx_fd = rx_fd,
 		.tx_fd = tx_fd,
@@ -543,6 +571,8 @@ int connmgr_serve_stdio(struct connmgr *cm, int rx_fd, int tx_fd)
 	struct remote_conn *rc;
 	int ret;
 
+	if (!t)
+		return -EPROTONOSUPPORT;
 	ret = base_loop_create(&loop, cm->cfg.engine, 0);
 	if (ret < 0) {
 		log_error("cannot create an event loop: %s", strerror(-ret));
@@ -550,7 +580,7 @@ int connmgr_serve_stdio(struct connmgr *cm, int rx_fd, int tx_fd)
 	}
 	args.loop = loop;
 	args.opaque = loop;
-	ret = nbd_transport_ops.conn_start(&args, &rc);
+	ret = t->conn_start(&args, &rc);
 	if (ret == 0)
 		base_loop_run(loop);
 	base_loop_destroy(loop);

@@ -47,12 +47,13 @@ int connmgr_create(const struct connmgr_config *cfg, struct local *local,
 void connmgr_destroy(struct connmgr *cm);
 
 /* Hand a bound, listening socket to the Connection Manager (it closes it
- * at shutdown); clients accepted on it are served by transport, which
- * gets transport_ctx (its own configuration, e.g. iSCSI targets; may be
- * NULL) in remote_conn_args.  Clients are not admitted before
- * connmgr_run. */
-int connmgr_listener_add(struct connmgr *cm, int fd,
-			 const struct remote_transport_ops *transport,
+ * at shutdown); clients accepted on it are served by the registered
+ * transport called transport ("nbd", "iscsi": remote_transport_find),
+ * which gets transport_ctx (its own configuration, e.g. iSCSI targets;
+ * may be NULL) in remote_conn_args.  Clients are not admitted before
+ * connmgr_run.  -EPROTONOSUPPORT (logged) when this iopd was built
+ * without that transport; the caller still owns fd then. */
+int connmgr_listener_add(struct connmgr *cm, int fd, const char *transport,
 			 void *transport_ctx);
 
 /* Start the worker threads.  Call with termination signals blocked. */
@@ -170,8 +171,10 @@ void connmgr_hup_set(struct connmgr *cm, void (*fn)(void *arg), void *arg);
  * shutdown, before the drain (sd_notify STOPPING=1). */
 void connmgr_stop_set(struct connmgr *cm, void (*fn)(void *arg), void *arg);
 
-/* Serve exactly one connection on rx_fd/tx_fd (stdin/stdout) on the
- * calling thread, then return. */
-int connmgr_serve_stdio(struct connmgr *cm, int rx_fd, int tx_fd);
+/* Serve exactly one connection of the registered transport called
+ * transport on rx_fd/tx_fd (stdin/stdout) on the calling thread, then
+ * return.  -EPROTONOSUPPORT (logged) when it is not built in. */
+int connmgr_serve_stdio(struct connmgr *cm, const char *transport, int rx_fd,
+			int tx_fd);
 
 #endif

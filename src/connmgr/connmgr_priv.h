@@ -105,6 +105,11 @@ struct connmgr {
 	uint64_t drain_expirations;
 };
 
+/* connmgr_listener_add with the transport's table itself, found in the
+ * registry; the unit tests hand it a fake transport. */
+int connmgr_listener_add_ops(struct connmgr *cm, int fd,
+			     const struct remote_transport_ops *transport,
+			     void *transport_ctx);
 int connmgr_exports_build(struct connmgr *cm, struct local *local);
 void connmgr_exports_free(struct connmgr *cm);
 /* Run fn(w, arg) on every worker and wait until all have.  Management

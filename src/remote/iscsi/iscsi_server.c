@@ -40,6 +40,7 @@
 #include "base/base_loop.h"
 #include "iopd/iscsi.h"
 #include "remote/iscsi/iscsi_proto.h"
+#include "remote/remote_registry.h"
 #include "remote/remote_stream.h"
 
 /* A graceful close waits this long at most for the peer to acknowledge

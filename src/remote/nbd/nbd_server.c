@@ -23,6 +23,7 @@
 #include "base/base_loop.h"
 #include "iopd/remote.h"
 #include "remote/nbd/nbd_proto.h"
+#include "remote/remote_registry.h"
 #include "remote/remote_stream.h"
 
 static void nbd_server_free(void *arg)
