@@ -15,16 +15,29 @@
 #include <unistd.h>
 
 #include "base/base_log.h"
+#include "iopd/remote.h"
 #include "mgmt/mgmt_config_iscsi.h"
 #include "mgmt/mgmt_rpc.h"
 #include "mgmt/mgmt_rpc_priv.h"
 #include "mgmt/mgmt_schema.h"
 
+/* The Remote Transports built in, from the registry: ["nbd", "iscsi"]. */
+static json_t *mgmt_daemon_transports(void)
+{
+	const struct remote_transport_ops *t;
+	json_t *a = json_array();
+
+	for (unsigned int i = 0; a && (t = remote_transport_at(i)); i++)
+		json_array_append_new(a, json_string(t->name));
+	return a;
+}
+
 static int mgmt_daemon_version(struct mgmt_ctx *ctx, json_t *params,
 			       json_t **result, struct mgmt_error *err)
 {
-	*result = json_pack("{s:s, s:s, s:i}", "name", "iopd", "version",
-			    ctx->version, "pid", (int)getpid());
+	*result = json_pack("{s:s, s:s, s:i, s:o}", "name", "iopd", "version",
+			    ctx->version, "pid", (int)getpid(), "transports",
+			    mgmt_daemon_transports());
 	return 0;
 }
 
@@ -333,6 +346,11 @@ static int mgmt_reload_iscsi_prepare(struct mgmt_ctx *ctx,
 	int ret;
 
 	*apply = false;
+	if (mgmt_iscsi_get(next) && !remote_transport_find("iscsi")) {
+		log_error("reload: iscsi.listen needs the iscsi transport, "
+			  "which this iopd was built without");
+		return -EPROTONOSUPPORT;
+	}
 	if (!have) {
 		if (mgmt_iscsi_get(next))
 			log_warn("reload: iSCSI (iscsi.listen) starts at the "
