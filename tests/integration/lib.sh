@@ -5,6 +5,11 @@
 #
 #   - TAP output: ok, not_ok, skip, check, check_fails, is, diag,
 #     done_testing (prints the "1..N" plan), skip_all, require;
+#   - the Remote Transports the daemon was built with (make TRANSPORTS=):
+#     iopd_has_transport, require_transport.  Every script needs nbd
+#     unless it sets IOPD_TEST_TRANSPORTS (the transports it cannot do
+#     without, "" for none) before sourcing this file, and is skipped
+#     as a whole when the daemon lacks one;
 #   - a private temporary directory $T, removed on exit, which is also
 #     the working directory (use absolute paths after sourcing);
 #   - start_iopd / stop_iopd: the real daemon on a private Unix socket and
@@ -178,6 +183,38 @@ require() {
 	done
 }
 
+# --------------------------------------------------------- transports
+
+# The Remote Transports built into $IOPD, from the last line of its --help
+# ("Transports built in: nbd iscsi").  A daemon that does not say (not
+# built yet, or older than the registry) has both: start_iopd then
+# reports what is wrong.
+_iopd_transports=""
+iopd_transports() {
+	if [ -z "$_iopd_transports" ]; then
+		[ -x "$IOPD" ] && _iopd_transports=$("$IOPD" --help 2>/dev/null |
+			sed -n 's/^Transports built in: //p')
+		: "${_iopd_transports:=nbd iscsi}"
+	fi
+	echo "$_iopd_transports"
+}
+
+# iopd_has_transport NAME: true when $IOPD was built with NAME.
+iopd_has_transport() {
+	case " $(iopd_transports) " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
+# require_transport NAME...: skip the whole script when $IOPD lacks one
+# (call it before the first assertion).
+require_transport() {
+	local n
+	for n in "$@"; do
+		iopd_has_transport "$n" ||
+			skip_all "$(basename "$IOPD") was built without the $n transport (it has: $(iopd_transports))"
+	done
+}
+
 # ------------------------------------------------------------ cleanup
 
 # on_exit CMD: run CMD (eval'd) when the script ends; last registered
@@ -282,6 +319,8 @@ _sanitizer_report() {
 
 _wants_default_listen() {
 	local a
+	# --listen is NBD's: a daemon without it listens on its iSCSI portals
+	iopd_has_transport nbd || return 1
 	for a in "$@"; do
 		case $a in
 		-l* | --listen* | -c* | --config* | -s | --stdio) return 1 ;;
@@ -850,3 +889,7 @@ if bad:
 sys.exit(1 if bad else 0)
 EOF
 }
+
+# What this script cannot do without (see the top of this file).
+# shellcheck disable=SC2086
+require_transport ${IOPD_TEST_TRANSPORTS-nbd}

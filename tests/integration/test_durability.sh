@@ -92,8 +92,9 @@ client_check() {
 check "qemu-io -t writeback: write -f sends NBD FUA, write does not, flush sends FLUSH" \
 	client_check
 
-HAVE_ISCSI=1
+HAVE_ISCSI=1 NO_ISCSI="qemu lacks the iscsi driver (qemu-block-extra)"
 qemu-img --help | grep -qw iscsi || HAVE_ISCSI=0
+iopd_has_transport iscsi || HAVE_ISCSI=0 NO_ISCSI="iopd was built without iscsi"
 WCE_TOOL=$T/iscsi_wce
 check "build tests/tools/iscsi_wce.c against libiscsi" t cc -std=gnu11 -O2 -Wall \
 	-o "$WCE_TOOL" "$IOPD_REPO/tests/tools/iscsi_wce.c" -liscsi
@@ -176,7 +177,7 @@ cell() {
 	local name="$storage/$direct/$client/$end" expect=kept desc
 	local size spec target mnt n url st acked=0 wce="" mark i p
 	local res out iw=0 ib=0 nb=$((NW * WLEN / 4096)) detail="" counts="- -" note=""
-	local -a offs=() pats=() cmd=() mnt_opts=()
+	local -a offs=() pats=() cmd=() mnt_opts=() portal=()
 	case $client in nbd-none | iscsi-none | iscsi-wce1)
 		[ "$end" = cut ] && expect=lost ;;
 	esac
@@ -199,8 +200,8 @@ cell() {
 	esac
 	case $client in iscsi-*)
 		if [ "$HAVE_ISCSI" -ne 1 ]; then
-			skip "$desc" "qemu lacks the iscsi driver (qemu-block-extra)"
-			row "$name" "$expect" SKIP - - - "no qemu iscsi driver"
+			skip "$desc" "$NO_ISCSI"
+			row "$name" "$expect" SKIP - - - "$NO_ISCSI"
 			return 0
 		fi
 		;;
@@ -266,7 +267,9 @@ cell() {
 		pats+=("$T/pat.$k.$i:${offs[i]}")
 	done
 
-	if ! start_iopd --direct="$direct" --iscsi-listen 127.0.0.1:0 \
+	portal=()
+	[ "$HAVE_ISCSI" = 1 ] && portal=(--iscsi-listen 127.0.0.1:0)
+	if ! start_iopd --direct="$direct" "${portal[@]}" \
 		--mgmt-socket "$T/mgmt.$n" "d=$spec"; then
 		not_ok "$desc" "iopd did not start"
 		row "$name" "$expect" FAIL - - - "iopd start"

@@ -19,8 +19,9 @@ require qemu-io python3
 IOPCTL=${IOPCTL:-$(dirname "$IOPD")/iopctl}
 [ -x "$IOPCTL" ] || skip_all "$IOPCTL not built"
 
-HAVE_ISCSI=1
+HAVE_ISCSI=1 NO_ISCSI="qemu lacks the iscsi driver (install qemu-block-extra)"
 qemu-img --help 2>/dev/null | grep -qw iscsi || HAVE_ISCSI=0
+iopd_has_transport iscsi || HAVE_ISCSI=0 NO_ISCSI="iopd was built without iscsi"
 
 ctl() { t "$IOPCTL" -s "$IOPD_MGMT" "$@"; }
 
@@ -63,7 +64,7 @@ iscsi_check() {
 	local kind=$1 desc=$2
 	shift 2
 	if [ "$HAVE_ISCSI" = 0 ]; then
-		skip "$desc" "qemu lacks the iscsi driver (install qemu-block-extra)"
+		skip "$desc" "$NO_ISCSI"
 		return 1
 	fi
 	"$kind" "$desc" "$@"

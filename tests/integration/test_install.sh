@@ -15,6 +15,7 @@
 # it is built once per tests/run.sh (the release build on io_uring),
 # without the unit tests the run has already done (nocheck).  Nothing is
 # installed into the real system.
+IOPD_TEST_TRANSPORTS="" # installs; runs only iopd --version
 . "$(dirname "$0")/lib.sh"
 require make install sed
 

@@ -6,6 +6,7 @@
 # qemu's iscsi:// driver (qemu-img, qemu-io); the same exports over NBD
 # at the same time; CHAP, mutual CHAP, initiator ACLs, several LUNs per
 # target from the config file, and the config checks around them.
+IOPD_TEST_TRANSPORTS="nbd iscsi"
 . "$(dirname "$0")/lib.sh"
 
 require iscsi-ls iscsi-inq iscsi-readcapacity16 qemu-img qemu-io nbdcopy \

@@ -18,6 +18,7 @@
 #     the initiator's re-login serves what is left, and a session of
 #     another target is undisturbed;
 #   - /metrics counts iSCSI handshakes, ok and failed.
+IOPD_TEST_TRANSPORTS="nbd iscsi"
 . "$(dirname "$0")/lib.sh"
 
 require iscsi-perf iscsi-inq iscsi-ls qemu-io fio curl python3

@@ -8,6 +8,7 @@
 # waits forever for bytes it should have refused fails).  Afterwards the
 # daemon must still serve iSCSI (iscsi-inq) and NBD (nbdinfo), and exit
 # cleanly with no sanitizer report.
+IOPD_TEST_TRANSPORTS="nbd iscsi"
 . "$(dirname "$0")/lib.sh"
 
 require python3 iscsi-inq nbdinfo

@@ -20,6 +20,7 @@
 #   - an iSCSI LUN turned read-only: its sessions end (the initiator logs
 #     in again, read-only); turned writable: the sessions stay;
 #   - a new path: the export is re-created and its client dropped.
+IOPD_TEST_TRANSPORTS="nbd iscsi"
 . "$(dirname "$0")/lib.sh"
 
 require qemu-io nbdinfo python3 stdbuf
