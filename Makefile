@@ -174,9 +174,9 @@ check:
 # build, check-layers, the unit tests and fuzz replays, and then the
 # integration tests that build can run; those needing a transport it
 # lacks skip (tests/integration/lib.sh reads the transports from the last
-# line of iopd --help).  TRANSPORT_TESTS: run.sh patterns for the
-# integration part (default: all of it).  check-transports-quick stops
-# before the integration tests.
+# line of iopd --help).  TRANSPORT_TESTS: a run.sh pattern (grep -E)
+# for the integration part, e.g. 'iscsi|nbdinfo' (default: all of it).
+# check-transports-quick stops before the integration tests.
 TRANSPORT_TESTS ?=
 check-transports-quick:
 	@st=0; for t in $(ALL_TRANSPORTS); do \
@@ -191,7 +191,7 @@ check-transports: check-transports-quick
 		echo "== TRANSPORTS=$$t: integration tests"; \
 		IOPD_TEST_PASSES=release:uring IOPD_RELEASE_BUILD=build-$$t \
 			IOPD_TEST_LOGS=build-$$t/test-logs \
-			tests/run.sh $(or $(TRANSPORT_TESTS),integration/) || st=1; \
+			tests/run.sh '$(or $(TRANSPORT_TESTS),integration/)' || st=1; \
 	done; exit $$st
 
 # Power cuts (tests/integration/test_durability.sh): the full matrix of
