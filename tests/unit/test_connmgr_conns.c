@@ -180,6 +180,10 @@ static void fake_reset(void)
 
 /* A running Connection Manager ------------------------------------------ */
 
+/* Every case runs on both engines: the accept, the signal and the drain
+ * timer are reads the engine completes. */
+static enum base_engine test_engine;
+
 struct fixture {
 	struct local *local;
 	struct connmgr *cm;
@@ -243,6 +247,7 @@ static int fixture_start(struct fixture *f, unsigned int drain_ms)
 							.dev = "n0" };
 	struct connmgr_config cfg = {
 		.n_workers = N_WORKERS,
+		.engine = test_engine,
 		.drain_timeout_ms = drain_ms,
 		.n_exports = 1,
 		.exports = &exp,
@@ -605,10 +610,14 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	base_log_set_level(BASE_LOG_WARN);
 	TEST_CASE(test_registry);
-	TEST_CASE(test_admit_attach);
-	TEST_CASE(test_start_fails);
-	TEST_CASE(test_disconnect);
-	TEST_CASE(test_ctx_replace);
-	TEST_CASE(test_drain_timeout);
+	for (int e = 0; e < 2; e++) {
+		test_engine = e ? BASE_ENGINE_EPOLL : BASE_ENGINE_AUTO;
+		printf("# engine %s\n", e ? "epoll" : "auto");
+		TEST_CASE(test_admit_attach);
+		TEST_CASE(test_start_fails);
+		TEST_CASE(test_disconnect);
+		TEST_CASE(test_ctx_replace);
+		TEST_CASE(test_drain_timeout);
+	}
 	return test_done();
 }
