@@ -12,7 +12,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct base_acl;
 struct iop_desc;
+
+/* struct conn_export.protocols: the Remote Transports that may serve an
+ * export (remote_export_access). */
+#define CONN_PROTO_NBD	 (1u << 0)
+#define CONN_PROTO_ISCSI (1u << 1)
+#define CONN_PROTO_ALL	 (CONN_PROTO_NBD | CONN_PROTO_ISCSI)
 
 struct conn_export {
 	const char *name;	 /* never NULL; unique */
@@ -20,6 +27,14 @@ struct conn_export {
 	struct iop_desc *desc;	 /* the IOP the device belongs to */
 	unsigned int dev_index;	 /* the device within that IOP */
 	bool read_only;		 /* the operator exported it read-only */
+	/* Who may open a session on it (remote_export_access): the
+	 * CONN_PROTO_ bits of the transports that may serve it, and the
+	 * client addresses allowed (NULL: every address).  Replaced while
+	 * iopd runs, with every worker paused between two callbacks: read
+	 * them in the callback that looked the export up, like the
+	 * description. */
+	unsigned int protocols;
+	const struct base_acl *acl;
 };
 
 /*
@@ -37,6 +52,9 @@ struct conn_exports {
 	unsigned int (*count)(void *opaque);
 	const struct conn_export *(*at)(void *opaque, unsigned int i);
 	void *opaque;
+	/* The operator hides the list of exports from clients (NBD_OPT_LIST
+	 * is refused); names still work.  Changed like conn_export.acl. */
+	bool list_hidden;
 };
 
 /*

@@ -15,6 +15,8 @@
 #include "iopd/conn.h"
 
 struct base_loop;
+struct sockaddr;
+struct sockaddr_storage;
 struct remote_conn;
 
 struct remote_conn_args {
@@ -24,6 +26,10 @@ struct remote_conn_args {
 	const struct conn_exports *exports;
 	struct conn_limits limits;
 	const char *peer; /* "127.0.0.1:53012", for logs; copied */
+	/* The peer's address, for the exports' allow lists
+	 * (remote_export_access); copied.  NULL when the peer has none
+	 * (stdin/stdout). */
+	const struct sockaddr_storage *peer_addr;
 	/* What connmgr_listener_add was given for this listener: the
 	 * transport's own configuration (iSCSI targets...).  May be NULL. */
 	void *transport_ctx;
@@ -81,6 +87,18 @@ const struct remote_transport_ops *remote_transport_find(const char *name);
 const struct remote_transport_ops *remote_transport_at(unsigned int i);
 /* Their names, space separated ("nbd iscsi"), in buf; returns buf. */
 const char *remote_transport_names(char *buf, size_t len);
+
+/* The CONN_PROTO_ bit of the transport called name, 0 if none. */
+unsigned int remote_proto_bit(const char *name);
+/*
+ * May a client of the transport whose bit is proto, at peer (NULL: no
+ * address, e.g. stdin/stdout), open a session on exp?  0 if so;
+ * -ENOENT when exp is not offered over that protocol at all (the client
+ * should see it as absent), -EACCES when the export's allow/deny list
+ * refuses the address.  Call it in the callback that looked exp up.
+ */
+int remote_export_access(const struct conn_export *exp, unsigned int proto,
+			 const struct sockaddr *peer);
 
 /*
  * Listener helpers shared by all Remote Transports.  addr is

@@ -67,7 +67,8 @@ static bool base_acl_addr16(const struct sockaddr *sa, uint8_t out[16])
 {
 	if (sa && sa->sa_family == AF_INET) {
 		memcpy(out, base_acl_v4_mapped, 12);
-		memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr,
+		       4);
 		return true;
 	}
 	if (sa && sa->sa_family == AF_INET6) {
@@ -151,8 +152,8 @@ int base_acl_add(struct base_acl *acl, const char *key, const char *value)
 			return -EINVAL;
 		return deny ? base_acl_push((void **)&acl->deny, &acl->n_deny,
 					    sizeof(c), &c)
-			    : base_acl_push((void **)&acl->allow,
-					    &acl->n_allow, sizeof(c), &c);
+			    : base_acl_push((void **)&acl->allow, &acl->n_allow,
+					    sizeof(c), &c);
 	}
 	if (strcmp(key, "uid") && strcmp(key, "gid"))
 		return -EINVAL;
@@ -198,8 +199,8 @@ int base_acl_copy(struct base_acl *dst, const struct base_acl *src)
 	bool failed = false;
 
 	*dst = *src;
-	dst->allow = base_acl_dup(src->allow, src->n_allow * sizeof(*src->allow),
-				  &failed);
+	dst->allow = base_acl_dup(src->allow,
+				  src->n_allow * sizeof(*src->allow), &failed);
 	dst->deny = base_acl_dup(src->deny, src->n_deny * sizeof(*src->deny),
 				 &failed);
 	dst->uids = base_acl_dup(src->uids, src->n_uids * sizeof(*src->uids),

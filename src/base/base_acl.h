@@ -19,9 +19,9 @@
  * IPv4 peers match the same entries whether a socket reports them as
  * 10.1.2.3 or, dual-stack, as ::ffff:10.1.2.3. */
 struct base_cidr {
-	sa_family_t family;   /* as written: AF_INET or AF_INET6 */
-	unsigned int prefix;  /* 0..128, in the IPv6 form */
-	uint8_t addr[16];     /* network byte order; bits past prefix zero */
+	sa_family_t family;  /* as written: AF_INET or AF_INET6 */
+	unsigned int prefix; /* 0..128, in the IPv6 form */
+	uint8_t addr[16];    /* network byte order; bits past prefix zero */
 };
 
 /* "10.0.0.0/8", "192.0.2.7" (/32), "fe80::/10", "::1" (/128).  Host bits
@@ -34,8 +34,7 @@ int base_cidr_parse(const char *text, struct base_cidr *c);
  * and AF_INET6. */
 bool base_cidr_match(const struct base_cidr *c, const struct sockaddr *sa);
 /* "10.0.0.0/8"; returns buf. */
-const char *base_cidr_format(const struct base_cidr *c, char *buf,
-			     size_t len);
+const char *base_cidr_format(const struct base_cidr *c, char *buf, size_t len);
 
 struct base_acl {
 	struct base_cidr *allow, *deny;

@@ -38,6 +38,7 @@ struct connmgr_handoff {
 	int rx_fd, tx_fd;
 	uint64_t id;
 	char peer[INET6_ADDRSTRLEN + 16];
+	struct sockaddr_storage peer_addr; /* AF_UNSPEC: unknown */
 };
 
 static void connmgr_workers_stop(struct connmgr *cm);
@@ -79,9 +80,13 @@ void connmgr_destroy(struct connmgr *cm)
 	if (!cm)
 		return;
 	connmgr_workers_stop(cm);
-	for (unsigned int i = 0; i < cm->n_listeners; i++)
+	for (unsigned int i = 0; i < cm->n_listeners; i++) {
 		if (cm->listeners[i].fd >= 0)
 			close(cm->listeners[i].fd);
+		if (cm->listeners[i].acl)
+			base_acl_fini(cm->listeners[i].acl);
+		free(cm->listeners[i].acl);
+	}
 	connmgr_exports_free(cm);
 	free(cm->workers);
 	pthread_mutex_destroy(&cm->start_lock);
@@ -129,6 +134,29 @@ int connmgr_listener_add_ops(struct connmgr *cm, int fd,
 	cm->listeners[cm->n_listeners].transport = transport;
 	cm->listeners[cm->n_listeners].transport_ctx = transport_ctx;
 	cm->listeners[cm->n_listeners++].fd = fd;
+	return 0;
+}
+
+int connmgr_listener_set_access(struct connmgr *cm, int fd,
+				const struct base_acl *acl)
+{
+	struct connmgr_listener *l = NULL;
+	struct base_acl *copy;
+
+	for (unsigned int i = 0; i < cm->n_listeners; i++)
+		if (cm->listeners[i].fd == fd)
+			l = &cm->listeners[i];
+	if (!l)
+		return -ENOENT;
+	copy = calloc(1, sizeof(*copy));
+	if (!copy || base_acl_copy(copy, acl) < 0) {
+		free(copy);
+		return -ENOMEM;
+	}
+	if (l->acl)
+		base_acl_fini(l->acl);
+	free(l->acl);
+	l->acl = copy;
 	return 0;
 }
 
@@ -204,6 +232,10 @@ static void connmgr_conn_attach(void *arg)
 		.exports = &cm->view,
 		.limits = cm->cfg.limits,
 		.peer = h->peer,
+		.peer_addr = h->peer_addr.ss_family == AF_INET ||
+					     h->peer_addr.ss_family == AF_INET6
+				     ? &h->peer_addr
+				     : NULL,
 		.closed = connmgr_conn_closed,
 	};
 	struct connmgr_conn *conn;
@@ -227,6 +259,7 @@ static void connmgr_conn_attach(void *arg)
 	conn->id = h->id;
 	conn->since = time(NULL);
 	snprintf(conn->peer, sizeof(conn->peer), "%s", h->peer);
+	conn->peer_addr = h->peer_addr;
 	args.opaque = conn;
 	args.stats = &conn->stats;
 	/* Link first: conn_start may not call closed(), but a later close
@@ -365,6 +398,30 @@ static void connmgr_peer_name(int fd, char *buf, size_t len)
 		snprintf(buf, len, "unix:fd%d", fd);
 }
 
+/* The listener's allow lists, before a byte is read or written: a TCP
+ * peer by its address, a Unix one by its SO_PEERCRED user and group. */
+static bool connmgr_listener_allows(const struct connmgr_listener *l, int fd,
+				    struct connmgr_handoff *h)
+{
+	socklen_t sl = sizeof(h->peer_addr);
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+
+	/* A peer without an address is one that already left (ENOTCONN):
+	 * refuse it rather than let it pass the address lists. */
+	if (getpeername(fd, (struct sockaddr *)&h->peer_addr, &sl) < 0)
+		return false;
+	if (!l->acl)
+		return true;
+	if (h->peer_addr.ss_family != AF_UNIX)
+		return base_acl_allows(l->acl,
+				       (struct sockaddr *)&h->peer_addr);
+	if (l->acl->n_uids == 0 && l->acl->n_gids == 0)
+		return true;
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 &&
+	       base_acl_allows_cred(l->acl, cred.uid, cred.gid);
+}
+
 static void connmgr_admit(struct connmgr *cm, int fd,
 			  const struct connmgr_listener *l)
 {
@@ -373,6 +430,15 @@ static void connmgr_admit(struct connmgr *cm, int fd,
 
 	if (!h) {
 		close(fd);
+		return;
+	}
+	if (!connmgr_listener_allows(l, fd, h)) {
+		connmgr_peer_name(fd, h->peer, sizeof(h->peer));
+		log_info("%s: refused by the listener's allow list (or "
+			 "gone)",
+			 h->peer);
+		close(fd);
+		free(h);
 		return;
 	}
 	/* Round robin keeps connections spread over the workers; a

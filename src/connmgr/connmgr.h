@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "base/base_acl.h"
 #include "base/base_loop.h"
 #include "iopd/conn.h"
 #include "iopd/local.h"
@@ -25,6 +26,10 @@ struct connmgr_export_spec {
 	const char *dev;	 /* device name within the IOP */
 	bool read_only;
 	bool iop_owned; /* removing the export removes its IOP */
+	/* CONN_PROTO_ bits (0: every protocol) and the client addresses
+	 * allowed (NULL: all); copied. */
+	unsigned int protocols;
+	const struct base_acl *acl;
 };
 
 struct connmgr_config {
@@ -37,6 +42,7 @@ struct connmgr_config {
 	/* Workers poll this long for the next event before sleeping
 	 * (base_loop_set_busy_poll); 0 = never. */
 	unsigned int busy_poll_us;
+	bool list_hidden; /* conn_exports.list_hidden */
 	unsigned int n_exports;
 	const struct connmgr_export_spec *exports;
 };
@@ -55,6 +61,13 @@ void connmgr_destroy(struct connmgr *cm);
  * without that transport; the caller still owns fd then. */
 int connmgr_listener_add(struct connmgr *cm, int fd, const char *transport,
 			 void *transport_ctx);
+
+/* Refuse clients of the listener on fd whose address (or, on a Unix
+ * socket, SO_PEERCRED user and group) acl does not allow, before reading
+ * or writing a byte.  acl is copied.  Before connmgr_run.  Returns 0,
+ * -ENOENT (no such listener) or -ENOMEM. */
+int connmgr_listener_set_access(struct connmgr *cm, int fd,
+				const struct base_acl *acl);
 
 /* Start the worker threads.  Call with termination signals blocked. */
 int connmgr_workers_start(struct connmgr *cm);
@@ -117,6 +130,18 @@ int connmgr_export_exclusive(struct connmgr *cm, const char *name,
  * in flight complete), so that they reconnect and see a new mode or
  * size; the export stays.  Returns how many were asked, or -errno. */
 int connmgr_export_kick(struct connmgr *cm, const char *name);
+/*
+ * Which protocols may serve the export (CONN_PROTO_ bits, 0: all) and
+ * which client addresses (NULL: all), in place for new sessions; the
+ * export's open connections that the new rules refuse are asked to end,
+ * as by connmgr_export_kick, and the others stay.  Returns how many were
+ * asked, or -errno.
+ */
+int connmgr_export_set_access(struct connmgr *cm, const char *name,
+			      unsigned int protocols,
+			      const struct base_acl *acl);
+/* conn_exports.list_hidden, in place.  Returns 0 or -errno. */
+int connmgr_list_hidden_set(struct connmgr *cm, bool hidden);
 /* NULL or "": the first export. */
 int connmgr_default_export_set(struct connmgr *cm, const char *name);
 
@@ -127,6 +152,8 @@ struct connmgr_export_info {
 	bool read_only;
 	bool iop_owned;
 	bool is_default;
+	unsigned int protocols;	    /* CONN_PROTO_ bits */
+	const struct base_acl *acl; /* NULL: every address */
 	struct iop_desc *desc;
 	unsigned int dev_index;
 };

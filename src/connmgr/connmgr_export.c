@@ -210,6 +210,28 @@ struct iop_desc *connmgr_iop_at(struct connmgr *cm, unsigned int i)
 
 /* Adding and listing exports -------------------------------------------- */
 
+static void connmgr_acl_free(struct base_acl *acl)
+{
+	if (acl)
+		base_acl_fini(acl);
+	free(acl);
+}
+
+/* A copy of acl, or NULL for an empty one (every address). */
+static int connmgr_acl_dup(const struct base_acl *acl, struct base_acl **out)
+{
+	*out = NULL;
+	if (!acl || base_acl_is_empty(acl))
+		return 0;
+	*out = calloc(1, sizeof(**out));
+	if (!*out || base_acl_copy(*out, acl) < 0) {
+		free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static void connmgr_export_free(struct connmgr_export *e)
 {
 	if (!e)
@@ -218,6 +240,7 @@ static void connmgr_export_free(struct connmgr_export *e)
 	free((char *)e->pub.description);
 	free(e->iop_name);
 	free(e->dev_name);
+	connmgr_acl_free(e->acl);
 	free(e);
 }
 
@@ -258,13 +281,16 @@ int connmgr_export_add(struct connmgr *cm,
 	e->iop_name = strdup(spec->iop);
 	e->dev_name = strdup(spec->dev);
 	if (!e->pub.name || (spec->description && !e->pub.description) ||
-	    !e->iop_name || !e->dev_name) {
+	    !e->iop_name || !e->dev_name ||
+	    connmgr_acl_dup(spec->acl, &e->acl) < 0) {
 		connmgr_export_free(e);
 		return -ENOMEM;
 	}
 	e->pub.desc = desc;
 	e->pub.dev_index = (unsigned int)dev;
 	e->pub.read_only = spec->read_only;
+	e->pub.protocols = spec->protocols ? spec->protocols : CONN_PROTO_ALL;
+	e->pub.acl = e->acl;
 	e->iop_owned = spec->iop_owned;
 	pthread_mutex_lock(&cm->lock);
 	cm->exports[cm->n_exports++] = e;
@@ -282,6 +308,8 @@ static void connmgr_export_fill(struct connmgr *cm, struct connmgr_export *e,
 	info->read_only = e->pub.read_only;
 	info->iop_owned = e->iop_owned;
 	info->is_default = e == connmgr_export_default(cm);
+	info->protocols = e->pub.protocols;
+	info->acl = e->acl;
 	info->desc = e->pub.desc;
 	info->dev_index = e->pub.dev_index;
 }
@@ -380,6 +408,95 @@ int connmgr_export_set_description(struct connmgr *cm, const char *name,
 	ret = connmgr_workers_pause(cm, connmgr_describe_paused, &d);
 	free(d.text);
 	return ret;
+}
+
+struct connmgr_access {
+	struct connmgr_export *e;
+	unsigned int protocols;
+	struct base_acl *acl; /* in: the new one; out: the old one */
+	unsigned int n;	      /* connections asked to end, under cm->lock */
+};
+
+static void connmgr_access_paused(struct connmgr *cm, void *arg)
+{
+	struct connmgr_access *a = arg;
+	struct base_acl *old = a->e->acl;
+
+	a->e->pub.protocols = a->protocols;
+	a->e->acl = a->acl;
+	a->e->pub.acl = a->acl;
+	a->acl = old;
+}
+
+static bool connmgr_conn_uses(struct connmgr_conn *conn,
+			      const struct connmgr_export *e);
+
+/* Worker: end the export's connections that its new rules refuse. */
+static void connmgr_access_check_on(struct connmgr_worker *w, void *arg)
+{
+	struct connmgr_access *a = arg;
+	struct connmgr_conn *conn, *next;
+	unsigned int n = 0;
+
+	for (conn = w->conns.next; conn != &w->conns; conn = next) {
+		const struct sockaddr *peer =
+			conn->peer_addr.ss_family == AF_INET ||
+					conn->peer_addr.ss_family == AF_INET6
+				? (const struct sockaddr *)&conn->peer_addr
+				: NULL;
+
+		next = conn->next;
+		if (!connmgr_conn_uses(conn, a->e) ||
+		    remote_export_access(
+			    &a->e->pub, remote_proto_bit(conn->transport->name),
+			    peer) == 0)
+			continue;
+		log_info("%s: export %s: no longer allowed, disconnecting",
+			 conn->peer, a->e->pub.name);
+		conn->transport->conn_shutdown(conn->rc);
+		n++;
+	}
+	pthread_mutex_lock(&w->cm->lock);
+	a->n += n;
+	pthread_mutex_unlock(&w->cm->lock);
+}
+
+int connmgr_export_set_access(struct connmgr *cm, const char *name,
+			      unsigned int protocols,
+			      const struct base_acl *acl)
+{
+	struct connmgr_access a = { .e = connmgr_export_by_name(cm, name) };
+	int ret;
+
+	if (!a.e) {
+		log_error("export %s: no such export", name);
+		return -ENOENT;
+	}
+	a.protocols = protocols ? protocols : CONN_PROTO_ALL;
+	if (connmgr_acl_dup(acl, &a.acl) < 0)
+		return -ENOMEM;
+	/* Workers read both outside the lock, in the callback that looked
+	 * the export up: change them while none is in a callback. */
+	ret = connmgr_workers_pause(cm, connmgr_access_paused, &a);
+	connmgr_acl_free(a.acl);
+	if (ret < 0)
+		return ret;
+	ret = connmgr_workers_call(cm, connmgr_access_check_on, &a);
+	if (ret < 0)
+		return ret;
+	log_info("export %s: access changed; %u connections refused now", name,
+		 a.n);
+	return (int)a.n;
+}
+
+static void connmgr_list_hidden_paused(struct connmgr *cm, void *arg)
+{
+	cm->view.list_hidden = *(bool *)arg;
+}
+
+int connmgr_list_hidden_set(struct connmgr *cm, bool hidden)
+{
+	return connmgr_workers_pause(cm, connmgr_list_hidden_paused, &hidden);
 }
 
 /* Take export name out of the table, so new clients stop finding it;
@@ -663,6 +780,7 @@ int connmgr_exports_build(struct connmgr *cm, struct local *local)
 	cm->view.count = connmgr_view_count;
 	cm->view.at = connmgr_view_at;
 	cm->view.opaque = cm;
+	cm->view.list_hidden = cfg->list_hidden;
 	/* Claim 23: ask the Local Transport how many IOPs there are, then
 	 * build one descriptor per IOP. */
 	for (unsigned int i = 0; i < local_iop_count(local); i++) {

@@ -4,6 +4,7 @@
 #define IOPD_CONNMGR_PRIV_H
 
 #include <pthread.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "connmgr/connmgr.h"
@@ -17,7 +18,8 @@
 struct connmgr_export {
 	struct conn_export pub; /* what Remote Transports see */
 	char *iop_name, *dev_name;
-	bool iop_owned; /* its IOP goes when it goes */
+	bool iop_owned;	      /* its IOP goes when it goes */
+	struct base_acl *acl; /* pub.acl; NULL: every address */
 	/* Removal, under cm->lock: connections yet to close. */
 	bool retiring;
 	unsigned int conns_left;
@@ -38,6 +40,7 @@ struct connmgr_conn {
 	 * (in its conns_left); NULL otherwise. */
 	struct connmgr_export *retiring;
 	char peer[64];
+	struct sockaddr_storage peer_addr; /* AF_UNSPEC: none */
 };
 
 struct connmgr_worker {
@@ -57,6 +60,7 @@ struct connmgr_listener {
 	struct connmgr *cm;
 	const struct remote_transport_ops *transport;
 	void *transport_ctx;
+	struct base_acl *acl; /* NULL: everyone */
 	int fd;
 	bool closing;
 	struct base_io io;

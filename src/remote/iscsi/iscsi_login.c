@@ -56,6 +56,26 @@ static const char *iscsi_prefix(const struct iscsi_proto *proto)
 				       : ISCSI_DEFAULT_IQN_PREFIX;
 }
 
+const struct conn_export *iscsi_export_find(struct iscsi_proto *proto,
+					    const char *name)
+{
+	const struct conn_exports *ex = proto->cfg.exports;
+	const struct conn_export *e = ex ? ex->find(ex->opaque, name) : NULL;
+
+	return e && iscsi_export_allowed(proto, e) ? e : NULL;
+}
+
+bool iscsi_export_allowed(struct iscsi_proto *proto,
+			  const struct conn_export *e)
+{
+	const struct sockaddr_storage *ss = &proto->cfg.peer_addr;
+
+	return remote_export_access(e, CONN_PROTO_ISCSI,
+				    ss->ss_family == AF_UNSPEC
+					    ? NULL
+					    : (const struct sockaddr *)ss) == 0;
+}
+
 int iscsi_target_count(struct iscsi_proto *proto)
 {
 	const struct conn_exports *ex = proto->cfg.exports;
@@ -82,8 +102,10 @@ bool iscsi_target_at(struct iscsi_proto *proto, int i,
 		view->cfg = t;
 		return true;
 	}
+	/* One target per export: those this initiator may not reach are
+	 * neither listed nor found. */
 	e = ex->at(ex->opaque, (unsigned int)i);
-	if (!e ||
+	if (!e || !iscsi_export_allowed(proto, e) ||
 	    snprintf(view->name, sizeof(view->name), "%s:%s",
 		     iscsi_prefix(proto), e->name) >= (int)sizeof(view->name))
 		return false;
@@ -130,7 +152,6 @@ static const char *iscsi_luns_differ(struct iscsi_proto *proto,
 				     const struct iscsi_target_view *v)
 {
 	const struct scsi_target_info *have = &proto->target.info;
-	const struct conn_exports *ex = proto->cfg.exports;
 	struct iscsi_lun_cfg one = { .lun = 0 };
 	const struct iscsi_lun_cfg *luns = v->cfg ? v->cfg->luns : &one;
 	unsigned int n_luns = v->cfg ? v->cfg->n_luns : 1, n = 0;
@@ -140,7 +161,7 @@ static const char *iscsi_luns_differ(struct iscsi_proto *proto,
 		const struct conn_export *e;
 
 		/* As iscsi_session_start maps them. */
-		e = v->cfg ? (ex ? ex->find(ex->opaque, luns[i].export) : NULL)
+		e = v->cfg ? iscsi_export_find(proto, luns[i].export)
 			   : v->lun0.export;
 		if (!e)
 			continue;

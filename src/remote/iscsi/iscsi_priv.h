@@ -284,6 +284,13 @@ bool iscsi_target_lookup(struct iscsi_proto *proto, const char *name,
 bool iscsi_target_allows(const struct iscsi_target_view *view,
 			 const char *initiator);
 int iscsi_target_count(struct iscsi_proto *proto);
+/* The export called name if this session may map it as a LUN (it is
+ * offered over iSCSI and its address list allows the initiator), else
+ * NULL. */
+const struct conn_export *iscsi_export_find(struct iscsi_proto *proto,
+					    const char *name);
+bool iscsi_export_allowed(struct iscsi_proto *proto,
+			  const struct conn_export *e);
 bool iscsi_target_at(struct iscsi_proto *proto, int i,
 		     struct iscsi_target_view *view);
 /* iscsi_keys.c: parse one operational key in FFP or login (the shared

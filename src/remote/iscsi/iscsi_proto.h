@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include <sys/socket.h>
+
 #include "iopd/conn.h"
 #include "iopd/iscsi.h"
 #include "remote/remote_engine.h"
@@ -50,6 +52,9 @@ struct iscsi_proto_config {
 	struct conn_limits limits;
 	struct base_loop *loop;
 	const char *peer; /* for logs */
+	/* For the exports' allow lists; AF_UNSPEC when the peer has no
+	 * address. */
+	struct sockaddr_storage peer_addr;
 	/* The address the connection came in on, "10.0.0.1:3260" or
 	 * "[fe80::1]:3260": SendTargets' TargetAddress. */
 	const char *portal;

@@ -263,6 +263,8 @@ static int iscsi_server_conn_start(const struct remote_conn_args *args,
 		return -ENOMEM;
 	iscsi_server_portal(c->rc.s.rx_fd, c->portal, sizeof(c->portal));
 	cfg.peer = c->rc.s.peer;
+	if (args->peer_addr)
+		cfg.peer_addr = *args->peer_addr;
 	cfg.portal = c->portal[0] ? c->portal : NULL;
 	cfg.opaque = &c->rc;
 	c->timer_fd =

@@ -238,7 +238,6 @@ static atomic_uint iscsi_next_tsih = 1;
 
 int iscsi_session_start(struct iscsi_proto *proto)
 {
-	const struct conn_exports *ex = proto->cfg.exports;
 	struct iscsi_target_view *v = &proto->target;
 	const struct iscsi_target_cfg *tc = v->cfg;
 	struct scsi_nexus_args args = { 0 };
@@ -259,11 +258,14 @@ int iscsi_session_start(struct iscsi_proto *proto)
 		for (unsigned int i = 0; i < tc->n_luns; i++) {
 			const struct iscsi_lun_cfg *l = &tc->luns[i];
 			const struct conn_export *e =
-				ex ? ex->find(ex->opaque, l->export) : NULL;
+				iscsi_export_find(proto, l->export);
 
+			/* Not offered over iSCSI or not to this address:
+			 * not mapped, as if absent. */
 			if (!e) {
 				log_warn("%s: target %s: no export \"%s\" for "
-					 "LUN %llu",
+					 "LUN %llu (absent, or not allowed "
+					 "over iSCSI from this address)",
 					 iscsi_peer(proto), v->name, l->export,
 					 (unsigned long long)l->lun);
 				continue;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "base/base_log.h"
+#include "iopd/remote.h"
 #include "iopd/remote_stats.h"
 #include "remote/nbd/nbd_proto_priv.h"
 
@@ -66,14 +67,43 @@ static int nbd_name_copy(const unsigned char *p, uint32_t len,
 	return 0;
 }
 
-static const struct conn_export *nbd_export_find(struct nbd_proto *proto,
-						 const char *name)
+static const struct sockaddr *nbd_peer_addr(const struct nbd_proto *proto)
+{
+	const struct sockaddr_storage *ss = &proto->cfg.peer_addr;
+
+	return ss->ss_family == AF_UNSPEC ? NULL : (const void *)ss;
+}
+
+/*
+ * The export called name, if this client may use it over NBD; else NULL
+ * with *rep the refusal: NBD_REP_ERR_UNKNOWN when there is none, or when
+ * it is not offered over NBD at all (it is absent from NBD_OPT_LIST too,
+ * so an NBD client cannot even learn that an iSCSI-only LUN exists);
+ * NBD_REP_ERR_POLICY when the export's address list refuses the client
+ * (proto.md: "known by this server, but ... unsupported due to a policy",
+ * nbd-server's answer to its authfile), so the operator can tell a typo
+ * from a refusal.
+ */
+static const struct conn_export *
+nbd_export_find(struct nbd_proto *proto, const char *name, uint32_t *rep)
 {
 	const struct conn_exports *exports = proto->cfg.exports;
+	const struct conn_export *exp = NULL;
+	int ret;
 
-	if (!exports || !exports->find)
+	*rep = NBD_REP_ERR_UNKNOWN;
+	if (exports && exports->find)
+		exp = exports->find(exports->opaque, name);
+	if (!exp)
 		return NULL;
-	return exports->find(exports->opaque, name);
+	ret = remote_export_access(exp, CONN_PROTO_NBD, nbd_peer_addr(proto));
+	if (ret == 0)
+		return exp;
+	if (ret == -EACCES)
+		*rep = NBD_REP_ERR_POLICY;
+	log_info("%s: export '%.64s' %s", nbd_peer(proto), name,
+		 ret == -EACCES ? "refuses this address" : "is not on NBD");
+	return NULL;
 }
 
 static uint32_t nbd_pow2_ceil(uint32_t v)
@@ -193,10 +223,11 @@ static int nbd_opt_export_name(struct nbd_proto *proto,
 	struct nbd_export_view view;
 	struct nbd_name name;
 	size_t rlen = sizeof(r);
+	uint32_t rep;
 
 	if (nbd_name_copy(data, len, &name) < 0)
 		return nbd_proto_fail(proto, -EPROTO, "invalid export name");
-	exp = nbd_export_find(proto, name.s);
+	exp = nbd_export_find(proto, name.s, &rep);
 	if (!exp)
 		return nbd_proto_fail(proto, -ENOENT, "no export '%.64s'",
 				      name.s);
@@ -228,12 +259,19 @@ static int nbd_opt_list(struct nbd_proto *proto, uint32_t len)
 	if (len != 0)
 		return nbd_hs_reply(proto, NBD_OPT_LIST, NBD_REP_ERR_INVALID,
 				    NULL, 0);
+	/* proto.md: NBD_REP_ERR_POLICY "if ... the server ... does not
+	 * wish to list the exports"; nbd-server's allowlist = false. */
+	if (exports && exports->list_hidden)
+		return nbd_hs_reply(proto, NBD_OPT_LIST, NBD_REP_ERR_POLICY,
+				    NULL, 0);
 	for (unsigned int i = 0; i < n; i++) {
 		const struct conn_export *exp = exports->at(exports->opaque, i);
 		size_t nlen, dlen;
 		unsigned char *p;
 
-		if (!exp)
+		/* Only what this client could open. */
+		if (!exp || remote_export_access(exp, CONN_PROTO_NBD,
+						 nbd_peer_addr(proto)) < 0)
 			continue;
 		/* Name, then the description as the "details suitable for
 		 * direct display" proto.md allows after it. */
@@ -308,7 +346,7 @@ static int nbd_opt_info(struct nbd_proto *proto, uint32_t option,
 	struct iop_session *session;
 	struct nbd_export_view view;
 	struct nbd_name name;
-	uint32_t name_len;
+	uint32_t name_len, rep;
 	uint16_t n_req;
 	int ret;
 
@@ -333,10 +371,9 @@ static int nbd_opt_info(struct nbd_proto *proto, uint32_t option,
 		want_desc |= type == NBD_INFO_DESCRIPTION;
 		want_bs |= type == NBD_INFO_BLOCK_SIZE;
 	}
-	exp = nbd_export_find(proto, name.s);
+	exp = nbd_export_find(proto, name.s, &rep);
 	if (!exp)
-		return nbd_hs_reply(proto, option, NBD_REP_ERR_UNKNOWN, NULL,
-				    0);
+		return nbd_hs_reply(proto, option, rep, NULL, 0);
 	if (nbd_hs_session_open(proto, exp, &session) < 0)
 		return nbd_hs_reply(proto, option, NBD_REP_ERR_UNKNOWN, NULL,
 				    0);
@@ -372,7 +409,7 @@ static int nbd_opt_meta(struct nbd_proto *proto, uint32_t option,
 	const bool set = option == NBD_OPT_SET_META_CONTEXT;
 	unsigned char r[4 + sizeof("base:allocation") - 1];
 	const struct conn_export *exp;
-	uint32_t name_len, n_q, pos;
+	uint32_t name_len, n_q, pos, rep;
 	struct nbd_name name;
 	bool match;
 	int ret;
@@ -413,10 +450,9 @@ static int nbd_opt_meta(struct nbd_proto *proto, uint32_t option,
 	}
 	if (pos != len)
 		goto invalid;
-	exp = nbd_export_find(proto, name.s);
+	exp = nbd_export_find(proto, name.s, &rep);
 	if (!exp)
-		return nbd_hs_reply(proto, option, NBD_REP_ERR_UNKNOWN, NULL,
-				    0);
+		return nbd_hs_reply(proto, option, rep, NULL, 0);
 	if (match) {
 		/* proto.md: LIST's context ids are reserved, SHOULD be 0. */
 		base_be32_put(r, set ? NBD_META_ID_BASE_ALLOCATION : 0);

@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include <sys/socket.h>
+
 #include "iopd/conn.h"
 #include "remote/remote_engine.h"
 
@@ -38,6 +40,9 @@ struct nbd_proto_config {
 	struct conn_limits limits;
 	struct base_loop *loop; /* goes into every iop_msg */
 	const char *peer;	/* for log messages */
+	/* For the exports' allow lists; AF_UNSPEC when the peer has no
+	 * address (stdin/stdout, a Unix socket). */
+	struct sockaddr_storage peer_addr;
 	/* Output became available (a completion queued a reply).  Called on
 	 * the worker thread, possibly from inside rx_done or from a storage
 	 * completion; the caller should arrange a send, not send

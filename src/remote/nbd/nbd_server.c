@@ -81,6 +81,8 @@ static int nbd_server_conn_start(const struct remote_conn_args *args,
 	/* A read pending when reading stops ends at once. */
 	c->s.rx_stop_shuts = true;
 	cfg.peer = c->s.peer;
+	if (args->peer_addr)
+		cfg.peer_addr = *args->peer_addr;
 	cfg.opaque = c;
 	cfg.zero_copy = nbd_server_can_sendfile(c->s.tx_fd);
 	ret = nbd_proto_create(&cfg, &proto);
