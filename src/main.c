@@ -208,6 +208,11 @@ static int iopd_args_check(struct mgmt_config *cfg,
 			"--stdio serves NBD on stdin/stdout: no iSCSI portals");
 		return -1;
 	}
+	if (cfg->no_listen && !opts->stdio && !mgmt_iscsi_get(cfg)) {
+		log_error("no NBD listener (--listen none) and no iSCSI "
+			  "portal: nothing to serve; give --iscsi-listen");
+		return -1;
+	}
 	if (opts->stdio && (opts->daemon || cfg->n_listen)) {
 		log_error(
 			"--stdio serves stdin/stdout: no --listen or --daemon");
@@ -322,61 +327,80 @@ static int iopd_transports_check(const struct mgmt_config *cfg,
 	return -1;
 }
 
-static int iopd_bind(struct mgmt_config *cfg, int *fds, int max)
+/* Bind each listener spec of specs[0..n) after fds[0..at), its allow
+ * lists in acls[] at the same indexes.  Returns the new fd count or
+ * -errno. */
+static int iopd_bind_specs(char *const *specs, unsigned int n, int port,
+			   int *fds, struct base_acl *acls, int at, int max)
 {
-	int n = iopd_activation_fds(fds, max), ret;
+	int first = at, ret = 0;
 
-	if (n > 0)
-		return n;
-	/* NBD on localhost by default, when there is NBD. */
-	if (cfg->n_listen == 0 && remote_transport_find("nbd") &&
-	    mgmt_config_add_listen(cfg, "localhost") < 0)
-		return -ENOMEM;
-	for (unsigned int i = 0; i < cfg->n_listen; i++) {
-		ret = remote_listen_bind(cfg->listen[i], MGMT_DEFAULT_PORT,
-					 fds + n, max - n);
-		if (ret < 0)
-			goto err_close;
-		n += ret;
+	for (unsigned int i = 0; i < n && ret >= 0; i++) {
+		struct base_acl acl = { 0 };
+
+		ret = remote_listen_bind_spec(specs[i], port, fds + at,
+					      max - at, &acl);
+		/* Every fd of a host name gets the same lists. */
+		for (int j = at; j < at + ret; j++)
+			if (base_acl_copy(&acls[j], &acl) < 0)
+				ret = -ENOMEM;
+		base_acl_fini(&acl);
+		if (ret > 0)
+			at += ret;
 	}
-	return n;
-err_close:
-	while (n > 0)
-		close(fds[--n]);
+	if (ret >= 0)
+		return at;
+	while (at > first)
+		close(fds[--at]);
 	return ret;
 }
 
+static int iopd_bind(struct mgmt_config *cfg, int *fds, struct base_acl *acls,
+		     int max)
+{
+	int n = iopd_activation_fds(fds, max);
+
+	if (n > 0)
+		return n;
+	/* NBD on localhost by default, when there is NBD and the operator
+	 * did not turn it off (--listen none, "listen": []). */
+	if (cfg->n_listen == 0 && !cfg->no_listen &&
+	    remote_transport_find("nbd") &&
+	    mgmt_config_add_listen(cfg, "localhost") < 0)
+		return -ENOMEM;
+	return iopd_bind_specs(cfg->listen, cfg->n_listen, MGMT_DEFAULT_PORT,
+			       fds, acls, 0, max);
+}
+
 /* iSCSI portals, after the NBD listeners in the same fd array. */
-static int iopd_bind_iscsi(const struct mgmt_config *cfg, int *fds, int max)
+static int iopd_bind_iscsi(const struct mgmt_config *cfg, int *fds,
+			   struct base_acl *acls, int at, int max)
 {
 	const struct mgmt_iscsi *is = mgmt_iscsi_get(cfg);
-	int n = 0, ret;
 
-	for (unsigned int i = 0; is && i < is->n_listen; i++) {
-		ret = remote_listen_bind(is->listen[i], ISCSI_DEFAULT_PORT,
-					 fds + n, max - n);
-		if (ret < 0)
-			goto err_close;
-		n += ret;
-	}
-	return n;
-err_close:
-	while (n > 0)
-		close(fds[--n]);
-	return ret;
+	if (!is)
+		return at;
+	return iopd_bind_specs(is->listen, is->n_listen, ISCSI_DEFAULT_PORT,
+			       fds, acls, at, max);
 }
 
 /* Listeners name their transport; the Connection Manager finds it in the
  * registry (iopd/remote.h). */
 static int iopd_listener_add(struct connmgr *cm, const struct mgmt_config *cfg,
-			     int fd, bool iscsi)
+			     int fd, bool iscsi, const struct base_acl *acl)
 {
+	int ret;
+
 	/* The portal's transport_ctx: the iSCSI targets, which live as
 	 * long as cfg, i.e. until after connmgr_destroy. */
 	if (iscsi)
-		return connmgr_listener_add(cm, fd, "iscsi",
-					    (void *)&mgmt_iscsi_get(cfg)->cfg);
-	return connmgr_listener_add(cm, fd, "nbd", NULL);
+		ret = connmgr_listener_add(cm, fd, "iscsi",
+					   (void *)&mgmt_iscsi_get(cfg)->cfg);
+	else
+		ret = connmgr_listener_add(cm, fd, "nbd", NULL);
+	if (ret == 0 && !base_acl_is_empty(acl))
+		ret = connmgr_listener_set_access(cm, fd, acl);
+	return ret;
 }
 
 /* What a user types to reach the listener described by "tcp H:P" or
@@ -508,6 +532,7 @@ int main(int argc, char **argv)
 	struct local *local = NULL;
 	struct connmgr *cm = NULL;
 	int fds[IOPD_MAX_LISTEN_FDS], listen_fds[IOPD_MAX_LISTEN_FDS];
+	struct base_acl acls[IOPD_MAX_LISTEN_FDS] = { 0 };
 	int n_fds = 0, n_nbd = 0, sfd = -1, daemon_fd = -1, ret;
 	int status = EXIT_FAILURE;
 
@@ -536,15 +561,15 @@ int main(int argc, char **argv)
 		goto out;
 	/* Step 3: the Remote Transport binds, admitting nobody yet. */
 	if (!opts.stdio) {
-		n_fds = iopd_bind(&cfg, fds, IOPD_MAX_LISTEN_FDS);
+		n_fds = iopd_bind(&cfg, fds, acls, IOPD_MAX_LISTEN_FDS);
 		if (n_fds < 0)
 			goto out_local;
 		n_nbd = n_fds;
-		ret = iopd_bind_iscsi(&cfg, fds + n_fds,
-				      IOPD_MAX_LISTEN_FDS - n_fds);
+		ret = iopd_bind_iscsi(&cfg, fds, acls, n_fds,
+				      IOPD_MAX_LISTEN_FDS);
 		if (ret < 0)
 			goto out_close_fds;
-		n_fds += ret;
+		n_fds = ret;
 	}
 	/* Step 4: descriptors and exports. */
 	if (connmgr_create(&cfg.connmgr, local, &cm) < 0)
@@ -556,7 +581,8 @@ int main(int argc, char **argv)
 		goto out_connmgr;
 	}
 	for (int i = 0; i < n_fds; i++) {
-		if (iopd_listener_add(cm, &cfg, fds[i], i >= n_nbd) < 0)
+		if (iopd_listener_add(cm, &cfg, fds[i], i >= n_nbd, &acls[i]) <
+		    0)
 			goto out_connmgr;
 		listen_fds[i] = fds[i];
 		fds[i] = -1; /* the Connection Manager owns it now */
@@ -610,6 +636,8 @@ out_local:
 	if (opts.pidfile && status == EXIT_SUCCESS)
 		unlink(opts.pidfile);
 out:
+	for (int i = 0; i < IOPD_MAX_LISTEN_FDS; i++)
+		base_acl_fini(&acls[i]);
 	mgmt_config_fini(&cfg);
 	return status;
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/base_acl.h"
 #include "iopd/conn.h"
 
 struct base_loop;
@@ -108,6 +109,27 @@ int remote_export_access(const struct conn_export *exp, unsigned int proto,
  */
 int remote_listen_bind(const char *addr, int default_port, int *fds,
 		       int max_fds);
+/*
+ * A listener with options, as --listen and --iscsi-listen take it:
+ * "ADDR[,KEY=VALUE...]".  TCP addresses take allow=CIDR and deny=CIDR
+ * (repeatable; who may connect), unix:PATH takes mode=OCTAL (the
+ * socket's file mode, set before anyone can connect) and uid=USER,
+ * gid=GROUP (repeatable; SO_PEERCRED).  The path or address ends at the
+ * first comma.
+ */
+struct remote_listen_opts {
+	int mode; /* -1: not given */
+	struct base_acl acl;
+};
+/* Split spec into addr (len bytes) and o (base_acl_fini its acl).
+ * Returns 0 or -errno after logging. */
+int remote_listen_parse(const char *spec, char *addr, size_t len,
+			struct remote_listen_opts *o);
+/* remote_listen_bind for a spec with options; the mode is applied, and
+ * the allow lists are returned in *acl (zeroed by the caller; the caller
+ * finishes it) for connmgr_listener_set_access. */
+int remote_listen_bind_spec(const char *spec, int default_port, int *fds,
+			    int max_fds, struct base_acl *acl);
 /* "tcp 127.0.0.1:10809", "tcp [::1]:10809" or "unix /path" for a bound
  * socket.  Returns 0 or -errno. */
 int remote_listen_describe(int fd, char *buf, size_t len);

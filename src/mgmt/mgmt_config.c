@@ -37,6 +37,7 @@ void mgmt_export_fini(struct mgmt_export *e)
 	free(e->iop);
 	free(e->device);
 	mgmt_options_free(e);
+	base_acl_fini(&e->acl);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -240,6 +241,27 @@ static int mgmt_export_default_name(struct mgmt_export *e)
 	return e->name ? 0 : -ENOMEM;
 }
 
+/* Take the spec's trailing ",ro", ",rw" and access options
+ * (",protocols=", ",allow=", ",deny=") off copy, the last first, up to
+ * the first comma that starts none of them.  Returns 0 or -errno. */
+static int mgmt_export_spec_opts(struct mgmt_export *e, char *copy)
+{
+	char *last;
+	int ret;
+
+	while ((last = strrchr(copy, ',')) && last != copy) {
+		if (!strcmp(last, ",ro")) {
+			e->read_only = true;
+		} else if (strcmp(last, ",rw")) {
+			ret = mgmt_access_parse_opt(e, last + 1);
+			if (ret <= 0)
+				return ret;
+		}
+		*last = 0;
+	}
+	return 0;
+}
+
 int mgmt_config_add_export_spec(struct mgmt_config *cfg, const char *spec)
 {
 	struct mgmt_export *e;
@@ -258,15 +280,10 @@ int mgmt_config_add_export_spec(struct mgmt_config *cfg, const char *spec)
 		if (!e->description)
 			goto out;
 	}
-	for (;;) {
-		size_t n = strlen(copy);
-
-		if (n > 3 && !strcmp(copy + n - 3, ",ro"))
-			e->read_only = true;
-		else if (!(n > 3 && !strcmp(copy + n - 3, ",rw")))
-			break;
-		copy[n - 3] = 0;
-	}
+	ret = mgmt_export_spec_opts(e, copy);
+	if (ret < 0)
+		goto out;
+	ret = -ENOMEM;
 	target = copy;
 	eq = strchr(copy, '=');
 	/* NAME= only when what precedes '=' cannot be a path or a DDM. */
@@ -356,6 +373,8 @@ int mgmt_export_parse_json(json_t *obj, struct mgmt_export *e)
 			ret = mgmt_options_parse_json(e, v);
 		else if (!strcmp(key, "spec") && json_is_string(v) && !e->ddm)
 			ret = mgmt_export_parse_target(e, json_string_value(v));
+		else if ((ret = mgmt_access_parse_json(e, key, v)) != 0)
+			ret = ret < 0 ? ret : 0;
 		else {
 			log_error("config: export: unknown or mistyped key "
 				  "\"%s\"",
@@ -399,6 +418,8 @@ int mgmt_config_load_listen(struct mgmt_config *cfg, json_t *v)
 		return mgmt_config_add_listen(cfg, json_string_value(v));
 	if (!json_is_array(v))
 		goto err;
+	/* An empty list: no NBD listener at all (not the default one). */
+	cfg->no_listen = json_array_size(v) == 0;
 	json_array_foreach(v, i, item)
 	{
 		if (!json_is_string(item))
@@ -487,6 +508,8 @@ int mgmt_export_specs(const struct mgmt_config *cfg,
 	exp->name = e->name;
 	exp->description = e->description;
 	exp->read_only = read_only;
+	exp->protocols = e->protocols;
+	exp->acl = &e->acl;
 	if (e->iop) {
 		exp->iop = e->iop;
 		exp->dev = e->device;
@@ -549,6 +572,7 @@ int mgmt_config_specs(struct mgmt_config *cfg)
 	cfg->connmgr.limits.max_request_bytes = cfg->max_request_bytes;
 	cfg->connmgr.limits.max_inflight = CONN_DEFAULT_MAX_INFLIGHT;
 	cfg->connmgr.default_export = cfg->default_export;
+	cfg->connmgr.list_hidden = cfg->list_hidden;
 	cfg->connmgr.drain_timeout_ms = cfg->drain_timeout_ms;
 	cfg->connmgr.busy_poll_us = cfg->busy_poll_us < 0
 					    ? MGMT_DEFAULT_BUSY_POLL_US
@@ -571,7 +595,8 @@ bool mgmt_export_equal(const struct mgmt_export *a, const struct mgmt_export *b)
 	       mgmt_str_equal(a->path, b->path) &&
 	       a->size_bytes == b->size_bytes && a->read_only == b->read_only &&
 	       mgmt_str_equal(a->iop, b->iop) &&
-	       mgmt_str_equal(a->device, b->device) && mgmt_options_equal(a, b);
+	       mgmt_str_equal(a->device, b->device) &&
+	       mgmt_options_equal(a, b) && mgmt_access_equal(a, b);
 }
 
 static char *mgmt_strdup_or_null(const char *s, bool *failed)
@@ -603,7 +628,7 @@ int mgmt_config_export_append(struct mgmt_config *cfg,
 	copy->size_bytes = e->size_bytes;
 	copy->read_only = e->read_only;
 	copy->cli = e->cli;
-	if (mgmt_options_copy(copy, e) < 0)
+	if (mgmt_options_copy(copy, e) < 0 || mgmt_access_copy(copy, e) < 0)
 		failed = true;
 	if (failed) {
 		mgmt_export_fini(copy);
@@ -660,6 +685,7 @@ json_t *mgmt_export_to_json(const struct mgmt_export *e, bool read_only)
 	}
 	json_object_set_new(o, "read_only",
 			    json_boolean(e->read_only || read_only));
+	mgmt_access_to_json(e, o);
 	return o;
 }
 
@@ -670,10 +696,13 @@ json_t *mgmt_config_to_json(const struct mgmt_config *cfg)
 
 	for (unsigned int i = 0; i < cfg->n_listen; i++)
 		json_array_append_new(listen, json_string(cfg->listen[i]));
-	if (cfg->n_listen)
+	/* "listen": [] says "no NBD listener", as it does when read. */
+	if (cfg->n_listen || cfg->no_listen)
 		json_object_set_new(root, "listen", listen);
 	else
 		json_decref(listen);
+	if (cfg->list_hidden)
+		json_object_set_new(root, "list_exports", json_false());
 	mgmt_opts_to_json(cfg, root);
 	mgmt_ops_to_json(cfg, root);
 	if (cfg->n_iops)

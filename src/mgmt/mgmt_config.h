@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/base_acl.h"
 #include "base/base_log.h"
 #include "base/base_loop.h"
 #include "connmgr/connmgr.h"
@@ -43,6 +44,10 @@ struct mgmt_export {
 	unsigned int n_options;
 	char *iop, *device; /* instead of ddm */
 	bool cli; /* from the command line: a reload leaves it alone */
+	/* Who may reach it (mgmt_access.c): CONN_PROTO_ bits, 0 = every
+	 * protocol; client addresses allowed and denied. */
+	unsigned int protocols;
+	struct base_acl acl;
 };
 
 /* A group of devices of one DDM that exports name with {iop, device}
@@ -66,7 +71,10 @@ struct mgmt_iop {
 struct mgmt_config {
 	char **listen;
 	unsigned int n_listen;
-	bool cli_listen; /* --listen given: it replaced the file's */
+	bool cli_listen;      /* --listen given: it replaced the file's */
+	bool no_listen;	      /* --listen none, "listen": []: no NBD listener */
+	bool list_hidden;     /* --no-list-exports, "list_exports": false */
+	bool list_hidden_cli; /* from the command line: reload keeps it */
 	unsigned int threads;
 	enum base_engine engine;
 	uint32_t max_request_bytes;
@@ -140,6 +148,21 @@ struct mgmt_export *mgmt_config_export_find(struct mgmt_config *cfg,
 					    const char *name);
 
 json_t *mgmt_export_to_json(const struct mgmt_export *e, bool read_only);
+
+/* Export access (mgmt_access.c).  One key of an export object (config
+ * file, export.add, export.set) into e: 1 when key is "protocols",
+ * "allow" or "deny" and v is good, 0 when key is none of them, -errno
+ * after logging a bad value. */
+int mgmt_access_parse_json(struct mgmt_export *e, const char *key, json_t *v);
+/* A command line export spec's ",protocols=...", ",allow=..." or
+ * ",deny=..." suffix (without the comma): 1 taken, 0 not one of them,
+ * -errno after logging. */
+int mgmt_access_parse_opt(struct mgmt_export *e, const char *opt);
+/* Add e's access keys to o (nothing when they are the defaults). */
+void mgmt_access_to_json(const struct mgmt_export *e, json_t *o);
+bool mgmt_access_equal(const struct mgmt_export *a,
+		       const struct mgmt_export *b);
+int mgmt_access_copy(struct mgmt_export *dst, const struct mgmt_export *src);
 
 /* IOPs: parse one {name, ddm, devices: [{name, path, size, read_only}]}
  * into iop (zeroed by the caller; 0 or -errno after logging); the Local

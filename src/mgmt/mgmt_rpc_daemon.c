@@ -134,6 +134,8 @@ static bool mgmt_reload_same_device(const struct mgmt_export *have,
 
 	c.description = have->description;
 	c.read_only = have->read_only;
+	c.protocols = have->protocols;
+	c.acl = have->acl;
 	return mgmt_export_equal(have, &c);
 }
 
@@ -177,6 +179,10 @@ static void mgmt_reload_settings(struct mgmt_ctx *ctx,
 		base_log_set_level(next->log_level);
 		ctx->cfg->log_level = next->log_level;
 	}
+	if (!ctx->cfg->list_hidden_cli &&
+	    next->list_hidden != ctx->cfg->list_hidden &&
+	    connmgr_list_hidden_set(ctx->cm, next->list_hidden) == 0)
+		ctx->cfg->list_hidden = next->list_hidden;
 	mgmt_opts_restart_diff(ctx->cfg, next, later, sizeof(later));
 	if (later[0])
 		log_warn("reload: %s: takes effect at the next start", later);
@@ -577,6 +583,14 @@ static int mgmt_reload_update(struct mgmt_ctx *ctx,
 		free(have->description);
 		have->description = desc;
 		log_info("export %s: description changed in place", want->name);
+	}
+	if (!mgmt_access_equal(have, want)) {
+		ret = mgmt_export_apply_access(ctx, have, want);
+		if (ret < 0)
+			return ret;
+		log_info("export %s: access changed in place; %d clients "
+			 "disconnected",
+			 want->name, ret);
 	}
 	if (have->read_only != want->read_only) {
 		have->read_only = want->read_only;

@@ -47,6 +47,8 @@ json_t *mgmt_export_info_json(struct mgmt_ctx *ctx,
 				    json_string(info->description));
 	if (e && e->path)
 		json_object_set_new(o, "path", json_string(e->path));
+	if (e)
+		mgmt_access_to_json(e, o);
 	mgmt_dev_health_json(o, &dev);
 	return o;
 }
@@ -203,6 +205,74 @@ static int mgmt_export_set_read_only(struct mgmt_ctx *ctx, json_t *params,
 	return 0;
 }
 
+int mgmt_export_apply_access(struct mgmt_ctx *ctx, struct mgmt_export *have,
+			     const struct mgmt_export *want)
+{
+	struct mgmt_export next = { .protocols = want->protocols };
+	int ret;
+
+	if (base_acl_copy(&next.acl, &want->acl) < 0)
+		return -ENOMEM;
+	ret = connmgr_export_set_access(ctx->cm, have->name, want->protocols,
+					&want->acl);
+	if (ret < 0) {
+		base_acl_fini(&next.acl);
+		return ret;
+	}
+	base_acl_fini(&have->acl);
+	have->acl = next.acl;
+	have->protocols = next.protocols;
+	return ret;
+}
+
+/* The keys given replace that part of the export's access; the others
+ * stay ("allow": [] clears the allow list). */
+static int mgmt_export_set(struct mgmt_ctx *ctx, json_t *params,
+			   json_t **result, struct mgmt_error *err)
+{
+	static const char *const keys[] = { "name", "protocols", "allow",
+					    "deny", NULL };
+	struct mgmt_export want = { .name = NULL };
+	struct mgmt_export *e;
+	const char *name, *key;
+	json_t *v;
+	int ret;
+
+	if ((ret = mgmt_params_only(params, keys, err)) < 0 ||
+	    (ret = mgmt_param_str(params, "name", true, &name, err)) < 0)
+		return ret;
+	e = mgmt_config_export_find(ctx->cfg, name);
+	if (!e)
+		return mgmt_error_set(err, -ENOENT, "export %s: no such export",
+				      name);
+	want.name = e->name;
+	want.protocols = e->protocols;
+	ret = base_acl_copy(&want.acl, &e->acl);
+	json_object_foreach(params, key, v)
+	{
+		if (ret < 0 || !strcmp(key, "name"))
+			continue;
+		if (!strcmp(key, "allow") || !strcmp(key, "deny")) {
+			struct base_acl *a = &want.acl;
+			bool allow = key[0] == 'a';
+
+			free(allow ? (void *)a->allow : (void *)a->deny);
+			*(allow ? &a->allow : &a->deny) = NULL;
+			*(allow ? &a->n_allow : &a->n_deny) = 0;
+		}
+		ret = mgmt_access_parse_json(&want, key, v);
+	}
+	if (ret >= 0)
+		ret = mgmt_export_apply_access(ctx, e, &want);
+	base_acl_fini(&want.acl);
+	if (ret < 0)
+		return mgmt_error_set(err, ret, "export %s: access not changed",
+				      name);
+	*result = mgmt_export_to_json(e, ctx->cfg->read_only);
+	json_object_set_new(*result, "disconnected", json_integer(ret));
+	return 0;
+}
+
 static int mgmt_export_set_default(struct mgmt_ctx *ctx, json_t *params,
 				   json_t **result, struct mgmt_error *err)
 {
@@ -313,6 +383,10 @@ const struct mgmt_method mgmt_rpc_export_methods[] = {
 	  "name: acknowledge the device's write-back error (its state "
 	  "\"degraded\"): flushes and FUA writes may succeed again; check "
 	  "the data first, acknowledged writes may have been lost" },
+	{ "export.set", mgmt_export_set,
+	  "name, [protocols], [allow], [deny]: who may reach the export "
+	  "(as in the config file), live: connected clients that lose "
+	  "access are disconnected, the others stay" },
 	{ "export.set_default", mgmt_export_set_default,
 	  "[name]: what a client asking for \"\" gets (none: the first)" },
 	{ "export.resize", mgmt_export_resize,

@@ -12,6 +12,11 @@ json_t *mgmt_export_info_json(struct mgmt_ctx *ctx,
  * export called name from both.  Return 0 or -errno after logging. */
 int mgmt_export_apply_add(struct mgmt_ctx *ctx, const struct mgmt_export *e);
 int mgmt_export_apply_remove(struct mgmt_ctx *ctx, const char *name);
+/* Give the running export have (in ctx->cfg) want's protocols and
+ * address lists, live: the clients that lose access are disconnected.
+ * Returns how many were, or -errno after logging. */
+int mgmt_export_apply_access(struct mgmt_ctx *ctx, struct mgmt_export *have,
+			     const struct mgmt_export *want);
 /* A device's durability path and health, added to o: "durability",
  * "state" ("ok" or "degraded"), "writeback_error", "writeback_errors". */
 void mgmt_dev_health_json(json_t *o, const struct local_dev_info *d);

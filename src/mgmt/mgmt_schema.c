@@ -48,13 +48,32 @@ static int mgmt_level_parse(const char *text, int *value)
 	return 0;
 }
 
-/* --listen replaces the file's addresses; more of them add to it. */
+/* --listen replaces the file's addresses; more of them add to it.
+ * "none": no NBD listener at all, not even the default one. */
 static int mgmt_cli_listen(struct mgmt_config *cfg, const char *addr)
 {
-	if (!cfg->cli_listen)
+	if (!cfg->cli_listen || !strcmp(addr, "none"))
 		mgmt_config_clear_listen(cfg);
 	cfg->cli_listen = true;
-	return mgmt_config_add_listen(cfg, addr);
+	cfg->no_listen = !strcmp(addr, "none");
+	return cfg->no_listen ? 0 : mgmt_config_add_listen(cfg, addr);
+}
+
+static int mgmt_cli_no_list(struct mgmt_config *cfg, const char *text)
+{
+	cfg->list_hidden = true;
+	cfg->list_hidden_cli = true;
+	return 0;
+}
+
+static int mgmt_load_list_exports(struct mgmt_config *cfg, json_t *v)
+{
+	if (!json_is_boolean(v)) {
+		log_error("config: list_exports: expected true or false");
+		return -EINVAL;
+	}
+	cfg->list_hidden = !json_is_true(v);
+	return 0;
 }
 
 static int mgmt_load_discover(struct mgmt_config *cfg, json_t *v)
@@ -72,7 +91,21 @@ const struct mgmt_opt mgmt_opts[] = {
 	  .load = mgmt_config_load_listen,
 	  .help = "HOST:PORT, [V6]:PORT, :PORT or unix:PATH;\n"
 		  "repeatable; port 0 picks a free port\n"
-		  "(default: localhost:" MGMT_STR(MGMT_DEFAULT_PORT) ")" },
+		  "(default: localhost:" MGMT_STR(
+			  MGMT_DEFAULT_PORT) ");\n"
+					     "none: no NBD at all.  Options "
+					     "after commas:\n"
+					     "allow=CIDR, deny=CIDR (TCP), "
+					     "mode=0660,\n"
+					     "uid=USER, gid=GROUP (unix:PATH); "
+					     "see iopd(8)" },
+	{ .name = "no-list-exports",
+	  .key = "list_exports",
+	  .kind = MGMT_OPT_CALL,
+	  .set = mgmt_cli_no_list,
+	  .load = mgmt_load_list_exports,
+	  .help = "NBD clients cannot list the exports\n"
+		  "(NBD_OPT_LIST: policy error); names work" },
 	{ .name = "read-only",
 	  .short_name = 'r',
 	  .kind = MGMT_OPT_FLAG,

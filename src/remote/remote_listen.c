@@ -18,17 +18,20 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "base/base_acl.h"
 #include "base/base_addr.h"
 #include "base/base_log.h"
 #include "iopd/remote.h"
 
 #define REMOTE_LISTEN_BACKLOG 1024
 
-static int remote_listen_unix(const char *path, int *fds)
+/* mode < 0: the umask decides, as it always did. */
+static int remote_listen_unix(const char *path, int mode, int *fds)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct stat st;
-	int fd;
+	mode_t old_mask = 0;
+	int fd, ret;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		log_error("listen unix:%s: path too long", path);
@@ -42,9 +45,19 @@ static int remote_listen_unix(const char *path, int *fds)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		goto err;
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	/* With a mode, the socket is born owner-only and then opened up:
+	 * nobody connects while a wider umask would allow it.  Start-up is
+	 * single-threaded here, so the process-wide umask is ours. */
+	if (mode >= 0)
+		old_mask = umask(0177);
+	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	if (mode >= 0)
+		umask(old_mask);
+	if (ret < 0 || (mode >= 0 && chmod(path, (mode_t)mode) < 0) ||
 	    listen(fd, REMOTE_LISTEN_BACKLOG) < 0) {
+		ret = errno;
 		close(fd);
+		errno = ret;
 		goto err;
 	}
 	fds[0] = fd;
@@ -186,8 +199,99 @@ int remote_listen_bind(const char *addr, int default_port, int *fds,
 	if (max_fds < 1)
 		return -EINVAL;
 	if (!strncmp(addr, "unix:", 5))
-		return remote_listen_unix(addr + 5, fds);
+		return remote_listen_unix(addr + 5, -1, fds);
 	return remote_listen_tcp(addr, default_port, fds, max_fds);
+}
+
+/* One ",KEY=VALUE" of a listener spec into o. */
+static int remote_listen_opt(const char *spec, bool is_unix, char *kv,
+			     struct remote_listen_opts *o)
+{
+	char *value = strchr(kv, '='), *end;
+	unsigned long mode;
+
+	if (!value || value == kv || !value[1])
+		goto err;
+	*value++ = 0;
+	if (!strcmp(kv, "mode") && is_unix) {
+		errno = 0;
+		mode = strtoul(value, &end, 8);
+		if (errno || *end || mode > 0777)
+			goto err;
+		o->mode = (int)mode;
+		return 0;
+	}
+	/* Address lists for TCP; peer credentials for Unix sockets. */
+	if ((is_unix && (!strcmp(kv, "uid") || !strcmp(kv, "gid"))) ||
+	    (!is_unix && (!strcmp(kv, "allow") || !strcmp(kv, "deny")))) {
+		if (base_acl_add(&o->acl, kv, value) == 0)
+			return 0;
+		log_error("listen %s: %s=%s: not %s", spec, kv, value,
+			  is_unix ? "a user or group (name or number)"
+				  : "an address or prefix such as "
+				    "10.0.0.0/8 or fd00::/8");
+		return -EINVAL;
+	}
+	value[-1] = '=';
+err:
+	log_error("listen %s: unknown or bad option \"%s\" (TCP takes "
+		  "allow=CIDR and deny=CIDR; unix:PATH takes mode=OCTAL, "
+		  "uid=USER and gid=GROUP)",
+		  spec, kv);
+	return -EINVAL;
+}
+
+int remote_listen_parse(const char *spec, char *addr, size_t len,
+			struct remote_listen_opts *o)
+{
+	const char *comma = strchr(spec, ',');
+	size_t n = comma ? (size_t)(comma - spec) : strlen(spec);
+	bool is_unix = !strncmp(spec, "unix:", 5);
+	char *copy, *kv, *save = NULL;
+	int ret = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->mode = -1;
+	if (n >= len) {
+		log_error("listen %s: address too long", spec);
+		return -EINVAL;
+	}
+	memcpy(addr, spec, n);
+	addr[n] = 0;
+	if (!comma)
+		return 0;
+	copy = strdup(comma + 1);
+	if (!copy)
+		return -ENOMEM;
+	for (kv = strtok_r(copy, ",", &save); kv && ret == 0;
+	     kv = strtok_r(NULL, ",", &save))
+		ret = remote_listen_opt(spec, is_unix, kv, o);
+	free(copy);
+	if (ret < 0)
+		base_acl_fini(&o->acl);
+	return ret;
+}
+
+int remote_listen_bind_spec(const char *spec, int default_port, int *fds,
+			    int max_fds, struct base_acl *acl)
+{
+	struct remote_listen_opts o;
+	char addr[4096];
+	int ret = remote_listen_parse(spec, addr, sizeof(addr), &o);
+
+	if (ret < 0)
+		return ret;
+	if (max_fds < 1)
+		ret = -EINVAL;
+	else if (!strncmp(addr, "unix:", 5))
+		ret = remote_listen_unix(addr + 5, o.mode, fds);
+	else
+		ret = remote_listen_tcp(addr, default_port, fds, max_fds);
+	if (ret < 0)
+		base_acl_fini(&o.acl);
+	else
+		*acl = o.acl;
+	return ret;
 }
 
 int remote_listen_describe(int fd, char *buf, size_t len)

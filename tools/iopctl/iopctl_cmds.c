@@ -177,6 +177,12 @@ const struct iopctl_cmd iopctl_cmds[] = {
 	  "connections; disconnect=true asks the current ones to "
 	  "reconnect.",
 	  NULL, NULL },
+	{ "export", "set", "export.set", "name", "NAME [KEY=VALUE...]",
+	  "Change who may reach an export, live: protocols='[\"iscsi\"]' "
+	  "(nbd, iscsi), allow='[\"10.0.0.0/8\"]', deny=... (CIDR); a "
+	  "single value may be given bare (protocols=iscsi).  Connected "
+	  "clients that lose access are disconnected, the others stay.",
+	  NULL, NULL },
 	{ "export", "clear-error", "export.clear_error", "name", "NAME",
 	  "Acknowledge a degraded export's write-back error, so flushes "
 	  "may succeed again (check the data first: acknowledged writes "
