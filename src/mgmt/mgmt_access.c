@@ -133,9 +133,8 @@ static json_t *mgmt_cidrs_to_json(const struct base_cidr *c, unsigned int n)
 	char buf[64];
 
 	for (unsigned int i = 0; i < n; i++)
-		json_array_append_new(
-			a, json_string(base_cidr_format(&c[i], buf,
-							sizeof(buf))));
+		json_array_append_new(a, json_string(base_cidr_format(
+						 &c[i], buf, sizeof(buf))));
 	return a;
 }
 
@@ -152,9 +151,9 @@ void mgmt_access_to_json(const struct mgmt_export *e, json_t *o)
 		json_object_set_new(o, "protocols", a);
 	}
 	if (e->acl.n_allow)
-		json_object_set_new(o, "allow",
-				    mgmt_cidrs_to_json(e->acl.allow,
-						       e->acl.n_allow));
+		json_object_set_new(
+			o, "allow",
+			mgmt_cidrs_to_json(e->acl.allow, e->acl.n_allow));
 	if (e->acl.n_deny)
 		json_object_set_new(
 			o, "deny",
