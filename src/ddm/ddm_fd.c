@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/base_assert.h"
@@ -24,14 +25,65 @@ enum ddm_fd_stage {
 	FD_STAGE_SYNC,
 };
 
+/*
+ * Refuse anything but a regular file or a block device before and after
+ * opening it.  Before: opening a FIFO blocks until a writer comes, and
+ * opening some character devices acts (a watchdog starts, a tape
+ * rewinds), so a path that names one is refused without being opened.
+ * After: the path may have changed in between, so the descriptor (opened
+ * O_NONBLOCK, which cannot block) is what counts.  No character device is
+ * allowed: the null DDM stands for /dev/null and /dev/zero.
+ */
+static int ddm_fd_type_check(struct ddm_dev *dev, const char *path, mode_t have,
+			     mode_t type, bool opened)
+{
+	bool blk = type == S_IFBLK;
+
+	if (have == type)
+		return 0;
+	if (have == S_IFIFO || have == S_IFSOCK || have == S_IFCHR) {
+		log_error("%s: %s is a %s: refused (only regular files and "
+			  "block devices are served)",
+			  dev->name, path,
+			  have == S_IFIFO    ? "FIFO"
+			  : have == S_IFSOCK ? "socket"
+					     : "character device");
+		return blk ? -ENOTBLK : -EINVAL;
+	}
+	if (!opened)
+		return 0; /* a directory, say: open() tells */
+	log_error("%s: %s is not a %s (use the %s DDM)", dev->name, path,
+		  blk ? "block device" : "regular file", blk ? "file" : "bdev");
+	return blk ? -ENOTBLK : -EINVAL;
+}
+
+static int ddm_fd_open_one(const char *path, int flags)
+{
+	int fd = open(path, flags | O_NONBLOCK | O_NOCTTY, 0644);
+
+	/* Back to blocking: io_uring and the inline path expect it. */
+	if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)) {
+		int err = errno;
+
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
 int ddm_fd_open(struct ddm_dev *dev, struct ddm_fd_dev *fdd, const char *path,
 		int flags, int direct, mode_t type, struct stat *st)
 {
 	int fd = -1, ret;
 
 	flags |= O_CLOEXEC;
+	if (stat(path, st) == 0 &&
+	    (ret = ddm_fd_type_check(dev, path, st->st_mode & S_IFMT, type,
+				     false)))
+		return ret;
 	if (direct) {
-		fd = open(path, flags | O_DIRECT, 0644);
+		fd = ddm_fd_open_one(path, flags | O_DIRECT);
 		/* tmpfs and some FUSE file systems refuse O_DIRECT so. */
 		if (fd < 0 && errno == EINVAL && direct < 0)
 			log_info("%s: %s does not support O_DIRECT; using the "
@@ -42,7 +94,7 @@ int ddm_fd_open(struct ddm_dev *dev, struct ddm_fd_dev *fdd, const char *path,
 	}
 	fdd->direct = fd >= 0;
 	if (fd < 0)
-		fd = open(path, flags, 0644);
+		fd = ddm_fd_open_one(path, flags);
 	if (fd < 0)
 		goto err_log;
 	if (fstat(fd, st) < 0) {
@@ -51,15 +103,9 @@ int ddm_fd_open(struct ddm_dev *dev, struct ddm_fd_dev *fdd, const char *path,
 			  strerror(-ret));
 		goto err_close;
 	}
-	if ((st->st_mode & S_IFMT) != type) {
-		bool blk = type == S_IFBLK;
-
-		log_error("%s: %s is not a %s (use the %s DDM)", dev->name,
-			  path, blk ? "block device" : "regular file",
-			  blk ? "file" : "bdev");
-		ret = blk ? -ENOTBLK : -EINVAL;
+	ret = ddm_fd_type_check(dev, path, st->st_mode & S_IFMT, type, true);
+	if (ret < 0)
 		goto err_close;
-	}
 	fdd->fd = fd;
 	return 0;
 

@@ -186,6 +186,16 @@ static void test_refusals(void)
 	make_file("plain", MIB);
 	a.path = path;
 	CHECK_EQ_INT(open_close("bdev", &a, NULL), -ENOTBLK);
+	/* A FIFO is refused, and a read-only open of it does not wait for
+	 * a writer (the test would hang). */
+	snprintf(path, sizeof(path), "%s/fifo", disk_dir);
+	CHECK(mkfifo(path, 0600) == 0);
+	a = (struct ddm_open_args){ .path = path, .direct = -1 };
+	a.read_only = true;
+	CHECK_EQ_INT(open_close("file", &a, NULL), -EINVAL);
+	a.read_only = false;
+	CHECK_EQ_INT(open_close("file", &a, NULL), -EINVAL);
+	CHECK_EQ_INT(open_close("bdev", &a, NULL), -ENOTBLK);
 }
 
 /* On tmpfs O_DIRECT bypasses nothing and slows io_uring down, so "where
