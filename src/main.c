@@ -20,6 +20,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "base/base_file.h"
 #include "base/base_log.h"
 #include "connmgr/connmgr.h"
 #include "iopd/iscsi.h"
@@ -254,21 +255,18 @@ static int iopd_parse_args(int argc, char **argv, struct mgmt_config *cfg,
 	return iopd_args_check(cfg, opts);
 }
 
-/* Write the pidfile atomically so a reader never sees it half written. */
+/* Write the pidfile atomically so a reader never sees it half written,
+ * and through base_file so a symlink planted in its directory is never
+ * followed. */
 static int iopd_pidfile_write(const char *path)
 {
-	char tmp[4096];
-	FILE *f;
+	char text[32];
+	int len = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	int ret = base_file_write_atomic(path, text, (size_t)len, 0644);
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
-	f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0 ||
-	    rename(tmp, path) < 0) {
-		log_error("pidfile %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -errno;
-	}
-	return 0;
+	if (ret < 0)
+		log_error("pidfile %s: %s", path, strerror(-ret));
+	return ret;
 }
 
 /*

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/base_file.h"
 #include "mgmt/mgmt_config.h"
 #include "mgmt/mgmt_config_iscsi.h"
 #include "mgmt/mgmt_config_ops.h"
@@ -719,55 +720,31 @@ json_t *mgmt_config_to_json(const struct mgmt_config *cfg)
 
 int mgmt_config_save(const struct mgmt_config *cfg, const char *path)
 {
-	char tmp[4096], dir[4096];
 	json_t *root = mgmt_config_to_json(cfg);
 	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	size_t len, off = 0;
-	int fd, dfd, ret = 0;
+	char *grown;
+	size_t len;
+	int ret;
 
 	json_decref(root);
 	if (!text)
 		return -ENOMEM;
+	/* json_dumps leaves room for nothing more: end the line here. */
 	len = strlen(text);
-	snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
-		goto out_log;
+	grown = realloc(text, len + 2);
+	if (!grown) {
+		free(text);
+		return -ENOMEM;
 	}
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			break;
-		}
-		off += (size_t)n;
-	}
-	if (ret == 0 && (write(fd, "\n", 1) != 1 || fsync(fd) < 0))
-		ret = -errno;
-	if (close(fd) < 0 && ret == 0)
-		ret = -errno;
-	if (ret == 0 && rename(tmp, path) < 0)
-		ret = -errno;
-	if (ret < 0) {
-		unlink(tmp);
-		goto out_log;
-	}
-	/* The rename is durable once the directory is. */
-	snprintf(dir, sizeof(dir), "%s", path);
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	text = grown;
+	text[len++] = '\n';
+	text[len] = '\0';
+	ret = base_file_write_atomic(path, text, len, 0600);
 	free(text);
+	if (ret < 0) {
+		log_error("save config %s: %s", path, strerror(-ret));
+		return ret;
+	}
 	log_info("configuration saved to %s", path);
 	return 0;
-out_log:
-	log_error("save config %s: %s", path, strerror(-ret));
-	free(text);
-	return ret;
 }
