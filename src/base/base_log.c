@@ -41,6 +41,49 @@ static const int base_log_prio[] = {
 	[BASE_LOG_DEBUG] = LOG_DEBUG,
 };
 
+const char *base_log_escape_n(char *buf, unsigned long size, const char *s,
+			      unsigned long len)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned long o = 0, i;
+
+	if (!size)
+		return buf;
+	for (i = 0; i < len && i < BASE_LOG_ESC_MAX; i++) {
+		unsigned char c = (unsigned char)s[i];
+		bool plain = c >= 0x20 && c < 0x7f && c != '\\';
+		unsigned long need = plain ? 1 : c == '\\' ? 2 : 4;
+
+		/* Room for this, then "..." and the NUL. */
+		if (o + need + 4 > size)
+			break;
+		if (plain) {
+			buf[o++] = (char)c;
+		} else if (c == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = '\\';
+		} else {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		}
+	}
+	if (i < len && o + 4 <= size) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o < size ? o : size - 1] = '\0';
+	return buf;
+}
+
+const char *base_log_escape(char *buf, unsigned long size, const char *s)
+{
+	if (!s)
+		s = "(null)";
+	return base_log_escape_n(buf, size, s, strlen(s));
+}
+
 void base_log_set_level(enum base_log_level level)
 {
 	if (level > BASE_LOG_DEBUG)

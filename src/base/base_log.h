@@ -28,6 +28,21 @@ void base_log_use_syslog(const char *ident);
 /* Send messages to the systemd journal, with their priority. */
 void base_log_use_journal(void);
 
+/*
+ * Text from a peer (an NBD export name, an iSCSI InitiatorName, CHAP_N)
+ * made safe for any log target: control bytes, DEL, non-ASCII bytes as
+ * \xNN, a backslash doubled, cut at BASE_LOG_ESC_MAX input bytes (then
+ * "..." follows).  Writes into buf (BASE_LOG_ESC_BYTES is always enough)
+ * and returns buf; NULL s gives "(null)".  Every log call that prints peer
+ * text passes it through this.
+ */
+#define BASE_LOG_ESC_MAX   128
+#define BASE_LOG_ESC_BYTES (4 * BASE_LOG_ESC_MAX + 4)
+const char *base_log_escape(char *buf, unsigned long size, const char *s);
+/* The same for len bytes that need not end in NUL (may hold NULs). */
+const char *base_log_escape_n(char *buf, unsigned long size, const char *s,
+			      unsigned long len);
+
 void base_log(enum base_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -89,10 +89,38 @@ static void test_truncated_line_ends_in_newline(void)
 	CHECK(strchr(buf, '\n') == buf + n - 1);
 }
 
+/* Peer text: no control byte, no raw escape, bounded, backslash doubled. */
+static void test_escape(void)
+{
+	char buf[BASE_LOG_ESC_BYTES], small[12], big[1000];
+	const char *r;
+
+	r = base_log_escape(buf, sizeof(buf), "iqn.x\nerror: forged\x1b[2J");
+	CHECK(strcmp(r, "iqn.x\\x0aerror: forged\\x1b[2J") == 0);
+	CHECK(strcmp(base_log_escape(buf, sizeof(buf), "a\\b\x7f\xc3"),
+		     "a\\\\b\\x7f\\xc3") == 0);
+	CHECK(strcmp(base_log_escape(buf, sizeof(buf), NULL), "(null)") == 0);
+	CHECK(strcmp(base_log_escape_n(buf, sizeof(buf), "a\0b", 3),
+		     "a\\x00b") == 0);
+	/* Cut to fit a small buffer, marked. */
+	CHECK(strcmp(base_log_escape(small, sizeof(small), "\n\n\n"),
+		     "\\x0a\\x0a...") == 0);
+	/* Cut at BASE_LOG_ESC_MAX bytes of input, whatever they are. */
+	memset(big, '\n', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	r = base_log_escape(buf, sizeof(buf), big);
+	CHECK_EQ_INT(strlen(r), 4 * BASE_LOG_ESC_MAX + 3);
+	CHECK(strchr(r, '\n') == NULL);
+	memset(big, 'a', sizeof(big) - 1);
+	r = base_log_escape(buf, sizeof(buf), big);
+	CHECK_EQ_INT(strlen(r), BASE_LOG_ESC_MAX + 3);
+}
+
 int main(void)
 {
 	TEST_CASE(test_parse_level);
 	TEST_CASE(test_format_and_filter);
 	TEST_CASE(test_truncated_line_ends_in_newline);
+	TEST_CASE(test_escape);
 	return test_done();
 }

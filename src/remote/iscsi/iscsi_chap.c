@@ -103,8 +103,11 @@ int iscsi_chap_verify(struct iscsi_proto *proto,
 	iscsi_chap_md5(st->id, st->chap->secret, st->c, sizeof(st->c), want);
 	if (strcmp(in->n, st->chap->user) != 0 || n != MD5_DIGEST_SIZE ||
 	    memcmp(got, want, MD5_DIGEST_SIZE) != 0) {
+		char esc[BASE_LOG_ESC_BYTES];
+
 		log_info("%s: CHAP authentication of \"%s\" failed",
-			 iscsi_peer(proto), in->n);
+			 iscsi_peer(proto),
+			 base_log_escape(esc, sizeof(esc), in->n));
 		return ISCSI_LOGIN_AUTH_FAILED;
 	}
 	if (!in->i && !in->c)

@@ -185,6 +185,7 @@ bool iscsi_proto_reconfigure(struct iscsi_proto *proto,
 	struct iscsi_target_view v;
 	const char *why = NULL;
 	bool found = false;
+	char ini[BASE_LOG_ESC_BYTES], tgt[BASE_LOG_ESC_BYTES];
 
 	/* The old configuration is valid until this returns, and freed
 	 * after: nothing may point into it from here on. */
@@ -221,20 +222,18 @@ bool iscsi_proto_reconfigure(struct iscsi_proto *proto,
 	}
 	if (!why)
 		return true;
+	base_log_escape(ini, sizeof(ini), proto->initiator);
+	base_log_escape(tgt, sizeof(tgt),
+			proto->discovery ? "discovery" : proto->target.name);
 	if (proto->phase == ISCSI_PHASE_LOGIN)
 		/* No further login PDU is parsed (rx_closed). */
 		iscsi_proto_fail(proto, -ECANCELED,
-				 "login of %s to %s: %s after a reload",
-				 proto->initiator,
-				 proto->discovery ? "discovery"
-						  : proto->target.name,
-				 why);
+				 "login of %s to %s: %s after a reload", ini,
+				 tgt, why);
 	else
 		log_info("%s: session of %s to %s: %s after a reload: "
 			 "ending it",
-			 iscsi_peer(proto), proto->initiator,
-			 proto->discovery ? "discovery" : proto->target.name,
-			 why);
+			 iscsi_peer(proto), ini, tgt, why);
 	return false;
 }
 
@@ -279,6 +278,7 @@ static uint16_t iscsi_login_first(struct iscsi_proto *proto,
 				  int n, int csg)
 {
 	const char *ini = NULL, *tgt = NULL, *type = NULL;
+	char e1[BASE_LOG_ESC_BYTES], e2[BASE_LOG_ESC_BYTES];
 
 	for (int i = 0; i < n; i++) {
 		if (strcmp(kv[i].key, "InitiatorName") == 0)
@@ -303,12 +303,14 @@ static uint16_t iscsi_login_first(struct iscsi_proto *proto,
 			return ISCSI_LOGIN_MISSING_PARAM;
 		if (!iscsi_target_lookup(proto, tgt, &proto->target)) {
 			log_info("%s: no target \"%s\"", iscsi_peer(proto),
-				 tgt);
+				 base_log_escape(e1, sizeof(e1), tgt));
 			return ISCSI_LOGIN_NOT_FOUND;
 		}
 		if (!iscsi_target_allows(&proto->target, ini)) {
 			log_info("%s: \"%s\" may not log in to \"%s\"",
-				 iscsi_peer(proto), ini, tgt);
+				 iscsi_peer(proto),
+				 base_log_escape(e1, sizeof(e1), ini),
+				 base_log_escape(e2, sizeof(e2), tgt));
 			return ISCSI_LOGIN_NOT_ALLOWED;
 		}
 		if (proto->target.cfg) {
@@ -532,6 +534,7 @@ static int iscsi_login_finish(struct iscsi_proto *proto, const uint8_t *bhs,
 			      uint8_t flags, struct iscsi_strbuf *out)
 {
 	int ret = iscsi_session_start(proto);
+	char esc[BASE_LOG_ESC_BYTES];
 
 	if (ret < 0) {
 		iscsi_sb_free(out);
@@ -552,7 +555,8 @@ static int iscsi_login_finish(struct iscsi_proto *proto, const uint8_t *bhs,
 	iscsi_handshake_result(proto, true);
 	iscsi_login_free(proto);
 	log_debug("%s: %s session with %s", iscsi_peer(proto),
-		  proto->discovery ? "discovery" : "normal", proto->initiator);
+		  proto->discovery ? "discovery" : "normal",
+		  base_log_escape(esc, sizeof(esc), proto->initiator));
 	return 0;
 }
 

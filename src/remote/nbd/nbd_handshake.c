@@ -222,6 +222,7 @@ static int nbd_opt_export_name(struct nbd_proto *proto,
 	struct iop_session *session;
 	struct nbd_export_view view;
 	struct nbd_name name;
+	char esc[BASE_LOG_ESC_BYTES];
 	size_t rlen = sizeof(r);
 	uint32_t rep;
 
@@ -229,11 +230,13 @@ static int nbd_opt_export_name(struct nbd_proto *proto,
 		return nbd_proto_fail(proto, -EPROTO, "invalid export name");
 	exp = nbd_export_find(proto, name.s, &rep);
 	if (!exp)
-		return nbd_proto_fail(proto, -ENOENT, "no export '%.64s'",
-				      name.s);
+		return nbd_proto_fail(
+			proto, -ENOENT, "no export '%s'",
+			base_log_escape(esc, sizeof(esc), name.s));
 	if (nbd_hs_session_open(proto, exp, &session) < 0)
-		return nbd_proto_fail(proto, -EIO, "export '%.64s' failed",
-				      name.s);
+		return nbd_proto_fail(
+			proto, -EIO, "export '%s' failed",
+			base_log_escape(esc, sizeof(esc), name.s));
 	nbd_hs_view(proto, exp, session, &view);
 	memset(r, 0, sizeof(r));
 	base_be16_put(base_be64_put(r, view.size_bytes), view.tx_flags);
