@@ -21,6 +21,7 @@
 #include "mgmt/mgmt_config_iscsi.h"
 #include "mgmt/mgmt_config_ops.h"
 #include "mgmt/mgmt_config_options.h"
+#include "mgmt/mgmt_path.h"
 #include "mgmt/mgmt_schema.h"
 
 void mgmt_config_init(struct mgmt_config *cfg)
@@ -66,6 +67,8 @@ void mgmt_config_fini(struct mgmt_config *cfg)
 	free(cfg->default_export);
 	mgmt_iscsi_free(cfg->iscsi);
 	mgmt_ops_free(cfg->ops);
+	mgmt_path_free_allowed(cfg);
+	free(cfg->config_file);
 	for (unsigned int i = 0; i < cfg->local.n_iops; i++)
 		free(cfg->local.iops[i].devs);
 	free(cfg->local.iops);
@@ -466,6 +469,10 @@ int mgmt_config_load_file(struct mgmt_config *cfg, const char *path)
 	json_t *v;
 	int ret = 0;
 
+	free(cfg->config_file);
+	cfg->config_file = strdup(path);
+	if (!cfg->config_file)
+		return -ENOMEM;
 	root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
 	if (!root) {
 		log_error("config %s:%d:%d: %s", path, err.line, err.column,
@@ -541,6 +548,10 @@ int mgmt_config_specs(struct mgmt_config *cfg)
 	struct connmgr_export_spec *exp;
 	int ret;
 
+	/* Start-up: the command line's exports and the file's. */
+	ret = mgmt_path_check_config(cfg);
+	if (ret < 0)
+		return ret;
 	cfg->local.iops = calloc(n + cfg->n_iops + 1, sizeof(*cfg->local.iops));
 	exp = calloc(n ? n : 1, sizeof(*exp));
 	cfg->connmgr.exports = exp;
@@ -706,6 +717,7 @@ json_t *mgmt_config_to_json(const struct mgmt_config *cfg)
 		json_object_set_new(root, "list_exports", json_false());
 	mgmt_opts_to_json(cfg, root);
 	mgmt_ops_to_json(cfg, root);
+	mgmt_path_to_json(cfg, root);
 	if (cfg->n_iops)
 		json_object_set_new(root, "iops", mgmt_iops_to_json(cfg));
 	for (unsigned int i = 0; i < cfg->n_exports; i++)

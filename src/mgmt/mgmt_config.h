@@ -93,6 +93,10 @@ struct mgmt_config {
 	unsigned int n_iops;
 	struct mgmt_iscsi *iscsi; /* mgmt_config_iscsi.h; NULL = no iSCSI */
 	struct mgmt_ops *ops;	  /* mgmt_config_ops.h; NULL = defaults */
+	/* "allowed_paths" (mgmt_path.h); NULL: anywhere. */
+	char **allowed_paths;
+	unsigned int n_allowed_paths;
+	char *config_file; /* the file loaded last (--config), or NULL */
 
 	/* Built by mgmt_config_specs for local_scan and connmgr_create. */
 	struct local_config local;

@@ -17,6 +17,7 @@
 #include "base/base_log.h"
 #include "iopd/remote.h"
 #include "mgmt/mgmt_config_iscsi.h"
+#include "mgmt/mgmt_path.h"
 #include "mgmt/mgmt_rpc.h"
 #include "mgmt/mgmt_rpc_priv.h"
 #include "mgmt/mgmt_schema.h"
@@ -170,8 +171,7 @@ static void mgmt_reload_device_diff(const struct mgmt_export *have,
 		snprintf(buf, len, "options");
 }
 
-static void mgmt_reload_settings(struct mgmt_ctx *ctx,
-				 const struct mgmt_config *next)
+static void mgmt_reload_settings(struct mgmt_ctx *ctx, struct mgmt_config *next)
 {
 	char later[256];
 
@@ -183,6 +183,7 @@ static void mgmt_reload_settings(struct mgmt_ctx *ctx,
 	    next->list_hidden != ctx->cfg->list_hidden &&
 	    connmgr_list_hidden_set(ctx->cm, next->list_hidden) == 0)
 		ctx->cfg->list_hidden = next->list_hidden;
+	mgmt_path_take_allowed(ctx->cfg, next);
 	mgmt_opts_restart_diff(ctx->cfg, next, later, sizeof(later));
 	if (later[0])
 		log_warn("reload: %s: takes effect at the next start", later);
@@ -796,6 +797,8 @@ int mgmt_reload(struct mgmt_ctx *ctx, json_t **result, struct mgmt_error *err)
 	log_info("reloading %s", ctx->config_path);
 	mgmt_config_init(&next);
 	ret = mgmt_config_load_file(&next, ctx->config_path);
+	if (ret == 0)
+		ret = mgmt_path_check_config(&next);
 	if (ret < 0) {
 		mgmt_config_fini(&next);
 		if (!err->message[0])

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/base_log.h"
+#include "mgmt/mgmt_path.h"
 #include "mgmt/mgmt_rpc.h"
 #include "mgmt/mgmt_rpc_priv.h"
 
@@ -141,6 +142,8 @@ static int mgmt_export_add(struct mgmt_ctx *ctx, json_t *params,
 	ret = mgmt_export_parse_json(params, &e);
 	if (ret == -EINVAL)
 		err->code = MGMT_ERR_INVALID_PARAMS;
+	if (ret == 0)
+		ret = mgmt_path_check(ctx->cfg, e.name, e.path, true);
 	if (ret == 0)
 		ret = mgmt_export_apply_add(ctx, &e);
 	if (ret == 0 && connmgr_export_lookup(ctx->cm, e.name, &info) == 0)

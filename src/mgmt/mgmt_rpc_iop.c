@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "base/base_log.h"
+#include "mgmt/mgmt_path.h"
 #include "mgmt/mgmt_rpc.h"
 
 static int mgmt_iop_list(struct mgmt_ctx *ctx, json_t *params, json_t **result,
@@ -60,6 +61,9 @@ static int mgmt_iop_add(struct mgmt_ctx *ctx, json_t *params, json_t **result,
 	ret = mgmt_iop_parse_json(params, &iop);
 	if (ret == -EINVAL)
 		err->code = MGMT_ERR_INVALID_PARAMS;
+	for (unsigned int i = 0; ret == 0 && i < iop.n_devs; i++)
+		ret = mgmt_path_check(ctx->cfg, iop.devs[i].name,
+				      iop.devs[i].path, true);
 	if (ret == 0)
 		ret = mgmt_iop_specs(ctx->cfg, &iop, &spec);
 	if (ret == 0)

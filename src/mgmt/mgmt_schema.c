@@ -16,6 +16,7 @@
 #include "mgmt/mgmt_config.h"
 #include "mgmt/mgmt_config_iscsi.h"
 #include "mgmt/mgmt_config_ops.h"
+#include "mgmt/mgmt_path.h"
 #include "mgmt/mgmt_schema.h"
 
 #define MGMT_STR_(x)   #x
@@ -299,6 +300,9 @@ const struct mgmt_opt mgmt_opts[] = {
 	  .short_name = 'V',
 	  .kind = MGMT_OPT_MAIN,
 	  .help = "print the version" },
+	{ .key = "allowed_paths",
+	  .kind = MGMT_OPT_JSON,
+	  .load = mgmt_path_load_allowed },
 	{ .key = "iops", .kind = MGMT_OPT_JSON, .load = mgmt_config_load_iops },
 	{ .key = "exports",
 	  .kind = MGMT_OPT_JSON,
