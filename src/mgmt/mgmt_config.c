@@ -461,13 +461,39 @@ int mgmt_config_load_exports(struct mgmt_config *cfg, json_t *v)
 	return 0;
 }
 
+/* The top-level object of a config file named path. */
+static int mgmt_config_load_root(struct mgmt_config *cfg, const char *path,
+				 json_t *root)
+{
+	const char *key;
+	json_t *v;
+	int ret = 0;
+
+	if (!json_is_object(root)) {
+		log_error("config %s: the top level must be an object", path);
+		return -EINVAL;
+	}
+	json_object_foreach(root, key, v)
+	{
+		const struct mgmt_opt *o = mgmt_opt_by_key(key);
+
+		if (!o) {
+			log_error("config: unknown or mistyped key \"%s\"",
+				  key);
+			return -EINVAL;
+		}
+		ret = mgmt_opt_set_json(cfg, o, v);
+		if (ret < 0)
+			break;
+	}
+	return ret;
+}
+
 int mgmt_config_load_file(struct mgmt_config *cfg, const char *path)
 {
 	json_error_t err;
 	json_t *root;
-	const char *key;
-	json_t *v;
-	int ret = 0;
+	int ret;
 
 	free(cfg->config_file);
 	cfg->config_file = strdup(path);
@@ -479,26 +505,23 @@ int mgmt_config_load_file(struct mgmt_config *cfg, const char *path)
 			  err.text);
 		return -EINVAL;
 	}
-	if (!json_is_object(root)) {
-		log_error("config %s: the top level must be an object", path);
-		ret = -EINVAL;
-		goto out;
-	}
-	json_object_foreach(root, key, v)
-	{
-		const struct mgmt_opt *o = mgmt_opt_by_key(key);
+	ret = mgmt_config_load_root(cfg, path, root);
+	json_decref(root);
+	return ret;
+}
 
-		if (!o) {
-			log_error("config: unknown or mistyped key \"%s\"",
-				  key);
-			ret = -EINVAL;
-			break;
-		}
-		ret = mgmt_opt_set_json(cfg, o, v);
-		if (ret < 0)
-			break;
+int mgmt_config_load_text(struct mgmt_config *cfg, const char *text, size_t len)
+{
+	json_error_t err;
+	json_t *root;
+	int ret;
+
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	if (!root) {
+		log_error("config:%d:%d: %s", err.line, err.column, err.text);
+		return -EINVAL;
 	}
-out:
+	ret = mgmt_config_load_root(cfg, "(text)", root);
 	json_decref(root);
 	return ret;
 }

@@ -113,6 +113,9 @@ int mgmt_config_add_listen(struct mgmt_config *cfg, const char *addr);
 void mgmt_config_clear_listen(struct mgmt_config *cfg);
 /* Merge a JSON config file.  Returns 0 or -errno after logging. */
 int mgmt_config_load_file(struct mgmt_config *cfg, const char *path);
+/* The same from len bytes of text (the config fuzzer). */
+int mgmt_config_load_text(struct mgmt_config *cfg, const char *text,
+			  size_t len);
 /* The config file's "listen", "exports" and "iops" values (for the
  * option schema).  Return 0 or -errno after logging. */
 int mgmt_config_load_listen(struct mgmt_config *cfg, json_t *v);
