@@ -190,110 +190,140 @@ static void iscsi_residual(const struct iscsi_task *t, uint8_t *flags,
 	}
 }
 
-static void iscsi_task_respond(struct iscsi_task *t)
+/* How a task's response is cut into PDUs. */
+struct iscsi_rsp_plan {
+	uint32_t data_len; /* Data-In bytes, at most EDTL */
+	uint32_t seg;	   /* the initiator's MaxRecvDataSegmentLength */
+	size_t n_data;	   /* Data-In PDUs */
+	bool in_data;	   /* the status rides on the last Data-In */
+	uint8_t res_flags; /* residual O/U */
+	uint32_t res;	   /* residual count */
+	size_t hlen;	   /* BHS plus header digest */
+	uint8_t *area;	   /* the PDU headers, one ISCSI_PDU_AREA each */
+	int iov;	   /* t->iov used so far */
+};
+
+/* One PDU's iovecs: header, data segment (if any), and the padding and
+ * digest tail iscsi_pdu_seal wrote after the header. */
+static void iscsi_task_iov_pdu(struct iscsi_task *t, struct iscsi_rsp_plan *p,
+			       uint8_t *h, void *data, uint32_t len,
+			       size_t tail)
+{
+	t->iov[p->iov].iov_base = h;
+	t->iov[p->iov++].iov_len = p->hlen;
+	if (len) {
+		t->iov[p->iov].iov_base = data;
+		t->iov[p->iov++].iov_len = len;
+	}
+	if (tail) {
+		t->iov[p->iov].iov_base = h + p->hlen;
+		t->iov[p->iov++].iov_len = tail;
+	}
+}
+
+/* RFC 7143 §11.7: the read data in Data-In PDUs of at most the
+ * initiator's MaxRecvDataSegmentLength, the last one carrying the status
+ * when there is no sense. */
+static void iscsi_task_data_in(struct iscsi_task *t, struct iscsi_rsp_plan *p)
 {
 	struct iscsi_proto *proto = t->proto;
-	struct scsi_cmd *c = &t->scmd;
-	uint32_t data_len = c->dir == SCSI_DIR_READ ? c->data_len : 0;
-	uint32_t seg = proto->p.ini_mrdsl;
-	size_t n_data;
-	bool in_data;
-	size_t hlen = ISCSI_BHS_BYTES + (proto->p.header_digest ? 4 : 0);
-	uint8_t res_flags;
-	uint32_t res, off = 0, burst = 0;
-	uint8_t *area;
-	int iov = 0;
+	uint32_t off = 0, burst = 0;
 
-	if (data_len > t->edtl)
-		data_len = t->edtl;
-	n_data = data_len ? (data_len + seg - 1) / seg : 0;
-	in_data = data_len && c->sense_len == 0 &&
-		  c->status != SCSI_STATUS_CHECK_CONDITION;
-	iscsi_residual(t, &res_flags, &res);
-	area = iscsi_task_pdus(t, n_data + 1);
-	if (!area) {
-		iscsi_proto_fail(proto, -ENOMEM, "out of memory");
-		iscsi_task_drop(t);
-		return;
-	}
-	/* The window slot is free as soon as the status is on its way. */
-	iscsi_task_unwindow(t);
-	for (size_t i = 0; i < n_data; i++) {
-		uint8_t *h = area + i * ISCSI_PDU_AREA;
-		uint32_t len = data_len - off < seg ? data_len - off : seg;
-		bool last = i + 1 == n_data;
+	for (size_t i = 0; i < p->n_data; i++) {
+		uint8_t *h = p->area + i * ISCSI_PDU_AREA;
+		uint32_t len =
+			p->data_len - off < p->seg ? p->data_len - off : p->seg;
+		bool last = i + 1 == p->n_data;
 		size_t tail;
 
 		memset(h, 0, ISCSI_BHS_BYTES);
 		h[0] = ISCSI_OP_DATA_IN;
 		burst += len;
 		/* F ends each sequence of at most MaxBurstLength. */
-		if (last || burst + seg > proto->p.max_burst) {
+		if (last || burst + p->seg > proto->p.max_burst) {
 			h[1] |= ISCSI_FLAG_F;
 			burst = 0;
 		}
 		memcpy(h + 8, t->lun_raw, 8);
 		base_be32_put(h + 16, t->itt);
 		base_be32_put(h + 20, ISCSI_RSVD_TAG);
-		if (last && in_data) {
-			h[1] |= ISCSI_FLAG_DATA_S | res_flags;
-			h[3] = c->status;
+		if (last && p->in_data) {
+			h[1] |= ISCSI_FLAG_DATA_S | p->res_flags;
+			h[3] = t->scmd.status;
 			iscsi_stamp(proto, h, true);
-			base_be32_put(h + 44, res);
+			base_be32_put(h + 44, p->res);
 		} else {
 			iscsi_stamp(proto, h, false);
 			base_be32_put(h + 24, 0);
 		}
 		base_be32_put(h + 36, (uint32_t)i);
 		base_be32_put(h + 40, off);
-		tail = iscsi_pdu_seal(proto, h, t->buf + off, len, h + hlen);
-		t->iov[iov].iov_base = h;
-		t->iov[iov++].iov_len = hlen;
-		t->iov[iov].iov_base = t->buf + off;
-		t->iov[iov++].iov_len = len;
-		if (tail) {
-			t->iov[iov].iov_base = h + hlen;
-			t->iov[iov++].iov_len = tail;
-		}
+		tail = iscsi_pdu_seal(proto, h, t->buf + off, len, h + p->hlen);
+		iscsi_task_iov_pdu(t, p, h, t->buf + off, len, tail);
 		off += len;
 	}
-	if (!in_data) {
-		uint8_t *h = area + n_data * ISCSI_PDU_AREA;
-		uint32_t slen = 0;
-		size_t tail;
+}
 
-		memset(h, 0, ISCSI_BHS_BYTES);
-		h[0] = ISCSI_OP_SCSI_RSP;
-		h[1] = ISCSI_FLAG_F | res_flags;
-		h[2] = 0; /* command completed at target */
-		h[3] = c->status;
-		base_be32_put(h + 16, t->itt);
-		base_be32_put(h + 20, 0);
-		iscsi_stamp(proto, h, true);
-		base_be32_put(h + 36, c->dir == SCSI_DIR_READ ? (uint32_t)n_data
-							      : t->r2tsn);
-		base_be32_put(h + 44, res);
-		if (c->sense_len) {
-			slen = c->sense_len > SCSI_SENSE_MAX ? SCSI_SENSE_MAX
-							     : c->sense_len;
-			base_be16_put(t->sense_seg, (uint16_t)slen);
-			memcpy(t->sense_seg + 2, c->sense, slen);
-			slen += 2;
-		}
-		tail = iscsi_pdu_seal(proto, h, t->sense_seg, slen, h + hlen);
-		t->iov[iov].iov_base = h;
-		t->iov[iov++].iov_len = hlen;
-		if (slen) {
-			t->iov[iov].iov_base = t->sense_seg;
-			t->iov[iov++].iov_len = slen;
-		}
-		if (tail) {
-			t->iov[iov].iov_base = h + hlen;
-			t->iov[iov++].iov_len = tail;
-		}
+/* RFC 7143 §11.4: the SCSI Response, with the sense data if any. */
+static void iscsi_task_scsi_rsp(struct iscsi_task *t, struct iscsi_rsp_plan *p)
+{
+	struct iscsi_proto *proto = t->proto;
+	struct scsi_cmd *c = &t->scmd;
+	uint8_t *h = p->area + p->n_data * ISCSI_PDU_AREA;
+	uint32_t slen = 0;
+	size_t tail;
+
+	memset(h, 0, ISCSI_BHS_BYTES);
+	h[0] = ISCSI_OP_SCSI_RSP;
+	h[1] = ISCSI_FLAG_F | p->res_flags;
+	h[2] = 0; /* command completed at target */
+	h[3] = c->status;
+	base_be32_put(h + 16, t->itt);
+	base_be32_put(h + 20, 0);
+	iscsi_stamp(proto, h, true);
+	base_be32_put(h + 36,
+		      c->dir == SCSI_DIR_READ ? (uint32_t)p->n_data : t->r2tsn);
+	base_be32_put(h + 44, p->res);
+	if (c->sense_len) {
+		slen = c->sense_len > SCSI_SENSE_MAX ? SCSI_SENSE_MAX
+						     : c->sense_len;
+		base_be16_put(t->sense_seg, (uint16_t)slen);
+		memcpy(t->sense_seg + 2, c->sense, slen);
+		slen += 2;
 	}
+	tail = iscsi_pdu_seal(proto, h, t->sense_seg, slen, h + p->hlen);
+	iscsi_task_iov_pdu(t, p, h, t->sense_seg, slen, tail);
+}
+
+static void iscsi_task_respond(struct iscsi_task *t)
+{
+	struct iscsi_proto *proto = t->proto;
+	struct scsi_cmd *c = &t->scmd;
+	struct iscsi_rsp_plan p = {
+		.data_len = c->dir == SCSI_DIR_READ ? c->data_len : 0,
+		.seg = proto->p.ini_mrdsl,
+		.hlen = ISCSI_BHS_BYTES + (proto->p.header_digest ? 4 : 0),
+	};
+
+	if (p.data_len > t->edtl)
+		p.data_len = t->edtl;
+	p.n_data = p.data_len ? (p.data_len + p.seg - 1) / p.seg : 0;
+	p.in_data = p.data_len && c->sense_len == 0 &&
+		    c->status != SCSI_STATUS_CHECK_CONDITION;
+	iscsi_residual(t, &p.res_flags, &p.res);
+	p.area = iscsi_task_pdus(t, p.n_data + 1);
+	if (!p.area) {
+		iscsi_proto_fail(proto, -ENOMEM, "out of memory");
+		iscsi_task_drop(t);
+		return;
+	}
+	/* The window slot is free as soon as the status is on its way. */
+	iscsi_task_unwindow(t);
+	iscsi_task_data_in(t, &p);
+	if (!p.in_data)
+		iscsi_task_scsi_rsp(t, &p);
 	t->tx.iov = t->iov;
-	t->tx.iovcnt = iov;
+	t->tx.iovcnt = p.iov;
 	t->state = ISCSI_TASK_TX;
 	remote_engine_tx_push(&proto->e, &t->tx);
 }
@@ -582,6 +612,19 @@ int iscsi_cmd_pdu(struct iscsi_proto *proto, const uint8_t *data,
 
 /* ---- Data-Out ---- */
 
+/* A bad Data-Out ends its task (§7.1.2 at level 0): ABORTED COMMAND
+ * with asc, the rest of its data discarded, the status sent now. */
+static void iscsi_task_abort_data(struct iscsi_task *t, uint16_t asc)
+{
+	iscsi_task_fail(t, SCSI_SK_ABORTED_COMMAND, asc);
+	t->discard = true;
+	t->got = t->edtl;
+	for (unsigned int i = 0; i < ISCSI_OUR_MAX_R2T; i++)
+		t->r2t[i].active = false;
+	t->r2t_active = 0;
+	iscsi_task_respond(t);
+}
+
 int iscsi_data_out_hdr(struct iscsi_proto *proto, uint8_t **dst)
 {
 	const uint8_t *bhs = proto->bhs;
@@ -622,14 +665,7 @@ int iscsi_data_out_hdr(struct iscsi_proto *proto, uint8_t **dst)
 			 "%u, length %u)",
 			 iscsi_peer(proto), itt, datasn, off, len);
 		*dst = len ? iscsi_scratch(proto) : NULL;
-		iscsi_task_fail(t, SCSI_SK_ABORTED_COMMAND,
-				SCSI_ASC_DATA_PHASE_ERROR);
-		t->discard = true;
-		t->got = t->edtl;
-		for (unsigned int i = 0; i < ISCSI_OUR_MAX_R2T; i++)
-			t->r2t[i].active = false;
-		t->r2t_active = 0;
-		iscsi_task_respond(t);
+		iscsi_task_abort_data(t, SCSI_ASC_DATA_PHASE_ERROR);
 		return len && !*dst ? iscsi_proto_fail(proto, -ENOMEM,
 						       "out of memory")
 				    : 0;
@@ -654,14 +690,7 @@ int iscsi_data_out_pdu(struct iscsi_proto *proto, const uint8_t *data,
 	if (proto->rx_drop || !t)
 		return 0;
 	if (!digest_ok) {
-		iscsi_task_fail(t, SCSI_SK_ABORTED_COMMAND,
-				SCSI_ASC_PROTOCOL_CRC_ERROR);
-		t->discard = true;
-		t->got = t->edtl;
-		for (unsigned int i = 0; i < ISCSI_OUR_MAX_R2T; i++)
-			t->r2t[i].active = false;
-		t->r2t_active = 0;
-		iscsi_task_respond(t);
+		iscsi_task_abort_data(t, SCSI_ASC_PROTOCOL_CRC_ERROR);
 		return iscsi_reject(proto, ISCSI_REJECT_DATA_DIGEST,
 				    proto->bhs);
 	}
