@@ -244,26 +244,25 @@ static void nbd_cmd_submit(struct nbd_proto *proto, struct nbd_slot *slot,
 	proto->export->desc->ops->submit(proto->session, msg);
 }
 
-/* Everything proto.md asks the server to check before doing the work.
- * Returns 0 or the NBD error to reply with. */
-static uint32_t nbd_cmd_validate(const struct nbd_proto *proto,
-				 const struct nbd_request *req)
+/* proto.md: the command must be known and its flags allowed for it and
+ * negotiated.  *writes: it writes.  Returns 0 or NBD_EINVAL. */
+static uint32_t nbd_cmd_check_flags(const struct nbd_export_view *v,
+				    const struct nbd_request *req, bool *writes)
 {
-	const struct nbd_export_view *v = &proto->view;
 	uint16_t allowed = 0;
-	bool writes = false;
 
+	*writes = false;
 	switch (req->type) {
 	case NBD_CMD_READ:
 		allowed = NBD_CMD_FLAG_DF;
 		break;
 	case NBD_CMD_WRITE:
 	case NBD_CMD_TRIM:
-		writes = true;
+		*writes = true;
 		break;
 	case NBD_CMD_WRITE_ZEROES:
 		allowed = NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_FAST_ZERO;
-		writes = true;
+		*writes = true;
 		break;
 	case NBD_CMD_FLUSH:
 	case NBD_CMD_CACHE:
@@ -284,12 +283,16 @@ static uint32_t nbd_cmd_validate(const struct nbd_proto *proto,
 		allowed &= (uint16_t)~NBD_CMD_FLAG_DF;
 	if (!(v->tx_flags & NBD_FLAG_SEND_FAST_ZERO))
 		allowed &= (uint16_t)~NBD_CMD_FLAG_FAST_ZERO;
-	if (req->flags & ~allowed)
-		return NBD_EINVAL;
-	/* proto.md: SHOULD return NBD_EPERM for a write, trim or write
-	 * zeroes on a read-only export. */
-	if (writes && (v->tx_flags & NBD_FLAG_READ_ONLY))
-		return NBD_EPERM;
+	return req->flags & ~allowed ? NBD_EINVAL : 0;
+}
+
+/* What each command asks of its own: negotiated, and its offset and
+ * length within what it may carry.  Returns 0 or NBD_EINVAL. */
+static uint32_t nbd_cmd_check_type(const struct nbd_proto *proto,
+				   const struct nbd_request *req)
+{
+	const struct nbd_export_view *v = &proto->view;
+
 	switch (req->type) {
 	case NBD_CMD_FLUSH:
 		/* proto.md: offset and length MUST be zero. */
@@ -317,6 +320,13 @@ static uint32_t nbd_cmd_validate(const struct nbd_proto *proto,
 			return NBD_EINVAL;
 		break;
 	}
+	return 0;
+}
+
+/* The range: within the export and aligned.  Returns 0 or the error. */
+static uint32_t nbd_cmd_check_range(const struct nbd_export_view *v,
+				    const struct nbd_request *req)
+{
 	/* proto.md: NBD_ENOSPC for writes (and write zeroes) beyond the
 	 * end, NBD_EINVAL for reads, trims and block status. */
 	if (req->offset > v->size_bytes ||
@@ -331,6 +341,27 @@ static uint32_t nbd_cmd_validate(const struct nbd_proto *proto,
 	    ((req->offset | req->length) & (v->block_min - 1)))
 		return NBD_EINVAL;
 	return 0;
+}
+
+/* Everything proto.md asks the server to check before doing the work,
+ * in the order that decides which error a request gets.  Returns 0 or
+ * the NBD error to reply with. */
+static uint32_t nbd_cmd_validate(const struct nbd_proto *proto,
+				 const struct nbd_request *req)
+{
+	bool writes;
+	uint32_t err = nbd_cmd_check_flags(&proto->view, req, &writes);
+
+	if (err)
+		return err;
+	/* proto.md: SHOULD return NBD_EPERM for a write, trim or write
+	 * zeroes on a read-only export. */
+	if (writes && (proto->view.tx_flags & NBD_FLAG_READ_ONLY))
+		return NBD_EPERM;
+	err = nbd_cmd_check_type(proto, req);
+	if (err)
+		return err;
+	return nbd_cmd_check_range(&proto->view, req);
 }
 
 /* A read of an all-zero range (on a device that knows its holes cheaply)
