@@ -104,15 +104,69 @@ static int iscsi_text_next(struct iscsi_proto *proto, const uint8_t *bhs)
 	return ret;
 }
 
-int iscsi_text_pdu(struct iscsi_proto *proto, const uint8_t *bhs,
-		   const uint8_t *data, uint32_t dlen)
+/* §11.10.2: acknowledge a request with C set with an empty response
+ * that invites the rest. */
+static int iscsi_text_ack(struct iscsi_proto *proto, const uint8_t *bhs)
+{
+	uint8_t rsp[ISCSI_BHS_BYTES] = { 0 };
+
+	rsp[0] = ISCSI_OP_TEXT_RSP;
+	memcpy(rsp + 8, bhs + 8, 8);
+	base_be32_put(rsp + 16, base_be32_get(bhs + 16)); /* ITT */
+	proto->text_ttt = (proto->text_ttt + 1) & 0x7fffffffu;
+	base_be32_put(rsp + 20, proto->text_ttt);
+	iscsi_stamp(proto, rsp, true);
+	return iscsi_tx_pdu(proto, rsp, NULL, 0, false);
+}
+
+/* The whole request is in: answer its keys, and send the first piece of
+ * the answer. */
+static int iscsi_text_answer(struct iscsi_proto *proto, const uint8_t *bhs)
 {
 	struct iscsi_kv kv[ISCSI_TEXT_KEYS_MAX];
 	struct iscsi_strbuf out = { 0 };
+	int n;
+
+	n = iscsi_text_parse(proto->text_in ? proto->text_in : (char *)"",
+			     proto->text_in_len, kv, ISCSI_TEXT_KEYS_MAX);
+	if (n < 0) {
+		iscsi_text_free(proto);
+		return iscsi_reject(proto, ISCSI_REJECT_PROTOCOL, bhs);
+	}
+	for (int i = 0; i < n; i++) {
+		if (strlen(kv[i].val) > ISCSI_VAL_MAX)
+			iscsi_sb_add(&out, kv[i].key, "Reject");
+		else if (strcmp(kv[i].key, "SendTargets") == 0)
+			iscsi_send_targets(proto, kv[i].val, &out);
+		else if (!iscsi_param_key(proto, kv[i].key, kv[i].val, &out,
+					  false))
+			iscsi_sb_add(&out, kv[i].key, "NotUnderstood");
+	}
+	free(proto->text_in);
+	proto->text_in = NULL;
+	proto->text_in_len = 0;
+	if (out.oom) {
+		iscsi_sb_free(&out);
+		return iscsi_reject(proto, ISCSI_REJECT_NO_RESOURCES, bhs);
+	}
+	proto->text_out = out.p;
+	proto->text_out_len = out.len;
+	proto->text_out_off = 0;
+	if (!proto->text_out) {
+		/* Nothing to say: an empty final response. */
+		proto->text_out = malloc(1);
+		if (!proto->text_out)
+			return iscsi_proto_fail(proto, -ENOMEM,
+						"out of memory");
+	}
+	return iscsi_text_next(proto, bhs);
+}
+
+int iscsi_text_pdu(struct iscsi_proto *proto, const uint8_t *bhs,
+		   const uint8_t *data, uint32_t dlen)
+{
 	uint32_t itt = base_be32_get(bhs + 16), ttt = base_be32_get(bhs + 20);
 	bool cont = bhs[1] & ISCSI_FLAG_TEXT_C;
-	uint8_t rsp[ISCSI_BHS_BYTES] = { 0 };
-	int n, ret;
 
 	if (cont && (bhs[1] & ISCSI_FLAG_F))
 		return iscsi_reject(proto, ISCSI_REJECT_PROTOCOL, bhs);
@@ -139,53 +193,7 @@ int iscsi_text_pdu(struct iscsi_proto *proto, const uint8_t *bhs,
 		iscsi_text_free(proto);
 		return iscsi_reject(proto, ISCSI_REJECT_NO_RESOURCES, bhs);
 	}
-	if (cont) {
-		/* §11.10.2: acknowledge with an empty response that
-		 * invites the rest. */
-		rsp[0] = ISCSI_OP_TEXT_RSP;
-		memcpy(rsp + 8, bhs + 8, 8);
-		base_be32_put(rsp + 16, itt);
-		proto->text_ttt = (proto->text_ttt + 1) & 0x7fffffffu;
-		base_be32_put(rsp + 20, proto->text_ttt);
-		iscsi_stamp(proto, rsp, true);
-		return iscsi_tx_pdu(proto, rsp, NULL, 0, false);
-	}
-	n = iscsi_text_parse(proto->text_in ? proto->text_in : (char *)"",
-			     proto->text_in_len, kv, ISCSI_TEXT_KEYS_MAX);
-	if (n < 0) {
-		iscsi_text_free(proto);
-		return iscsi_reject(proto, ISCSI_REJECT_PROTOCOL, bhs);
-	}
-	for (int i = 0; i < n; i++) {
-		if (strlen(kv[i].val) > ISCSI_VAL_MAX) {
-			iscsi_sb_add(&out, kv[i].key, "Reject");
-			continue;
-		}
-		if (strcmp(kv[i].key, "SendTargets") == 0) {
-			iscsi_send_targets(proto, kv[i].val, &out);
-			continue;
-		}
-		if (iscsi_param_key(proto, kv[i].key, kv[i].val, &out, false))
-			continue;
-		iscsi_sb_add(&out, kv[i].key, "NotUnderstood");
-	}
-	free(proto->text_in);
-	proto->text_in = NULL;
-	proto->text_in_len = 0;
-	if (out.oom) {
-		iscsi_sb_free(&out);
-		return iscsi_reject(proto, ISCSI_REJECT_NO_RESOURCES, bhs);
-	}
-	proto->text_out = out.p;
-	proto->text_out_len = out.len;
-	proto->text_out_off = 0;
-	if (!proto->text_out) {
-		/* Nothing to say: an empty final response. */
-		proto->text_out = malloc(1);
-		if (!proto->text_out)
-			return iscsi_proto_fail(proto, -ENOMEM,
-						"out of memory");
-	}
-	ret = iscsi_text_next(proto, bhs);
-	return ret;
+	if (cont)
+		return iscsi_text_ack(proto, bhs);
+	return iscsi_text_answer(proto, bhs);
 }

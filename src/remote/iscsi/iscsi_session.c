@@ -236,65 +236,70 @@ void iscsi_tasks_free(struct iscsi_proto *proto)
 
 static atomic_uint iscsi_next_tsih = 1;
 
-int iscsi_session_start(struct iscsi_proto *proto)
+/* A configured target's LUN map, from the exports its LUNs name; a LUN
+ * whose export is gone is left out.  Returns how many, or -ENOMEM. */
+static int iscsi_session_map_luns(struct iscsi_proto *proto)
 {
 	struct iscsi_target_view *v = &proto->target;
 	const struct iscsi_target_cfg *tc = v->cfg;
+	int n = 0;
+
+	proto->lun_maps = calloc(tc->n_luns + 1, sizeof(*proto->lun_maps));
+	if (!proto->lun_maps)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < tc->n_luns; i++) {
+		const struct iscsi_lun_cfg *l = &tc->luns[i];
+		const struct conn_export *e =
+			iscsi_export_find(proto, l->export);
+
+		/* Not offered over iSCSI or not to this address: not mapped,
+		 * as if absent. */
+		if (!e) {
+			log_warn("%s: target %s: no export \"%s\" for LUN %llu "
+				 "(absent, or not allowed over iSCSI from this "
+				 "address)",
+				 iscsi_peer(proto), v->name, l->export,
+				 (unsigned long long)l->lun);
+			continue;
+		}
+		proto->lun_maps[n].lun = l->lun;
+		proto->lun_maps[n].export = e;
+		proto->lun_maps[n].read_only = l->read_only;
+		proto->lun_maps[n].block_size = l->block_size;
+		n++;
+	}
+	v->info.luns = proto->lun_maps;
+	return n;
+}
+
+/* An export's own target: LUN 0 only. */
+static int iscsi_session_map_export(struct iscsi_proto *proto)
+{
+	struct iscsi_target_view *v = &proto->target;
+	char name[ISCSI_NAME_MAX + 1];
+
+	/* The export login found may have been removed since (login spans
+	 * several PDUs and holds no export): find it again, now, in the
+	 * callback that stores it. */
+	memcpy(name, v->name, sizeof(name));
+	if (!iscsi_target_lookup(proto, name, v)) {
+		log_info("%s: target %s was removed during login",
+			 iscsi_peer(proto), name);
+		return -ENOENT;
+	}
+	v->info.luns = &v->lun0;
+	return 1;
+}
+
+/* The I_T nexus for the target's LUNs (SAM-5: the initiator port is
+ * "NAME,i,0xISID"). */
+static int iscsi_session_nexus_open(struct iscsi_proto *proto)
+{
+	struct iscsi_target_view *v = &proto->target;
 	struct scsi_nexus_args args = { 0 };
 	char port[ISCSI_NAME_MAX + 32];
-	unsigned int n = 0;
 	int ret;
 
-	do {
-		proto->tsih = (uint16_t)atomic_fetch_add(&iscsi_next_tsih, 1);
-	} while (proto->tsih == 0);
-	if (proto->discovery)
-		return 0;
-	if (tc) {
-		proto->lun_maps =
-			calloc(tc->n_luns + 1, sizeof(*proto->lun_maps));
-		if (!proto->lun_maps)
-			return -ENOMEM;
-		for (unsigned int i = 0; i < tc->n_luns; i++) {
-			const struct iscsi_lun_cfg *l = &tc->luns[i];
-			const struct conn_export *e =
-				iscsi_export_find(proto, l->export);
-
-			/* Not offered over iSCSI or not to this address:
-			 * not mapped, as if absent. */
-			if (!e) {
-				log_warn("%s: target %s: no export \"%s\" for "
-					 "LUN %llu (absent, or not allowed "
-					 "over iSCSI from this address)",
-					 iscsi_peer(proto), v->name, l->export,
-					 (unsigned long long)l->lun);
-				continue;
-			}
-			proto->lun_maps[n].lun = l->lun;
-			proto->lun_maps[n].export = e;
-			proto->lun_maps[n].read_only = l->read_only;
-			proto->lun_maps[n].block_size = l->block_size;
-			n++;
-		}
-		v->info.luns = proto->lun_maps;
-	} else {
-		char name[ISCSI_NAME_MAX + 1];
-
-		/* The export login found may have been removed since (login
-		 * spans several PDUs and holds no export): find it again,
-		 * now, in the callback that stores it. */
-		memcpy(name, v->name, sizeof(name));
-		if (!iscsi_target_lookup(proto, name, v)) {
-			log_info("%s: target %s was removed during login",
-				 iscsi_peer(proto), name);
-			return -ENOENT;
-		}
-		v->info.luns = &v->lun0;
-		n = 1;
-	}
-	v->info.name = v->name;
-	v->info.tpg = proto->cfg.tpg;
-	v->info.n_luns = n;
 	snprintf(port, sizeof(port), "%s,i,0x%02x%02x%02x%02x%02x%02x",
 		 proto->initiator, proto->isid[0], proto->isid[1],
 		 proto->isid[2], proto->isid[3], proto->isid[4],
@@ -305,18 +310,39 @@ int iscsi_session_start(struct iscsi_proto *proto)
 	args.loop = proto->cfg.loop;
 	args.max_xfer_bytes = proto->cfg.limits.max_request_bytes;
 	ret = proto->scsi->nexus_open(&args, &proto->nexus);
-	if (ret < 0) {
+	if (ret < 0)
 		log_error("%s: target %s: cannot open its LUNs: %s",
 			  iscsi_peer(proto), v->name, strerror(-ret));
+	return ret;
+}
+
+int iscsi_session_start(struct iscsi_proto *proto)
+{
+	struct iscsi_target_view *v = &proto->target;
+	int n, ret;
+
+	do {
+		proto->tsih = (uint16_t)atomic_fetch_add(&iscsi_next_tsih, 1);
+	} while (proto->tsih == 0);
+	if (proto->discovery)
+		return 0;
+	n = v->cfg ? iscsi_session_map_luns(proto)
+		   : iscsi_session_map_export(proto);
+	if (n < 0)
+		return n;
+	v->info.name = v->name;
+	v->info.tpg = proto->cfg.tpg;
+	v->info.n_luns = (unsigned int)n;
+	ret = iscsi_session_nexus_open(proto);
+	if (ret < 0)
 		return ret;
-	}
 	/* The connection list shows one export per connection: the
 	 * lowest-numbered LUN's.  Removal checks them all
 	 * (iscsi_proto_uses). */
 	if (proto->cfg.stats) {
 		const struct scsi_lun_map *first = NULL;
 
-		for (unsigned int i = 0; i < n; i++)
+		for (int i = 0; i < n; i++)
 			if (!first || v->info.luns[i].lun < first->lun)
 				first = &v->info.luns[i];
 		proto->cfg.stats->export = first ? first->export : NULL;
