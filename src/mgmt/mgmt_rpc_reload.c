@@ -79,9 +79,9 @@ static void mgmt_reload_device_diff(const struct mgmt_export *have,
 	mgmt_reload_what_add(&w, have->size_bytes != want->size_bytes, "size");
 	mgmt_reload_what_add(&w, mgmt_reload_str_differ(have->iop, want->iop),
 			     "iop");
-	mgmt_reload_what_add(
-		&w, mgmt_reload_str_differ(have->device, want->device),
-		"device");
+	mgmt_reload_what_add(&w,
+			     mgmt_reload_str_differ(have->device, want->device),
+			     "device");
 	snprintf(buf, len, "%s", w.n ? w.s : "options");
 }
 
@@ -378,8 +378,9 @@ static int mgmt_reload_plan(struct mgmt_ctx *ctx, struct mgmt_config *next,
 		int ret;
 
 		ret = mgmt_reload_classify(
-			ctx, want, mgmt_config_export_find(ctx->cfg, want->name),
-			&item, &skip);
+			ctx, want,
+			mgmt_config_export_find(ctx->cfg, want->name), &item,
+			&skip);
 		if (ret < 0)
 			return ret;
 		if (skip)
@@ -443,8 +444,8 @@ static int mgmt_reload_publish(struct mgmt_ctx *ctx,
 	}
 	for (unsigned int i = 0; i < n_up; i++) {
 		/* Removals may have moved it in the array. */
-		up[i].have = mgmt_config_export_find(ctx->cfg,
-						     up[i].want->name);
+		up[i].have =
+			mgmt_config_export_find(ctx->cfg, up[i].want->name);
 		e = up[i].have ? mgmt_reload_update(ctx, &up[i]) : -ENOENT;
 		if (e < 0)
 			ret = e;
@@ -539,9 +540,9 @@ int mgmt_reload(struct mgmt_ctx *ctx, json_t **result, struct mgmt_error *err)
 		 ctx->config_path, json_array_size(r.added),
 		 json_array_size(r.removed), json_array_size(r.changed),
 		 json_array_size(r.updated));
-	*result = json_pack("{s:o, s:o, s:o, s:o, s:b}", "added", r.added,
-			    "removed", r.removed, "changed", r.changed,
-			    "updated", r.updated, "iscsi_updated",
-			    r.iscsi_updated);
+	*result =
+		json_pack("{s:o, s:o, s:o, s:o, s:b}", "added", r.added,
+			  "removed", r.removed, "changed", r.changed, "updated",
+			  r.updated, "iscsi_updated", r.iscsi_updated);
 	return 0;
 }

@@ -183,10 +183,9 @@ static int mgmt_reload_iscsi_keep_start(const struct mgmt_iscsi *have,
 	if (!mgmt_reload_str_differ(prefix, want->cfg.iqn_prefix))
 		return 0;
 	if (!have->file_json ||
-	    mgmt_reload_str_differ(
-		    json_string_value(
-			    json_object_get(have->file_json, "iqn_prefix")),
-		    want->cfg.iqn_prefix))
+	    mgmt_reload_str_differ(json_string_value(json_object_get(
+					   have->file_json, "iqn_prefix")),
+				   want->cfg.iqn_prefix))
 		log_warn("reload: iscsi.iqn_prefix takes effect at the next "
 			 "start");
 	free((char *)want->cfg.iqn_prefix);
