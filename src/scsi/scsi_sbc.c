@@ -76,6 +76,19 @@ static int sbc_no_task(struct scsi_lu *lu, struct scsi_cmd *cmd)
 	return 0;
 }
 
+/* Run step on blocks [lba, lba + n) in a task of its own. */
+static int sbc_range_start(struct scsi_lu *lu, struct scsi_cmd *cmd,
+			   uint64_t lba, uint64_t n, scsi_step_fn *step)
+{
+	struct scsi_task *t = scsi_task_get(lu, cmd);
+
+	if (!t)
+		return sbc_no_task(lu, cmd);
+	t->lba = lba;
+	t->blocks = n;
+	return scsi_task_start(t, step);
+}
+
 /* Common checks for commands that write: returns false with sense set. */
 static bool sbc_may_write(struct scsi_lu *lu, struct scsi_cmd *cmd)
 {
@@ -109,7 +122,6 @@ static int sbc_read_step(struct scsi_task *t)
 int scsi_sbc_read(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		  struct scsi_cmd *cmd)
 {
-	struct scsi_task *t;
 	uint64_t lba;
 	uint32_t n, room;
 
@@ -134,12 +146,7 @@ int scsi_sbc_read(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		n = room;
 	if (!n)
 		return 0;
-	t = scsi_task_get(lu, cmd);
-	if (!t)
-		return sbc_no_task(lu, cmd);
-	t->lba = lba;
-	t->blocks = n;
-	return scsi_task_start(t, sbc_read_step);
+	return sbc_range_start(lu, cmd, lba, n, sbc_read_step);
 }
 
 /* WRITE(6/10/12/16), WRITE AND VERIFY(10/12/16). */
@@ -462,17 +469,13 @@ static int sbc_flush_step(struct scsi_task *t)
 int scsi_sbc_sync_cache(struct scsi_nexus *nexus, struct scsi_lu *lu,
 			struct scsi_cmd *cmd)
 {
-	struct scsi_task *t;
 	uint64_t lba, n;
 
 	if (!sbc_range_decode(lu, cmd, &lba, &n))
 		return 0;
 	/* Our flush covers the whole device; IMMED still waits for it so
 	 * that GOOD means durable. */
-	t = scsi_task_get(lu, cmd);
-	if (!t)
-		return sbc_no_task(lu, cmd);
-	return scsi_task_start(t, sbc_flush_step);
+	return sbc_range_start(lu, cmd, lba, n, sbc_flush_step);
 }
 
 static int sbc_prefetch_step(struct scsi_task *t)
@@ -490,7 +493,6 @@ static int sbc_prefetch_step(struct scsi_task *t)
 int scsi_sbc_prefetch(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		      struct scsi_cmd *cmd)
 {
-	struct scsi_task *t;
 	uint64_t lba, n;
 
 	if (!sbc_range_decode(lu, cmd, &lba, &n))
@@ -499,12 +501,7 @@ int scsi_sbc_prefetch(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		cmd->status = SCSI_STATUS_CONDITION_MET;
 		return 0;
 	}
-	t = scsi_task_get(lu, cmd);
-	if (!t)
-		return sbc_no_task(lu, cmd);
-	t->lba = lba;
-	t->blocks = n;
-	return scsi_task_start(t, sbc_prefetch_step);
+	return sbc_range_start(lu, cmd, lba, n, sbc_prefetch_step);
 }
 
 /* UNMAP (SBC-3 5.28). */
