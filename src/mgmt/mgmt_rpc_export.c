@@ -152,8 +152,9 @@ static int mgmt_export_add(struct mgmt_ctx *ctx, json_t *params,
 	return ret;
 }
 
-static int mgmt_export_remove(struct mgmt_ctx *ctx, json_t *params,
-			      json_t **result, struct mgmt_error *err)
+int mgmt_remove_named(struct mgmt_ctx *ctx, json_t *params, json_t **result,
+		      struct mgmt_error *err,
+		      int (*remove)(struct mgmt_ctx *ctx, const char *name))
 {
 	static const char *const keys[] = { "name", NULL };
 	const char *name;
@@ -162,10 +163,17 @@ static int mgmt_export_remove(struct mgmt_ctx *ctx, json_t *params,
 	if ((ret = mgmt_params_only(params, keys, err)) < 0 ||
 	    (ret = mgmt_param_str(params, "name", true, &name, err)) < 0)
 		return ret;
-	ret = mgmt_export_apply_remove(ctx, name);
+	ret = remove(ctx, name);
 	if (ret == 0)
 		*result = json_pack("{s:s}", "removed", name);
 	return ret;
+}
+
+static int mgmt_export_remove(struct mgmt_ctx *ctx, json_t *params,
+			      json_t **result, struct mgmt_error *err)
+{
+	return mgmt_remove_named(ctx, params, result, err,
+				 mgmt_export_apply_remove);
 }
 
 static int mgmt_export_set_read_only(struct mgmt_ctx *ctx, json_t *params,

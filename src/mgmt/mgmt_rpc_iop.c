@@ -12,6 +12,7 @@
 #include "base/base_log.h"
 #include "mgmt/mgmt_path.h"
 #include "mgmt/mgmt_rpc.h"
+#include "mgmt/mgmt_rpc_priv.h"
 
 static int mgmt_iop_list(struct mgmt_ctx *ctx, json_t *params, json_t **result,
 			 struct mgmt_error *err)
@@ -78,22 +79,22 @@ static int mgmt_iop_add(struct mgmt_ctx *ctx, json_t *params, json_t **result,
 	return ret;
 }
 
+/* Remove the IOP called name from the daemon and the running
+ * configuration. */
+static int mgmt_iop_apply_remove(struct mgmt_ctx *ctx, const char *name)
+{
+	int ret = connmgr_iop_remove(ctx->cm, name);
+
+	if (ret == 0)
+		mgmt_config_iop_drop(ctx->cfg, name);
+	return ret;
+}
+
 static int mgmt_iop_remove(struct mgmt_ctx *ctx, json_t *params,
 			   json_t **result, struct mgmt_error *err)
 {
-	static const char *const keys[] = { "name", NULL };
-	const char *name;
-	int ret;
-
-	if ((ret = mgmt_params_only(params, keys, err)) < 0 ||
-	    (ret = mgmt_param_str(params, "name", true, &name, err)) < 0)
-		return ret;
-	ret = connmgr_iop_remove(ctx->cm, name);
-	if (ret == 0) {
-		*result = json_pack("{s:s}", "removed", name);
-		mgmt_config_iop_drop(ctx->cfg, name);
-	}
-	return ret;
+	return mgmt_remove_named(ctx, params, result, err,
+				 mgmt_iop_apply_remove);
 }
 
 const struct mgmt_method mgmt_rpc_iop_methods[] = {

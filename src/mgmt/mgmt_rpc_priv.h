@@ -17,6 +17,11 @@ int mgmt_export_apply_remove(struct mgmt_ctx *ctx, const char *name);
  * Returns how many were, or -errno after logging. */
 int mgmt_export_apply_access(struct mgmt_ctx *ctx, struct mgmt_export *have,
 			     const struct mgmt_export *want);
+/* An *.remove method: params {name}; remove(ctx, name); the result
+ * {"removed": name}. */
+int mgmt_remove_named(struct mgmt_ctx *ctx, json_t *params, json_t **result,
+		      struct mgmt_error *err,
+		      int (*remove)(struct mgmt_ctx *ctx, const char *name));
 /* A device's durability path and health, added to o: "durability",
  * "state" ("ok" or "degraded"), "writeback_error", "writeback_errors". */
 void mgmt_dev_health_json(json_t *o, const struct local_dev_info *d);
