@@ -29,49 +29,10 @@
 #include <string.h>
 
 #include "base/base_log.h"
+#include "ddm/ddm_iov.h"
 #include "ddm/fault/ddm_fault.h"
 
 #define FAULT_BUCKETS_MIN 1024
-
-enum fault_copy {
-	FAULT_FROM_IOV,
-	FAULT_TO_IOV, /* buf NULL: zeroes */
-	FAULT_SKIP,
-};
-
-/* A position in a request's iovec array. */
-struct fault_cursor {
-	const struct iovec *iov;
-	int idx;
-	size_t off;
-};
-
-static void fault_cursor_move(struct fault_cursor *cur, unsigned char *buf,
-			      size_t n, enum fault_copy how)
-{
-	while (n) {
-		const struct iovec *v = &cur->iov[cur->idx];
-		size_t piece = v->iov_len - cur->off;
-		unsigned char *base = (unsigned char *)v->iov_base + cur->off;
-
-		if (piece > n)
-			piece = n;
-		if (how == FAULT_FROM_IOV)
-			memcpy(buf, base, piece);
-		else if (how == FAULT_TO_IOV && buf)
-			memcpy(base, buf, piece);
-		else if (how == FAULT_TO_IOV)
-			memset(base, 0, piece);
-		if (buf)
-			buf += piece;
-		n -= piece;
-		cur->off += piece;
-		if (cur->off == v->iov_len) {
-			cur->idx++;
-			cur->off = 0;
-		}
-	}
-}
 
 /* The map ---------------------------------------------------------------- */
 
@@ -193,7 +154,7 @@ static int fault_cache_write(struct fault_dev *fd, const struct ddm_req *req,
 			     uint64_t len)
 {
 	struct fault_cache *c = &fd->cache;
-	struct fault_cursor cur = { .iov = req->iov };
+	struct ddm_iov_cursor cur = { .iov = req->iov };
 	uint64_t bs = c->block_bytes, idx = req->offset / bs;
 
 	for (uint64_t n = len / bs; n; n--, idx++) {
@@ -201,7 +162,7 @@ static int fault_cache_write(struct fault_dev *fd, const struct ddm_req *req,
 
 		if (!b)
 			return -ENOMEM;
-		fault_cursor_move(&cur, b->data, bs, FAULT_FROM_IOV);
+		ddm_iov_cursor_move(&cur, b->data, bs, DDM_IOV_FROM);
 		fault_blk_dirty(c, b);
 	}
 	return 0;
@@ -227,7 +188,7 @@ static int fault_cache_zero(struct fault_dev *fd, const struct ddm_req *req)
 static void fault_cache_overlay(struct fault_cache *c,
 				const struct ddm_req *req)
 {
-	struct fault_cursor cur = { .iov = req->iov };
+	struct ddm_iov_cursor cur = { .iov = req->iov };
 	uint64_t bs = c->block_bytes, idx = req->offset / bs;
 
 	if (!c->n_blocks)
@@ -235,8 +196,8 @@ static void fault_cache_overlay(struct fault_cache *c,
 	for (uint64_t n = req->len / bs; n; n--, idx++) {
 		struct fault_blk *b = fault_blk_find(c, idx);
 
-		fault_cursor_move(&cur, b ? b->data : NULL, bs,
-				  b ? FAULT_TO_IOV : FAULT_SKIP);
+		ddm_iov_cursor_move(&cur, b ? b->data : NULL, bs,
+				    b ? DDM_IOV_TO : DDM_IOV_SKIP);
 	}
 }
 

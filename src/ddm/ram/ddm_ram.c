@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "base/base_log.h"
+#include "ddm/ddm_iov.h"
 #include "iopd/ddm.h"
 
 #define RAM_CHUNK_SHIFT 16
@@ -69,13 +70,6 @@ struct ddm_ram_dev {
 	uint64_t n_chunks_used; /* atomic; for the close-time log line */
 	unsigned int n_stripes_ready;
 	union ddm_ram_stripe stripes[RAM_STRIPES];
-};
-
-/* A position in a request's iovec array. */
-struct ddm_ram_cursor {
-	const struct iovec *iov;
-	int idx;
-	size_t off;
 };
 
 static pthread_rwlock_t *ddm_ram_stripe_lock(struct ddm_ram_dev *rd,
@@ -131,41 +125,13 @@ static unsigned char *ddm_ram_chunk_install(struct ddm_ram_dev *rd,
 	return fresh;
 }
 
-/* Copy n bytes between buf and the cursor; buf NULL on a read means zeroes. */
-static void ddm_ram_cursor_copy(struct ddm_ram_cursor *cur, unsigned char *buf,
-				size_t n, bool to_iov)
-{
-	while (n) {
-		const struct iovec *v = &cur->iov[cur->idx];
-		size_t piece = v->iov_len - cur->off;
-		unsigned char *base = (unsigned char *)v->iov_base + cur->off;
-
-		if (piece > n)
-			piece = n;
-		if (!to_iov)
-			memcpy(buf, base, piece);
-		else if (buf)
-			memcpy(base, buf, piece);
-		else
-			memset(base, 0, piece);
-		if (buf)
-			buf += piece;
-		n -= piece;
-		cur->off += piece;
-		if (cur->off == v->iov_len) {
-			cur->idx++;
-			cur->off = 0;
-		}
-	}
-}
-
 /* Write n bytes from cur at off in one chunk; the stripe is held shared. */
 static int ddm_ram_write_chunk(struct ddm_ram_dev *rd, uint64_t idx, size_t off,
-			       size_t n, struct ddm_ram_cursor *cur)
+			       size_t n, struct ddm_iov_cursor *cur)
 {
 	unsigned char **slot = ddm_ram_slot(rd, idx, true);
 	unsigned char *chunk, *fresh;
-	struct ddm_ram_cursor start = *cur;
+	struct ddm_iov_cursor start = *cur;
 
 	if (!slot)
 		return -ENOMEM;
@@ -175,20 +141,20 @@ static int ddm_ram_write_chunk(struct ddm_ram_dev *rd, uint64_t idx, size_t off,
 					     : calloc(1, RAM_CHUNK_BYTES);
 		if (!fresh)
 			return -ENOMEM;
-		ddm_ram_cursor_copy(cur, fresh + off, n, false);
+		ddm_iov_cursor_move(cur, fresh + off, n, DDM_IOV_FROM);
 		chunk = ddm_ram_chunk_install(rd, slot, fresh);
 		if (chunk == fresh)
 			return 0;
 		/* Lost the race: write into the winner instead. */
 		*cur = start;
 	}
-	ddm_ram_cursor_copy(cur, chunk + off, n, false);
+	ddm_iov_cursor_move(cur, chunk + off, n, DDM_IOV_FROM);
 	return 0;
 }
 
 static int ddm_ram_rw(struct ddm_ram_dev *rd, const struct ddm_req *req)
 {
-	struct ddm_ram_cursor cur = { .iov = req->iov };
+	struct ddm_iov_cursor cur = { .iov = req->iov };
 	uint64_t pos = req->offset, end = req->offset + req->len;
 
 	while (pos < end) {
@@ -209,8 +175,9 @@ static int ddm_ram_rw(struct ddm_ram_dev *rd, const struct ddm_req *req)
 			slot = ddm_ram_slot(rd, idx, false);
 			if (slot)
 				chunk = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-			ddm_ram_cursor_copy(&cur, chunk ? chunk + off : NULL, n,
-					    true);
+			/* No chunk: never written, zeroes. */
+			ddm_iov_cursor_move(&cur, chunk ? chunk + off : NULL, n,
+					    DDM_IOV_TO);
 		}
 		pthread_rwlock_unlock(lock);
 		if (ret < 0)
