@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The numbers of SCSI, named once: operation codes and service actions
- * (SPC-4, SBC-3), sense keys and additional sense codes (SPC-4 4.5.6,
- * table 48 and annex D), sense data response codes.  The command set and
- * the transports that report errors of their own (iSCSI) use these names,
- * never the bare numbers.
+ * (SPC-4, SBC-3), vital product data and mode page codes, sense keys and
+ * additional sense codes (SPC-4 4.5.6, table 48 and annex D), sense data
+ * response codes.  The command set and the transports that report errors
+ * of their own (iSCSI) use these names, never the bare numbers.
  */
 #ifndef IOPD_SCSI_CODES_H
 #define IOPD_SCSI_CODES_H
@@ -54,6 +54,22 @@
 #define SCSI_SA_READ_CAPACITY_16	 0x10 /* SERVICE ACTION IN(16) */
 #define SCSI_SA_GET_LBA_STATUS		 0x12 /* SERVICE ACTION IN(16) */
 #define SCSI_SA_REPORT_SUPPORTED_OPCODES 0x0c /* MAINTENANCE IN */
+
+/* Vital product data pages (INQUIRY with EVPD; SPC-4 7.8, SBC-3 6.6). */
+#define SCSI_VPD_SUPPORTED_PAGES       0x00
+#define SCSI_VPD_UNIT_SERIAL	       0x80
+#define SCSI_VPD_DEVICE_ID	       0x83
+#define SCSI_VPD_BLOCK_LIMITS	       0xb0
+#define SCSI_VPD_BLOCK_CHARACTERISTICS 0xb1
+#define SCSI_VPD_LB_PROVISIONING       0xb2
+
+/* Mode pages (SPC-4 7.5, SBC-3 6.4): the page code is the low six bits
+ * of a page's first byte and of MODE SENSE's CDB byte 2. */
+#define SCSI_MODE_PAGE_CODE	   0x3f /* mask */
+#define SCSI_MODE_PAGE_CACHING	   0x08
+#define SCSI_MODE_PAGE_CONTROL	   0x0a
+#define SCSI_MODE_PAGE_INFO_EXCEPT 0x1c /* informational exceptions */
+#define SCSI_MODE_PAGE_ALL	   0x3f /* MODE SENSE: every page */
 
 /* Sense keys (SPC-4 table 48). */
 #define SCSI_SK_NO_SENSE	0x0

@@ -197,7 +197,14 @@ static uint32_t scsi_vpd_block_limits(const struct scsi_lu *lu, uint8_t *p)
 static int scsi_inquiry_vpd(struct scsi_nexus *nexus, struct scsi_lu *lu,
 			    struct scsi_cmd *cmd, uint8_t *p)
 {
-	static const uint8_t pages[] = { 0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2 };
+	static const uint8_t pages[] = {
+		SCSI_VPD_SUPPORTED_PAGES,
+		SCSI_VPD_UNIT_SERIAL,
+		SCSI_VPD_DEVICE_ID,
+		SCSI_VPD_BLOCK_LIMITS,
+		SCSI_VPD_BLOCK_CHARACTERISTICS,
+		SCSI_VPD_LB_PROVISIONING,
+	};
 	uint8_t page = cmd->cdb[2];
 	uint32_t n;
 
@@ -205,27 +212,27 @@ static int scsi_inquiry_vpd(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	p[1] = page;
 	p[2] = 0;
 	switch (page) {
-	case 0x00:
+	case SCSI_VPD_SUPPORTED_PAGES:
 		memcpy(p + 4, pages, sizeof(pages));
 		n = 4 + sizeof(pages);
 		break;
-	case 0x80:
+	case SCSI_VPD_UNIT_SERIAL:
 		scsi_lu_serial(lu, (char *)p + 4);
 		n = 4 + 16;
 		break;
-	case 0x83:
+	case SCSI_VPD_DEVICE_ID:
 		n = scsi_vpd_devid(nexus, lu, p);
 		break;
-	case 0xb0:
+	case SCSI_VPD_BLOCK_LIMITS:
 		n = scsi_vpd_block_limits(lu, p);
 		break;
-	case 0xb1:
+	case SCSI_VPD_BLOCK_CHARACTERISTICS:
 		/* SBC-3 6.6.2: non-rotating medium, form factor not given */
 		memset(p + 4, 0, 0x3c);
 		base_be16_put(p + 4, 1);
 		n = 4 + 0x3c;
 		break;
-	case 0xb2:
+	case SCSI_VPD_LB_PROVISIONING:
 		/* SBC-3 6.6.4: UNMAP, WRITE SAME(16/10) with UNMAP; an
 		 * unmapped block reads back as zeroes (LBPRZ). */
 		memset(p + 4, 0, 4);
@@ -246,7 +253,8 @@ static int scsi_inquiry_vpd(struct scsi_nexus *nexus, struct scsi_lu *lu,
 int scsi_spc_inquiry(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		     struct scsi_cmd *cmd)
 {
-	uint8_t p[1024]; /* VPD 0x83 with two 223-byte names fits */
+	uint8_t p[1024]; /* the Device Identification page with two 223-byte
+			    names fits */
 	uint32_t alloc = base_be16_get(cmd->cdb + 3);
 	int n;
 
@@ -336,9 +344,9 @@ static uint32_t scsi_mode_page(const struct scsi_lu *lu, uint8_t page, int pc,
 			       uint8_t *p)
 {
 	switch (page) {
-	case 0x08: /* SBC-3 6.4.5: caching */
+	case SCSI_MODE_PAGE_CACHING: /* SBC-3 6.4.5 */
 		memset(p, 0, 20);
-		p[0] = 0x08;
+		p[0] = SCSI_MODE_PAGE_CACHING;
 		p[1] = 0x12;
 		if (pc == 1)
 			p[2] = 0x04;
@@ -346,9 +354,9 @@ static uint32_t scsi_mode_page(const struct scsi_lu *lu, uint8_t page, int pc,
 				 : lu->wce)
 			p[2] = 0x04; /* WCE */
 		return 20;
-	case 0x0a: /* SPC-4 7.5.8: control */
+	case SCSI_MODE_PAGE_CONTROL: /* SPC-4 7.5.8 */
 		memset(p, 0, 12);
-		p[0] = 0x0a;
+		p[0] = SCSI_MODE_PAGE_CONTROL;
 		p[1] = 0x0a;
 		if (pc == 1) {
 			p[2] = 0x04; /* D_SENSE may change */
@@ -359,9 +367,9 @@ static uint32_t scsi_mode_page(const struct scsi_lu *lu, uint8_t page, int pc,
 		p[3] = 0x10; /* unrestricted reordering */
 		base_be16_put(p + 8, 0xffff);
 		return 12;
-	case 0x1c: /* SPC-4 7.5.13: informational exceptions control */
+	case SCSI_MODE_PAGE_INFO_EXCEPT: /* SPC-4 7.5.13 */
 		memset(p, 0, 12);
-		p[0] = 0x1c;
+		p[0] = SCSI_MODE_PAGE_INFO_EXCEPT;
 		p[1] = 0x0a;
 		if (pc != 1)
 			p[2] = 0x08; /* DEXCPT: none to report */
@@ -370,7 +378,11 @@ static uint32_t scsi_mode_page(const struct scsi_lu *lu, uint8_t page, int pc,
 	return 0;
 }
 
-static const uint8_t scsi_mode_pages[] = { 0x08, 0x0a, 0x1c };
+static const uint8_t scsi_mode_pages[] = {
+	SCSI_MODE_PAGE_CACHING,
+	SCSI_MODE_PAGE_CONTROL,
+	SCSI_MODE_PAGE_INFO_EXCEPT,
+};
 
 int scsi_spc_mode_sense(struct scsi_nexus *nexus, struct scsi_lu *lu,
 			struct scsi_cmd *cmd)
@@ -379,7 +391,7 @@ int scsi_spc_mode_sense(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	bool ten = cdb[0] == SCSI_OP_MODE_SENSE_10;
 	bool dbd = cdb[1] & 0x08, llbaa = ten && (cdb[1] & 0x10);
 	int pc = cdb[2] >> 6;
-	uint8_t page = cdb[2] & 0x3f, sub = cdb[3];
+	uint8_t page = cdb[2] & SCSI_MODE_PAGE_CODE, sub = cdb[3];
 	uint32_t alloc = ten ? base_be16_get(cdb + 7) : cdb[4];
 	uint32_t hdr = ten ? 8 : 4, n, bdl = 0;
 	uint8_t p[256];
@@ -410,7 +422,7 @@ int scsi_spc_mode_sense(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		}
 		n += bdl;
 	}
-	if (page == 0x3f) {
+	if (page == SCSI_MODE_PAGE_ALL) {
 		for (unsigned int i = 0; i < sizeof(scsi_mode_pages); i++)
 			n += scsi_mode_page(lu, scsi_mode_pages[i], pc, p + n);
 	} else {
@@ -443,19 +455,20 @@ static uint16_t scsi_mode_page_set(struct scsi_lu *lu, const uint8_t *pg,
 				   uint32_t len, bool apply)
 {
 	uint8_t cur[32], chg[32];
-	uint32_t n = scsi_mode_page(lu, pg[0] & 0x3f, 0, cur);
+	uint8_t code = pg[0] & SCSI_MODE_PAGE_CODE;
+	uint32_t n = scsi_mode_page(lu, code, 0, cur);
 
 	if ((pg[0] & 0x40) || !n || n != len)
 		return SCSI_ASC_INVALID_FIELD_PARAM;
-	scsi_mode_page(lu, pg[0] & 0x3f, 1, chg);
+	scsi_mode_page(lu, code, 1, chg);
 	for (uint32_t i = 2; i < n; i++)
 		if ((pg[i] ^ cur[i]) & ~chg[i])
 			return SCSI_ASC_INVALID_FIELD_PARAM;
 	if (!apply)
 		return 0;
-	if ((pg[0] & 0x3f) == 0x08)
+	if (code == SCSI_MODE_PAGE_CACHING)
 		lu->wce = pg[2] & 0x04;
-	else if ((pg[0] & 0x3f) == 0x0a)
+	else if (code == SCSI_MODE_PAGE_CONTROL)
 		lu->d_sense = pg[2] & 0x04;
 	return 0;
 }
