@@ -111,6 +111,26 @@ static int remote_listen_split(const char *addr, int default_port, char *host,
 	return 0;
 }
 
+static void remote_listen_port_set(struct addrinfo *ai, int port)
+{
+	if (ai->ai_family == AF_INET)
+		((struct sockaddr_in *)ai->ai_addr)->sin_port = htons(port);
+	else if (ai->ai_family == AF_INET6)
+		((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons(port);
+}
+
+/* The port a bound socket got. */
+static int remote_listen_port_of(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	return ntohs(ss.ss_family == AF_INET
+			     ? ((struct sockaddr_in *)&ss)->sin_port
+			     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
 static int remote_listen_tcp(const char *addr, int default_port, int *fds,
 			     int max_fds)
 {
@@ -148,14 +168,8 @@ static int remote_listen_tcp(const char *addr, int default_port, int *fds,
 				   sizeof(one));
 		/* Port 0: every address of one host name gets the same
 		 * port, the one the kernel picked for the first. */
-		if (bound_port) {
-			if (ai->ai_family == AF_INET)
-				((struct sockaddr_in *)ai->ai_addr)->sin_port =
-					htons(bound_port);
-			else if (ai->ai_family == AF_INET6)
-				((struct sockaddr_in6 *)ai->ai_addr)
-					->sin6_port = htons(bound_port);
-		}
+		if (bound_port)
+			remote_listen_port_set(ai, bound_port);
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
 		    listen(fd, REMOTE_LISTEN_BACKLOG) < 0) {
 			ret = -errno;
@@ -166,17 +180,8 @@ static int remote_listen_tcp(const char *addr, int default_port, int *fds,
 			log_error("listen %s: %s", addr, strerror(-ret));
 			goto err_close;
 		}
-		if (!bound_port) {
-			struct sockaddr_storage ss;
-			socklen_t sl = sizeof(ss);
-
-			getsockname(fd, (struct sockaddr *)&ss, &sl);
-			bound_port = ntohs(
-				ss.ss_family == AF_INET
-					? ((struct sockaddr_in *)&ss)->sin_port
-					: ((struct sockaddr_in6 *)&ss)
-						  ->sin6_port);
-		}
+		if (!bound_port)
+			bound_port = remote_listen_port_of(fd);
 		fds[n++] = fd;
 	}
 	freeaddrinfo(res);
