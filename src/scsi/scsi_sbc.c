@@ -119,31 +119,52 @@ static int sbc_read_step(struct scsi_task *t)
 	return SCSI_STEP_DONE;
 }
 
+/* READ and WRITE: decode the CDB and check it.  Returns false with
+ * sense set. */
+static bool sbc_rw_check(struct scsi_lu *lu, struct scsi_cmd *cmd,
+			 uint64_t *lba, uint32_t *n)
+{
+	const uint8_t *cdb = cmd->cdb;
+
+	sbc_rw_decode(cdb, lba, n);
+	/* RDPROTECT, WRPROTECT, VRPROTECT: no protection information here
+	 * (SBC-3 5.11); the 6-byte CDBs have no such field. */
+	if (cdb[0] != SCSI_OP_READ_6 && cdb[0] != SCSI_OP_WRITE_6 &&
+	    (cdb[1] & 0xe0)) {
+		scsi_bad_cdb(lu, cmd);
+		return false;
+	}
+	if (sbc_range_bad(lu, *lba, *n)) {
+		scsi_bad_lba(lu, cmd);
+		return false;
+	}
+	if (*n > lu->max_xfer_blocks) {
+		scsi_bad_cdb(lu, cmd);
+		return false;
+	}
+	return true;
+}
+
+/* The CDB asks for n blocks: move only whole blocks that fit what the
+ * initiator expects (cmd->buf_len).  Returns how many. */
+static uint32_t sbc_rw_blocks(struct scsi_lu *lu, struct scsi_cmd *cmd,
+			      uint32_t n)
+{
+	uint32_t room = cmd->buf_len >> lu->block_shift;
+
+	cmd->xfer_len = n << lu->block_shift;
+	return room < n ? room : n;
+}
+
 int scsi_sbc_read(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		  struct scsi_cmd *cmd)
 {
 	uint64_t lba;
-	uint32_t n, room;
+	uint32_t n;
 
-	sbc_rw_decode(cmd->cdb, &lba, &n);
-	/* RDPROTECT: no protection information here (SBC-3 5.11) */
-	if (cmd->cdb[0] != SCSI_OP_READ_6 && (cmd->cdb[1] & 0xe0)) {
-		scsi_bad_cdb(lu, cmd);
+	if (!sbc_rw_check(lu, cmd, &lba, &n))
 		return 0;
-	}
-	if (sbc_range_bad(lu, lba, n)) {
-		scsi_bad_lba(lu, cmd);
-		return 0;
-	}
-	if (n > lu->max_xfer_blocks) {
-		scsi_bad_cdb(lu, cmd);
-		return 0;
-	}
-	cmd->xfer_len = n << lu->block_shift;
-	/* Move only whole blocks that fit what the initiator expects. */
-	room = cmd->buf_len >> lu->block_shift;
-	if (room < n)
-		n = room;
+	n = sbc_rw_blocks(lu, cmd, n);
 	if (!n)
 		return 0;
 	return sbc_range_start(lu, cmd, lba, n, sbc_read_step);
@@ -171,29 +192,12 @@ int scsi_sbc_write(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		      cdb[0] == SCSI_OP_WRITE_VERIFY_16;
 	struct scsi_task *t;
 	uint64_t lba;
-	uint32_t n, room;
+	uint32_t n;
 	bool fua;
 
-	sbc_rw_decode(cdb, &lba, &n);
-	if (cdb[0] != SCSI_OP_WRITE_6 &&
-	    (cdb[1] & 0xe0)) { /* WRPROTECT, VRPROTECT */
-		scsi_bad_cdb(lu, cmd);
+	if (!sbc_rw_check(lu, cmd, &lba, &n) || !sbc_may_write(lu, cmd))
 		return 0;
-	}
-	if (sbc_range_bad(lu, lba, n)) {
-		scsi_bad_lba(lu, cmd);
-		return 0;
-	}
-	if (n > lu->max_xfer_blocks) {
-		scsi_bad_cdb(lu, cmd);
-		return 0;
-	}
-	if (!sbc_may_write(lu, cmd))
-		return 0;
-	cmd->xfer_len = n << lu->block_shift;
-	room = cmd->buf_len >> lu->block_shift;
-	if (room < n)
-		n = room;
+	n = sbc_rw_blocks(lu, cmd, n);
 	if (!n)
 		return 0;
 	/* WRITE AND VERIFY: the data must be on the medium to verify it */
