@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/base_file.h"
+#include "base/base_fdlimit.h"
 #include "base/base_log.h"
 #include "connmgr/connmgr.h"
 #include "iopd/iscsi.h"
@@ -545,6 +546,9 @@ int main(int argc, char **argv)
 	base_log_set_level(cfg.log_level);
 	if (iopd_transports_check(&cfg, &opts) < 0)
 		goto out;
+	/* Before anything opens a descriptor that the reserve would count. */
+	base_fd_limit_raise();
+	base_fd_reserve_set(cfg.fd_reserve);
 	if (mgmt_config_specs(&cfg) < 0)
 		goto out;
 	if (opts.daemon) {

@@ -471,24 +471,67 @@ static void connmgr_accept_arm(struct connmgr_listener *l)
 	}
 }
 
+static void connmgr_accept_resume(struct base_io *io, int result)
+{
+	connmgr_accept_arm(io->data);
+}
+
+/* Out of descriptors: stop accepting for a while rather than retry at
+ * once (which spins, and logs each failure). */
+static void connmgr_accept_pause(struct connmgr_listener *l, int err)
+{
+	unsigned int ms = base_fd_pause_hit(&l->pause, "accept", err);
+	struct itimerspec its = {
+		.it_value = { .tv_sec = ms / 1000,
+			      .tv_nsec = (long)(ms % 1000) * 1000000 },
+	};
+
+	if (ms == 0 || l->pause_fd < 0 ||
+	    timerfd_settime(l->pause_fd, 0, &its, NULL) < 0) {
+		connmgr_accept_arm(l);
+		return;
+	}
+	l->io.op = BASE_IO_STREAM_READ;
+	l->io.fd = l->pause_fd;
+	l->io.buf = &l->pause_buf;
+	l->io.buf_len = sizeof(l->pause_buf);
+	l->io.done = connmgr_accept_resume;
+	l->io.data = l;
+	if (base_io_submit(l->cm->main_loop, &l->io) < 0)
+		connmgr_accept_arm(l);
+}
+
 static void connmgr_accept_done(struct base_io *io, int result)
 {
 	struct connmgr_listener *l = io->data;
 	struct connmgr *cm = l->cm;
 
+	if (result >= 0 && !cm->stopping && base_fd_in_reserve(result)) {
+		/* The last descriptors are the management channel's. */
+		close(result);
+		connmgr_accept_pause(l, 0);
+		return;
+	}
 	if (result >= 0) {
+		base_fd_pause_clear(&l->pause);
 		if (cm->stopping)
 			close(result);
 		else
 			connmgr_admit(cm, result, l);
+	} else if (!cm->stopping && base_fd_exhausted(-result)) {
+		connmgr_accept_pause(l, -result);
+		return;
 	} else if (!cm->stopping && result != -EINVAL) {
-		/* EMFILE, ECONNABORTED...: the listener itself is fine. */
+		/* ECONNABORTED...: the listener itself is fine. */
 		log_warn("accept: %s", strerror(-result));
 	}
 	if (!cm->stopping && result != -EINVAL) {
 		connmgr_accept_arm(l);
 		return;
 	}
+	if (l->pause_fd >= 0)
+		close(l->pause_fd);
+	l->pause_fd = -1;
 	close(l->fd);
 	l->fd = -1;
 	cm->listeners_open--;
@@ -610,8 +653,12 @@ int connmgr_run(struct connmgr *cm, int signal_fd)
 	base_io_submit(cm->main_loop, &cm->signal_io);
 	cm->listeners_open = cm->n_listeners;
 	cm->workers_running = cm->n_workers;
-	for (unsigned int i = 0; i < cm->n_listeners; i++)
+	for (unsigned int i = 0; i < cm->n_listeners; i++) {
+		/* Blocking, like the drain timer (io_uring and EAGAIN). */
+		cm->listeners[i].pause_fd =
+			timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 		connmgr_accept_arm(&cm->listeners[i]);
+	}
 	base_loop_run(cm->main_loop);
 	connmgr_workers_stop(cm);
 	base_loop_destroy(cm->main_loop);

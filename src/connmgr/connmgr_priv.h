@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "base/base_fdlimit.h"
 #include "connmgr/connmgr.h"
 #include "iopd/remote.h"
 
@@ -63,7 +64,12 @@ struct connmgr_listener {
 	struct base_acl *acl; /* NULL: everyone */
 	int fd;
 	bool closing;
-	struct base_io io;
+	struct base_io io; /* the accept, or the pause timer's read */
+	/* Out of descriptors: accepting waits on this timerfd (made at
+	 * connmgr_run, while descriptors are still there). */
+	int pause_fd;
+	uint64_t pause_buf;
+	struct base_fd_pause pause;
 };
 
 struct connmgr {

@@ -81,11 +81,12 @@ struct mgmt_config {
 	unsigned int drain_timeout_ms;
 	int busy_poll_us; /* -1: MGMT_DEFAULT_BUSY_POLL_US */
 	char *default_export;
-	char *mgmt_socket;     /* NULL: no management socket */
-	char *mgmt_listen;     /* TCP "HOST:PORT"; NULL: none */
-	char *mgmt_token_file; /* required with mgmt_listen */
-	int direct;	       /* -1 auto, 0 off, 1 on */
-	bool read_only;	       /* every export */
+	char *mgmt_socket;	 /* NULL: no management socket */
+	char *mgmt_listen;	 /* TCP "HOST:PORT"; NULL: none */
+	char *mgmt_token_file;	 /* required with mgmt_listen */
+	unsigned int fd_reserve; /* base_fd_reserve_set */
+	int direct;		 /* -1 auto, 0 off, 1 on */
+	bool read_only;		 /* every export */
 	enum base_log_level log_level;
 	struct mgmt_export *exports;
 	unsigned int n_exports;

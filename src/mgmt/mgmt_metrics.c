@@ -14,11 +14,13 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/base_fdlimit.h"
 #include "base/base_log.h"
 #include "iopd/local_stats.h"
 #include "iopd/remote.h"
@@ -404,13 +406,43 @@ static enum MHD_Result mgmt_metrics_request(void *cls, struct MHD_Connection *c,
 				  body, len);
 }
 
+/*
+ * libmicrohttpd accepts for itself, and out of descriptors with no client
+ * connected it retries at once ("busy waiting"), logging each failure.
+ * Its thread is the one that calls us: a short sleep here, growing while
+ * it lasts, is the back-off it lacks; the reserve (base_fdlimit.h) makes
+ * this rare.  Other messages (a refused client past a limit...) come at
+ * a peer's pace: at most one a second is logged, with a count of the
+ * rest.
+ */
 static void mgmt_metrics_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	static _Thread_local struct base_fd_pause pause;
+	static _Thread_local uint64_t next_ns, dropped;
+	uint64_t now = base_fd_now_ns();
 	char line[512];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
 	line[strcspn(line, "\n")] = 0;
-	log_warn("metrics: %s", line);
+	if (strstr(line, "accepting connection") ||
+	    strstr(line, "resource limit")) {
+		unsigned int ms = base_fd_pause_hit(&pause, "metrics", EMFILE);
+
+		usleep(ms * 1000u);
+		return;
+	}
+	base_fd_pause_clear(&pause);
+	if (now < next_ns) {
+		dropped++;
+		return;
+	}
+	next_ns = now + 1000000000u;
+	if (dropped)
+		log_warn("metrics: %s (and %llu more messages)", line,
+			 (unsigned long long)dropped);
+	else
+		log_warn("metrics: %s", line);
+	dropped = 0;
 }
 
 int mgmt_metrics_start(const char *addr, struct mgmt_metrics **mp)
@@ -429,8 +461,9 @@ int mgmt_metrics_start(const char *addr, struct mgmt_metrics **mp)
 		m->daemons[i] = MHD_start_daemon(
 			MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0,
 			NULL, NULL, mgmt_metrics_request, m,
-			MHD_OPTION_LISTEN_SOCKET, m->fds[i],
+			/* First, so that it gets every message. */
 			MHD_OPTION_EXTERNAL_LOGGER, mgmt_metrics_mhd_log, NULL,
+			MHD_OPTION_LISTEN_SOCKET, m->fds[i],
 			MHD_OPTION_CONNECTION_LIMIT, 64u,
 			MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
 		m->n++;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/base_fdlimit.h"
 #include "base/base_log.h"
 #include "iopd/iscsi.h"
 #include "mgmt/mgmt_config.h"
@@ -251,6 +252,19 @@ const struct mgmt_opt mgmt_opts[] = {
 	  .kind = MGMT_OPT_STR,
 	  .off = MGMT_AT(mgmt_token_file),
 	  .help = "(mode 0600 or stricter)" },
+	{ .name = "fd-reserve",
+	  .arg = "N",
+	  .key = "fd_reserve",
+	  .kind = MGMT_OPT_UINT,
+	  .flags = MGMT_OPT_RESTART,
+	  .off = MGMT_AT(fd_reserve),
+	  .dflt = BASE_FD_RESERVE_DEFAULT,
+	  .hi = 65536,
+	  .expect = "0 to 65536",
+	  .help = "descriptors client connections may not\n"
+		  "take, kept for management and metrics\n"
+		  "(default " MGMT_STR(BASE_FD_RESERVE_DEFAULT) "; at most a "
+								"quarter)" },
 	{ .name = "busy-poll",
 	  .arg = "USEC",
 	  .key = "busy_poll_us",
