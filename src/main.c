@@ -517,6 +517,11 @@ static int iopd_mgmt_create(struct mgmt_ctx *mctx, struct mgmt_rpc **rpcp)
 		.tcp_addr = mctx->cfg->mgmt_listen,
 		.token_file = mctx->cfg->mgmt_token_file,
 		.allow_uid = -1,
+		.local_clients = mctx->cfg->mgmt_local_clients,
+		.tcp_clients = mctx->cfg->mgmt_tcp_clients,
+		.auth_timeout_ms = mctx->cfg->mgmt_auth_timeout_ms,
+		.reply_max_bytes = mctx->cfg->mgmt_reply_max_bytes,
+		.write_timeout_ms = mctx->cfg->mgmt_write_timeout_ms,
 	};
 
 	return mgmt_rpc_create(&rcfg, mctx, rpcp);

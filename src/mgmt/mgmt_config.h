@@ -67,6 +67,16 @@ struct mgmt_iop {
 };
 
 #define MGMT_DEFAULT_BUSY_POLL_US 50
+/* The management channel's and the metrics endpoint's bounds. */
+#define MGMT_MAX_CLIENTS		1024
+#define MGMT_DEFAULT_LOCAL_CLIENTS	16
+#define MGMT_DEFAULT_TCP_CLIENTS	16
+#define MGMT_DEFAULT_AUTH_TIMEOUT_MS	5000
+#define MGMT_DEFAULT_REPLY_MAX_BYTES	(16 * 1024 * 1024)
+#define MGMT_DEFAULT_WRITE_TIMEOUT_MS	10000
+#define MGMT_DEFAULT_METRICS_CLIENTS	128
+#define MGMT_DEFAULT_METRICS_PER_IP	8
+#define MGMT_DEFAULT_METRICS_TIMEOUT_MS 10000
 
 struct mgmt_config {
 	char **listen;
@@ -81,12 +91,22 @@ struct mgmt_config {
 	unsigned int drain_timeout_ms;
 	int busy_poll_us; /* -1: MGMT_DEFAULT_BUSY_POLL_US */
 	char *default_export;
-	char *mgmt_socket;	 /* NULL: no management socket */
-	char *mgmt_listen;	 /* TCP "HOST:PORT"; NULL: none */
-	char *mgmt_token_file;	 /* required with mgmt_listen */
-	unsigned int fd_reserve; /* base_fd_reserve_set */
-	int direct;		 /* -1 auto, 0 off, 1 on */
-	bool read_only;		 /* every export */
+	char *mgmt_socket;     /* NULL: no management socket */
+	char *mgmt_listen;     /* TCP "HOST:PORT"; NULL: none */
+	char *mgmt_token_file; /* required with mgmt_listen */
+	/* Resource bounds of the management channel, the metrics endpoint
+	 * and descriptors (doc/security.md; defaults in mgmt_schema.c). */
+	unsigned int mgmt_local_clients;
+	unsigned int mgmt_tcp_clients;
+	unsigned int mgmt_auth_timeout_ms;
+	unsigned int mgmt_reply_max_bytes;
+	unsigned int mgmt_write_timeout_ms;
+	unsigned int metrics_clients;
+	unsigned int metrics_clients_per_ip;
+	unsigned int metrics_timeout_ms;
+	unsigned int fd_reserve;
+	int direct;	/* -1 auto, 0 off, 1 on */
+	bool read_only; /* every export */
 	enum base_log_level log_level;
 	struct mgmt_export *exports;
 	unsigned int n_exports;

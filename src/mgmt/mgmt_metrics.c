@@ -445,9 +445,15 @@ static void mgmt_metrics_mhd_log(void *cls, const char *fmt, va_list ap)
 	dropped = 0;
 }
 
-int mgmt_metrics_start(const char *addr, struct mgmt_metrics **mp)
+int mgmt_metrics_start(const char *addr,
+		       const struct mgmt_metrics_limits *limits,
+		       struct mgmt_metrics **mp)
 {
 	struct mgmt_metrics *m = calloc(1, sizeof(*m));
+	unsigned int clients = limits->clients ? limits->clients : 128;
+	unsigned int per_ip =
+		limits->clients_per_ip ? limits->clients_per_ip : clients;
+	unsigned int timeout_s = (limits->timeout_ms + 999) / 1000;
 	int n;
 
 	if (!m)
@@ -464,8 +470,12 @@ int mgmt_metrics_start(const char *addr, struct mgmt_metrics **mp)
 			/* First, so that it gets every message. */
 			MHD_OPTION_EXTERNAL_LOGGER, mgmt_metrics_mhd_log, NULL,
 			MHD_OPTION_LISTEN_SOCKET, m->fds[i],
-			MHD_OPTION_CONNECTION_LIMIT, 64u,
-			MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+			/* Idle or slow clients must not hold every slot:
+			 * a bound per address, and a deadline. */
+			MHD_OPTION_CONNECTION_LIMIT, clients,
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+			MHD_OPTION_CONNECTION_TIMEOUT,
+			timeout_s ? timeout_s : 10u, MHD_OPTION_END);
 		m->n++;
 		if (!m->daemons[i]) {
 			log_error("metrics %s: cannot start the HTTP server",

@@ -17,7 +17,15 @@ struct mgmt_metrics;
 /* Bind addr ("HOST:PORT", "[V6]:PORT", ":PORT"; port 0 picks one) and
  * serve /metrics from a thread of its own.  Returns 0 or -errno after
  * logging why. */
-int mgmt_metrics_start(const char *addr, struct mgmt_metrics **mp);
+struct mgmt_metrics_limits {
+	unsigned int clients;	     /* at once; 0: the default */
+	unsigned int clients_per_ip; /* of those, from one address */
+	unsigned int timeout_ms;     /* an idle client is closed */
+};
+
+int mgmt_metrics_start(const char *addr,
+		       const struct mgmt_metrics_limits *limits,
+		       struct mgmt_metrics **mp);
 void mgmt_metrics_stop(struct mgmt_metrics *m);
 /* Listening sockets, and "tcp 127.0.0.1:9100" for each (0 or -errno). */
 unsigned int mgmt_metrics_listeners(const struct mgmt_metrics *m);

@@ -32,6 +32,11 @@ void mgmt_ops_log_setup(struct mgmt_config *cfg, bool daemon)
 int mgmt_ops_start(struct mgmt_config *cfg)
 {
 	struct mgmt_ops *ops = mgmt_ops_get(cfg);
+	struct mgmt_metrics_limits limits = {
+		.clients = cfg->metrics_clients,
+		.clients_per_ip = cfg->metrics_clients_per_ip,
+		.timeout_ms = cfg->metrics_timeout_ms,
+	};
 	unsigned int n_free = 0;
 	int ret;
 
@@ -50,7 +55,7 @@ int mgmt_ops_start(struct mgmt_config *cfg)
 	}
 	if (!ops->metrics_listen)
 		return 0;
-	ret = mgmt_metrics_start(ops->metrics_listen, &ops->metrics);
+	ret = mgmt_metrics_start(ops->metrics_listen, &limits, &ops->metrics);
 	if (ret < 0)
 		ops->metrics = NULL;
 	return ret;

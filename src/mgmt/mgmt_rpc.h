@@ -100,6 +100,16 @@ struct mgmt_rpc_config {
 	const char *token_file;
 	/* Peers allowed besides root and our own uid; -1: nobody else. */
 	long allow_uid;
+	/* Client slots for the Unix socket and for TCP, apart so that TCP
+	 * peers never take a local one; a TCP client that has not
+	 * authenticated within auth_timeout_ms is closed, and so is any
+	 * client whose unread replies exceed reply_max_bytes or that reads
+	 * nothing of them for write_timeout_ms.  0: the MGMT_DEFAULT_* of
+	 * mgmt_config.h. */
+	unsigned int local_clients, tcp_clients;
+	unsigned int auth_timeout_ms;
+	unsigned int reply_max_bytes;
+	unsigned int write_timeout_ms;
 };
 
 struct mgmt_rpc;

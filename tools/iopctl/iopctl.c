@@ -4,7 +4,8 @@
  * 2.0, one JSON text per line, over a Unix socket; doc/management.md).
  * One subcommand per method, "iopctl FAMILY VERB [ARGS]"; human tables by
  * default, --json for scripts.  Exit codes: 0 done, 1 the daemon answered
- * with an error, 2 usage error, 3 cannot reach the daemon (or it hung up).
+ * with an error, 2 usage error, 3 cannot reach the daemon (or it hung up),
+ * 4 timed out (--timeout bounds the whole exchange: connect, send, receive).
  *
  * Arguments: the positional ones a subcommand names, then any KEY=VALUE
  * (VALUE is JSON if it parses as JSON, else a string), so every parameter
@@ -12,6 +13,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <jansson.h>
 #include <netdb.h>
 #include <poll.h>
@@ -30,6 +32,62 @@
 #define IOPCTL_EXIT_RPC	    1
 #define IOPCTL_EXIT_USAGE   2
 #define IOPCTL_EXIT_CONNECT 3
+#define IOPCTL_EXIT_TIMEOUT 4
+
+/* When the whole exchange must be over (CLOCK_MONOTONIC ms), and what
+ * --timeout said. */
+static long long iopctl_deadline_ms;
+static int iopctl_timeout_s;
+static bool iopctl_timed_out;
+
+static long long iopctl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What is left of the deadline, at least 1 ms (0 once past). */
+static int iopctl_left_ms(void)
+{
+	long long left = iopctl_deadline_ms - iopctl_now_ms();
+
+	return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+static void iopctl_timeout_report(const char *doing)
+{
+	iopctl_timed_out = true;
+	fprintf(stderr, "iopctl: timed out after %d s %s (--timeout)\n",
+		iopctl_timeout_s, doing);
+}
+
+/* Bound the next blocking connect or send on fd by the deadline. */
+static void iopctl_fd_deadline(int fd)
+{
+	int ms = iopctl_left_ms();
+	struct timeval tv = { .tv_sec = ms / 1000,
+			      .tv_usec = (ms % 1000) * 1000 + (ms ? 0 : 1) };
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* connect, bounded: a full backlog or a silent host times out. */
+static int iopctl_connect_fd(int fd, const struct sockaddr *sa, socklen_t len,
+			     const char *what)
+{
+	iopctl_fd_deadline(fd);
+	if (connect(fd, sa, len) == 0)
+		return 0;
+	if (errno == EINPROGRESS || errno == EAGAIN || errno == ETIMEDOUT) {
+		char doing[300];
+
+		snprintf(doing, sizeof(doing), "connecting to %s", what);
+		iopctl_timeout_report(doing);
+	}
+	return -1;
+}
 
 static int iopctl_connect(const char *path)
 {
@@ -42,7 +100,12 @@ static int iopctl_connect(const char *path)
 	}
 	strcpy(sun.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	if (fd < 0 || iopctl_connect_fd(fd, (struct sockaddr *)&sun,
+					sizeof(sun), path) < 0) {
+		if (iopctl_timed_out) {
+			close(fd);
+			return -1;
+		}
 		fprintf(stderr,
 			"iopctl: cannot connect to %s: %s (is iopd running "
 			"with --mgmt-socket %s?)\n",
@@ -80,22 +143,22 @@ static int iopctl_connect_tcp(const char *addr)
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		if (fd >= 0 && iopctl_connect_fd(fd, ai->ai_addr,
+						 ai->ai_addrlen, addr) == 0)
 			break;
 		if (fd >= 0)
 			close(fd);
 		fd = -1;
 	}
 	freeaddrinfo(res);
-	if (fd < 0)
+	if (fd < 0 && !iopctl_timed_out)
 		fprintf(stderr, "iopctl: cannot connect to %s: %s\n", addr,
 			strerror(errno));
 	return fd;
 }
 
 /* Send one request line, read one response line.  NULL on failure. */
-static json_t *iopctl_rpc(int fd, const char *method, json_t *params,
-			  int timeout_s)
+static json_t *iopctl_rpc(int fd, const char *method, json_t *params)
 {
 	json_t *req = json_pack("{s:s, s:i, s:s, s:O?}", "jsonrpc", "2.0", "id",
 				1, "method", method, "params", params);
@@ -109,8 +172,14 @@ static json_t *iopctl_rpc(int fd, const char *method, json_t *params,
 	/* A daemon that refuses us answers first and hangs up: whatever
 	 * the send says, read what it answered. */
 	while (off < len) {
-		ssize_t n = send(fd, text + off, len - off, MSG_NOSIGNAL);
+		ssize_t n;
 
+		iopctl_fd_deadline(fd);
+		n = send(fd, text + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EAGAIN) {
+			iopctl_timeout_report("sending the request");
+			goto out;
+		}
 		if (n <= 0)
 			break;
 		off += (size_t)n;
@@ -122,9 +191,8 @@ static json_t *iopctl_rpc(int fd, const char *method, json_t *params,
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
-		if (poll(&pfd, 1, timeout_s * 1000) <= 0) {
-			fprintf(stderr, "iopctl: no answer within %d s\n",
-				timeout_s);
+		if (poll(&pfd, 1, iopctl_left_ms()) <= 0) {
+			iopctl_timeout_report("waiting for the answer");
 			goto out;
 		}
 		if (have == cap) {
@@ -440,9 +508,12 @@ static json_t *iopctl_exchange(const struct iopctl_args *a, int *status)
 {
 	bool tcp = a->tcp && a->tcp[0];
 	json_t *resp = NULL, *auth;
-	int fd = tcp ? iopctl_connect_tcp(a->tcp) : iopctl_connect(a->path);
+	int fd;
 
-	*status = IOPCTL_EXIT_CONNECT;
+	iopctl_timeout_s = a->timeout_s;
+	iopctl_deadline_ms = iopctl_now_ms() + a->timeout_s * 1000LL;
+	fd = tcp ? iopctl_connect_tcp(a->tcp) : iopctl_connect(a->path);
+	*status = iopctl_timed_out ? IOPCTL_EXIT_TIMEOUT : IOPCTL_EXIT_CONNECT;
 	if (fd < 0)
 		return NULL;
 	if (tcp) {
@@ -453,14 +524,16 @@ static json_t *iopctl_exchange(const struct iopctl_args *a, int *status)
 			*status = IOPCTL_EXIT_USAGE;
 			return NULL;
 		}
-		resp = iopctl_rpc(fd, "daemon.auth", auth, a->timeout_s);
+		resp = iopctl_rpc(fd, "daemon.auth", auth);
 		json_decref(auth);
 	}
-	if (!resp || !json_object_get(resp, "error")) {
+	if (!iopctl_timed_out && (!resp || !json_object_get(resp, "error"))) {
 		json_decref(resp);
-		resp = iopctl_rpc(fd, a->method, a->params, a->timeout_s);
+		resp = iopctl_rpc(fd, a->method, a->params);
 	}
 	close(fd);
+	if (!resp && iopctl_timed_out)
+		*status = IOPCTL_EXIT_TIMEOUT;
 	return resp;
 }
 

@@ -262,25 +262,28 @@ const struct iopctl_cmd iopctl_cmds[] = {
 
 void iopctl_usage(FILE *f)
 {
-	fprintf(f, "Usage: iopctl [-s SOCKET] [--json] FAMILY VERB [ARGS]\n"
-		   "       iopctl [-s SOCKET] call METHOD [JSON-PARAMS]\n"
-		   "       iopctl FAMILY VERB --help\n"
-		   "Manage a running iopd through its management socket.\n\n"
-		   "  -s, --socket=PATH  default: $IOPCTL_SOCKET "
-		   "or " IOPCTL_DEFAULT_SOCKET "\n"
-		   "  -c, --connect=HOST:PORT  a TCP management listener "
-		   "instead\n"
-		   "      --token-file=FILE  its token (default: "
-		   "$IOPCTL_TOKEN_FILE)\n"
-		   "  -j, --json         print the result as JSON\n"
-		   "  -t, --timeout=SEC  give up waiting after SEC seconds "
-		   "(default 60)\n"
-		   "  -h, --help         this text\n\n"
-		   "Subcommands:\n");
+	fprintf(f,
+		"Usage: iopctl [-s SOCKET] [--json] FAMILY VERB [ARGS]\n"
+		"       iopctl [-s SOCKET] call METHOD [JSON-PARAMS]\n"
+		"       iopctl FAMILY VERB --help\n"
+		"Manage a running iopd through its management socket.\n\n"
+		"  -s, --socket=PATH  default: $IOPCTL_SOCKET "
+		"or " IOPCTL_DEFAULT_SOCKET "\n"
+		"  -c, --connect=HOST:PORT  a TCP management listener "
+		"instead\n"
+		"      --token-file=FILE  its token (default: "
+		"$IOPCTL_TOKEN_FILE)\n"
+		"  -j, --json         print the result as JSON\n"
+		"  -t, --timeout=SEC  give up after SEC seconds: connecting, "
+		"sending and\n"
+		"                     waiting for the answer "
+		"(default 60)\n"
+		"  -h, --help         this text\n\n"
+		"Subcommands:\n");
 	for (const struct iopctl_cmd *c = iopctl_cmds; c->family; c++)
 		fprintf(f, "  %-6s %-14s %s\n", c->family, c->verb, c->usage);
 	fprintf(f, "\nExit status: 0 done, 1 the daemon reported an error, 2 "
-		   "usage error,\n3 cannot reach the daemon.\n");
+		   "usage error,\n3 cannot reach the daemon, 4 timed out.\n");
 }
 
 void iopctl_cmd_help(FILE *f, const struct iopctl_cmd *c)
