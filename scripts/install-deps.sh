@@ -11,12 +11,17 @@ PACKAGES=(
 	# build
 	build-essential pkg-config liburing-dev libjansson-dev libsystemd-dev
 	libmicrohttpd-dev nettle-dev
+	# NBD over TLS: the GnuTLS record layer (remote_tls.c)
+	libgnutls28-dev
 	# fuzz targets and sanitizers with clang (gcc's libasan comes with gcc)
 	clang libclang-rt-14-dev
 	# the formatter `make check` verifies
 	clang-format
 	# integration tests: NBD clients and tools
 	python3 libnbd-bin nbdkit fuse3 qemu-utils fio curl
+	# test_nbd_tls.sh: certtool and psktool make its credentials; nbdsh
+	# and the libnbd binding send the refused plaintext options
+	gnutls-bin python3-libnbd
 	# integration tests and benchmark: iSCSI clients (iscsi-ls, iscsi-inq,
 	# iscsi-test-cu, iscsi-perf), qemu's iscsi:// driver, tgt to compare
 	libiscsi-bin qemu-block-extra tgt

@@ -505,6 +505,9 @@ static int iopd_signal_fd(void)
 static void iopd_hup(void *arg)
 {
 	log_info("SIGHUP: reloading the configuration");
+	/* New TLS sessions get the files as they are now; connected
+	 * clients keep the credentials they started with. */
+	mgmt_tls_reload();
 	mgmt_rpc_request_reload(arg);
 }
 
@@ -554,7 +557,7 @@ int main(int argc, char **argv)
 	/* Before anything opens a descriptor that the reserve would count. */
 	base_fd_limit_raise();
 	base_fd_reserve_set(cfg.fd_reserve);
-	if (mgmt_config_specs(&cfg) < 0)
+	if (mgmt_config_specs(&cfg) < 0 || mgmt_tls_setup(&cfg) < 0)
 		goto out;
 	if (opts.daemon) {
 		daemon_fd = iopd_daemonize();
@@ -645,6 +648,7 @@ out_local:
 out:
 	for (int i = 0; i < IOPD_MAX_LISTEN_FDS; i++)
 		base_acl_fini(&acls[i]);
+	mgmt_tls_cleanup();
 	mgmt_config_fini(&cfg);
 	return status;
 }

@@ -20,6 +20,17 @@ struct iop_desc;
 #define CONN_PROTO_NBD	 (1u << 0)
 #define CONN_PROTO_ISCSI (1u << 1)
 #define CONN_PROTO_ALL	 (CONN_PROTO_NBD | CONN_PROTO_ISCSI)
+/*
+ * Who may use an export over TLS (the NBD STARTTLS checks).  An allow list
+ * implies tls_required: only a TLS session can prove an identity.  A
+ * client passes when no list is set, or when its verified certificate's
+ * DN is on tls_dn_allow or its PSK identity is on tls_psk_allow.
+ */
+struct conn_tls_policy {
+	bool required;		      /* never in plaintext */
+	const char *const *dn_allow;  /* NULL-terminated; NULL: no list */
+	const char *const *psk_allow; /* NULL-terminated; NULL: no list */
+};
 
 struct conn_export {
 	const char *name;	 /* never NULL; unique */
@@ -35,6 +46,7 @@ struct conn_export {
 	 * description. */
 	unsigned int protocols;
 	const struct base_acl *acl;
+	struct conn_tls_policy tls;
 };
 
 /*

@@ -30,6 +30,7 @@ struct connmgr_export_spec {
 	 * allowed (NULL: all); copied. */
 	unsigned int protocols;
 	const struct base_acl *acl;
+	struct conn_tls_policy tls; /* copied */
 };
 
 struct connmgr_config {

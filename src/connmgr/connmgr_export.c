@@ -232,10 +232,40 @@ static int connmgr_acl_dup(const struct base_acl *acl, struct base_acl **out)
 	return 0;
 }
 
+static void connmgr_strv_free(const char *const *v)
+{
+	for (const char *const *p = v; p && *p; p++)
+		free((char *)*p);
+	free((void *)v);
+}
+
+/* A copy of a NULL-terminated list; NULL stays NULL.  -ENOMEM. */
+static int connmgr_strv_dup(const char *const *src, const char *const **out)
+{
+	size_t n = 0;
+	char **v;
+
+	*out = NULL;
+	if (!src)
+		return 0;
+	while (src[n])
+		n++;
+	v = calloc(n + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	*out = (const char *const *)v;
+	for (size_t i = 0; i < n; i++)
+		if (!(v[i] = strdup(src[i])))
+			return -ENOMEM;
+	return 0;
+}
+
 static void connmgr_export_free(struct connmgr_export *e)
 {
 	if (!e)
 		return;
+	connmgr_strv_free(e->pub.tls.dn_allow);
+	connmgr_strv_free(e->pub.tls.psk_allow);
 	free((char *)e->pub.name);
 	free((char *)e->pub.description);
 	free(e->iop_name);
@@ -280,9 +310,12 @@ int connmgr_export_add(struct connmgr *cm,
 		spec->description ? strdup(spec->description) : NULL;
 	e->iop_name = strdup(spec->iop);
 	e->dev_name = strdup(spec->dev);
+	e->pub.tls.required = spec->tls.required;
 	if (!e->pub.name || (spec->description && !e->pub.description) ||
 	    !e->iop_name || !e->dev_name ||
-	    connmgr_acl_dup(spec->acl, &e->acl) < 0) {
+	    connmgr_acl_dup(spec->acl, &e->acl) < 0 ||
+	    connmgr_strv_dup(spec->tls.dn_allow, &e->pub.tls.dn_allow) < 0 ||
+	    connmgr_strv_dup(spec->tls.psk_allow, &e->pub.tls.psk_allow) < 0) {
 		connmgr_export_free(e);
 		return -ENOMEM;
 	}

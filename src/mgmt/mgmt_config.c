@@ -40,6 +40,7 @@ void mgmt_export_fini(struct mgmt_export *e)
 	free(e->device);
 	mgmt_options_free(e);
 	base_acl_fini(&e->acl);
+	mgmt_export_tls_fini(e);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -377,6 +378,8 @@ int mgmt_export_parse_json(json_t *obj, struct mgmt_export *e)
 			ret = mgmt_options_parse_json(e, v);
 		else if (!strcmp(key, "spec") && json_is_string(v) && !e->ddm)
 			ret = mgmt_export_parse_target(e, json_string_value(v));
+		else if ((ret = mgmt_export_tls_parse(e, key, v)) != -ENOENT)
+			;
 		else if ((ret = mgmt_access_parse_json(e, key, v)) != 0)
 			ret = ret < 0 ? ret : 0;
 		else {
@@ -541,6 +544,7 @@ int mgmt_export_specs(const struct mgmt_config *cfg,
 	exp->read_only = read_only;
 	exp->protocols = e->protocols;
 	exp->acl = &e->acl;
+	mgmt_export_tls_policy(e, &exp->tls);
 	if (e->iop) {
 		exp->iop = e->iop;
 		exp->dev = e->device;
@@ -631,7 +635,8 @@ bool mgmt_export_equal(const struct mgmt_export *a, const struct mgmt_export *b)
 	       a->size_bytes == b->size_bytes && a->read_only == b->read_only &&
 	       mgmt_str_equal(a->iop, b->iop) &&
 	       mgmt_str_equal(a->device, b->device) &&
-	       mgmt_options_equal(a, b) && mgmt_access_equal(a, b);
+	       mgmt_options_equal(a, b) && mgmt_access_equal(a, b) &&
+	       mgmt_export_tls_equal(a, b);
 }
 
 static char *mgmt_strdup_or_null(const char *s, bool *failed)
@@ -663,7 +668,8 @@ int mgmt_config_export_append(struct mgmt_config *cfg,
 	copy->size_bytes = e->size_bytes;
 	copy->read_only = e->read_only;
 	copy->cli = e->cli;
-	if (mgmt_options_copy(copy, e) < 0 || mgmt_access_copy(copy, e) < 0)
+	if (mgmt_options_copy(copy, e) < 0 || mgmt_access_copy(copy, e) < 0 ||
+	    mgmt_export_tls_copy(copy, e) < 0)
 		failed = true;
 	if (failed) {
 		mgmt_export_fini(copy);
@@ -721,6 +727,7 @@ json_t *mgmt_export_to_json(const struct mgmt_export *e, bool read_only)
 	json_object_set_new(o, "read_only",
 			    json_boolean(e->read_only || read_only));
 	mgmt_access_to_json(e, o);
+	mgmt_export_tls_to_json(e, o);
 	return o;
 }
 

@@ -48,6 +48,11 @@ struct mgmt_export {
 	 * protocol; client addresses allowed and denied. */
 	unsigned int protocols;
 	struct base_acl acl;
+	/* "tls": "required" and the allow lists (conn_tls_policy);
+	 * NULL-terminated, NULL when absent. */
+	bool tls_required;
+	char **tls_dn_allow;
+	char **tls_psk_allow;
 };
 
 /* A group of devices of one DDM that exports name with {iop, device}
@@ -105,7 +110,14 @@ struct mgmt_config {
 	unsigned int metrics_clients_per_ip;
 	unsigned int metrics_timeout_ms;
 	unsigned int fd_reserve;
-	int direct;	/* -1 auto, 0 off, 1 on */
+	int direct; /* -1 auto, 0 off, 1 on */
+	/* NBD over TLS (remote_tls.h): enum remote_tls_mode, the
+	 * credentials and the GnuTLS priority string (NULL: default). */
+	int tls;
+	char *tls_certificates; /* directory */
+	char *tls_psk;		/* psktool file */
+	char *tls_priority;
+	bool tls_verify_peer;
 	bool read_only; /* every export */
 	enum base_log_level log_level;
 	struct mgmt_export *exports;
@@ -165,6 +177,24 @@ int mgmt_export_specs(const struct mgmt_config *cfg,
 		      const struct mgmt_export *e, struct local_iop_spec *iop,
 		      struct local_dev_spec *dev,
 		      struct connmgr_export_spec *exp);
+/* The export's TLS keys (mgmt_config_tls.c).  parse: -ENOENT when key
+ * is not one of them, else 0 or -errno after logging. */
+int mgmt_export_tls_parse(struct mgmt_export *e, const char *key, json_t *v);
+void mgmt_export_tls_fini(struct mgmt_export *e);
+bool mgmt_export_tls_equal(const struct mgmt_export *a,
+			   const struct mgmt_export *b);
+int mgmt_export_tls_copy(struct mgmt_export *dst,
+			 const struct mgmt_export *src);
+void mgmt_export_tls_to_json(const struct mgmt_export *e, json_t *o);
+/* The policy points into e's lists. */
+void mgmt_export_tls_policy(const struct mgmt_export *e,
+			    struct conn_tls_policy *p);
+/* The --tls options to the Remote Transport: read the credentials (start),
+ * read them again (SIGHUP), drop them (exit).  setup returns 0 or -errno
+ * after logging; a failed reload keeps the old credentials. */
+int mgmt_tls_setup(const struct mgmt_config *cfg);
+void mgmt_tls_reload(void);
+void mgmt_tls_cleanup(void);
 /* Same export, same backing device and options? */
 bool mgmt_export_equal(const struct mgmt_export *a,
 		       const struct mgmt_export *b);

@@ -30,6 +30,19 @@ static const char *const mgmt_direct_names[] = { "auto", "off", "on", NULL };
 static const char *const mgmt_level_names[] = { "error", "warn", "info",
 						"debug", NULL };
 
+/* In enum remote_tls_mode's order. */
+static const char *const mgmt_tls_names[] = { "off", "on", "require", NULL };
+
+static int mgmt_tls_parse(const char *text, int *value)
+{
+	for (int i = 0; mgmt_tls_names[i]; i++)
+		if (!strcmp(text, mgmt_tls_names[i])) {
+			*value = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 static int mgmt_engine_parse(const char *text, int *value)
 {
 	enum base_engine e;
@@ -369,6 +382,49 @@ const struct mgmt_opt mgmt_opts[] = {
 		  "take, kept for management and metrics\n"
 		  "(default " MGMT_STR(BASE_FD_RESERVE_DEFAULT) "; at most a "
 								"quarter)" },
+	{ .name = "tls",
+	  .arg = "MODE",
+	  .key = "tls",
+	  .kind = MGMT_OPT_ENUM,
+	  .flags = MGMT_OPT_RESTART,
+	  .off = MGMT_AT(tls),
+	  .names = mgmt_tls_names,
+	  .parse = mgmt_tls_parse,
+	  .expect = "off, on or require",
+	  .help = "NBD over TLS (STARTTLS): off (default),\n"
+		  "on (offered; exports not marked\n"
+		  "\"tls\": \"required\" also in plaintext)\n"
+		  "or require (nothing without TLS)" },
+	{ .name = "tls-certificates",
+	  .arg = "DIR",
+	  .key = "tls_certificates",
+	  .kind = MGMT_OPT_STR,
+	  .flags = MGMT_OPT_RESTART,
+	  .off = MGMT_AT(tls_certificates),
+	  .help = "X.509: DIR/server-cert.pem, server-key.pem,\n"
+		  "ca-cert.pem, ca-crl.pem (if present);\n"
+		  "SIGHUP reads them again" },
+	{ .name = "tls-verify-peer",
+	  .kind = MGMT_OPT_FLAG,
+	  .off = MGMT_AT(tls_verify_peer),
+	  .help = "require a client certificate signed by\n"
+		  "DIR/ca-cert.pem" },
+	{ .name = "tls-psk",
+	  .arg = "FILE",
+	  .key = "tls_psk",
+	  .kind = MGMT_OPT_STR,
+	  .flags = MGMT_OPT_RESTART,
+	  .off = MGMT_AT(tls_psk),
+	  .help = "pre-shared keys, psktool's identity:hexkey\n"
+		  "lines; SIGHUP reads it again" },
+	{ .name = "tls-priority",
+	  .arg = "STRING",
+	  .key = "tls_priority",
+	  .kind = MGMT_OPT_STR,
+	  .flags = MGMT_OPT_RESTART,
+	  .off = MGMT_AT(tls_priority),
+	  .help = "GnuTLS priority string (default\n"
+		  "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2)" },
 	{ .name = "busy-poll",
 	  .arg = "USEC",
 	  .key = "busy_poll_us",

@@ -202,7 +202,7 @@ static int remote_engine_parse(struct remote_engine *e)
 {
 	int ret = 0;
 
-	while (!e->rx_closed) {
+	while (!e->rx_closed && !e->upgrade) {
 		ret = e->ops->rx_step(e);
 		if (ret <= 0)
 			break;
@@ -222,7 +222,7 @@ void remote_engine_rx_buf(struct remote_engine *e, void **buf, size_t *len)
 {
 	*buf = NULL;
 	*len = 0;
-	if (e->rx_closed)
+	if (e->rx_closed || e->upgrade)
 		return;
 	if (remote_engine_rx_direct(e, buf, len) || e->ops->rx_paused(e))
 		return;
@@ -302,6 +302,41 @@ void remote_engine_tx_done(struct remote_engine *e, size_t n)
 		e->kick = true;
 	}
 	remote_engine_leave(e);
+}
+
+/* ---- TLS upgrade ---- */
+
+void remote_engine_starttls(struct remote_engine *e)
+{
+	e->upgrade = true;
+}
+
+bool remote_engine_upgrade_due(const struct remote_engine *e)
+{
+	return e->upgrade && !e->rx_closed && !e->tx_head;
+}
+
+size_t remote_engine_rx_take(struct remote_engine *e, void *buf, size_t cap)
+{
+	size_t n = e->rend - e->rstart;
+
+	if (n > cap)
+		n = cap;
+	memcpy(buf, e->rbuf + e->rstart, n);
+	e->rstart += n;
+	if (e->rstart == e->rend)
+		e->rstart = e->rend = 0;
+	return n;
+}
+
+void remote_engine_secured(struct remote_engine *e, const char *dn,
+			   const char *psk)
+{
+	/* Input resumes: the caller re-polls rx_buf next. */
+	e->upgrade = false;
+	e->tls = true;
+	e->tls_dn = dn;
+	e->tls_psk = psk;
 }
 
 /* ---- state ---- */

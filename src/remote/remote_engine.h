@@ -122,6 +122,18 @@ struct remote_engine {
 
 	int depth; /* entry points running */
 	bool kick; /* tx_ready is due when depth returns to 0 */
+
+	/* Transport security (remote_tls.h).  upgrade: the protocol asked
+	 * for TLS (NBD_OPT_STARTTLS); input waits until the socket side has
+	 * sent the output queued so far and finished the TLS handshake.
+	 * Then tls is set, with what the handshake proved of the peer:
+	 * tls_dn, the Distinguished Name of a client certificate that
+	 * verified against the CA, and tls_psk, the PSK identity (each NULL
+	 * when absent; the socket side owns the strings). */
+	bool upgrade;
+	bool tls;
+	const char *tls_dn;
+	const char *tls_psk;
 };
 
 /* Set up an engine with an rcap-byte receive buffer.  peer NULL: the
@@ -187,6 +199,21 @@ unsigned int remote_engine_inflight(const struct remote_engine *e);
 /* The conversation is over, nothing is in flight and all output has
  * been acknowledged: the caller should close the connection. */
 bool remote_engine_finished(const struct remote_engine *e);
+
+/*
+ * Upgrading to TLS.  The protocol calls remote_engine_starttls() after
+ * queueing its last plaintext reply; input stops being parsed.  The
+ * socket side waits for remote_engine_upgrade_due() (output all sent),
+ * moves any bytes already received past the request out with
+ * remote_engine_rx_take() (they are the start of the TLS handshake),
+ * runs the handshake and calls remote_engine_secured(), then polls
+ * rx_buf again: input resumes.
+ */
+void remote_engine_starttls(struct remote_engine *e);
+bool remote_engine_upgrade_due(const struct remote_engine *e);
+size_t remote_engine_rx_take(struct remote_engine *e, void *buf, size_t cap);
+void remote_engine_secured(struct remote_engine *e, const char *dn,
+			   const char *psk);
 
 /*
  * For transcripts, fuzzers and tests: push len bytes through rx_buf and

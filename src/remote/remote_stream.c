@@ -16,6 +16,7 @@
 
 #include "base/base_log.h"
 #include "remote/remote_stream.h"
+#include "remote/remote_tls.h"
 
 void remote_stream_init(struct remote_stream *s,
 			void (*pump)(struct remote_conn *conn),
@@ -74,6 +75,8 @@ void remote_stream_release(struct remote_stream *s)
 {
 	log_debug("%s: disconnected", s->peer);
 	remote_engine_destroy(s->engine);
+	if (s->xform)
+		s->xform->ops->destroy(s->xform);
 	remote_stream_close_fds(s->rx_fd, s->tx_fd);
 	s->closed(s->opaque, s->conn);
 }
@@ -116,7 +119,9 @@ static void remote_stream_rx_done(struct base_io *io, int result)
 		if (s->stats)
 			s->stats->bytes_in += (uint64_t)result;
 		/* On error the engine logged why; the stream is lost. */
-		if (remote_engine_rx_done(s->engine, (size_t)result) < 0)
+		if (s->xform)
+			s->xform->ops->rx_done(s->xform, (size_t)result);
+		else if (remote_engine_rx_done(s->engine, (size_t)result) < 0)
 			remote_stream_break(s);
 	}
 	s->pump(s->conn);
@@ -142,7 +147,10 @@ static void remote_stream_tx_done(struct base_io *io, int result)
 		else
 			for (int i = 0; i < io->iovcnt; i++)
 				total += s->tx_iov[i].iov_len;
-		remote_engine_tx_done(s->engine, total);
+		if (s->xform)
+			s->xform->ops->tx_done(s->xform, total);
+		else
+			remote_engine_tx_done(s->engine, total);
 	} else if (result == 0 && io->op == BASE_IO_STREAM_SENDFILE) {
 		/* The file shrank under a reply that promised its bytes. */
 		log_warn("%s: export shrank under a read: disconnecting",
@@ -153,7 +161,10 @@ static void remote_stream_tx_done(struct base_io *io, int result)
 	} else {
 		if (s->stats)
 			s->stats->bytes_out += (uint64_t)result;
-		remote_engine_tx_done(s->engine, (size_t)result);
+		if (s->xform)
+			s->xform->ops->tx_done(s->xform, (size_t)result);
+		else
+			remote_engine_tx_done(s->engine, (size_t)result);
 	}
 	s->pump(s->conn);
 }
@@ -179,7 +190,15 @@ static void remote_stream_rx_arm(struct remote_stream *s)
 	void *buf;
 	size_t len;
 
-	remote_engine_rx_buf(s->engine, &buf, &len);
+	if (s->xform) {
+		/* Wire bytes go to the transform while the engine takes
+		 * input (its pump feeds the engine). */
+		if (s->engine->rx_closed)
+			return;
+		s->xform->ops->rx_buf(s->xform, &buf, &len);
+	} else {
+		remote_engine_rx_buf(s->engine, &buf, &len);
+	}
 	/* Asking may let the engine parse input a pause held back and kick:
 	 * the pump that ran then may have armed the read already. */
 	if (len == 0 || s->rx_busy)
@@ -220,9 +239,21 @@ static void remote_stream_tx_file(struct remote_stream *s)
 
 static void remote_stream_tx_arm(struct remote_stream *s)
 {
-	int n = remote_engine_tx_iov(s->engine, s->tx_iov,
-				     REMOTE_STREAM_TX_IOV);
+	int n;
 	size_t total = 0;
+
+	if (s->xform && !s->tx_broken) {
+		n = s->xform->ops->tx_iov(s->xform, s->tx_iov,
+					  REMOTE_STREAM_TX_IOV);
+		if (n <= 0)
+			return;
+		s->tx_io.op = BASE_IO_STREAM_WRITEV;
+		s->tx_io.iov = s->tx_iov;
+		s->tx_io.iovcnt = n;
+		remote_stream_tx_submit(s);
+		return;
+	}
+	n = remote_engine_tx_iov(s->engine, s->tx_iov, REMOTE_STREAM_TX_IOV);
 
 	if (n == 0)
 		remote_stream_tx_file(s);
@@ -252,10 +283,46 @@ static bool remote_stream_tx_pending(struct remote_stream *s)
 	       remote_engine_tx_file(s->engine, &fd, &off, &len);
 }
 
+/* The protocol asked for TLS and its plaintext output is all sent: start
+ * the transform, handing it what was received past the request. */
+static void remote_stream_upgrade(struct remote_stream *s)
+{
+	void *buf;
+	size_t len;
+
+	s->xform = remote_tls_server_new(s->peer);
+	if (!s->xform) {
+		remote_stream_break(s);
+		return;
+	}
+	s->xform->ops->rx_buf(s->xform, &buf, &len);
+	s->xform->ops->rx_done(s->xform,
+			       remote_engine_rx_take(s->engine, buf, len));
+}
+
+/* Run the transform: handshake, decrypt into the engine, encrypt its
+ * output. */
+static void remote_stream_xform(struct remote_stream *s)
+{
+	int ret;
+
+	if (!s->xform && !s->tx_busy && remote_engine_upgrade_due(s->engine))
+		remote_stream_upgrade(s);
+	if (!s->xform || s->tx_broken)
+		return;
+	ret = s->xform->ops->pump(s->xform, s->engine);
+	if (ret == REMOTE_XFORM_EOF)
+		remote_stream_rx_stop(s);
+	else if (ret < 0)
+		remote_stream_break(s);
+}
+
 bool remote_stream_pump(struct remote_stream *s)
 {
 	bool done;
 
+	if (s->xform || s->engine->upgrade)
+		remote_stream_xform(s);
 	if (!s->rx_busy && !s->rx_closed)
 		remote_stream_rx_arm(s);
 	/* Dropping output may free engine slots and so produce more: loop
@@ -271,6 +338,16 @@ bool remote_stream_pump(struct remote_stream *s)
 	if (done && !s->rx_closed)
 		remote_stream_rx_stop(s);
 	return done;
+}
+
+bool remote_stream_idle(struct remote_stream *s)
+{
+	struct iovec iov;
+
+	if (s->rx_busy || s->tx_busy || !remote_engine_finished(s->engine))
+		return false;
+	return !s->xform || s->tx_broken ||
+	       s->xform->ops->tx_iov(s->xform, &iov, 1) == 0;
 }
 
 void remote_stream_post_free(struct remote_stream *s, void (*fn)(void *),

@@ -23,6 +23,10 @@
 
 struct remote_stream {
 	struct remote_engine *engine; /* set once the engine is created */
+	/* The byte transform between the socket and the engine (TLS, once
+	 * the protocol upgraded); NULL: plaintext, bytes go straight to the
+	 * engine's buffers (remote_tls.h). */
+	struct remote_xform *xform;
 	/* The server's pump, run after every read or write completes. */
 	void (*pump)(struct remote_conn *conn);
 	struct remote_conn *conn; /* the connection embedding this */
@@ -94,6 +98,10 @@ int remote_stream_read(struct remote_stream *s, void *buf, size_t len);
  * once the engine has finished.  Returns whether the engine had finished
  * (checked before that stop).  Never frees. */
 bool remote_stream_pump(struct remote_stream *s);
+
+/* Nothing in flight, the engine finished and the transform has nothing
+ * left to write: the server may post its free. */
+bool remote_stream_idle(struct remote_stream *s);
 
 /* Schedule fn(arg) (the server's free) on the loop, once. */
 void remote_stream_post_free(struct remote_stream *s, void (*fn)(void *),

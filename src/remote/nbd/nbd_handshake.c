@@ -6,8 +6,20 @@
  * session on the chosen export and hands over to nbd_cmd.c.
  *
  * Supported: EXPORT_NAME, ABORT, LIST, INFO, GO, STRUCTURED_REPLY,
- * LIST_META_CONTEXT and SET_META_CONTEXT (base:allocation only).  STARTTLS
- * and everything else get NBD_REP_ERR_UNSUP (NOTLS mode).
+ * LIST_META_CONTEXT and SET_META_CONTEXT (base:allocation only), and
+ * STARTTLS unless --tls=off; everything else gets NBD_REP_ERR_UNSUP.
+ *
+ * TLS (proto.md "TLS support"): --tls=off is its NOTLS mode (STARTTLS gets
+ * NBD_REP_ERR_UNSUP), on is SELECTIVETLS (exports whose policy requires
+ * TLS answer NBD_REP_ERR_TLS_REQD in plaintext; EXPORT_NAME of one ends
+ * the connection, having no error reply), require is FORCEDTLS (before
+ * STARTTLS every option but STARTTLS and ABORT gets NBD_REP_ERR_TLS_REQD,
+ * and EXPORT_NAME ends the connection).  STARTTLS is answered in
+ * plaintext, then the socket side runs the TLS handshake
+ * (remote_engine_starttls) and everything negotiated before it is
+ * forgotten.  An export's allow lists (conn_tls_policy) are checked where
+ * an export is chosen or described: GO, INFO, EXPORT_NAME and the meta
+ * context options (NBD_REP_ERR_POLICY, or the disconnect).
  *
  * Block size policy: NBD_INFO_BLOCK_SIZE is sent when asked for, and also
  * unasked when the device's minimum is above 1 (proto.md lets the server
@@ -24,6 +36,7 @@
 #include "iopd/remote.h"
 #include "iopd/remote_stats.h"
 #include "remote/nbd/nbd_proto_priv.h"
+#include "remote/remote_tls.h"
 
 /* An export name, NUL-terminated for the exports table. */
 struct nbd_name {
@@ -104,6 +117,40 @@ nbd_export_find(struct nbd_proto *proto, const char *name, uint32_t *rep)
 	log_info("%s: export '%.64s' %s", nbd_peer(proto), name,
 		 ret == -EACCES ? "refuses this address" : "is not on NBD");
 	return NULL;
+}
+
+static bool nbd_str_listed(const char *const *list, const char *s)
+{
+	for (; list && *list; list++)
+		if (!strcmp(*list, s))
+			return true;
+	return false;
+}
+
+/* May this client use exp?  0, or the NBD_REP_ERR_* that refuses it. */
+static uint32_t nbd_hs_tls_refusal(const struct nbd_proto *proto,
+				   const struct conn_export *exp)
+{
+	const struct conn_tls_policy *p = &exp->tls;
+	const bool lists = p->dn_allow || p->psk_allow;
+
+	if (!proto->e.tls)
+		return p->required || lists ? NBD_REP_ERR_TLS_REQD : 0;
+	if (!lists)
+		return 0;
+	if (proto->e.tls_dn && nbd_str_listed(p->dn_allow, proto->e.tls_dn))
+		return 0;
+	if (proto->e.tls_psk && nbd_str_listed(p->psk_allow, proto->e.tls_psk))
+		return 0;
+	return NBD_REP_ERR_POLICY;
+}
+
+static void nbd_hs_tls_log(const struct nbd_proto *proto, uint32_t refusal)
+{
+	log_info("%s: export refused: %s", nbd_peer(proto),
+		 refusal == NBD_REP_ERR_TLS_REQD
+			 ? "it requires TLS"
+			 : "the client's identity is not on its allow list");
 }
 
 static uint32_t nbd_pow2_ceil(uint32_t v)
@@ -233,6 +280,10 @@ static int nbd_opt_export_name(struct nbd_proto *proto,
 		return nbd_proto_fail(
 			proto, -ENOENT, "no export '%s'",
 			base_log_escape(esc, sizeof(esc), name.s));
+	if (nbd_hs_tls_refusal(proto, exp)) {
+		nbd_hs_tls_log(proto, nbd_hs_tls_refusal(proto, exp));
+		return nbd_proto_fail(proto, -EACCES, "EXPORT_NAME refused");
+	}
 	if (nbd_hs_session_open(proto, exp, &session) < 0)
 		return nbd_proto_fail(
 			proto, -EIO, "export '%s' failed",
@@ -349,7 +400,7 @@ static int nbd_opt_info(struct nbd_proto *proto, uint32_t option,
 	struct iop_session *session;
 	struct nbd_export_view view;
 	struct nbd_name name;
-	uint32_t name_len, rep;
+	uint32_t name_len, rep, refusal;
 	uint16_t n_req;
 	int ret;
 
@@ -377,6 +428,11 @@ static int nbd_opt_info(struct nbd_proto *proto, uint32_t option,
 	exp = nbd_export_find(proto, name.s, &rep);
 	if (!exp)
 		return nbd_hs_reply(proto, option, rep, NULL, 0);
+	refusal = nbd_hs_tls_refusal(proto, exp);
+	if (refusal) {
+		nbd_hs_tls_log(proto, refusal);
+		return nbd_hs_reply(proto, option, refusal, NULL, 0);
+	}
 	if (nbd_hs_session_open(proto, exp, &session) < 0)
 		return nbd_hs_reply(proto, option, NBD_REP_ERR_UNKNOWN, NULL,
 				    0);
@@ -456,6 +512,9 @@ static int nbd_opt_meta(struct nbd_proto *proto, uint32_t option,
 	exp = nbd_export_find(proto, name.s, &rep);
 	if (!exp)
 		return nbd_hs_reply(proto, option, rep, NULL, 0);
+	if (nbd_hs_tls_refusal(proto, exp))
+		return nbd_hs_reply(proto, option,
+				    nbd_hs_tls_refusal(proto, exp), NULL, 0);
 	if (match) {
 		/* proto.md: LIST's context ids are reserved, SHOULD be 0. */
 		base_be32_put(r, set ? NBD_META_ID_BASE_ALLOCATION : 0);
@@ -477,11 +536,65 @@ invalid:
 	return nbd_hs_reply(proto, option, NBD_REP_ERR_INVALID, NULL, 0);
 }
 
+/* proto.md: after STARTTLS "the server MUST ignore" what the options
+ * before it negotiated (a man in the middle could have chosen them). */
+static void nbd_hs_forget(struct nbd_proto *proto)
+{
+	proto->structured = false;
+	proto->meta_set = false;
+	free(proto->meta_name);
+	proto->meta_name = NULL;
+}
+
+static int nbd_opt_starttls(struct nbd_proto *proto, uint32_t len)
+{
+	int ret;
+
+	/* proto.md NOTLS mode: MUST respond with NBD_REP_ERR_POLICY or
+	 * NBD_REP_ERR_UNSUP. */
+	if (remote_tls_mode() == REMOTE_TLS_OFF)
+		return nbd_hs_reply(proto, NBD_OPT_STARTTLS, NBD_REP_ERR_UNSUP,
+				    NULL, 0);
+	/* proto.md: data SHOULD be refused with NBD_REP_ERR_INVALID, as
+	 * SHOULD a second STARTTLS once TLS is up. */
+	if (len != 0 || proto->e.tls)
+		return nbd_hs_reply(proto, NBD_OPT_STARTTLS,
+				    NBD_REP_ERR_INVALID, NULL, 0);
+	ret = nbd_hs_reply(proto, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL, 0);
+	if (ret < 0)
+		return ret;
+	nbd_hs_forget(proto);
+	/* Under TLS every byte goes through the record layer: READ data
+	 * is copied, never sent from the file by sendfile. */
+	proto->cfg.zero_copy = false;
+	remote_engine_starttls(&proto->e);
+	return 0;
+}
+
+/* --tls=require before STARTTLS: refuse (proto.md FORCEDTLS mode).
+ * Returns 1 when the option was handled so, else 0. */
+static int nbd_hs_tls_forced(struct nbd_proto *proto, uint32_t option, int *ret)
+{
+	if (remote_tls_mode() != REMOTE_TLS_REQUIRE || proto->e.tls ||
+	    option == NBD_OPT_STARTTLS || option == NBD_OPT_ABORT)
+		return 0;
+	if (option == NBD_OPT_EXPORT_NAME)
+		*ret = nbd_proto_fail(
+			proto, -EACCES,
+			"EXPORT_NAME without TLS (--tls=require)");
+	else
+		*ret = nbd_hs_reply(proto, option, NBD_REP_ERR_TLS_REQD, NULL,
+				    0);
+	return 1;
+}
+
 static int nbd_hs_option(struct nbd_proto *proto, uint32_t option,
 			 const unsigned char *data, uint32_t len)
 {
 	int ret;
 
+	if (nbd_hs_tls_forced(proto, option, &ret))
+		return ret;
 	switch (option) {
 	case NBD_OPT_EXPORT_NAME:
 		return nbd_opt_export_name(proto, data, len);
@@ -506,8 +619,7 @@ static int nbd_hs_option(struct nbd_proto *proto, uint32_t option,
 	case NBD_OPT_SET_META_CONTEXT:
 		return nbd_opt_meta(proto, option, data, len);
 	case NBD_OPT_STARTTLS:
-		/* proto.md NOTLS mode: MUST respond with NBD_REP_ERR_POLICY
-		 * or NBD_REP_ERR_UNSUP. */
+		return nbd_opt_starttls(proto, len);
 	default:
 		return nbd_hs_reply(proto, option, NBD_REP_ERR_UNSUP, NULL, 0);
 	}

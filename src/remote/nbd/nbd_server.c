@@ -39,8 +39,7 @@ static void nbd_server_free(void *arg)
 static void nbd_server_pump(struct remote_conn *c)
 {
 	remote_stream_pump(&c->s);
-	if (c->s.close_posted || c->s.rx_busy || c->s.tx_busy ||
-	    !remote_engine_finished(c->s.engine))
+	if (c->s.close_posted || !remote_stream_idle(&c->s))
 		return;
 	remote_stream_post_free(&c->s, nbd_server_free, c);
 }
