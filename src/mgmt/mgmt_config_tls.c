@@ -160,8 +160,8 @@ int mgmt_tls_setup(const struct mgmt_config *cfg)
 	if (cfg->tls == REMOTE_TLS_OFF &&
 	    (cfg->tls_certificates || cfg->tls_psk))
 		log_warn("TLS credentials given with --tls=off: unused");
-	for (unsigned int i = 0; cfg->tls == REMOTE_TLS_OFF && i < cfg->n_exports;
-	     i++)
+	for (unsigned int i = 0;
+	     cfg->tls == REMOTE_TLS_OFF && i < cfg->n_exports; i++)
 		if (cfg->exports[i].tls_required ||
 		    cfg->exports[i].tls_dn_allow ||
 		    cfg->exports[i].tls_psk_allow)

@@ -377,10 +377,10 @@ static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *data, size_t len)
 	}
 	if (len > avail)
 		len = avail;
+	/* No compaction here: a read may be in flight into in.p + in.end
+	 * (tls_rx_buf compacts, before the stream arms the next one). */
 	memcpy(data, t->in.p + t->in.start, len);
 	t->in.start += len;
-	if (t->in.start == t->in.end)
-		t->in.start = t->in.end = 0;
 	return (ssize_t)len;
 }
 
@@ -437,6 +437,12 @@ static void tls_rx_buf(struct remote_xform *x, void **buf, size_t *len)
 {
 	struct remote_tls *t = tls_of(x);
 
+	if (t->in.start > 0) {
+		memmove(t->in.p, t->in.p + t->in.start,
+			t->in.end - t->in.start);
+		t->in.end -= t->in.start;
+		t->in.start = 0;
+	}
 	*buf = t->in.p + t->in.end;
 	*len = t->in.cap - t->in.end;
 }
@@ -540,8 +546,7 @@ static int tls_handshake(struct remote_tls *t, struct remote_engine *e)
 		return -EPROTO;
 	}
 	t->handshaken = true;
-	psk = t->creds->psk ? gnutls_psk_server_get_username(t->session)
-			    : NULL;
+	psk = t->creds->psk ? gnutls_psk_server_get_username(t->session) : NULL;
 	if (psk && psk[0] && !(t->psk_identity = strdup(psk)))
 		return -ENOMEM;
 	tls_peer_dn(t);
@@ -650,7 +655,8 @@ static ssize_t tls_encrypt_some(struct remote_tls *t, struct remote_engine *e)
 
 		if (len > room - taken)
 			len = room - taken;
-		if (len >= TLS_CORK_BYTES && gnutls_record_uncork(t->session, 0) < 0)
+		if (len >= TLS_CORK_BYTES &&
+		    gnutls_record_uncork(t->session, 0) < 0)
 			ret = -EIO;
 		if (ret == 0)
 			ret = tls_send(t, iov[i].iov_base, len);
