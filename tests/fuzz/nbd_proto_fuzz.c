@@ -3,8 +3,15 @@
  * libFuzzer target for the NBD protocol engine (src/remote/nbd/): the
  * input is a client byte stream, prefixed by two bytes that pick the
  * conditions (inline or deferred storage completion, slot count, read
- * fragment size, how output is acknowledged).  The engine runs over the
- * in-memory storage stub of tests/nbd_fake_backend.c.
+ * fragment size, how output is acknowledged, the --tls mode and whether
+ * the client's certificate DN is on an export's allow list).  The engine
+ * runs over the in-memory storage stub of tests/nbd_fake_backend.c.
+ *
+ * STARTTLS: there is no socket side here, so once the engine asks for
+ * TLS and its plaintext replies are taken, the harness declares the
+ * handshake done (remote_engine_secured) and the rest of the input is
+ * the session's plaintext.  That reaches every negotiation state around
+ * STARTTLS: refusals before it, the reset, and the policy checks after.
  *
  * Beyond "no crash, no leak, no undefined behaviour" it checks that a
  * conversation always ends: after eof, once storage has completed and the
@@ -19,6 +26,7 @@
 #include "base/base_log.h"
 #include "nbd_fake_backend.c"
 #include "remote/nbd/nbd_proto.h"
+#include "remote/remote_tls.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -72,6 +80,8 @@ static unsigned int fuzz_pending(const struct fuzz *f)
 	return n;
 }
 
+static const char *const fuzz_dn_allow[] = { "CN=fuzz", NULL };
+
 static void fuzz_setup(struct fuzz *f)
 {
 	struct fake_dev *dev;
@@ -88,11 +98,25 @@ static void fuzz_setup(struct fuzz *f)
 			       false);
 	dev->defer = f->mode & 1;
 	f->fb.exports[1].read_only = true;
+	f->fb.exports[1].tls.required = true;
 	dev = fake_backend_add(&f->fb, "a", NULL, 64 * 1024,
 			       DDM_CAP_FUA | DDM_CAP_ZEROES, false);
 	dev->block_min = 512;
 	dev->max_request_bytes = 32 * 1024;
 	dev->defer = f->mode & 1;
+	f->fb.exports[2].tls.dn_allow = fuzz_dn_allow;
+}
+
+/* The engine asked for TLS and its plaintext output was taken: the
+ * handshake "succeeds", with a DN on export a's list in mode 128. */
+static void fuzz_starttls(struct fuzz *f)
+{
+	struct remote_engine *e = nbd_proto_engine(f->proto);
+
+	if (remote_engine_upgrade_due(e))
+		remote_engine_secured(
+			e, f->mode & 128 ? fuzz_dn_allow[0] : "CN=someone else",
+			NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -107,6 +131,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	base_log_set_level(BASE_LOG_ERROR);
 	f.mode = data[0];
 	chunk = data[1] ? data[1] : 4096;
+	/* Mode bits 32 and 64: --tls off, on, require (and require). */
+	remote_tls_set_mode((f.mode >> 5 & 3) == 0   ? REMOTE_TLS_OFF
+			    : (f.mode >> 5 & 3) == 1 ? REMOTE_TLS_ON
+						     : REMOTE_TLS_REQUIRE);
 	fuzz_setup(&f);
 	cfg.exports = &f.fb.table;
 	cfg.limits.max_inflight = f.mode & 2 ? 2 : 8;
@@ -127,6 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_drain(&f);
 		fuzz_complete(&f);
 		fuzz_drain(&f);
+		fuzz_starttls(&f);
 	}
 
 	remote_engine_rx_eof(nbd_proto_engine(f.proto));
