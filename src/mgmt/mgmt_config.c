@@ -66,6 +66,9 @@ void mgmt_config_fini(struct mgmt_config *cfg)
 	free(cfg->mgmt_listen);
 	free(cfg->mgmt_token_file);
 	free(cfg->default_export);
+	free(cfg->tls_certificates);
+	free(cfg->tls_psk);
+	free(cfg->tls_priority);
 	mgmt_iscsi_free(cfg->iscsi);
 	mgmt_ops_free(cfg->ops);
 	mgmt_path_free_allowed(cfg);
