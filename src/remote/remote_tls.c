@@ -67,7 +67,7 @@ struct remote_tls {
 	 * moved while a write may be in flight (they swap when wire is
 	 * empty). */
 	struct tls_buf in, out, wire;
-	bool handshaken, in_pump, bye_sent;
+	bool handshaken, in_pump, again, bye_sent;
 	char *dn, *psk_identity;
 	unsigned char *file_buf; /* TLS_FILE_CHUNK, for file bytes */
 };
@@ -689,26 +689,40 @@ static int tls_encrypt(struct remote_tls *t, struct remote_engine *e)
 	return 0;
 }
 
-static int tls_pump(struct remote_xform *x, struct remote_engine *e)
+static int tls_pump_once(struct remote_tls *t, struct remote_engine *e)
 {
-	struct remote_tls *t = tls_of(x);
-	int ret = 0;
+	int ret = 0, wret;
 
-	/* The engine's tx_ready may run the stream's pump, and so this,
-	 * from inside rx_done or tx_done below: the outer call goes on. */
-	if (t->in_pump)
-		return 0;
-	t->in_pump = true;
 	if (!t->handshaken)
 		ret = tls_handshake(t, e);
 	if (ret == 0 && t->handshaken)
 		ret = tls_decrypt(t, e);
 	if (ret >= 0 && t->handshaken) {
-		int wret = tls_encrypt(t, e);
-
+		wret = tls_encrypt(t, e);
 		if (wret < 0)
 			ret = wret;
 	}
+	return ret;
+}
+
+static int tls_pump(struct remote_xform *x, struct remote_engine *e)
+{
+	struct remote_tls *t = tls_of(x);
+	int ret;
+
+	/* The engine's tx_ready may run the stream's pump, and so this,
+	 * from inside rx_done or tx_done below: the outer call goes round
+	 * again instead (acknowledged output may have freed request slots
+	 * that input decrypted but held back is waiting for). */
+	if (t->in_pump) {
+		t->again = true;
+		return 0;
+	}
+	t->in_pump = true;
+	do {
+		t->again = false;
+		ret = tls_pump_once(t, e);
+	} while (ret == 0 && t->again);
 	t->in_pump = false;
 	return ret;
 }

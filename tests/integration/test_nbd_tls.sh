@@ -295,6 +295,20 @@ EOF
 iopd_alive "iopd survives broken TLS records"
 grep -q "TLS: .*" "$IOPD_LOG" && ok "the broken sessions are logged" || not_ok "the broken sessions are logged"
 
+check "TLS: 600 pipelined requests (more than the request slots) are all answered" tlspy <<'EOF'
+from tlsc import *
+c = starttls(Client().greet())
+c.go("private")
+hs = [c.request(CMD_READ, (i % 64) * 4096, 4096) for i in range(600)]
+seen = set()
+for i in range(600):
+    h, err, d, ext = c.reply()
+    assert err == 0 and len(d) == 4096, (err, len(d))
+    seen.add(h)
+assert seen == set(hs)
+c.disc()
+EOF
+
 # ------------------------------------------------------------- qemu-img
 
 qemu_x509() {
