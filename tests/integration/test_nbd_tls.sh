@@ -49,6 +49,7 @@ make_pki() {
 		cert other-ca - 'cn = "another CA"' ca cert_signing_key expiration_days=30 &&
 		cert server ca "${srv[@]}" &&
 		cert server2 ca "${srv[@]}" &&
+		cert server3 ca "${srv[@]}" &&
 		cert alice ca 'cn = "alice"' 'organization = "iopd test"' "${cli[@]}" &&
 		cert bob ca 'cn = "bob"' 'organization = "iopd test"' "${cli[@]}" &&
 		cert mallory other-ca 'cn = "alice"' 'organization = "iopd test"' "${cli[@]}" &&
@@ -339,16 +340,59 @@ check "qemu-img compare private with the source (tls-creds-psk)" \
 # (tls-certificates=): libnbd finds the CA where it looks by default,
 # $HOME/.pki/libnbd (it presents no client certificate from there, so
 # the export is one without an allow list).
+# log_wait PATTERN N: until the daemon's log has N lines matching.
+log_wait() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		[ "$(grep -c -- "$1" "$IOPD_LOG")" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# rotate NAME: install NAME-cert.pem and NAME-key.pem as the server's and
+# SIGHUP; returns once the daemon logged the reload.
+rotate() {
+	local n
+	n=$(grep -c "TLS: credentials reloaded" "$IOPD_LOG")
+	cp "$T/$1-cert.pem" "$T/srv/server-cert.pem" &&
+		cp "$T/$1-key.pem" "$T/srv/server-key.pem" &&
+		kill -HUP "$IOPD_PID" && log_wait "TLS: credentials reloaded" $((n + 1))
+}
 if command -v fio >/dev/null && fio --enghelp=nbd >/dev/null 2>&1; then
 	mkdir -p "$T/home/.pki" && cp -r "$T/cli-alice" "$T/home/.pki/libnbd"
+	fio_tls=(--ioengine=nbd --uri="nbds://$HP/private" --bs=4k --iodepth=8
+		--numjobs=2 --size=8M --offset_increment=8M --verify=crc32c
+		--do_verify=1 --group_reporting)
 	check "fio --ioengine=nbd over nbds://, two jobs, --verify=crc32c" \
-		env HOME="$T/home" timeout -k 5 "$TMO" fio --name=tls --ioengine=nbd \
-		--uri="nbds://$HP/private" \
-		--rw=randwrite --bs=64k --size=8M --numjobs=2 --offset_increment=8M \
-		--iodepth=8 --verify=crc32c --do_verify=1 --group_reporting
+		env HOME="$T/home" timeout -k 5 "$TMO" fio --name=tls --rw=randwrite "${fio_tls[@]}"
+	# SIGHUP while fio streams over two TLS connections: they go on.
+	n=$(grep -c "TLS (TLS" "$IOPD_LOG")
+	env HOME="$T/home" timeout -k 5 "$TMO" fio --name=rot --rw=write --loops=40 \
+		"${fio_tls[@]}" >"$T/fio-rot.out" 2>&1 &
+	fio_pid=$!
+	register_pid "$fio_pid"
+	on_exit "_reap $fio_pid"
+	if log_wait "TLS (TLS" $((n + 2)) && rotate server2; then
+		ok "SIGHUP rotated the certificate while fio streamed over TLS"
+	else
+		not_ok "SIGHUP rotated the certificate while fio streamed over TLS"
+	fi
+	kill -0 "$fio_pid" 2>/dev/null && ok "fio was still running at the rotation" ||
+		not_ok "fio was still running at the rotation" "make --loops larger"
+	_wait_timeout "$fio_pid" "$TMO"
+	st=$?
+	is "$st" 0 "fio (write + crc32c verify, two TLS connections) finished across the rotation"
+	[ "$st" = 0 ] || diag "$(tail -n 15 "$T/fio-rot.out")"
 else
 	skip "fio's nbd engine is not built in" "fio over nbds://"
+	rotate server2 || not_ok "rotate to server2"
 fi
+
+# qemu-io over TLS with a PSK
+check "qemu-io writes and reads a pattern over TLS (tls-creds-psk)" \
+	t qemu-io --object "tls-creds-psk,id=tls0,dir=$T/psk,username=alice,endpoint=client" \
+	--image-opts "driver=nbd,host=127.0.0.1,port=${HP##*:},export=alice,tls-creds=tls0" \
+	-c "write -P 0x5a 1M 64k" -c "read -P 0x5a 1M 64k"
 
 # ------------------------------------------- SIGHUP certificate rotation
 
@@ -360,10 +404,10 @@ old = starttls(Client().greet())
 old.structured_reply()
 old.go("private")
 old.write(0, b"o" * 65536)
-first = ssl.PEM_cert_to_DER_cert(open(T + "/server-cert.pem").read())
+first = ssl.PEM_cert_to_DER_cert(open(T + "/server2-cert.pem").read())
 assert old.s.getpeercert(binary_form=True) == first
-shutil.copy(T + "/server2-cert.pem", T + "/srv/server-cert.pem")
-shutil.copy(T + "/server2-key.pem", T + "/srv/server-key.pem")
+shutil.copy(T + "/server3-cert.pem", T + "/srv/server-cert.pem")
+shutil.copy(T + "/server3-key.pem", T + "/srv/server-key.pem")
 log = os.environ["IOPD_LOG"]
 n = open(log).read().count("TLS: credentials reloaded")
 os.kill(int(os.environ["IOPD_PID"]), signal.SIGHUP)
@@ -374,7 +418,7 @@ for i in range(600):
 else:
     raise SystemExit("no reload in the log")
 new = starttls(Client().greet())
-second = ssl.PEM_cert_to_DER_cert(open(T + "/server2-cert.pem").read())
+second = ssl.PEM_cert_to_DER_cert(open(T + "/server3-cert.pem").read())
 assert new.s.getpeercert(binary_form=True) == second
 new.go("private")
 assert rd(old, 0, 65536) == b"o" * 65536
