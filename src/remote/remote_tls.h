@@ -93,7 +93,8 @@ struct remote_xform;
 
 struct remote_xform_ops {
 	const char *name; /* "tls" */
-	/* Where the next wire bytes go; *len == 0: no room now. */
+	/* Where the next wire bytes go; *len == 0: no room now.  Only
+	 * while no read is in flight: it may move what is buffered. */
 	void (*rx_buf)(struct remote_xform *x, void **buf, size_t *len);
 	/* n wire bytes landed there. */
 	void (*rx_done)(struct remote_xform *x, size_t n);
