@@ -530,108 +530,149 @@ static int iopd_mgmt_create(struct mgmt_ctx *mctx, struct mgmt_rpc **rpcp)
 	return mgmt_rpc_create(&rcfg, mctx, rpcp);
 }
 
-int main(int argc, char **argv)
+/* Step 1: the command line and config file, the descriptor limit, TLS
+ * credentials, detaching and logging.  Returns 0 to go on, 1 when done
+ * (--help, --version), -1 on failure. */
+static int iopd_setup(int argc, char **argv, struct mgmt_config *cfg,
+		      struct iopd_opts *opts, int *daemon_fd)
 {
-	struct iopd_opts opts = { .ready_fd = -1 };
-	struct mgmt_config cfg;
-	struct mgmt_ctx mctx = { .cfg = &cfg, .version = IOPD_VERSION };
-	struct mgmt_rpc *rpc = NULL;
-	struct local *local = NULL;
-	struct connmgr *cm = NULL;
-	int fds[IOPD_MAX_LISTEN_FDS], listen_fds[IOPD_MAX_LISTEN_FDS];
-	struct base_acl acls[IOPD_MAX_LISTEN_FDS] = { 0 };
-	int n_fds = 0, n_nbd = 0, sfd = -1, daemon_fd = -1, ret;
-	int status = EXIT_FAILURE;
+	int ret = iopd_parse_args(argc, argv, cfg, opts);
 
-	/* A peer that vanishes must not kill us: writes get EPIPE instead. */
-	signal(SIGPIPE, SIG_IGN);
-	mgmt_config_init(&cfg);
-	ret = iopd_parse_args(argc, argv, &cfg, &opts);
-	if (ret != 0) {
-		status = ret > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-		goto out;
-	}
-	base_log_set_level(cfg.log_level);
-	if (iopd_transports_check(&cfg, &opts) < 0)
-		goto out;
+	if (ret != 0)
+		return ret > 0 ? 1 : -1;
+	base_log_set_level(cfg->log_level);
+	if (iopd_transports_check(cfg, opts) < 0)
+		return -1;
 	/* Before anything opens a descriptor that the reserve would count. */
 	base_fd_limit_raise();
-	base_fd_reserve_set(cfg.fd_reserve);
-	if (mgmt_config_specs(&cfg) < 0 || mgmt_tls_setup(&cfg) < 0)
-		goto out;
-	if (opts.daemon) {
-		daemon_fd = iopd_daemonize();
-		if (daemon_fd < 0)
-			goto out;
+	base_fd_reserve_set(cfg->fd_reserve);
+	if (mgmt_config_specs(cfg) < 0 || mgmt_tls_setup(cfg) < 0)
+		return -1;
+	if (opts->daemon) {
+		*daemon_fd = iopd_daemonize();
+		if (*daemon_fd < 0)
+			return -1;
 	}
-	mgmt_ops_log_setup(&cfg, opts.daemon);
+	mgmt_ops_log_setup(cfg, opts->daemon);
+	return 0;
+}
 
-	/* Step 2: the Local Transport scans and opens the IOPs. */
-	if (local_scan(&cfg.local, &local) < 0)
-		goto out;
-	/* Step 3: the Remote Transport binds, admitting nobody yet. */
-	if (!opts.stdio) {
-		n_fds = iopd_bind(&cfg, fds, acls, IOPD_MAX_LISTEN_FDS);
-		if (n_fds < 0)
-			goto out_local;
-		n_nbd = n_fds;
-		ret = iopd_bind_iscsi(&cfg, fds, acls, n_fds,
-				      IOPD_MAX_LISTEN_FDS);
-		if (ret < 0)
-			goto out_close_fds;
-		n_fds = ret;
+/* Step 3: NBD listeners, then iSCSI portals, in one fd array with their
+ * allow lists; *n_nbd gets how many are NBD.  Returns the count, or -1
+ * with none left open. */
+static int iopd_bind_all(struct mgmt_config *cfg, int *fds,
+			 struct base_acl *acls, int *n_nbd)
+{
+	int n = iopd_bind(cfg, fds, acls, IOPD_MAX_LISTEN_FDS), ret;
+
+	if (n < 0)
+		return -1;
+	ret = iopd_bind_iscsi(cfg, fds, acls, n, IOPD_MAX_LISTEN_FDS);
+	if (ret < 0) {
+		while (n > 0)
+			close(fds[--n]);
+		return -1;
 	}
-	/* Step 4: descriptors and exports. */
-	if (connmgr_create(&cfg.connmgr, local, &cm) < 0)
-		goto out_close_fds;
-	if (opts.stdio) {
-		status = connmgr_serve_stdio(cm, "nbd", 0, 1) < 0
-				 ? EXIT_FAILURE
-				 : EXIT_SUCCESS;
-		goto out_connmgr;
-	}
+	*n_nbd = n;
+	return ret;
+}
+
+/* Steps 4 and 5 once the Connection Manager exists: hand it the
+ * listeners (fds[i] becomes -1 as it takes each), start metrics, the
+ * management channel and the workers, announce readiness, and serve
+ * until a signal.  Returns the exit status. */
+static int iopd_serve(struct connmgr *cm, struct mgmt_ctx *mctx,
+		      const struct iopd_opts *opts, int *fds,
+		      const struct base_acl *acls, int n_fds, int n_nbd,
+		      int daemon_fd)
+{
+	struct mgmt_config *cfg = mctx->cfg;
+	int listen_fds[IOPD_MAX_LISTEN_FDS], sfd = -1;
+	int status = EXIT_FAILURE;
+	struct mgmt_rpc *rpc = NULL;
+
 	for (int i = 0; i < n_fds; i++) {
-		if (iopd_listener_add(cm, &cfg, fds[i], i >= n_nbd, &acls[i]) <
+		if (iopd_listener_add(cm, cfg, fds[i], i >= n_nbd, &acls[i]) <
 		    0)
-			goto out_connmgr;
+			return EXIT_FAILURE;
 		listen_fds[i] = fds[i];
 		fds[i] = -1; /* the Connection Manager owns it now */
 	}
 	sfd = iopd_signal_fd();
 	if (sfd < 0) {
 		log_error("signalfd: %s", strerror(errno));
-		goto out_connmgr;
+		return EXIT_FAILURE;
 	}
 	/* Metrics and the first discovery scan, before the management
 	 * thread that reads them starts. */
-	if (mgmt_ops_start(&cfg) < 0)
-		goto out_connmgr;
-	mctx.cm = cm;
-	mctx.config_path = opts.config_path;
-	if (iopd_mgmt_create(&mctx, &rpc) < 0)
-		goto out_connmgr;
-	if (connmgr_workers_start(cm) < 0)
-		goto out_connmgr;
-	if (mgmt_rpc_start(rpc) < 0)
-		goto out_connmgr;
+	if (mgmt_ops_start(cfg) < 0)
+		goto out;
+	mctx->cm = cm;
+	mctx->config_path = opts->config_path;
+	if (iopd_mgmt_create(mctx, &rpc) < 0 || connmgr_workers_start(cm) < 0 ||
+	    mgmt_rpc_start(rpc) < 0)
+		goto out;
 	connmgr_hup_set(cm, iopd_hup, rpc);
 	connmgr_stop_set(cm, mgmt_ops_stopping, NULL);
 	/* Step 5: ready; then admit clients until a signal. */
-	if (opts.pidfile && iopd_pidfile_write(opts.pidfile) < 0)
-		goto out_connmgr;
-	for (unsigned int i = 0; opts.ready_fd > 0 && mgmt_rpc_describe(rpc, i);
-	     i++)
-		dprintf(opts.ready_fd, "LISTEN mgmt %s\n",
+	if (opts->pidfile && iopd_pidfile_write(opts->pidfile) < 0)
+		goto out;
+	for (unsigned int i = 0;
+	     opts->ready_fd > 0 && mgmt_rpc_describe(rpc, i); i++)
+		dprintf(opts->ready_fd, "LISTEN mgmt %s\n",
 			mgmt_rpc_describe(rpc, i));
-	mgmt_ops_ready(&cfg, opts.ready_fd);
-	iopd_ready(&opts, listen_fds, n_fds, n_nbd, daemon_fd);
+	mgmt_ops_ready(cfg, opts->ready_fd);
+	iopd_ready(opts, listen_fds, n_fds, n_nbd, daemon_fd);
 	status = connmgr_run(cm, sfd) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-out_connmgr:
+out:
 	/* Joins the management thread, which may use cm until then. */
 	mgmt_rpc_destroy(rpc);
-	mgmt_ops_stop(&cfg);
-	if (sfd >= 0)
-		close(sfd);
+	mgmt_ops_stop(cfg);
+	close(sfd);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct iopd_opts opts = { .ready_fd = -1 };
+	struct mgmt_config cfg;
+	struct mgmt_ctx mctx = { .cfg = &cfg, .version = IOPD_VERSION };
+	struct local *local = NULL;
+	struct connmgr *cm = NULL;
+	int fds[IOPD_MAX_LISTEN_FDS];
+	struct base_acl acls[IOPD_MAX_LISTEN_FDS] = { 0 };
+	int n_fds = 0, n_nbd = 0, daemon_fd = -1, ret;
+	int status = EXIT_FAILURE;
+
+	/* A peer that vanishes must not kill us: writes get EPIPE instead. */
+	signal(SIGPIPE, SIG_IGN);
+	mgmt_config_init(&cfg);
+	ret = iopd_setup(argc, argv, &cfg, &opts, &daemon_fd);
+	if (ret != 0) {
+		status = ret > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+		goto out;
+	}
+	/* Step 2: the Local Transport scans and opens the IOPs. */
+	if (local_scan(&cfg.local, &local) < 0)
+		goto out;
+	/* Step 3: the Remote Transport binds, admitting nobody yet. */
+	if (!opts.stdio) {
+		n_fds = iopd_bind_all(&cfg, fds, acls, &n_nbd);
+		if (n_fds < 0) {
+			n_fds = 0;
+			goto out_local;
+		}
+	}
+	/* Step 4: descriptors and exports. */
+	if (connmgr_create(&cfg.connmgr, local, &cm) < 0)
+		goto out_close_fds;
+	if (opts.stdio)
+		status = connmgr_serve_stdio(cm, "nbd", 0, 1) < 0
+				 ? EXIT_FAILURE
+				 : EXIT_SUCCESS;
+	else
+		status = iopd_serve(cm, &mctx, &opts, fds, acls, n_fds, n_nbd,
+				    daemon_fd);
 	connmgr_destroy(cm);
 out_close_fds:
 	for (int i = 0; i < n_fds; i++)
