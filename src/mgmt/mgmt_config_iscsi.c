@@ -191,14 +191,55 @@ static int mgmt_iscsi_json_chap(const char *what, json_t *obj,
 	ret = mgmt_secret_read(label, file, MGMT_ISCSI_SECRET_MAX, &secret);
 	if (ret < 0)
 		return ret;
-	if (strlen(secret) < MGMT_ISCSI_SECRET_MIN)
-		log_warn("%s: the secret in %s is shorter than %d bytes; some "
-			 "initiators refuse it",
-			 label, file, MGMT_ISCSI_SECRET_MIN);
 	mgmt_iscsi_chap_free(chap);
 	chap->secret = secret;
 	chap->user = strdup(user);
 	return chap->user ? 0 : -ENOMEM;
+}
+
+/* A short secret falls to an offline dictionary attack on one captured
+ * exchange (RFC 7143 section 12.1.3 asks for 96 bits at least): refused
+ * unless the "iscsi" object says allow_short_secrets (checked once the
+ * whole object is read, whatever the order of its keys). */
+static int mgmt_iscsi_secret_check(const struct mgmt_iscsi *is,
+				   const char *what, const char *key,
+				   const struct iscsi_chap *chap)
+{
+	if (!chap->user || strlen(chap->secret) >= MGMT_ISCSI_SECRET_MIN)
+		return 0;
+	if (is->allow_short_secrets) {
+		log_warn("config: iscsi: %s: %s: the secret is shorter than %d "
+			 "bytes (allowed by allow_short_secrets)",
+			 what, key, MGMT_ISCSI_SECRET_MIN);
+		return 0;
+	}
+	log_error("config: iscsi: %s: %s: the secret is shorter than %d bytes "
+		  "(set \"allow_short_secrets\": true in \"iscsi\" to accept "
+		  "it anyway)",
+		  what, key, MGMT_ISCSI_SECRET_MIN);
+	return -EINVAL;
+}
+
+static int mgmt_iscsi_secrets_check(const struct mgmt_iscsi *is)
+{
+	const struct iscsi_config *c = &is->cfg;
+	int ret;
+
+	ret = mgmt_iscsi_secret_check(is, "discovery", "discovery_chap",
+				      &c->discovery_chap);
+	if (!ret)
+		ret = mgmt_iscsi_secret_check(is, "discovery",
+					      "discovery_mutual_chap",
+					      &c->discovery_mutual);
+	for (unsigned int i = 0; !ret && i < c->n_targets; i++) {
+		const struct iscsi_target_cfg *t = &is->targets[i];
+
+		ret = mgmt_iscsi_secret_check(is, t->name, "chap", &t->chap);
+		if (!ret)
+			ret = mgmt_iscsi_secret_check(
+				is, t->name, "mutual_chap", &t->mutual);
+	}
+	return ret;
 }
 
 /* The same secret must not prove both sides (RFC 7143 section 12.1.3). */
@@ -520,6 +561,15 @@ static int mgmt_iscsi_json_key(struct mgmt_config *cfg, struct mgmt_iscsi *is,
 		return mgmt_iscsi_json_chap(key, v, &is->cfg.discovery_chap);
 	if (!strcmp(key, "discovery_mutual_chap"))
 		return mgmt_iscsi_json_chap(key, v, &is->cfg.discovery_mutual);
+	if (!strcmp(key, "allow_short_secrets")) {
+		if (!json_is_boolean(v)) {
+			log_error("config: iscsi: allow_short_secrets: "
+				  "expected true or false");
+			return -EINVAL;
+		}
+		is->allow_short_secrets = json_is_true(v);
+		return 0;
+	}
 	if (!strcmp(key, "nop_interval")) {
 		ret = mgmt_iscsi_json_int(key, v, MGMT_ISCSI_NOP_MAX_S, &n);
 		is->cfg.nop_interval_s = (unsigned int)n;
@@ -558,6 +608,9 @@ int mgmt_iscsi_load_json(struct mgmt_config *cfg, json_t *v)
 			return ret;
 	}
 	is->n_file_targets = is->cfg.n_targets;
+	ret = mgmt_iscsi_secrets_check(is);
+	if (ret < 0)
+		return ret;
 	return mgmt_iscsi_chap_pair_check("discovery", &is->cfg.discovery_chap,
 					  &is->cfg.discovery_mutual);
 }

@@ -25,6 +25,7 @@ struct mgmt_iscsi {
 	bool cli_listen;   /* --iscsi-listen seen: it replaces the file's */
 	json_t *file_json; /* the config file's "iscsi" object, for saving */
 	unsigned int n_file_targets; /* targets[0..n) came from the file */
+	bool allow_short_secrets;    /* CHAP secrets under 12 bytes accepted */
 };
 
 /* The config file's "iscsi" value.  Returns 0 or -errno after logging. */

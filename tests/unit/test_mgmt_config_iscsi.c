@@ -241,6 +241,34 @@ static void test_refused(void)
 	}
 }
 
+/* A CHAP secret under 12 bytes is refused unless allow_short_secrets,
+ * before or after the key that names it. */
+static void test_short_secret(void)
+{
+	struct mgmt_config cfg;
+
+	write_file("s.secret", "short-11by\n", 0600);
+	CHECK_EQ_INT(load(&cfg, "{\"iscsi\": {\"discovery_chap\": {\"user\": "
+				"\"d\", \"secret_file\": \"%s/s.secret\"}}}"),
+		     -EINVAL);
+	mgmt_config_fini(&cfg);
+	CHECK_EQ_INT(load(&cfg, "{\"iscsi\": {\"discovery_chap\": {\"user\": "
+				"\"d\", \"secret_file\": \"%s/s.secret\"}, "
+				"\"allow_short_secrets\": true}}"),
+		     0);
+	mgmt_config_fini(&cfg);
+	CHECK_EQ_INT(load(&cfg, "{\"iscsi\": {\"allow_short_secrets\": 1}}"),
+		     -EINVAL);
+	mgmt_config_fini(&cfg);
+	/* Equal secrets for both directions stay refused. */
+	CHECK_EQ_INT(load(&cfg, "{\"iscsi\": {\"discovery_chap\": {\"user\": "
+				"\"d\", \"secret_file\": \"%s/u.secret\"}, "
+				"\"discovery_mutual_chap\": {\"user\": \"m\", "
+				"\"secret_file\": \"%s/u.secret\"}}}"),
+		     -EINVAL);
+	mgmt_config_fini(&cfg);
+}
+
 static void test_names(void)
 {
 	char longname[300];
@@ -280,6 +308,7 @@ int main(void)
 	TEST_CASE(test_secret_files);
 	TEST_CASE(test_refused);
 	TEST_CASE(test_names);
+	TEST_CASE(test_short_secret);
 	unlink(tmp_path("cfg.json"));
 	unlink(tmp_path("u.secret"));
 	unlink(tmp_path("m.secret"));

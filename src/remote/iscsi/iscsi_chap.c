@@ -64,7 +64,8 @@ int iscsi_chap_challenge(struct iscsi_proto *proto, struct iscsi_chap_state *st,
 }
 
 /* Mutual CHAP: the initiator challenges us in turn. */
-static int iscsi_chap_answer(const struct iscsi_chap_state *st,
+static int iscsi_chap_answer(struct iscsi_proto *proto,
+			     const struct iscsi_chap_state *st,
 			     const struct iscsi_chap_in *in,
 			     struct iscsi_strbuf *out)
 {
@@ -78,10 +79,23 @@ static int iscsi_chap_answer(const struct iscsi_chap_state *st,
 	clen = iscsi_hex_decode(in->c, chal, sizeof(chal));
 	if (iscsi_parse_num(in->i, &id) < 0 || id > 255 || clen <= 0)
 		return ISCSI_LOGIN_AUTH_FAILED;
-	/* A challenge equal to ours is a reflection attack. */
-	if ((size_t)clen == sizeof(st->c) &&
-	    memcmp(chal, st->c, sizeof(st->c)) == 0)
+	/* A short challenge lets an impostor collect every answer there
+	 * is to it (RFC 7143 §12.1.3 asks for at least as many bytes as
+	 * the hash, 16 for MD5). */
+	if ((size_t)clen < ISCSI_CHAP_MIN_PEER_BYTES) {
+		log_info("%s: mutual CHAP challenge of %d bytes refused "
+			 "(at least %u)",
+			 iscsi_peer(proto), clen, ISCSI_CHAP_MIN_PEER_BYTES);
 		return ISCSI_LOGIN_AUTH_FAILED;
+	}
+	/* A challenge equal to ours is a reflection attack: our answer
+	 * would be the one the initiator owes us. */
+	if ((size_t)clen == sizeof(st->c) &&
+	    memcmp(chal, st->c, sizeof(st->c)) == 0) {
+		log_info("%s: mutual CHAP challenge equal to ours refused",
+			 iscsi_peer(proto));
+		return ISCSI_LOGIN_AUTH_FAILED;
+	}
 	iscsi_chap_md5((uint8_t)id, st->mutual->secret, chal, (size_t)clen,
 		       want);
 	iscsi_hex_encode(want, sizeof(want), hex);
@@ -112,7 +126,7 @@ int iscsi_chap_verify(struct iscsi_proto *proto,
 	}
 	if (!in->i && !in->c)
 		return 0;
-	return iscsi_chap_answer(st, in, out);
+	return iscsi_chap_answer(proto, st, in, out);
 }
 
 bool iscsi_chap_same(const struct iscsi_chap *a, const struct iscsi_chap *b)

@@ -14,6 +14,8 @@
 
 #define ISCSI_CHAP_C_BYTES   16u
 #define ISCSI_CHAP_MAX_BYTES 1024u
+/* The shortest mutual-CHAP challenge we answer: the MD5 digest's size. */
+#define ISCSI_CHAP_MIN_PEER_BYTES 16u
 
 struct iscsi_chap;
 struct iscsi_proto;
