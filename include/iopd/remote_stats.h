@@ -17,6 +17,8 @@ struct remote_proto_stats {
 	uint64_t conns_total; /* attached since start */
 	uint64_t handshakes_ok;
 	uint64_t handshakes_failed;
+	uint64_t auth_failed;  /* wrong credentials (iSCSI CHAP) */
+	uint64_t auth_delayed; /* checks held for the peer's failures */
 };
 
 /* proto is the transport's name ("nbd"), a string that outlives iopd's
@@ -27,6 +29,10 @@ void remote_stats_conn_close(const char *proto);
  * feature phase); !ok: the transport rejected the negotiation (protocol
  * error, failed authentication). */
 void remote_stats_handshake(const char *proto, bool ok);
+/* An authentication failed; one was held back after earlier failures
+ * from the same address. */
+void remote_stats_auth_failed(const char *proto);
+void remote_stats_auth_delayed(const char *proto);
 
 /* Call fn for every protocol that had a connection, under the lock. */
 void remote_stats_foreach(void (*fn)(void *opaque, const char *proto,

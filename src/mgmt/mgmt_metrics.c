@@ -229,6 +229,16 @@ static const struct mgmt_prom_proto_series mgmt_prom_proto[] = {
 	  offsetof(struct remote_proto_stats, handshakes_ok) },
 	{ NULL, "iopd_handshakes_total", "failed",
 	  offsetof(struct remote_proto_stats, handshakes_failed) },
+	{ "# HELP iopd_auth_failures_total Logins refused for wrong "
+	  "credentials (iSCSI CHAP).\n"
+	  "# TYPE iopd_auth_failures_total counter\n",
+	  "iopd_auth_failures_total", NULL,
+	  offsetof(struct remote_proto_stats, auth_failed) },
+	{ "# HELP iopd_auth_delayed_total Credential checks held back after "
+	  "failures from the same address.\n"
+	  "# TYPE iopd_auth_delayed_total counter\n",
+	  "iopd_auth_delayed_total", NULL,
+	  offsetof(struct remote_proto_stats, auth_delayed) },
 };
 
 static void mgmt_prom_proto_pass(void *opaque, const char *proto,
@@ -332,12 +342,14 @@ static void mgmt_json_proto(void *opaque, const char *proto,
 {
 	json_array_append_new(
 		opaque,
-		json_pack("{s:s,s:I,s:I,s:I,s:I}", "protocol", proto,
+		json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "protocol", proto,
 			  "connections", (json_int_t)st->conns_open,
 			  "connections_total", (json_int_t)st->conns_total,
 			  "handshakes_ok", (json_int_t)st->handshakes_ok,
 			  "handshakes_failed",
-			  (json_int_t)st->handshakes_failed));
+			  (json_int_t)st->handshakes_failed, "auth_failed",
+			  (json_int_t)st->auth_failed, "auth_delayed",
+			  (json_int_t)st->auth_delayed));
 }
 
 json_t *mgmt_metrics_json(void)

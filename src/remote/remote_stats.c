@@ -5,6 +5,7 @@
  * lives as long as the process so counters never go backwards.
  */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,29 @@ void remote_stats_handshake(const char *proto, bool ok)
 			s->handshakes_failed++;
 	}
 	pthread_mutex_unlock(&remote_stats_lock);
+}
+
+static void remote_stats_add(const char *proto, size_t offset)
+{
+	struct remote_proto_stats *s;
+
+	pthread_mutex_lock(&remote_stats_lock);
+	s = remote_stats_get(proto);
+	if (s)
+		(*(uint64_t *)((char *)s + offset))++;
+	pthread_mutex_unlock(&remote_stats_lock);
+}
+
+void remote_stats_auth_failed(const char *proto)
+{
+	remote_stats_add(proto,
+			 offsetof(struct remote_proto_stats, auth_failed));
+}
+
+void remote_stats_auth_delayed(const char *proto)
+{
+	remote_stats_add(proto,
+			 offsetof(struct remote_proto_stats, auth_delayed));
 }
 
 void remote_stats_foreach(void (*fn)(void *opaque, const char *proto,

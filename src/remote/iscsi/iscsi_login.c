@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "base/base_log.h"
+#include "iopd/remote_stats.h"
 #include "remote/iscsi/iscsi_chap.h"
 #include "remote/iscsi/iscsi_keys.h"
 #include "remote/iscsi/iscsi_priv.h"
@@ -37,6 +39,7 @@ struct iscsi_login {
 	struct iscsi_chap_state cs;
 	bool sent_mrdsl;
 	uint64_t seen; /* bit iscsi_key_index(k): k came in this login */
+	uint8_t held_bhs[ISCSI_BHS_BYTES]; /* while proto->login_hold_ms */
 };
 
 void iscsi_login_free(struct iscsi_proto *proto)
@@ -407,8 +410,13 @@ static uint16_t iscsi_login_chap(struct iscsi_proto *proto,
 		if (lg->auth != ISCSI_AUTH_CHAP_R)
 			return ISCSI_LOGIN_INITIATOR_ERROR;
 		st = iscsi_chap_verify(proto, &lg->cs, chap, out);
-		if (st == 0)
+		if (st == 0) {
 			lg->auth = ISCSI_AUTH_OK;
+		} else if (st == ISCSI_LOGIN_AUTH_FAILED) {
+			iscsi_authfail_note(&proto->cfg.peer_addr,
+					    iscsi_now_ms());
+			remote_stats_auth_failed("iscsi");
+		}
 		return (uint16_t)st;
 	}
 	return 0;
@@ -560,17 +568,64 @@ static int iscsi_login_finish(struct iscsi_proto *proto, const uint8_t *bhs,
 	return 0;
 }
 
+uint64_t iscsi_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A CHAP response from an address that failed lately waits for its
+ * slot (iscsi_authfail.c) before it is checked: the PDU is kept, input
+ * pauses (iscsi_rx_paused) and the connection's timer resumes it.
+ * Returns 0 (go on), 1 (held) or a login status to refuse with. */
+static int iscsi_login_hold(struct iscsi_proto *proto, struct iscsi_login *lg,
+			    const uint8_t *bhs)
+{
+	uint64_t slot;
+
+	if (lg->auth != ISCSI_AUTH_CHAP_R || !lg->in ||
+	    !memmem(lg->in, lg->in_len, "CHAP_R=", 7))
+		return 0;
+	slot = iscsi_authfail_slot(&proto->cfg.peer_addr, iscsi_now_ms());
+	if (!slot)
+		return 0;
+	if (slot == UINT64_MAX) {
+		remote_stats_auth_failed("iscsi");
+		return ISCSI_LOGIN_SERVICE_UNAVAIL;
+	}
+	memcpy(lg->held_bhs, bhs, ISCSI_BHS_BYTES);
+	proto->login_hold_ms = slot;
+	remote_stats_auth_delayed("iscsi");
+	log_debug("%s: CHAP response held %llu ms after failed logins",
+		  iscsi_peer(proto),
+		  (unsigned long long)(slot - iscsi_now_ms()));
+	return 1;
+}
+
+static int iscsi_login_process(struct iscsi_proto *proto,
+			       struct iscsi_login *lg, const uint8_t *bhs);
+
+int iscsi_login_resume(struct iscsi_proto *proto, uint64_t now_ms)
+{
+	if (!proto->login_hold_ms || now_ms < proto->login_hold_ms)
+		return 0;
+	proto->login_hold_ms = 0;
+	/* Input that came meanwhile waits in the receive buffer. */
+	proto->e.reparse = true;
+	proto->e.kick = true;
+	return iscsi_login_process(proto, proto->login, proto->login->held_bhs);
+}
+
 int iscsi_login_pdu(struct iscsi_proto *proto, const uint8_t *bhs,
 		    const uint8_t *data, uint32_t dlen)
 {
-	struct iscsi_strbuf out = { 0 };
 	struct iscsi_login *lg = iscsi_login_get(proto);
 	bool transit = bhs[1] & ISCSI_FLAG_LOGIN_T;
 	bool cont = bhs[1] & ISCSI_FLAG_LOGIN_C;
 	int csg = (bhs[1] >> 2) & 3, nsg = bhs[1] & 3;
-	uint8_t flags;
 	uint16_t st = 0;
-	int ret;
 
 	if (!lg)
 		return iscsi_proto_fail(proto, -ENOMEM, "out of memory");
@@ -587,6 +642,23 @@ int iscsi_login_pdu(struct iscsi_proto *proto, const uint8_t *bhs,
 	if (cont)
 		return iscsi_login_respond(proto, bhs, (uint8_t)(csg << 2), 0,
 					   NULL);
+	st = (uint16_t)iscsi_login_hold(proto, lg, bhs);
+	if (st > 1)
+		return iscsi_login_fail(proto, bhs, st);
+	return st ? 0 : iscsi_login_process(proto, lg, bhs);
+}
+
+/* A whole login request (its text in lg->in): answer it. */
+static int iscsi_login_process(struct iscsi_proto *proto,
+			       struct iscsi_login *lg, const uint8_t *bhs)
+{
+	struct iscsi_strbuf out = { 0 };
+	bool transit = bhs[1] & ISCSI_FLAG_LOGIN_T;
+	int csg = (bhs[1] >> 2) & 3, nsg = bhs[1] & 3;
+	uint8_t flags;
+	uint16_t st;
+	int ret;
+
 	st = iscsi_login_text(proto, lg, csg, nsg, &transit, &out);
 	if (st) {
 		iscsi_sb_free(&out);

@@ -184,6 +184,7 @@ struct iscsi_proto {
 	/* session */
 	struct iscsi_params p;
 	struct iscsi_login *login;
+	uint64_t login_hold_ms; /* a CHAP response waits for this time */
 	bool discovery;
 	char initiator[ISCSI_NAME_MAX + 1];
 	uint8_t isid[6];
@@ -277,6 +278,18 @@ bool iscsi_list_has(const char *list, const char *word);
 int iscsi_login_pdu(struct iscsi_proto *proto, const uint8_t *bhs,
 		    const uint8_t *data, uint32_t dlen);
 void iscsi_login_free(struct iscsi_proto *proto);
+/* A login PDU held for its address's check slot (login_hold_ms): go on
+ * with it if now is past the slot. */
+int iscsi_login_resume(struct iscsi_proto *proto, uint64_t now_ms);
+uint64_t iscsi_now_ms(void);
+
+/* iscsi_authfail.c: failed CHAP logins per peer address.  The time the
+ * next CHAP check from peer may run (reserving that slot), 0 for now, or
+ * UINT64_MAX when too many checks wait already (refuse the login); note
+ * a failure.  Any thread. */
+uint64_t iscsi_authfail_slot(const struct sockaddr_storage *peer,
+			     uint64_t now_ms);
+void iscsi_authfail_note(const struct sockaddr_storage *peer, uint64_t now_ms);
 /* Find a target by name (or all of them: name NULL, visit each).
  * Returns true if name was found. */
 bool iscsi_target_lookup(struct iscsi_proto *proto, const char *name,

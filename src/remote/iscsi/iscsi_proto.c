@@ -196,6 +196,11 @@ static int iscsi_nop_ping(struct iscsi_proto *proto)
 	return iscsi_tx_pdu(proto, bhs, NULL, 0, false);
 }
 
+uint64_t iscsi_proto_wake_ms(const struct iscsi_proto *proto)
+{
+	return proto->login_hold_ms;
+}
+
 int iscsi_proto_tick(struct iscsi_proto *proto, uint64_t now_ms)
 {
 	const struct iscsi_config *ic = proto->icfg;
@@ -208,6 +213,11 @@ int iscsi_proto_tick(struct iscsi_proto *proto, uint64_t now_ms)
 	if (proto->e.rx_closed)
 		return 0;
 	remote_engine_enter(&proto->e);
+	if (proto->login_hold_ms) {
+		ret = iscsi_login_resume(proto, now_ms);
+		remote_engine_leave(&proto->e);
+		return ret;
+	}
 	if (proto->e.rx_activity || proto->last_rx_ms == 0) {
 		proto->e.rx_activity = false;
 		proto->last_rx_ms = now_ms;
@@ -239,6 +249,8 @@ static bool iscsi_rx_paused(const struct remote_engine *e)
 
 	if (proto->rx_state != ISCSI_RX_HDR)
 		return false;
+	if (proto->login_hold_ms)
+		return true;
 	/* A peer that does not read its replies must not grow our
 	 * memory; nor may commands arrive with no task to take them. */
 	if (e->tx_block_bytes > 4u * 1024 * 1024)

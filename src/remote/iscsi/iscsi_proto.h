@@ -102,5 +102,8 @@ bool iscsi_proto_reconfigure(struct iscsi_proto *proto,
  * pass without input, or when a login stalls that long.
  */
 int iscsi_proto_tick(struct iscsi_proto *proto, uint64_t now_ms);
+/* Nonzero: the engine wants a tick at this CLOCK_MONOTONIC millisecond
+ * (a login held after failed CHAP logins from its address). */
+uint64_t iscsi_proto_wake_ms(const struct iscsi_proto *proto);
 
 #endif

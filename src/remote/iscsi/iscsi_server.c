@@ -62,7 +62,8 @@ struct iscsi_conn {
 	struct base_io timer_io;
 	uint64_t timer_ticks;
 	bool timer_busy;
-	bool rx_shut; /* shutdown() ended the pending read */
+	uint64_t wake_ms; /* the engine's wake time the timer is set for */
+	bool rx_shut;	  /* shutdown() ended the pending read */
 	bool lingering, linger_over;
 	uint64_t linger_end_ms;
 	uint8_t junk[4096]; /* input read and dropped after rx_closed */
@@ -180,11 +181,28 @@ static void iscsi_server_rx_discard(struct iscsi_conn *c)
 		c->rc.s.rx_eof = true;
 }
 
+/* The engine holds a login until a given time (failed CHAP logins from
+ * its address): fire the timer then, then tick every second again. */
+static void iscsi_server_wake(struct iscsi_conn *c)
+{
+	uint64_t ms = iscsi_proto_wake_ms(c->proto);
+	struct itimerspec its = { .it_interval = { 1, 0 } };
+
+	if (!ms || ms == c->wake_ms || c->lingering)
+		return;
+	c->wake_ms = ms;
+	its.it_value.tv_sec = (time_t)(ms / 1000);
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
+	timerfd_settime(c->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
 static void iscsi_server_pump(struct remote_conn *rc)
 {
 	struct iscsi_conn *c = iscsi_conn_of(rc);
 	struct remote_stream *s = &rc->s;
 	bool done = remote_stream_pump(s);
+
+	iscsi_server_wake(c);
 
 	if (s->rx_closed && !s->rx_busy && !s->rx_eof && !c->rx_shut &&
 	    !s->tx_broken && !c->linger_over)
