@@ -374,6 +374,8 @@ static int hexval(char ch)
 }
 
 /* Runs a CHAP login; returns the final status. */
+static bool short_chal; /* chap_login sends a 15-byte mutual challenge */
+
 static int chap_login(const struct iscsi_config *ic, const char *secret,
 		      bool mutual, const char *mutual_secret)
 {
@@ -406,13 +408,20 @@ static int chap_login(const struct iscsi_config *ic, const char *secret,
 		ch[chl++] = (uint8_t)(hexval(p[0]) << 4 | hexval(p[1]));
 	chap_response((uint8_t)id, secret, ch, chl, r);
 	snprintf(keys, sizeof(keys), "CHAP_N=alice\nCHAP_R=%s\n%s", r,
-		 mutual ? "CHAP_I=9\nCHAP_C=0x0102030405060708\n" : "");
+		 !mutual ? ""
+		 : short_chal
+			 ? "CHAP_I=9\nCHAP_C=0x010203040506070809101112131415\n"
+			 : "CHAP_I=9\nCHAP_C="
+			   "0x01020304050607080910111213141516\n");
 	st = cli_login_pdu(&c, LOGIN_SEC_OP, keys, rsp, &rdata, &rlen);
 	if (st)
 		goto out;
 	CHECK(rsp[1] & ISCSI_FLAG_LOGIN_T);
 	if (mutual) {
-		static const uint8_t mc[] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+		static const uint8_t mc[] = { 1,    2,	  3,	4,
+					      5,    6,	  7,	8,
+					      9,    0x10, 0x11, 0x12,
+					      0x13, 0x14, 0x15, 0x16 };
 
 		chap_response(9, mutual_secret, mc, sizeof(mc), r);
 		CHECK(strcmp(cli_key(rdata, rlen, "CHAP_N"), "target") == 0);
@@ -444,6 +453,11 @@ static void test_chap(void)
 	CHECK_EQ_INT(chap_login(&ic, "secretsecret", false, NULL), 0);
 	CHECK_EQ_INT(chap_login(&ic, "wrong", false, NULL), 0x0201);
 	CHECK_EQ_INT(chap_login(&ic, "secretsecret", true, "mutualsecret"), 0);
+	/* a 15-byte mutual challenge is not answered */
+	short_chal = true;
+	CHECK_EQ_INT(chap_login(&ic, "secretsecret", true, "mutualsecret"),
+		     0x0201);
+	short_chal = false;
 	/* mutual asked but the target has no identity for it */
 	t.mutual.user = NULL;
 	CHECK_EQ_INT(chap_login(&ic, "secretsecret", true, "x"), 0x0201);

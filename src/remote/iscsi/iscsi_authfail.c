@@ -21,10 +21,10 @@
 
 #include "remote/iscsi/iscsi_priv.h"
 
-#define ISCSI_AUTHFAIL_SLOTS	 256u
-#define ISCSI_AUTHFAIL_FIRST_MS	 500u
-#define ISCSI_AUTHFAIL_MAX_MS	 8000u
-#define ISCSI_AUTHFAIL_FORGET_MS 60000u
+#define ISCSI_AUTHFAIL_SLOTS	   256u
+#define ISCSI_AUTHFAIL_FIRST_MS	   500u
+#define ISCSI_AUTHFAIL_MAX_MS	   8000u
+#define ISCSI_AUTHFAIL_FORGET_MS   60000u
 #define ISCSI_AUTHFAIL_HOLD_MAX_MS 30000u
 
 struct iscsi_authfail {
@@ -50,8 +50,9 @@ static bool iscsi_authfail_key(const struct sockaddr_storage *ss,
 		return true;
 	}
 	if (ss->ss_family == AF_INET6) {
-		memcpy(key, &((const struct sockaddr_in6 *)(const void *)ss)
-				       ->sin6_addr,
+		memcpy(key,
+		       &((const struct sockaddr_in6 *)(const void *)ss)
+				->sin6_addr,
 		       16);
 		return true;
 	}
@@ -91,7 +92,8 @@ static struct iscsi_authfail *iscsi_authfail_find(const uint8_t key[16],
 		}
 		if (!memcmp(f->addr, key, 16))
 			return f;
-		if (!victim || (victim->failures && f->last_ms < victim->last_ms))
+		if (!victim ||
+		    (victim->failures && f->last_ms < victim->last_ms))
 			victim = f;
 	}
 	if (!create)
