@@ -86,14 +86,32 @@ struct conn_stats {
 	unsigned int inflight;
 };
 
-/* Per-connection limits chosen by the operator. */
+/* Per-connection limits chosen by the operator (doc/security.md,
+ * "Connection limits and timeouts").  Deadlines are in ms, 0: none. */
 struct conn_limits {
 	uint32_t max_request_bytes; /* largest READ/WRITE payload; 32 MiB
 				       default */
 	unsigned int max_inflight;  /* request slots per connection */
+	/* The whole negotiation (NBD newstyle options, iSCSI login),
+	 * from the connection's start: it does not restart per byte. */
+	unsigned int handshake_timeout_ms;
+	/* A request whose header arrived but whose payload (or the rest
+	 * of whose header) receives no byte for this long. */
+	unsigned int payload_timeout_ms;
+	/* NBD transmission: no request in flight and no byte received for
+	 * this long. */
+	unsigned int idle_timeout_ms;
+	/* NBD options one connection may send; 0: no limit. */
+	unsigned int max_options;
 };
 
 #define CONN_DEFAULT_MAX_REQUEST_BYTES (32u * 1024 * 1024)
 #define CONN_DEFAULT_MAX_INFLIGHT      128u
+/* The operator's defaults (mgmt_schema.c); see doc/security.md for why. */
+#define CONN_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000u
+#define CONN_DEFAULT_PAYLOAD_TIMEOUT_MS	  30000u
+#define CONN_DEFAULT_MAX_OPTIONS	  256u
+#define CONN_DEFAULT_MAX_CONNS		  1024u
+#define CONN_DEFAULT_MAX_CONNS_PER_ADDR	  64u
 
 #endif

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/base_acl.h"
 #include "iopd/conn.h"
@@ -72,6 +73,21 @@ struct remote_transport_ops {
 	 * conn_shutdown.  Worker thread.  NULL: the transport takes no
 	 * context (NBD). */
 	bool (*conn_reconfigure)(struct remote_conn *conn, void *ctx);
+	/* The Connection Manager refuses this client (a connection cap is
+	 * reached): like conn_start, but the connection only tells the
+	 * client so in the protocol's words (iSCSI: the first Login is
+	 * answered "out of resources"), within its handshake deadline,
+	 * then closes; it serves nothing.  NULL: the protocol has no such
+	 * words and the Connection Manager closes the socket before any
+	 * byte is sent (NBD: before the greeting). */
+	int (*conn_refuse)(const struct remote_conn_args *args,
+			   struct remote_conn **connp);
+	/* About once a second, from the worker's sweep (connmgr.c), with a
+	 * monotonic clock: end the connection if one of its deadlines
+	 * (conn_limits) has passed.  It may close later (closed()), never
+	 * inside this call.  Worker thread.  NULL: the transport keeps its
+	 * own timers (iSCSI). */
+	void (*conn_tick)(struct remote_conn *conn, uint64_t now_ms);
 };
 
 /*

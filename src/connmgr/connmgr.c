@@ -39,6 +39,7 @@ struct connmgr_handoff {
 	uint64_t id;
 	char peer[INET6_ADDRSTRLEN + 16];
 	struct sockaddr_storage peer_addr; /* AF_UNSPEC: unknown */
+	bool refusing; /* over a cap: conn_refuse, not conn_start */
 };
 
 static void connmgr_workers_stop(struct connmgr *cm);
@@ -66,6 +67,7 @@ int connmgr_create(const struct connmgr_config *cfg, struct local *local,
 	pthread_cond_init(&cm->start_cond, NULL);
 	pthread_mutex_init(&cm->lock, NULL);
 	pthread_cond_init(&cm->cond, NULL);
+	pthread_mutex_init(&cm->limit_lock, NULL);
 	ret = connmgr_exports_build(cm, local);
 	if (ret < 0) {
 		connmgr_destroy(cm);
@@ -88,11 +90,13 @@ void connmgr_destroy(struct connmgr *cm)
 		free(cm->listeners[i].acl);
 	}
 	connmgr_exports_free(cm);
+	connmgr_limit_fini(cm);
 	free(cm->workers);
 	pthread_mutex_destroy(&cm->start_lock);
 	pthread_cond_destroy(&cm->start_cond);
 	pthread_mutex_destroy(&cm->lock);
 	pthread_cond_destroy(&cm->cond);
+	pthread_mutex_destroy(&cm->limit_lock);
 	free(cm);
 }
 
@@ -204,7 +208,9 @@ static void connmgr_conn_closed(void *opaque, struct remote_conn *rc)
 	conn->prev->next = conn->next;
 	conn->next->prev = conn->prev;
 	w->n_conns--;
-	remote_stats_conn_close(conn->transport->name);
+	if (!conn->refusing)
+		remote_stats_conn_close(conn->transport->name);
+	connmgr_limit_release(w->cm, &conn->peer_addr, conn->refusing);
 	connmgr_export_conn_closed(w->cm, conn);
 	free(conn);
 	/* glibc keeps what a closed connection freed in the worker's arena
@@ -249,6 +255,7 @@ static void connmgr_conn_attach(void *arg)
 		close(h->rx_fd);
 		if (h->tx_fd != h->rx_fd)
 			close(h->tx_fd);
+		connmgr_limit_release(cm, &h->peer_addr, h->refusing);
 		free(conn);
 		free(h);
 		return;
@@ -260,6 +267,7 @@ static void connmgr_conn_attach(void *arg)
 	conn->since = time(NULL);
 	snprintf(conn->peer, sizeof(conn->peer), "%s", h->peer);
 	conn->peer_addr = h->peer_addr;
+	conn->refusing = h->refusing;
 	args.opaque = conn;
 	args.stats = &conn->stats;
 	/* Link first: conn_start may not call closed(), but a later close
@@ -269,15 +277,21 @@ static void connmgr_conn_attach(void *arg)
 	w->conns.next->prev = conn;
 	w->conns.next = conn;
 	w->n_conns++;
-	ret = conn->transport->conn_start(&args, &conn->rc);
-	if (ret == 0)
+	if (h->refusing)
+		ret = conn->transport->conn_refuse(&args, &conn->rc);
+	else
+		ret = conn->transport->conn_start(&args, &conn->rc);
+	if (ret == 0 && !h->refusing)
 		remote_stats_conn_open(conn->transport->name);
+	if (ret == 0 && conn->transport->conn_tick)
+		connmgr_sweep_start(w);
 	if (ret < 0) {
 		log_warn("%s: cannot start connection: %s", h->peer,
 			 strerror(-ret));
 		conn->prev->next = conn->next;
 		conn->next->prev = conn->prev;
 		w->n_conns--;
+		connmgr_limit_release(cm, &h->peer_addr, h->refusing);
 		free(conn);
 	}
 	free(h);
@@ -323,8 +337,10 @@ static void *connmgr_worker_main(void *arg)
 	/* The loop is created on the thread that runs it: io_uring rings
 	 * set up for a single issuer belong to their creating task. */
 	w->start_result = base_loop_create(&w->loop, cm->cfg.engine, 0);
-	if (w->start_result == 0)
+	if (w->start_result == 0) {
 		base_loop_set_busy_poll(w->loop, cm->cfg.busy_poll_us);
+		connmgr_sweep_init(w);
+	}
 	pthread_mutex_lock(&cm->start_lock);
 	cm->n_started++;
 	pthread_cond_signal(&cm->start_cond);
@@ -352,6 +368,7 @@ int connmgr_workers_start(struct connmgr *cm)
 
 		w->cm = cm;
 		w->index = i;
+		w->tick_fd = -1;
 		w->conns.next = w->conns.prev = &w->conns;
 		ret = -pthread_create(&w->thread, NULL, connmgr_worker_main, w);
 		if (ret < 0) {
@@ -441,6 +458,18 @@ static void connmgr_admit(struct connmgr *cm, int fd,
 		free(h);
 		return;
 	}
+	connmgr_peer_name(fd, h->peer, sizeof(h->peer));
+	switch (connmgr_limit_admit(cm, l, &h->peer_addr, h->peer)) {
+	case CONNMGR_ADMITTED:
+		break;
+	case CONNMGR_REFUSING:
+		h->refusing = true;
+		break;
+	case CONNMGR_DROPPED:
+		close(fd);
+		free(h);
+		return;
+	}
 	/* Round robin keeps connections spread over the workers; a
 	 * connection never moves once attached. */
 	w = &cm->workers[cm->next_worker++ % cm->n_workers];
@@ -449,10 +478,10 @@ static void connmgr_admit(struct connmgr *cm, int fd,
 	h->listener = l;
 	h->rx_fd = h->tx_fd = fd;
 	h->id = ++cm->next_conn_id;
-	connmgr_peer_name(fd, h->peer, sizeof(h->peer));
 	log_debug("%s: connected, worker %u", h->peer, w->index);
 	if (base_loop_post(w->loop, connmgr_conn_attach, h) < 0) {
 		close(fd);
+		connmgr_limit_release(cm, &h->peer_addr, h->refusing);
 		free(h);
 	}
 }
@@ -629,6 +658,7 @@ static void connmgr_workers_stop(struct connmgr *cm)
 		if (cm->workers[i].loop)
 			base_loop_destroy(cm->workers[i].loop);
 		cm->workers[i].loop = NULL;
+		connmgr_sweep_fini(&cm->workers[i]);
 	}
 	cm->n_workers = 0;
 }

@@ -44,6 +44,10 @@ struct connmgr_config {
 	 * (base_loop_set_busy_poll); 0 = never. */
 	unsigned int busy_poll_us;
 	bool list_hidden; /* conn_exports.list_hidden */
+	/* Client connections at once, all transports, and from one address
+	 * (an IPv6 /64); 0: no cap.  A client over a cap is refused the
+	 * transport's way (remote_transport_ops.conn_refuse). */
+	unsigned int max_conns, max_conns_per_addr;
 	unsigned int n_exports;
 	const struct connmgr_export_spec *exports;
 };

@@ -14,6 +14,7 @@
 #define CONNMGR_MAX_LISTENERS		 32
 #define CONNMGR_DEFAULT_DRAIN_TIMEOUT_MS 10000u
 #define CONNMGR_TRIM_EVERY_CLOSES	 256u
+#define CONNMGR_ADDR_BUCKETS		 256u
 
 /* An export and what the Connection Manager needs to remove it. */
 struct connmgr_export {
@@ -27,6 +28,8 @@ struct connmgr_export {
 	/* Removed while a connection would not close: freed at the end. */
 	struct connmgr_export *next_zombie;
 };
+
+struct connmgr_addr_count;
 
 struct connmgr_conn {
 	struct connmgr_conn *prev, *next;
@@ -42,6 +45,9 @@ struct connmgr_conn {
 	struct connmgr_export *retiring;
 	char peer[64];
 	struct sockaddr_storage peer_addr; /* AF_UNSPEC: none */
+	/* Only being told it is refused (conn_refuse): holds a refusing
+	 * place instead of a cap's (connmgr_limit_release). */
+	bool refusing;
 };
 
 struct connmgr_worker {
@@ -55,6 +61,12 @@ struct connmgr_worker {
 	bool draining;
 	bool stopped; /* main thread's view: reported drained */
 	int start_result;
+	/* The deadline sweep (connmgr_limit.c): a 1 s timerfd read while
+	 * some connection's transport has conn_tick. */
+	int tick_fd;
+	bool tick_busy;
+	struct base_io tick_io;
+	uint64_t tick_buf;
 };
 
 struct connmgr_listener {
@@ -88,7 +100,13 @@ struct connmgr {
 	char *default_export; /* NULL: the first export */
 	struct connmgr_export *zombies;
 	struct conn_exports view;
-	uint64_t next_conn_id; /* main thread */
+	/* Connection caps (connmgr_limit.c), under limit_lock: clients
+	 * admitted, refused ones being told, per-address counts. */
+	pthread_mutex_t limit_lock;
+	unsigned int n_admitted, n_refusing;
+	struct connmgr_addr_count *addr_counts[CONNMGR_ADDR_BUCKETS];
+	uint64_t refused_unlogged, refused_next_log_ns; /* main thread */
+	uint64_t next_conn_id;				/* main thread */
 	void (*hup_fn)(void *arg);
 	void *hup_arg;
 	void (*stop_fn)(void *arg); /* connmgr_stop_set */
@@ -134,6 +152,28 @@ int connmgr_workers_call(struct connmgr *cm,
  * fn (-ESHUTDOWN once shutdown has begun). */
 int connmgr_workers_pause(struct connmgr *cm,
 			  void (*fn)(struct connmgr *cm, void *arg), void *arg);
+/* connmgr_limit.c */
+enum connmgr_admission {
+	CONNMGR_ADMITTED, /* took a place under the caps */
+	CONNMGR_REFUSING, /* refused; tell it with conn_refuse */
+	CONNMGR_DROPPED,  /* refused; close it at once */
+};
+/* Main thread, before the client is handed to a worker: check the caps
+ * for the client at addr (counted, logged at most every few seconds). */
+enum connmgr_admission connmgr_limit_admit(struct connmgr *cm,
+					   const struct connmgr_listener *l,
+					   const struct sockaddr_storage *addr,
+					   const char *peer);
+/* Any thread: the client admitted (or being refused) has gone. */
+void connmgr_limit_release(struct connmgr *cm,
+			   const struct sockaddr_storage *addr, bool refusing);
+void connmgr_limit_fini(struct connmgr *cm);
+/* Worker thread: its timerfd (init, on the worker), start ticking (a
+ * connection that wants conn_tick attached), close it (after the loop
+ * is destroyed). */
+void connmgr_sweep_init(struct connmgr_worker *w);
+void connmgr_sweep_start(struct connmgr_worker *w);
+void connmgr_sweep_fini(struct connmgr_worker *w);
 /* Worker: conn closed; settle its export's removal count. */
 void connmgr_export_conn_closed(struct connmgr *cm, struct connmgr_conn *conn);
 

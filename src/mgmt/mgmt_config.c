@@ -613,6 +613,12 @@ int mgmt_config_specs(struct mgmt_config *cfg)
 	cfg->connmgr.engine = cfg->engine;
 	cfg->connmgr.limits.max_request_bytes = cfg->max_request_bytes;
 	cfg->connmgr.limits.max_inflight = CONN_DEFAULT_MAX_INFLIGHT;
+	cfg->connmgr.limits.handshake_timeout_ms = cfg->handshake_timeout_ms;
+	cfg->connmgr.limits.payload_timeout_ms = cfg->payload_timeout_ms;
+	cfg->connmgr.limits.idle_timeout_ms = cfg->idle_timeout_ms;
+	cfg->connmgr.limits.max_options = cfg->max_options;
+	cfg->connmgr.max_conns = cfg->max_conns;
+	cfg->connmgr.max_conns_per_addr = cfg->max_conns_per_addr;
 	cfg->connmgr.default_export = cfg->default_export;
 	cfg->connmgr.list_hidden = cfg->list_hidden;
 	cfg->connmgr.drain_timeout_ms = cfg->drain_timeout_ms;

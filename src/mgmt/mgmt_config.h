@@ -94,6 +94,11 @@ struct mgmt_config {
 	enum base_engine engine;
 	uint32_t max_request_bytes;
 	unsigned int drain_timeout_ms;
+	/* Connection caps and deadlines (doc/security.md; defaults in
+	 * mgmt_schema.c): struct connmgr_config and struct conn_limits. */
+	unsigned int max_conns, max_conns_per_addr;
+	unsigned int handshake_timeout_ms, payload_timeout_ms;
+	unsigned int idle_timeout_ms, max_options;
 	int busy_poll_us; /* -1: MGMT_DEFAULT_BUSY_POLL_US */
 	char *default_export;
 	char *mgmt_socket;     /* NULL: no management socket */

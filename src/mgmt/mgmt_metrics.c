@@ -208,9 +208,12 @@ static void mgmt_prom_dev_pass(void *opaque, const char *iop, const char *dev,
 struct mgmt_prom_proto_series {
 	const char *head; /* HELP and TYPE; NULL: same family as before */
 	const char *name;
-	const char *result; /* the "result" label, or NULL */
-	size_t offset;	    /* of the value in struct remote_proto_stats */
+	const char *label; /* ",result=\"ok\"" and the like, or NULL */
+	size_t offset;	   /* of the value in struct remote_proto_stats */
 };
+
+#define MGMT_PROM_LIMIT(what)                                                  \
+	offsetof(struct remote_proto_stats, limited) + (what) * sizeof(uint64_t)
 
 static const struct mgmt_prom_proto_series mgmt_prom_proto[] = {
 	{ "# HELP iopd_connections Client connections open, by protocol.\n"
@@ -225,9 +228,9 @@ static const struct mgmt_prom_proto_series mgmt_prom_proto[] = {
 	{ "# HELP iopd_handshakes_total Negotiations that reached the data "
 	  "phase (ok) or that the server rejected (failed).\n"
 	  "# TYPE iopd_handshakes_total counter\n",
-	  "iopd_handshakes_total", "ok",
+	  "iopd_handshakes_total", ",result=\"ok\"",
 	  offsetof(struct remote_proto_stats, handshakes_ok) },
-	{ NULL, "iopd_handshakes_total", "failed",
+	{ NULL, "iopd_handshakes_total", ",result=\"failed\"",
 	  offsetof(struct remote_proto_stats, handshakes_failed) },
 	{ "# HELP iopd_auth_failures_total Logins refused for wrong "
 	  "credentials (iSCSI CHAP).\n"
@@ -239,6 +242,23 @@ static const struct mgmt_prom_proto_series mgmt_prom_proto[] = {
 	  "# TYPE iopd_auth_delayed_total counter\n",
 	  "iopd_auth_delayed_total", NULL,
 	  offsetof(struct remote_proto_stats, auth_delayed) },
+	{ "# HELP iopd_connections_refused_total Connections refused at "
+	  "admission by a connection cap.\n"
+	  "# TYPE iopd_connections_refused_total counter\n",
+	  "iopd_connections_refused_total", ",reason=\"max_connections\"",
+	  MGMT_PROM_LIMIT(REMOTE_LIMIT_MAX_CONNS) },
+	{ NULL, "iopd_connections_refused_total",
+	  ",reason=\"max_connections_per_address\"",
+	  MGMT_PROM_LIMIT(REMOTE_LIMIT_MAX_CONNS_PER_ADDR) },
+	{ "# HELP iopd_connection_timeouts_total Connections closed by a "
+	  "deadline, by kind.\n"
+	  "# TYPE iopd_connection_timeouts_total counter\n",
+	  "iopd_connection_timeouts_total", ",kind=\"handshake\"",
+	  MGMT_PROM_LIMIT(REMOTE_LIMIT_HANDSHAKE_TIMEOUT) },
+	{ NULL, "iopd_connection_timeouts_total", ",kind=\"payload\"",
+	  MGMT_PROM_LIMIT(REMOTE_LIMIT_PAYLOAD_TIMEOUT) },
+	{ NULL, "iopd_connection_timeouts_total", ",kind=\"idle\"",
+	  MGMT_PROM_LIMIT(REMOTE_LIMIT_IDLE_TIMEOUT) },
 };
 
 static void mgmt_prom_proto_pass(void *opaque, const char *proto,
@@ -246,12 +266,13 @@ static void mgmt_prom_proto_pass(void *opaque, const char *proto,
 {
 	struct mgmt_prom_pass *p = opaque;
 	const struct mgmt_prom_proto_series *ser = &mgmt_prom_proto[p->what];
-	uint64_t v = *(const uint64_t *)((const char *)st + ser->offset);
+	uint64_t v;
 
+	memcpy(&v, (const char *)st + ser->offset, sizeof(v));
 	fprintf(p->f, "%s{", ser->name);
 	mgmt_prom_label(p->f, "protocol", proto);
-	if (ser->result)
-		fprintf(p->f, ",result=\"%s\"", ser->result);
+	if (ser->label)
+		fputs(ser->label, p->f);
 	fprintf(p->f, "} %llu\n", (unsigned long long)v);
 }
 
@@ -342,14 +363,27 @@ static void mgmt_json_proto(void *opaque, const char *proto,
 {
 	json_array_append_new(
 		opaque,
-		json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "protocol", proto,
-			  "connections", (json_int_t)st->conns_open,
-			  "connections_total", (json_int_t)st->conns_total,
-			  "handshakes_ok", (json_int_t)st->handshakes_ok,
-			  "handshakes_failed",
-			  (json_int_t)st->handshakes_failed, "auth_failed",
-			  (json_int_t)st->auth_failed, "auth_delayed",
-			  (json_int_t)st->auth_delayed));
+		json_pack(
+			"{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I},"
+			"s:{s:I,s:I,s:I}}",
+			"protocol", proto, "connections",
+			(json_int_t)st->conns_open, "connections_total",
+			(json_int_t)st->conns_total, "handshakes_ok",
+			(json_int_t)st->handshakes_ok, "handshakes_failed",
+			(json_int_t)st->handshakes_failed, "auth_failed",
+			(json_int_t)st->auth_failed, "auth_delayed",
+			(json_int_t)st->auth_delayed, "refused",
+			"max_connections",
+			(json_int_t)st->limited[REMOTE_LIMIT_MAX_CONNS],
+			"max_connections_per_address",
+			(json_int_t)
+				st->limited[REMOTE_LIMIT_MAX_CONNS_PER_ADDR],
+			"timeouts", "handshake",
+			(json_int_t)st->limited[REMOTE_LIMIT_HANDSHAKE_TIMEOUT],
+			"payload",
+			(json_int_t)st->limited[REMOTE_LIMIT_PAYLOAD_TIMEOUT],
+			"idle",
+			(json_int_t)st->limited[REMOTE_LIMIT_IDLE_TIMEOUT]));
 }
 
 json_t *mgmt_metrics_json(void)

@@ -96,6 +96,14 @@ void remote_stats_auth_delayed(const char *proto)
 			 offsetof(struct remote_proto_stats, auth_delayed));
 }
 
+void remote_stats_limit(const char *proto, enum remote_limit what)
+{
+	if ((unsigned int)what < REMOTE_LIMIT_COUNT)
+		remote_stats_add(proto,
+				 offsetof(struct remote_proto_stats, limited) +
+					 what * sizeof(uint64_t));
+}
+
 void remote_stats_foreach(void (*fn)(void *opaque, const char *proto,
 				     const struct remote_proto_stats *stats),
 			  void *opaque)
