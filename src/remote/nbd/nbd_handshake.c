@@ -664,6 +664,14 @@ int nbd_hs_parse(struct nbd_proto *proto)
 	nbd_option_decode(p, &opt);
 	if (opt.magic != NBD_IHAVEOPT)
 		return nbd_proto_fail(proto, -EPROTO, "bad option magic");
+	/* Like nbdkit's cap: a client looping on options (each may list
+	 * every export) must not keep a worker busy until the deadline.
+	 * n_options counts options consumed, so one parsed again while its
+	 * payload arrives is counted once. */
+	if (proto->cfg.limits.max_options &&
+	    proto->n_options >= proto->cfg.limits.max_options)
+		return nbd_proto_fail(proto, -EPROTO, "more than %u options",
+				      proto->cfg.limits.max_options);
 	if (opt.length > NBD_OPT_MAX_BYTES) {
 		/* EXPORT_NAME cannot be answered with an error; a huge
 		 * payload otherwise is a denial of service (proto.md: the
@@ -674,6 +682,7 @@ int nbd_hs_parse(struct nbd_proto *proto)
 					      "option %u of %u bytes",
 					      opt.option, opt.length);
 		proto->e.rstart += NBD_OPTION_BYTES;
+		proto->n_options++;
 		proto->rx_state = NBD_RX_DISCARD;
 		proto->discard_left = opt.length;
 		proto->discard_opt = opt.option;
@@ -686,6 +695,7 @@ int nbd_hs_parse(struct nbd_proto *proto)
 		return 0;
 	}
 	proto->e.rstart += NBD_OPTION_BYTES + opt.length;
+	proto->n_options++;
 	ret = nbd_hs_option(proto, opt.option, p + NBD_OPTION_BYTES,
 			    opt.length);
 	return ret < 0 ? ret : 1;

@@ -173,6 +173,7 @@ int nbd_proto_create(const struct nbd_proto_config *cfg,
 	if (!proto)
 		return -ENOMEM;
 	proto->cfg = *cfg;
+	proto->start_ms = cfg->start_ms;
 	if (proto->cfg.limits.max_request_bytes == 0)
 		proto->cfg.limits.max_request_bytes =
 			CONN_DEFAULT_MAX_REQUEST_BYTES;
@@ -224,4 +225,54 @@ void nbd_proto_destroy(struct nbd_proto *proto)
 struct remote_engine *nbd_proto_engine(struct nbd_proto *proto)
 {
 	return &proto->e;
+}
+
+struct nbd_proto *nbd_proto_of_engine(struct remote_engine *e)
+{
+	return nbd_of(e);
+}
+
+/* ---- deadlines ---- */
+
+/* elapsed_ms of limit_ms (0: none) passed: fail the engine. */
+static int nbd_deadline(struct nbd_proto *proto, unsigned int limit_ms,
+			uint64_t elapsed_ms, enum remote_limit what,
+			const char *why)
+{
+	if (limit_ms == 0 || elapsed_ms < limit_ms)
+		return 0;
+	remote_stats_limit("nbd", what);
+	return nbd_proto_fail(proto, -ETIMEDOUT, "%s after %u s", why,
+			      limit_ms / 1000);
+}
+
+int nbd_proto_tick(struct nbd_proto *proto, uint64_t now_ms)
+{
+	const struct conn_limits *lim = &proto->cfg.limits;
+	struct remote_engine *e = &proto->e;
+	/* A request is half received: its header (part of one is
+	 * buffered) or its payload (in place, or being dropped). */
+	bool midway = proto->rx_state != NBD_RX_PARSE || e->rend > e->rstart;
+	bool quiet = !e->rx_activity && e->inflight == 0 && !nbd_rx_paused(e);
+
+	if (e->rx_closed || e->failed)
+		return 0;
+	e->rx_activity = false;
+	if (!proto->start_ms)
+		proto->start_ms = now_ms;
+	if (!quiet || !proto->quiet_since_ms)
+		proto->quiet_since_ms = now_ms;
+	if (proto->phase != NBD_PHASE_TRANSMISSION)
+		return nbd_deadline(proto, lim->handshake_timeout_ms,
+				    now_ms - proto->start_ms,
+				    REMOTE_LIMIT_HANDSHAKE_TIMEOUT,
+				    "negotiation not finished");
+	if (midway)
+		return nbd_deadline(proto, lim->payload_timeout_ms,
+				    now_ms - proto->quiet_since_ms,
+				    REMOTE_LIMIT_PAYLOAD_TIMEOUT,
+				    "request stalled half way");
+	return nbd_deadline(proto, lim->idle_timeout_ms,
+			    now_ms - proto->quiet_since_ms,
+			    REMOTE_LIMIT_IDLE_TIMEOUT, "idle");
 }

@@ -54,6 +54,9 @@ struct nbd_proto_config {
 	/* The caller can send file bytes (remote_engine_tx_file): large READs
 	 * may then skip the copy through a buffer. */
 	bool zero_copy;
+	/* When the connection started (CLOCK_MONOTONIC ms), for the
+	 * handshake deadline; 0: at the first nbd_proto_tick. */
+	uint64_t start_ms;
 };
 
 /* Create the engine; the initial server greeting is already queued for tx.
@@ -70,5 +73,19 @@ void nbd_proto_destroy(struct nbd_proto *proto);
  * (DISC or ABORT received, eof, or a fatal error, and everything
  * completed and sent) and destroy. */
 struct remote_engine *nbd_proto_engine(struct nbd_proto *proto);
+/* The engine nbd_proto_engine returned, back. */
+struct nbd_proto *nbd_proto_of_engine(struct remote_engine *e);
+
+/*
+ * The deadlines of cfg.limits, checked about once a second with a
+ * monotonic clock: the whole negotiation (handshake_timeout_ms from
+ * start_ms), a request whose header or WRITE payload stopped arriving
+ * half way (payload_timeout_ms without a byte, not counting time the
+ * engine itself paused reading), and, in transmission, idleness
+ * (idle_timeout_ms without a byte or a request in flight).  Returns 0,
+ * or -ETIMEDOUT after failing the engine (logged, counted): the caller
+ * disconnects.
+ */
+int nbd_proto_tick(struct nbd_proto *proto, uint64_t now_ms);
 
 #endif

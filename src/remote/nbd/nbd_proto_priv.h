@@ -127,8 +127,13 @@ struct nbd_proto {
 	struct nbd_slot *rx_slot; /* PAYLOAD, or DISCARD of a request */
 	uint32_t discard_opt;	  /* DISCARD of an option: reply to it */
 
+	/* Deadlines (nbd_proto_tick). */
+	uint64_t start_ms;	 /* the connection began */
+	uint64_t quiet_since_ms; /* no input (nor anything in flight) */
+
 	/* Negotiation state. */
 	uint32_t client_flags;
+	unsigned int n_options; /* received, against limits.max_options */
 	bool structured;
 	bool meta_set;	 /* base:allocation selected ... */
 	char *meta_name; /* ... for this export (canonical name) */

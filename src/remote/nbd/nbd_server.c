@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/base_log.h"
@@ -25,6 +26,14 @@
 #include "remote/nbd/nbd_proto.h"
 #include "remote/remote_registry.h"
 #include "remote/remote_stream.h"
+
+static uint64_t nbd_server_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void nbd_server_free(void *arg)
 {
@@ -69,6 +78,7 @@ static int nbd_server_conn_start(const struct remote_conn_args *args,
 		.loop = args->loop,
 		.tx_ready = nbd_server_tx_ready,
 		.stats = args->stats,
+		.start_ms = nbd_server_now_ms(),
 	};
 	struct nbd_proto *proto;
 	struct remote_conn *c;
@@ -110,9 +120,22 @@ static void nbd_server_conn_abort(struct remote_conn *c)
 	nbd_server_pump(c);
 }
 
+/* The Connection Manager's sweep: a deadline passed ends the stream
+ * (NBD has no message for it; the client sees the connection close). */
+static void nbd_server_conn_tick(struct remote_conn *c, uint64_t now_ms)
+{
+	if (c->s.close_posted || c->s.rx_closed)
+		return;
+	if (nbd_proto_tick(nbd_proto_of_engine(c->s.engine), now_ms) < 0) {
+		remote_stream_break(&c->s);
+		nbd_server_pump(c);
+	}
+}
+
 const struct remote_transport_ops nbd_transport_ops = {
 	.name = "nbd",
 	.conn_start = nbd_server_conn_start,
 	.conn_shutdown = nbd_server_conn_shutdown,
 	.conn_abort = nbd_server_conn_abort,
+	.conn_tick = nbd_server_conn_tick,
 };
