@@ -258,7 +258,9 @@ static int iscsi_login_respond(struct iscsi_proto *proto, const uint8_t *bhs,
 	iscsi_stamp(proto, rsp, true);
 	rsp[36] = (uint8_t)(status >> 8);
 	rsp[37] = (uint8_t)status;
-	if (status) {
+	/* A refused client was logged and counted by the Connection
+	 * Manager, at most every few seconds. */
+	if (status && !proto->cfg.refused) {
 		log_info("%s: login refused (status 0x%04x)", iscsi_peer(proto),
 			 status);
 		iscsi_handshake_result(proto, false);
@@ -627,6 +629,13 @@ int iscsi_login_pdu(struct iscsi_proto *proto, const uint8_t *bhs,
 	int csg = (bhs[1] >> 2) & 3, nsg = bhs[1] & 3;
 	uint16_t st = 0;
 
+	/* RFC 7143 §11.13.5: 0x0302 "the target has insufficient session,
+	 * connection, or other resources" (a target error: the initiator
+	 * may retry later); 0x0206, "too many connections", is about the
+	 * initiator's own session. */
+	if (proto->cfg.refused)
+		return iscsi_login_fail(proto, bhs,
+					ISCSI_LOGIN_OUT_OF_RESOURCES);
 	if (!lg)
 		return iscsi_proto_fail(proto, -ENOMEM, "out of memory");
 	if (!lg->started)

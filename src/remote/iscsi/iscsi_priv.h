@@ -213,6 +213,8 @@ struct iscsi_proto {
 
 	/* liveness (e.rx_activity: input since the last tick) */
 	uint64_t last_rx_ms;
+	uint64_t start_ms;	 /* the login deadline counts from here */
+	uint64_t quiet_since_ms; /* no input while waiting for data */
 	bool ping_out;
 	uint64_t ping_ms;
 	uint32_t ping_ttt;

@@ -201,6 +201,50 @@ uint64_t iscsi_proto_wake_ms(const struct iscsi_proto *proto)
 	return proto->login_hold_ms;
 }
 
+/* Waiting for the initiator's bytes: a PDU half received (part of a
+ * header buffered, or its data segment), or a command's write data. */
+static bool iscsi_tick_midway(const struct iscsi_proto *proto)
+{
+	if (proto->rx_state != ISCSI_RX_HDR || proto->e.rend > proto->e.rstart)
+		return true;
+	for (const struct iscsi_task *t = proto->tasks; t; t = t->next_all)
+		if (t->state == ISCSI_TASK_DATA_OUT && !t->aborted)
+			return true;
+	return false;
+}
+
+/* The login deadline and the stalled-payload timeout.  active: input
+ * since the last tick. */
+static int iscsi_tick_deadlines(struct iscsi_proto *proto, uint64_t now_ms,
+				bool active)
+{
+	const struct conn_limits *lim = &proto->cfg.limits;
+	bool midway = iscsi_tick_midway(proto);
+
+	if (!proto->start_ms)
+		proto->start_ms = now_ms;
+	if (active || !midway || proto->e.ops->rx_paused(&proto->e) ||
+	    !proto->quiet_since_ms)
+		proto->quiet_since_ms = now_ms;
+	/* The whole login, not restarted by each byte: a login dripping
+	 * a byte at a time must not live for ever. */
+	if (proto->phase == ISCSI_PHASE_LOGIN && lim->handshake_timeout_ms &&
+	    now_ms - proto->start_ms >= lim->handshake_timeout_ms) {
+		remote_stats_limit("iscsi", REMOTE_LIMIT_HANDSHAKE_TIMEOUT);
+		return iscsi_proto_fail(proto, -ETIMEDOUT,
+					"login not finished after %u s",
+					lim->handshake_timeout_ms / 1000);
+	}
+	if (midway && lim->payload_timeout_ms &&
+	    now_ms - proto->quiet_since_ms >= lim->payload_timeout_ms) {
+		remote_stats_limit("iscsi", REMOTE_LIMIT_PAYLOAD_TIMEOUT);
+		return iscsi_proto_fail(proto, -ETIMEDOUT,
+					"data stalled for %u s",
+					lim->payload_timeout_ms / 1000);
+	}
+	return 0;
+}
+
 int iscsi_proto_tick(struct iscsi_proto *proto, uint64_t now_ms)
 {
 	const struct iscsi_config *ic = proto->icfg;
@@ -208,21 +252,28 @@ int iscsi_proto_tick(struct iscsi_proto *proto, uint64_t now_ms)
 		(ic->nop_interval_s ? ic->nop_interval_s : 5) * 1000ull;
 	uint64_t timeout =
 		(ic->nop_timeout_s ? ic->nop_timeout_s : 30) * 1000ull;
-	int ret = 0;
+	bool active = proto->e.rx_activity;
+	int ret;
 
 	if (proto->e.rx_closed)
 		return 0;
 	remote_engine_enter(&proto->e);
 	if (proto->login_hold_ms) {
+		/* A login held after failed CHAP checks (iscsi_authfail.c):
+		 * the hold is capped, and resumes it here. */
 		ret = iscsi_login_resume(proto, now_ms);
 		remote_engine_leave(&proto->e);
 		return ret;
 	}
-	if (proto->e.rx_activity || proto->last_rx_ms == 0) {
+	ret = iscsi_tick_deadlines(proto, now_ms, active);
+	if (ret < 0) {
+		/* failed: nothing more to check */
+	} else if (active || proto->last_rx_ms == 0) {
 		proto->e.rx_activity = false;
 		proto->last_rx_ms = now_ms;
 		proto->ping_out = false;
 	} else if (proto->phase == ISCSI_PHASE_LOGIN) {
+		/* Silence; the deadline above bounds a login that talks. */
 		if (now_ms - proto->last_rx_ms >= interval + timeout)
 			ret = iscsi_proto_fail(proto, -ETIMEDOUT,
 					       "login timed out");
@@ -488,6 +539,7 @@ int iscsi_proto_create(const struct iscsi_proto_config *cfg,
 	if (!proto)
 		return -ENOMEM;
 	proto->cfg = *cfg;
+	proto->start_ms = cfg->start_ms;
 	proto->icfg = cfg->iscsi ? cfg->iscsi : &iscsi_no_config;
 	proto->scsi = cfg->scsi;
 	if (proto->cfg.limits.max_request_bytes == 0)

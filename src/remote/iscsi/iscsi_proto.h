@@ -66,6 +66,12 @@ struct iscsi_proto_config {
 	struct conn_stats *stats;
 	void (*tx_ready)(void *opaque);
 	void *opaque;
+	/* When the connection started (CLOCK_MONOTONIC ms), for the login
+	 * deadline (limits.handshake_timeout_ms); 0: at the first tick. */
+	uint64_t start_ms;
+	/* The Connection Manager refused the client (a connection cap):
+	 * answer its first Login "out of resources" and end. */
+	bool refused;
 };
 
 /* Returns 0 or -ENOMEM. */
@@ -96,10 +102,14 @@ bool iscsi_proto_reconfigure(struct iscsi_proto *proto,
 			     const struct iscsi_config *icfg);
 
 /*
- * Liveness, called about once a second with a monotonic clock: sends a
- * NOP-In ping after nop_interval_s without input in full feature phase,
- * and returns -ETIMEDOUT (the caller disconnects) when nop_timeout_s more
- * pass without input, or when a login stalls that long.
+ * Liveness and deadlines, called about once a second with a monotonic
+ * clock: sends a NOP-In ping after nop_interval_s without input in full
+ * feature phase, and returns -ETIMEDOUT (the caller disconnects) when
+ * nop_timeout_s more pass without input; when the login has not
+ * finished limits.handshake_timeout_ms after start_ms (whatever arrives
+ * meanwhile); or when a PDU, or write data a command still waits for,
+ * receives no byte for limits.payload_timeout_ms (not counting time the
+ * engine itself paused reading).
  */
 int iscsi_proto_tick(struct iscsi_proto *proto, uint64_t now_ms);
 /* Nonzero: the engine wants a tick at this CLOCK_MONOTONIC millisecond

@@ -255,8 +255,8 @@ static void iscsi_server_portal(int fd, char *buf, size_t len)
 	}
 }
 
-static int iscsi_server_conn_start(const struct remote_conn_args *args,
-				   struct remote_conn **connp)
+static int iscsi_server_start(const struct remote_conn_args *args, bool refused,
+			      struct remote_conn **connp)
 {
 	struct iscsi_proto_config cfg = {
 		.iscsi = args->transport_ctx,
@@ -266,6 +266,8 @@ static int iscsi_server_conn_start(const struct remote_conn_args *args,
 		.loop = args->loop,
 		.stats = args->stats,
 		.tx_ready = iscsi_server_tx_ready,
+		.start_ms = iscsi_server_now_ms(),
+		.refused = refused,
 	};
 	struct itimerspec its = { { 1, 0 }, { 1, 0 } };
 	struct iscsi_conn *c;
@@ -306,6 +308,20 @@ err_discard:
 	return ret;
 }
 
+static int iscsi_server_conn_start(const struct remote_conn_args *args,
+				   struct remote_conn **connp)
+{
+	return iscsi_server_start(args, false, connp);
+}
+
+/* Over a connection cap: the first Login is answered "out of
+ * resources", within the login deadline like any login. */
+static int iscsi_server_conn_refuse(const struct remote_conn_args *args,
+				    struct remote_conn **connp)
+{
+	return iscsi_server_start(args, true, connp);
+}
+
 static void iscsi_server_conn_shutdown(struct remote_conn *rc)
 {
 	struct iscsi_conn *c = iscsi_conn_of(rc);
@@ -343,4 +359,5 @@ const struct remote_transport_ops iscsi_transport_ops = {
 	.conn_abort = iscsi_server_conn_abort,
 	.conn_uses = iscsi_server_conn_uses,
 	.conn_reconfigure = iscsi_server_conn_reconfigure,
+	.conn_refuse = iscsi_server_conn_refuse,
 };
