@@ -31,9 +31,9 @@ override DDMS := null $(filter-out null,$(DDMS))
 TRANSPORTS ?= nbd iscsi
 
 CC ?= cc
-PKGS := liburing jansson libmicrohttpd libsystemd nettle gnutls
+PKGS := liburing jansson libmicrohttpd libsystemd nettle gnutls libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luring -ljansson -lmicrohttpd -lsystemd -lnettle -lgnutls)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luring -ljansson -lmicrohttpd -lsystemd -lnettle -lgnutls -lseccomp)
 
 WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wformat=2 \
 	-Wimplicit-fallthrough -Wno-unused-parameter

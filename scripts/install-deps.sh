@@ -13,6 +13,8 @@ PACKAGES=(
 	libmicrohttpd-dev nettle-dev
 	# NBD over TLS: the GnuTLS record layer (remote_tls.c)
 	libgnutls28-dev
+	# the system call filter iopd installs after start-up (--sandbox)
+	libseccomp-dev
 	# fuzz targets and sanitizers with clang (gcc's libasan comes with gcc)
 	clang libclang-rt-14-dev
 	# the formatter `make check` verifies

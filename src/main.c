@@ -29,6 +29,7 @@
 #include "mgmt/mgmt_config.h"
 #include "mgmt/mgmt_config_ops.h"
 #include "mgmt/mgmt_ops.h"
+#include "mgmt/mgmt_privs.h"
 #include "mgmt/mgmt_config_iscsi.h"
 #include "mgmt/mgmt_rpc.h"
 #include "mgmt/mgmt_schema.h"
@@ -584,7 +585,7 @@ static int iopd_bind_all(struct mgmt_config *cfg, int *fds,
 static int iopd_serve(struct connmgr *cm, struct mgmt_ctx *mctx,
 		      const struct iopd_opts *opts, int *fds,
 		      const struct base_acl *acls, int n_fds, int n_nbd,
-		      int daemon_fd)
+		      int daemon_fd, struct mgmt_privs *privs)
 {
 	struct mgmt_config *cfg = mctx->cfg;
 	int listen_fds[IOPD_MAX_LISTEN_FDS], sfd = -1;
@@ -603,20 +604,26 @@ static int iopd_serve(struct connmgr *cm, struct mgmt_ctx *mctx,
 		log_error("signalfd: %s", strerror(errno));
 		return EXIT_FAILURE;
 	}
+	/* NoNewPrivs and Landlock: before the first thread starts. */
+	if (mgmt_privs_confine(cfg, opts->pidfile, privs) < 0)
+		goto out;
 	/* Metrics and the first discovery scan, before the management
 	 * thread that reads them starts. */
 	if (mgmt_ops_start(cfg) < 0)
 		goto out;
 	mctx->cm = cm;
 	mctx->config_path = opts->config_path;
-	if (iopd_mgmt_create(mctx, &rpc) < 0 || connmgr_workers_start(cm) < 0 ||
+	if (iopd_mgmt_create(mctx, &rpc) < 0)
+		goto out;
+	/* The pid file before --user: its directory may be root's. */
+	if (opts->pidfile && iopd_pidfile_write(opts->pidfile) < 0)
+		goto out;
+	if (mgmt_privs_drop(cfg, privs) < 0 || connmgr_workers_start(cm) < 0 ||
 	    mgmt_rpc_start(rpc) < 0)
 		goto out;
 	connmgr_hup_set(cm, iopd_hup, rpc);
 	connmgr_stop_set(cm, mgmt_ops_stopping, NULL);
 	/* Step 5: ready; then admit clients until a signal. */
-	if (opts->pidfile && iopd_pidfile_write(opts->pidfile) < 0)
-		goto out;
 	for (unsigned int i = 0;
 	     opts->ready_fd > 0 && mgmt_rpc_describe(rpc, i); i++)
 		dprintf(opts->ready_fd, "LISTEN mgmt %s\n",
@@ -637,6 +644,7 @@ int main(int argc, char **argv)
 	struct iopd_opts opts = { .ready_fd = -1 };
 	struct mgmt_config cfg;
 	struct mgmt_ctx mctx = { .cfg = &cfg, .version = IOPD_VERSION };
+	struct mgmt_privs privs = { 0 };
 	struct local *local = NULL;
 	struct connmgr *cm = NULL;
 	int fds[IOPD_MAX_LISTEN_FDS];
@@ -672,7 +680,7 @@ int main(int argc, char **argv)
 				 : EXIT_SUCCESS;
 	else
 		status = iopd_serve(cm, &mctx, &opts, fds, acls, n_fds, n_nbd,
-				    daemon_fd);
+				    daemon_fd, &privs);
 	connmgr_destroy(cm);
 out_close_fds:
 	for (int i = 0; i < n_fds; i++)
@@ -690,6 +698,7 @@ out:
 	for (int i = 0; i < IOPD_MAX_LISTEN_FDS; i++)
 		base_acl_fini(&acls[i]);
 	mgmt_tls_cleanup();
+	mgmt_privs_fini(&privs);
 	mgmt_config_fini(&cfg);
 	return status;
 }

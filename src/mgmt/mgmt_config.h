@@ -135,6 +135,11 @@ struct mgmt_config {
 	char **allowed_paths;
 	unsigned int n_allowed_paths;
 	char *config_file; /* the file loaded last (--config), or NULL */
+	/* Least privilege (mgmt_privs.h): who to become after start-up
+	 * (NULL: stay), and whether Landlock and seccomp confine iopd. */
+	char *user;
+	char *group;
+	int sandbox; /* 0 off, 1 on */
 
 	/* Built by mgmt_config_specs for local_scan and connmgr_create. */
 	struct local_config local;

@@ -27,6 +27,7 @@
 static const char *const mgmt_engine_names[] = { "auto", "uring", "epoll",
 						 NULL };
 static const char *const mgmt_direct_names[] = { "auto", "off", "on", NULL };
+static const char *const mgmt_sandbox_names[] = { "off", "on", NULL };
 static const char *const mgmt_level_names[] = { "error", "warn", "info",
 						"debug", NULL };
 
@@ -60,6 +61,17 @@ static int mgmt_level_parse(const char *text, int *value)
 	if (base_log_parse_level(text, &l) < 0)
 		return -EINVAL;
 	*value = (int)l;
+	return 0;
+}
+
+static int mgmt_sandbox_parse(const char *text, int *value)
+{
+	if (!strcmp(text, "on") || !strcmp(text, "true"))
+		*value = 1;
+	else if (!strcmp(text, "off") || !strcmp(text, "false"))
+		*value = 0;
+	else
+		return -EINVAL;
 	return 0;
 }
 
@@ -508,6 +520,33 @@ const struct mgmt_opt mgmt_opts[] = {
 		  "this long for the next before sleeping\n"
 		  "(default " MGMT_STR(
 			  MGMT_DEFAULT_BUSY_POLL_US) "; 0 = never)" },
+	{ .name = "user",
+	  .arg = "USER",
+	  .key = "user",
+	  .kind = MGMT_OPT_STR,
+	  .flags = MGMT_OPT_RESTART,
+	  .off = MGMT_AT(user),
+	  .help = "once listening and the devices are open,\n"
+		  "become USER, with its groups (root: stay)" },
+	{ .name = "group",
+	  .arg = "GROUP",
+	  .key = "group",
+	  .kind = MGMT_OPT_STR,
+	  .flags = MGMT_OPT_RESTART,
+	  .off = MGMT_AT(group),
+	  .help = "the primary group then (default: USER's)" },
+	{ .name = "sandbox",
+	  .arg = "on|off",
+	  .key = "sandbox",
+	  .kind = MGMT_OPT_ENUM,
+	  .flags = MGMT_OPT_RESTART,
+	  .off = MGMT_AT(sandbox),
+	  .dflt = 1,
+	  .names = mgmt_sandbox_names,
+	  .parse = mgmt_sandbox_parse,
+	  .expect = "on or off",
+	  .help = "a seccomp filter and Landlock file rules\n"
+		  "after start-up (default on)" },
 	{ .name = "pidfile",
 	  .arg = "FILE",
 	  .kind = MGMT_OPT_MAIN,
