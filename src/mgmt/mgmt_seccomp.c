@@ -190,8 +190,8 @@ static const char *const mgmt_seccomp_allowed[] = {
  * threads from a helper it clones and ptrace()s them at exit; a report
  * runs the symbolizer.  Debug builds only. */
 static const char *const mgmt_seccomp_debug_allowed[] = {
-	"ptrace", "wait4",    "waitid",	   "kill",  "fork",    "vfork",
-	"execve", "execveat", "setrlimit", "mlock", "munlock",
+	"ptrace",   "wait4",  "waitid",	  "kill",      "fork",	"vfork",
+	"getdents", "execve", "execveat", "setrlimit", "mlock", "munlock",
 };
 #endif
 
