@@ -26,8 +26,8 @@
 
 /* Child: install with deny, run what, exit with its errno (0: success);
  * or the signal that killed it.  Returns the wait status. */
-static int in_child(enum mgmt_seccomp_deny deny, int (*what)(void),
-		    char *err, size_t err_len)
+static int in_child(enum mgmt_seccomp_deny deny, int (*what)(void), char *err,
+		    size_t err_len)
 {
 	int pipefd[2], status = 0;
 	size_t at = 0;
