@@ -84,6 +84,9 @@ struct conn_stats {
 	uint64_t bytes_out; /* sent to the peer */
 	uint64_t requests;  /* storage requests submitted */
 	unsigned int inflight;
+	/* Bytes of request buffers held for the connection (READ data not
+	 * yet sent, WRITE payloads): its share of the memory budget. */
+	uint64_t buffered_bytes;
 };
 
 /* Per-connection limits chosen by the operator (doc/security.md,
@@ -103,6 +106,9 @@ struct conn_limits {
 	unsigned int idle_timeout_ms;
 	/* NBD options one connection may send; 0: no limit. */
 	unsigned int max_options;
+	/* Request buffers one connection may hold before it stops reading
+	 * requests (remote_engine_mem_wait); 0: no limit. */
+	uint64_t buffer_budget_bytes;
 };
 
 #define CONN_DEFAULT_MAX_REQUEST_BYTES (32u * 1024 * 1024)
@@ -113,5 +119,6 @@ struct conn_limits {
 #define CONN_DEFAULT_MAX_OPTIONS	  256u
 #define CONN_DEFAULT_MAX_CONNS		  1024u
 #define CONN_DEFAULT_MAX_CONNS_PER_ADDR	  64u
+#define CONN_DEFAULT_BUFFER_BUDGET_BYTES  (64u * 1024 * 1024)
 
 #endif

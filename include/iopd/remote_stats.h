@@ -53,4 +53,22 @@ void remote_stats_foreach(void (*fn)(void *opaque, const char *proto,
 				     const struct remote_proto_stats *stats),
 			  void *opaque);
 
+/*
+ * The memory budget for buffered request data (READ data waiting to be
+ * sent, WRITE payloads), shared by every connection of every protocol
+ * (remote_engine.h has the per-connection side).  Set it before clients
+ * are served: bytes, or 0 for the default, an eighth of physical memory
+ * within [REMOTE_MEM_BUDGET_MIN, REMOTE_MEM_BUDGET_MAX].  Any thread.
+ */
+#define REMOTE_MEM_BUDGET_MIN (256ull * 1024 * 1024)
+#define REMOTE_MEM_BUDGET_MAX (4ull * 1024 * 1024 * 1024 - 1)
+void remote_mem_budget_set(uint64_t bytes);
+
+struct remote_mem_stats {
+	uint64_t budget_bytes;
+	uint64_t held_bytes; /* charged now, all connections */
+	uint64_t pauses;     /* times a connection stopped reading for it */
+};
+void remote_mem_stats_get(struct remote_mem_stats *stats);
+
 #endif

@@ -60,6 +60,10 @@ int connmgr_create(const struct connmgr_config *cfg, struct local *local,
 			CONN_DEFAULT_MAX_REQUEST_BYTES;
 	if (!cm->cfg.limits.max_inflight)
 		cm->cfg.limits.max_inflight = CONN_DEFAULT_MAX_INFLIGHT;
+	if (!cm->cfg.limits.buffer_budget_bytes)
+		cm->cfg.limits.buffer_budget_bytes =
+			CONN_DEFAULT_BUFFER_BUDGET_BYTES;
+	remote_mem_budget_set(cm->cfg.buffer_budget_bytes);
 	if (!cm->cfg.drain_timeout_ms)
 		cm->cfg.drain_timeout_ms = CONNMGR_DEFAULT_DRAIN_TIMEOUT_MS;
 	cm->drain_timer_fd = -1;

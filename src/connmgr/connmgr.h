@@ -37,6 +37,9 @@ struct connmgr_config {
 	unsigned int n_workers; /* 0 = one per CPU */
 	enum base_engine engine;
 	struct conn_limits limits;
+	/* Request buffers all connections together may hold
+	 * (remote_mem_budget_set); 0 = an eighth of physical memory. */
+	uint64_t buffer_budget_bytes;
 	const char *default_export;    /* NULL = the first export */
 	unsigned int drain_timeout_ms; /* then connections are aborted;
 					* 0 = the default, 10 s */

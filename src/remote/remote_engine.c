@@ -12,6 +12,7 @@
 
 #include "base/base_log.h"
 #include "remote/remote_engine.h"
+#include "remote/remote_mem.h"
 #include "remote/remote_tx.h"
 
 int remote_engine_init(struct remote_engine *e,
@@ -40,6 +41,10 @@ void remote_engine_fini(struct remote_engine *e)
 	}
 	e->tx_head = NULL;
 	e->tx_tail = &e->tx_head;
+	/* The protocol frees its request buffers after this: give their
+	 * charges back here, once. */
+	remote_engine_mem_put(e, e->mem_held);
+	remote_engine_mem_unwait(e);
 	free(e->rbuf);
 	e->rbuf = NULL;
 }
@@ -212,6 +217,14 @@ static int remote_engine_parse(struct remote_engine *e)
 	return ret < 0 ? ret : 0;
 }
 
+/* Take no input now: the protocol's backpressure, or a request waiting
+ * for memory. */
+static bool remote_engine_paused(const struct remote_engine *e)
+{
+	return e->ops->rx_paused(e) ||
+	       (e->mem_want && !remote_engine_mem_fits(e, e->mem_want));
+}
+
 static bool remote_engine_rx_direct(struct remote_engine *e, void **buf,
 				    size_t *len)
 {
@@ -226,6 +239,13 @@ void remote_engine_rx_buf(struct remote_engine *e, void **buf, size_t *len)
 		return;
 	if (remote_engine_rx_direct(e, buf, len) || e->ops->rx_paused(e))
 		return;
+	if (e->mem_want) {
+		/* A request waits for memory: ask again (which puts us on
+		 * the daemon budget's list if that is what is short). */
+		if (remote_engine_mem_wait(e, e->mem_want))
+			return;
+		e->reparse = true;
+	}
 	if (e->reparse) {
 		/* Room came free outside tx_done (an aborted request came
 		 * back): input may wait in rbuf for it. */
@@ -280,7 +300,7 @@ void remote_engine_rx_eof(struct remote_engine *e)
 
 void remote_engine_tx_done(struct remote_engine *e, size_t n)
 {
-	bool was_paused = !e->rx_closed && e->ops->rx_paused(e);
+	bool was_paused = !e->rx_closed && remote_engine_paused(e);
 	struct remote_tx *tx;
 
 	remote_engine_enter(e);
@@ -296,7 +316,7 @@ void remote_engine_tx_done(struct remote_engine *e, size_t n)
 	/* Input may wait in the receive buffer for the room that just came
 	 * free: the peer may be waiting for our replies and send nothing
 	 * more, so nobody else would parse it. */
-	if (was_paused && !e->rx_closed && !e->ops->rx_paused(e)) {
+	if (was_paused && !e->rx_closed && !remote_engine_paused(e)) {
 		if (remote_engine_parse(e) < 0)
 			e->failed = true;
 		e->kick = true;

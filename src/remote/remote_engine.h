@@ -37,6 +37,9 @@
 #include <sys/uio.h>
 
 struct remote_engine;
+struct base_loop;
+struct conn_stats;
+struct remote_mem_worker;
 
 /* remote_tx.kind of a malloc'd block the frame frees; protocols number
  * their own kinds from 1. */
@@ -134,6 +137,23 @@ struct remote_engine {
 	bool tls;
 	const char *tls_dn;
 	const char *tls_psk;
+	/*
+	 * Memory budget (remote_mem.c).  mem_held: bytes of request
+	 * buffers charged to this connection (also in stats->
+	 * buffered_bytes and the daemon-wide total); mem_budget: its
+	 * ceiling (0: none); mem_want: a request of that many bytes is
+	 * waiting for room (0: none), its header left unparsed.  loop: the
+	 * worker, woken when daemon-wide room frees (NULL: the daemon
+	 * budget never makes this engine wait).  The protocol sets
+	 * mem_budget, loop and stats after remote_engine_init.
+	 */
+	size_t mem_held, mem_want, mem_budget;
+	struct base_loop *loop;
+	struct conn_stats *stats;
+	/* Waiting for daemon-wide room: on mem_worker's list (under the
+	 * budget's lock). */
+	struct remote_mem_worker *mem_worker;
+	struct remote_engine *mem_next, *mem_prev;
 };
 
 /* Set up an engine with an rcap-byte receive buffer.  peer NULL: the
@@ -193,6 +213,22 @@ bool remote_engine_tx_file(struct remote_engine *e, int *fd, uint64_t *offset,
 			   size_t *len);
 /* n bytes from the front of the pending output were sent. */
 void remote_engine_tx_done(struct remote_engine *e, size_t n);
+
+/*
+ * Memory budget.  Before taking a request that needs a bytes-long
+ * buffer, a protocol asks remote_engine_mem_wait(): false means go on
+ * (and charge it with remote_engine_mem_charge); true means leave the
+ * request unparsed and return 0 from rx_step: input pauses until the
+ * connection's own replies drain or, for the daemon-wide budget, until
+ * room frees anywhere (the engine is kicked with reparse set).  Never
+ * a deadlock: a connection holding nothing always fits its own budget,
+ * and a daemon holding nothing fits any request.  mem_put gives bytes
+ * back when the buffer is freed or no longer holds reply data.
+ */
+bool remote_engine_mem_fits(const struct remote_engine *e, size_t bytes);
+bool remote_engine_mem_wait(struct remote_engine *e, size_t bytes);
+void remote_engine_mem_charge(struct remote_engine *e, size_t bytes);
+void remote_engine_mem_put(struct remote_engine *e, size_t bytes);
 
 /* Requests with storage and not yet completed. */
 unsigned int remote_engine_inflight(const struct remote_engine *e);

@@ -73,6 +73,8 @@ static void iscsi_task_put(struct iscsi_task *t)
 	struct iscsi_proto *proto = t->proto;
 
 	t->state = ISCSI_TASK_FREE;
+	remote_engine_mem_put(&proto->e, t->mem_bytes);
+	t->mem_bytes = 0;
 	if (t->buf_cap > ISCSI_TASK_KEEP_BYTES && t != proto->rx_pinned) {
 		free(t->buf);
 		t->buf = NULL;
@@ -507,6 +509,54 @@ static void iscsi_cmd_cdb(struct iscsi_task *t, const uint8_t *bhs,
 	}
 }
 
+/* A write whose data is still to come (other than except): its buffer
+ * is charged, and its Data-Out may sit behind the next command. */
+static bool iscsi_data_out_pending(const struct iscsi_proto *proto,
+				   const struct iscsi_task *except)
+{
+	for (const struct iscsi_task *t = proto->tasks; t; t = t->next_all)
+		if (t != except && t->state == ISCSI_TASK_DATA_OUT &&
+		    !t->discard && t->mem_bytes)
+			return true;
+	return false;
+}
+
+/*
+ * Memory for a command's data is asked before its BHS is taken, so that
+ * input can pause there (remote_engine_mem_wait).  Not while a write
+ * waits for its Data-Out: that data may be behind this command in the
+ * stream, and the buffer waiting for it would never be given back.
+ * Such a command is charged if it fits and answered TASK SET FULL if
+ * not (iscsi_task_mem_get), so memory stays bounded either way.
+ */
+bool iscsi_cmd_mem_wait(struct iscsi_proto *proto, const uint8_t *p)
+{
+	uint32_t edtl = base_be32_get(p + 20);
+
+	if (proto->phase != ISCSI_PHASE_FFP || proto->discovery ||
+	    (p[0] & ISCSI_OP_MASK) != ISCSI_OP_SCSI_CMD || edtl == 0 ||
+	    edtl > proto->cfg.limits.max_request_bytes ||
+	    iscsi_data_out_pending(proto, NULL))
+		return false;
+	return remote_engine_mem_wait(&proto->e, edtl);
+}
+
+/* Charge t's data buffer.  False: it does not fit (only when a write's
+ * Data-Out is pending; otherwise iscsi_cmd_mem_wait waited for room). */
+static bool iscsi_task_mem_get(struct iscsi_task *t)
+{
+	struct iscsi_proto *proto = t->proto;
+
+	if (t->edtl == 0)
+		return true;
+	if (iscsi_data_out_pending(proto, t) &&
+	    !remote_engine_mem_fits(&proto->e, t->edtl))
+		return false;
+	t->mem_bytes = t->edtl;
+	remote_engine_mem_charge(&proto->e, t->edtl);
+	return true;
+}
+
 int iscsi_cmd_hdr(struct iscsi_proto *proto, uint8_t **dst)
 {
 	const uint8_t *bhs = proto->bhs;
@@ -563,8 +613,15 @@ int iscsi_cmd_hdr(struct iscsi_proto *proto, uint8_t **dst)
 		iscsi_task_fail(t, SCSI_SK_ILLEGAL_REQUEST,
 				SCSI_ASC_INVALID_FIELD_CDB);
 		t->discard = true;
-	} else if (edtl > proto->cfg.limits.max_request_bytes ||
-		   iscsi_task_buf(t, edtl) < 0) {
+	} else if (edtl > proto->cfg.limits.max_request_bytes) {
+		iscsi_task_fail(t, SCSI_SK_ILLEGAL_REQUEST,
+				SCSI_ASC_INVALID_FIELD_CDB);
+		t->discard = true;
+	} else if (!iscsi_task_mem_get(t)) {
+		/* SAM-5 §5.3: TASK SET FULL; the initiator retries. */
+		t->scmd.status = SCSI_STATUS_TASK_SET_FULL;
+		t->discard = true;
+	} else if (iscsi_task_buf(t, edtl) < 0) {
 		iscsi_task_fail(t, SCSI_SK_ILLEGAL_REQUEST,
 				SCSI_ASC_INVALID_FIELD_CDB);
 		t->discard = true;

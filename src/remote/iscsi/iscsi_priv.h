@@ -110,6 +110,7 @@ struct iscsi_task {
 	struct scsi_cmd scmd;
 	uint8_t *buf;
 	size_t buf_cap;
+	uint32_t mem_bytes; /* charged to the memory budget */
 	/* write data */
 	uint32_t got;	    /* bytes received; the next expected offset */
 	uint32_t unsol_end; /* immediate + unsolicited data end here */
@@ -318,6 +319,9 @@ int iscsi_tmf_pdu(struct iscsi_proto *proto, const uint8_t *bhs);
 int iscsi_logout_pdu(struct iscsi_proto *proto, const uint8_t *bhs);
 /* Answer TMFs and a logout whose commands have all come back. */
 void iscsi_check_waiters(struct iscsi_proto *proto);
+/* The BHS at p (not yet taken) is a command that must wait for memory
+ * (remote_engine_mem_wait): leave it in the receive buffer. */
+bool iscsi_cmd_mem_wait(struct iscsi_proto *proto, const uint8_t *p);
 void iscsi_cmd_rx_abandon(struct iscsi_proto *proto);
 void iscsi_tasks_free(struct iscsi_proto *proto);
 int iscsi_session_start(struct iscsi_proto *proto);

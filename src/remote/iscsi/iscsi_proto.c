@@ -408,7 +408,8 @@ static int iscsi_rx_pdu(struct iscsi_proto *proto)
 	size_t need;
 	int ret;
 
-	if (iscsi_rx_paused(&proto->e) || avail < ISCSI_BHS_BYTES)
+	if (iscsi_rx_paused(&proto->e) || avail < ISCSI_BHS_BYTES ||
+	    iscsi_cmd_mem_wait(proto, p))
 		return 0;
 	proto->ahs_len = p[4] * 4u;
 	proto->dlen = base_be24_get(p + 5);
@@ -567,6 +568,9 @@ int iscsi_proto_create(const struct iscsi_proto_config *cfg,
 	}
 	proto->e.tx_ready = cfg->tx_ready;
 	proto->e.opaque = cfg->opaque;
+	proto->e.loop = cfg->loop;
+	proto->e.stats = cfg->stats;
+	proto->e.mem_budget = cfg->limits.buffer_budget_bytes;
 	*protop = proto;
 	return 0;
 }

@@ -68,9 +68,18 @@ static struct nbd_slot *nbd_slot_get(struct nbd_proto *proto)
 	return slot;
 }
 
+/* The slot's buffer holds no reply data any more (or never got any). */
+static void nbd_slot_uncharge(struct nbd_slot *slot)
+{
+	remote_engine_mem_put(&slot->proto->e, slot->mem_bytes);
+	slot->mem_bytes = 0;
+}
+
 void nbd_cmd_slot_release(struct nbd_slot *slot)
 {
 	struct nbd_proto *proto = slot->proto;
+
+	nbd_slot_uncharge(slot);
 
 	if (slot->data_cap > NBD_SLOT_KEEP_BYTES) {
 		free(slot->data);
@@ -144,6 +153,8 @@ static void nbd_cmd_reply(struct nbd_slot *slot, uint32_t error)
 	int n = 1;
 
 	slot->error = error;
+	if (error || slot->hole || slot->zero_copy)
+		nbd_slot_uncharge(slot);
 	if (!proto->structured) {
 		p = base_be32_put(h, NBD_SIMPLE_REPLY_MAGIC);
 		p = base_be32_put(p, error);
@@ -566,6 +577,7 @@ static int nbd_cmd_write(struct nbd_proto *proto, struct nbd_slot *slot,
 	if (!error && len > 0 && nbd_slot_data(slot, len) < 0)
 		error = NBD_ENOMEM;
 	if (error) {
+		nbd_slot_uncharge(slot);
 		if (proto->view.block_max > skip_max)
 			skip_max = proto->view.block_max;
 		if (len > skip_max) {
@@ -597,11 +609,22 @@ static int nbd_cmd_write(struct nbd_proto *proto, struct nbd_slot *slot,
 	return 1;
 }
 
+/* The data buffer a request will hold until its reply is sent: READ and
+ * WRITE within the advertised maximum (larger ones are refused without
+ * one). */
+static uint32_t nbd_cmd_buffer_bytes(const struct nbd_proto *proto,
+				     const struct nbd_request *req)
+{
+	if (req->type != NBD_CMD_READ && req->type != NBD_CMD_WRITE)
+		return 0;
+	return req->length <= proto->view.block_max ? req->length : 0;
+}
+
 int nbd_cmd_parse(struct nbd_proto *proto)
 {
 	struct nbd_request req;
 	struct nbd_slot *slot;
-	uint32_t error;
+	uint32_t error, need;
 
 	if (proto->e.rend - proto->e.rstart < NBD_REQUEST_BYTES)
 		return 0;
@@ -620,11 +643,16 @@ int nbd_cmd_parse(struct nbd_proto *proto)
 	}
 	if (!nbd_cmd_slot_available(proto))
 		return 0;
+	need = nbd_cmd_buffer_bytes(proto, &req);
+	if (need && remote_engine_mem_wait(&proto->e, need))
+		return 0;
 	proto->e.rstart += NBD_REQUEST_BYTES;
 	slot = nbd_slot_get(proto);
 	if (!slot)
 		return nbd_proto_fail(proto, -ENOMEM, "out of memory");
 	slot->req = req;
+	slot->mem_bytes = need;
+	remote_engine_mem_charge(&proto->e, need);
 	error = nbd_cmd_validate(proto, &req);
 	if (req.type == NBD_CMD_WRITE)
 		return nbd_cmd_write(proto, slot, error);

@@ -188,6 +188,9 @@ int nbd_proto_create(const struct nbd_proto_config *cfg,
 		goto err_free_proto;
 	proto->e.tx_ready = cfg->tx_ready;
 	proto->e.opaque = cfg->opaque;
+	proto->e.loop = cfg->loop;
+	proto->e.stats = cfg->stats;
+	proto->e.mem_budget = cfg->limits.buffer_budget_bytes;
 	/* No tx_ready for the greeting: the caller has not even got the
 	 * engine pointer yet. */
 	proto->e.depth = 1;

@@ -99,6 +99,7 @@ struct nbd_slot {
 	bool zero_copy; /* READ data goes from src_fd by sendfile */
 	int src_fd;
 	uint64_t src_off;
+	uint32_t mem_bytes;  /* charged to the memory budget */
 	uint32_t rx_got;     /* WRITE payload bytes received */
 	unsigned char *data; /* NBD_BUF_ALIGN-aligned, data_cap bytes */
 	size_t data_cap;
