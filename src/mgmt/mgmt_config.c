@@ -621,6 +621,8 @@ int mgmt_config_specs(struct mgmt_config *cfg)
 	cfg->connmgr.limits.max_options = cfg->max_options;
 	cfg->connmgr.max_conns = cfg->max_conns;
 	cfg->connmgr.max_conns_per_addr = cfg->max_conns_per_addr;
+	cfg->connmgr.limits.buffer_budget_bytes = cfg->conn_buffer_budget_bytes;
+	cfg->connmgr.buffer_budget_bytes = cfg->buffer_budget_bytes;
 	cfg->connmgr.default_export = cfg->default_export;
 	cfg->connmgr.list_hidden = cfg->list_hidden;
 	cfg->connmgr.drain_timeout_ms = cfg->drain_timeout_ms;

@@ -93,6 +93,10 @@ struct mgmt_config {
 	unsigned int threads;
 	enum base_engine engine;
 	uint32_t max_request_bytes;
+	/* Memory budgets for request buffers (doc/security.md "Memory"):
+	 * per connection, and the whole daemon (0: automatic). */
+	uint32_t conn_buffer_budget_bytes;
+	uint32_t buffer_budget_bytes;
 	unsigned int drain_timeout_ms;
 	/* Connection caps and deadlines (doc/security.md; defaults in
 	 * mgmt_schema.c): struct connmgr_config and struct conn_limits. */
