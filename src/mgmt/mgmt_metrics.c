@@ -276,6 +276,29 @@ static void mgmt_prom_proto_pass(void *opaque, const char *proto,
 	fprintf(p->f, "} %llu\n", (unsigned long long)v);
 }
 
+/* The memory budget for request buffers (doc/security.md "Memory"). */
+static void mgmt_prom_mem(FILE *f)
+{
+	struct remote_mem_stats m;
+
+	remote_mem_stats_get(&m);
+	fprintf(f,
+		"# HELP iopd_buffered_bytes Bytes of request data buffered "
+		"for all connections (reads not yet sent, writes).\n"
+		"# TYPE iopd_buffered_bytes gauge\n"
+		"iopd_buffered_bytes %llu\n"
+		"# HELP iopd_buffer_budget_bytes The daemon-wide budget for "
+		"buffered request data.\n"
+		"# TYPE iopd_buffer_budget_bytes gauge\n"
+		"iopd_buffer_budget_bytes %llu\n"
+		"# HELP iopd_buffer_pauses_total Times a connection stopped "
+		"reading requests because a memory budget was reached.\n"
+		"# TYPE iopd_buffer_pauses_total counter\n"
+		"iopd_buffer_pauses_total %llu\n",
+		(unsigned long long)m.held_bytes,
+		(unsigned long long)m.budget_bytes,
+		(unsigned long long)m.pauses);
+}
 char *mgmt_metrics_text(size_t *lenp)
 {
 	struct mgmt_prom_pass p;
@@ -298,6 +321,7 @@ char *mgmt_metrics_text(size_t *lenp)
 			fputs(mgmt_prom_proto[p.what].head, p.f);
 		remote_stats_foreach(mgmt_prom_proto_pass, &p);
 	}
+	mgmt_prom_mem(p.f);
 	if (fclose(p.f) != 0) {
 		free(buf);
 		return NULL;
@@ -389,6 +413,7 @@ static void mgmt_json_proto(void *opaque, const char *proto,
 json_t *mgmt_metrics_json(void)
 {
 	json_t *devs = json_array(), *protos = json_array();
+	struct remote_mem_stats m;
 
 	if (!devs || !protos) {
 		json_decref(devs);
@@ -397,7 +422,12 @@ json_t *mgmt_metrics_json(void)
 	}
 	local_stats_foreach(mgmt_json_dev, devs);
 	remote_stats_foreach(mgmt_json_proto, protos);
-	return json_pack("{s:o,s:o}", "devices", devs, "protocols", protos);
+	remote_mem_stats_get(&m);
+	return json_pack("{s:o,s:o,s:{s:I,s:I,s:I}}", "devices", devs,
+			 "protocols", protos, "memory", "budget_bytes",
+			 (json_int_t)m.budget_bytes, "buffered_bytes",
+			 (json_int_t)m.held_bytes, "pauses",
+			 (json_int_t)m.pauses);
 }
 
 /* HTTP ------------------------------------------------------------------ */

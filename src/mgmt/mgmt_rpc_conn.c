@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Management methods for connections: list them (peer, protocol, export,
- * bytes, requests, in flight) and disconnect one.  The Connection Manager
- * takes the snapshot on each worker (connmgr_call.c).
+ * bytes, requests, in flight, data buffered) and disconnect one.  The
+ * Connection Manager takes the snapshot on each worker (connmgr_call.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -35,7 +35,7 @@ static int mgmt_conn_list(struct mgmt_ctx *ctx, json_t *params, json_t **result,
 		json_array_append_new(
 			list,
 			json_pack("{s:I, s:s, s:s, s:s?, s:i, s:I, s:I, s:I, "
-				  "s:I, s:i}",
+				  "s:I, s:i, s:I}",
 				  "id", (json_int_t)c->id, "peer", c->peer,
 				  "protocol", c->protocol, "export",
 				  c->export[0] ? c->export : NULL, "worker",
@@ -43,7 +43,9 @@ static int mgmt_conn_list(struct mgmt_ctx *ctx, json_t *params, json_t **result,
 				  "bytes_in", (json_int_t)c->stats.bytes_in,
 				  "bytes_out", (json_int_t)c->stats.bytes_out,
 				  "requests", (json_int_t)c->stats.requests,
-				  "inflight", (int)c->stats.inflight));
+				  "inflight", (int)c->stats.inflight,
+				  "buffered_bytes",
+				  (json_int_t)c->stats.buffered_bytes));
 	}
 	free(infos);
 	*result = list;
@@ -71,7 +73,8 @@ static int mgmt_conn_disconnect(struct mgmt_ctx *ctx, json_t *params,
 const struct mgmt_method mgmt_rpc_conn_methods[] = {
 	{ "conn.list", mgmt_conn_list,
 	  "[export]: the client connections: id, peer, protocol, export, "
-	  "bytes in and out, requests, requests in flight" },
+	  "bytes in and out, requests, requests in flight, bytes of request "
+	  "data buffered" },
 	{ "conn.disconnect", mgmt_conn_disconnect,
 	  "id, [force=false]: end one connection; its requests in flight "
 	  "complete first (force: drop unsent replies too)" },

@@ -29,6 +29,7 @@ static const struct iopctl_col iopctl_conn_cols[] = {
 	{ "bytes_out", "OUT" },
 	{ "requests", "REQUESTS" },
 	{ "inflight", "INFLIGHT" },
+	{ "buffered_bytes", "BUFFERED" },
 	{ NULL, NULL },
 };
 static const struct iopctl_col iopctl_device_cols[] = {
