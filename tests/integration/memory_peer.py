@@ -8,7 +8,7 @@
 #   iscsi-bomb PORTAL IQN N LEN  log in, READ(16) N x LEN bytes, never
 #                              read a reply; READY, then hold
 #   nbd-probe EXPORT N         N reads of 4 KiB one after the other;
-#                              prints "READ <slowest ms>"
+#                              prints "READ <slowest ms> HANDSHAKE <ms>"
 #   nbd-burst EXPORT N LEN     send N READs of LEN, then take every reply
 #                              (iopd pauses and resumes in between);
 #                              prints "DONE <replies>"
@@ -48,7 +48,9 @@ def nbd_bomb(name, n, length):
 
 
 def nbd_probe(name, n):
+    t0 = time.monotonic()
     c = nbdproto.connect(name)
+    hs = (time.monotonic() - t0) * 1000
     worst = 0.0
     for i in range(n):
         t0 = time.monotonic()
@@ -59,7 +61,7 @@ def nbd_probe(name, n):
             return 1
         worst = max(worst, dt)
     c.disc()
-    print("READ %.1f" % worst, flush=True)
+    print("READ %.1f HANDSHAKE %.1f" % (worst, hs), flush=True)
     return 0
 
 
