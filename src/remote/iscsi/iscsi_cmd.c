@@ -41,6 +41,7 @@ static struct iscsi_task *iscsi_task_get(struct iscsi_proto *proto)
 
 	if (t) {
 		proto->free_tasks = t->next_free;
+		proto->kept_bytes -= t->buf_cap;
 	} else {
 		t = calloc(1, sizeof(*t));
 		if (!t)
@@ -75,11 +76,14 @@ static void iscsi_task_put(struct iscsi_task *t)
 	t->state = ISCSI_TASK_FREE;
 	remote_engine_mem_put(&proto->e, t->mem_bytes);
 	t->mem_bytes = 0;
-	if (t->buf_cap > ISCSI_TASK_KEEP_BYTES && t != proto->rx_pinned) {
+	if ((t->buf_cap > ISCSI_TASK_KEEP_BYTES ||
+	     proto->kept_bytes + t->buf_cap > ISCSI_TASK_KEEP_TOTAL) &&
+	    t != proto->rx_pinned) {
 		free(t->buf);
 		t->buf = NULL;
 		t->buf_cap = 0;
 	}
+	proto->kept_bytes += t->buf_cap;
 	t->next_free = proto->free_tasks;
 	proto->free_tasks = t;
 	if (proto->e.rend > proto->e.rstart)

@@ -43,8 +43,11 @@
 #define ISCSI_OUR_MAX_BURST (16u * 1024 * 1024 - 1024)
 #define ISCSI_OUR_MAX_R2T   4u
 #define ISCSI_MAX_IMMEDIATE 16u
-/* Task buffers up to this size stay with the task for reuse. */
+/* Task buffers up to this size stay with the task for reuse, as long as
+ * the free tasks of a connection keep at most ISCSI_TASK_KEEP_TOTAL
+ * bytes: what idle tasks keep is outside the memory budget. */
 #define ISCSI_TASK_KEEP_BYTES (1024u * 1024)
+#define ISCSI_TASK_KEEP_TOTAL (8u * 1024 * 1024)
 #define ISCSI_BUF_ALIGN	      4096u
 /* Per-PDU header area of a task: BHS, header digest, pad + data digest. */
 #define ISCSI_PDU_AREA 64u
@@ -175,6 +178,7 @@ struct iscsi_proto {
 	uint32_t rx_got;
 	struct iscsi_task *rx_task;
 	struct iscsi_task *rx_pinned; /* its buffer outlives rx_eof */
+	size_t kept_bytes;	      /* buffers of free tasks */
 	struct iscsi_r2t *rx_r2t;
 	uint8_t *scratch; /* discarded payloads land here */
 

@@ -38,6 +38,7 @@ static struct nbd_slot *nbd_slot_get(struct nbd_proto *proto)
 
 	if (slot) {
 		proto->free_slots = slot->next_free;
+		proto->kept_bytes -= slot->data_cap;
 	} else {
 		slot = calloc(1, sizeof(*slot));
 		if (!slot)
@@ -80,12 +81,13 @@ void nbd_cmd_slot_release(struct nbd_slot *slot)
 	struct nbd_proto *proto = slot->proto;
 
 	nbd_slot_uncharge(slot);
-
-	if (slot->data_cap > NBD_SLOT_KEEP_BYTES) {
+	if (slot->data_cap > NBD_SLOT_KEEP_BYTES ||
+	    proto->kept_bytes + slot->data_cap > NBD_SLOT_KEEP_TOTAL) {
 		free(slot->data);
 		slot->data = NULL;
 		slot->data_cap = 0;
 	}
+	proto->kept_bytes += slot->data_cap;
 	slot->state = NBD_SLOT_FREE;
 	slot->next_free = proto->free_slots;
 	proto->free_slots = slot;
@@ -104,6 +106,7 @@ void nbd_cmd_slots_free(struct nbd_proto *proto)
 	proto->all_slots = NULL;
 	proto->free_slots = NULL;
 	proto->n_slots = 0;
+	proto->kept_bytes = 0;
 }
 
 /* Make the slot's data buffer hold len bytes: aligned and rounded for

@@ -45,8 +45,11 @@
  * (or the maximum request size, if larger); beyond it we disconnect.
  * proto.md: lengths below 2^25 SHOULD NOT be deemed a denial of service. */
 #define NBD_WRITE_SKIP_MAX_BYTES (64u * 1024 * 1024)
-/* Data buffers up to this size stay with their slot for reuse. */
+/* Data buffers up to this size stay with their slot for reuse, as long
+ * as the free slots of a connection keep at most NBD_SLOT_KEEP_TOTAL
+ * bytes: what idle slots keep is outside the memory budget. */
 #define NBD_SLOT_KEEP_BYTES (1024u * 1024)
+#define NBD_SLOT_KEEP_TOTAL (8u * 1024 * 1024)
 /* Alignment and rounding of data buffers (O_DIRECT). */
 #define NBD_BUF_ALIGN 4096u
 /* Our request size ceiling: an OFFSET_DATA chunk's 32-bit length must
@@ -147,6 +150,7 @@ struct nbd_proto {
 	struct nbd_slot *all_slots;
 	unsigned int n_slots;
 	unsigned int max_slots;
+	size_t kept_bytes; /* data buffers of free slots */
 };
 
 static inline const char *nbd_peer(const struct nbd_proto *proto)
