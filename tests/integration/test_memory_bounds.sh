@@ -18,7 +18,9 @@ CONN_BUDGET=$((64 * MIB))
 BUDGET=$((128 * MIB))
 MARGIN=$((64 * MIB))
 asan=""
-ldd "$IOPD" 2>/dev/null | grep -q libasan && asan=1
+case $(ldd "$IOPD" 2>/dev/null) in
+*libasan*) asan=1 ;;
+esac
 
 # One worker: the attackers and the probe share it.
 start_iopd --threads 1 --iscsi-listen 127.0.0.1:0 \
