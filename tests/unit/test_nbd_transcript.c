@@ -534,6 +534,48 @@ static void test_big_buffers_not_kept(void)
 	t_stop();
 }
 
+/*
+ * The connection's memory budget: a READ whose buffer would take it past
+ * the budget stays unparsed and input pauses; the replies being sent
+ * give the room back and the waiting requests run without new input.
+ * A request larger than the whole budget still runs when nothing else
+ * is held.
+ */
+static void test_buffer_budget(void)
+{
+	static const unsigned char zero[8192];
+	struct remote_engine *e;
+
+	t_start_default();
+	e = nbd_proto_engine(T.proto);
+	e->mem_budget = 8192;
+	t_go("disk", false, false);
+	for (int i = 1; i <= 4; i++)
+		c_request(&C, 0, NBD_CMD_READ, (uint64_t)i, 0, 4096);
+	FEED();
+	CHECK_EQ_INT(e->mem_held, 8192);
+	CHECK_EQ_INT(e->mem_want, 4096);
+	CHECK_EQ_INT(t_rx_room(), 0);
+	for (int i = 1; i <= 4; i++) {
+		s_simple(&S, 0, (uint64_t)i);
+		b_mem(&S, zero, 4096);
+	}
+	EXPECT();
+	CHECK_EQ_INT(e->mem_held, 0);
+	CHECK_EQ_INT(e->mem_want, 0);
+	CHECK(t_rx_room() > 0);
+
+	e->mem_budget = 4096;
+	c_request(&C, 0, NBD_CMD_READ, 5, 0, 8192);
+	FEED();
+	CHECK_EQ_INT(e->mem_held, 8192);
+	s_simple(&S, 0, 5);
+	b_mem(&S, zero, 8192);
+	EXPECT();
+	CHECK_EQ_INT(e->mem_held, 0);
+	t_stop();
+}
+
 static void test_not_advertised(void)
 {
 	t_start_default();
@@ -569,6 +611,7 @@ int main(void)
 	TEST_CASE(test_eof_mid_write);
 	TEST_CASE(test_tx_ready);
 	TEST_CASE(test_big_buffers_not_kept);
+	TEST_CASE(test_buffer_budget);
 	TEST_CASE(test_not_advertised);
 	TEST_CASE(test_error_from_errno);
 	return test_done();
