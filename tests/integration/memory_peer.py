@@ -7,6 +7,10 @@
 #                              READY, then hold until killed
 #   iscsi-bomb PORTAL IQN N LEN  log in, READ(16) N x LEN bytes, never
 #                              read a reply; READY, then hold
+#   iscsi-write-pending PORTAL IQN LEN  a WRITE(16) of LEN whose data
+#                              never comes, then two READ(16) of LEN;
+#                              prints "STATUS <first> <second>" (the
+#                              READs' SCSI status)
 #   nbd-probe EXPORT N         N reads of 4 KiB one after the other;
 #                              prints "READ <slowest ms> HANDSHAKE <ms>"
 #   nbd-burst EXPORT N LEN     send N READs of LEN, then take every reply
@@ -187,12 +191,45 @@ def iscsi_bomb(portal, target, n, length):
     hold_forever()
 
 
+def iscsi_connect(portal, target):
+    host, port = portal.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), 30)
+    statsn, cmdsn = login(s, target)
+    bs, cmdsn = block_size(s, cmdsn, statsn)
+    return s, statsn, cmdsn, bs
+
+
+def iscsi_write_pending(portal, target, length):
+    s, statsn, cmdsn, bs = iscsi_connect(portal, target)
+    blocks = (length // bs).to_bytes(4, "big")
+    w = bytearray(scsi_cmd(0x10, cmdsn, statsn,
+                           bytes([0x8A, 0]) + bytes(8) + blocks + bytes(2),
+                           length))
+    w[1] = 0x80 | 0x20 | 1  # F, W: the data waits for our R2T
+    rd = bytes([0x88, 0]) + bytes(8) + blocks + bytes(2)
+    s.sendall(bytes(w) + scsi_cmd(0x11, cmdsn + 1, statsn, rd, length) +
+              scsi_cmd(0x12, cmdsn + 2, statsn, rd, length))
+    status = {}
+    while len(status) < 2:
+        h, d = recv_pdu(s)
+        op, itt = h[0] & 0x3F, int.from_bytes(h[16:20], "big")
+        if op == OP_SCSI_DATA_IN and h[1] & 1:
+            status[itt] = h[3]
+        elif op == OP_SCSI_RSP:
+            status[itt] = h[3]
+    print("STATUS %d %d" % (status.get(0x11, -1), status.get(0x12, -1)),
+          flush=True)
+    return 0
+
+
 def main(argv):
     mode = argv[1]
     if mode == "nbd-bomb":
         nbd_bomb(argv[2], int(argv[3]), int(argv[4]))
     elif mode == "iscsi-bomb":
         iscsi_bomb(argv[2], argv[3], int(argv[4]), int(argv[5]))
+    elif mode == "iscsi-write-pending":
+        return iscsi_write_pending(argv[2], argv[3], int(argv[4]))
     elif mode == "nbd-burst":
         return nbd_burst(argv[2], int(argv[3]), int(argv[4]))
     elif mode == "nbd-probe":

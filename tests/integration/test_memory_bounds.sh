@@ -7,7 +7,8 @@
 # the daemon's (128 MiB here) makes further requests wait, a second
 # client on the same worker still reads 4 KiB in under 100 ms, clients
 # that read their replies get all of them (paused and resumed), and the
-# memory comes back when the attackers leave.
+# memory comes back when the attackers leave.  An iSCSI command that
+# cannot wait (a write's data may be behind it) gets TASK SET FULL.
 IOPD_TEST_TRANSPORTS="nbd iscsi"
 . "$(dirname "$0")/lib.sh"
 require python3 curl
@@ -151,6 +152,13 @@ check "the iSCSI connection holds its budget (64 MiB)" \
 	wait_metric iopd_buffered_bytes -eq "$CONN_BUDGET"
 rss_under $((CONN_BUDGET + MARGIN)) "iSCSI bomb: VmRSS under the connection budget + 64 MiB"
 probe "iSCSI bomb: a second client still reads 4 KiB in under 100 ms"
+
+# An iSCSI write whose data has not come holds its buffer, and its
+# Data-Out could sit behind the next command: no pausing there, a command
+# that does not fit gets TASK SET FULL (0x28 = 40) instead.
+is "$(PYTHONPATH=$T t python3 "$PEER" iscsi-write-pending "$IOPD_ISCSI" \
+	"$(iqn_of disk)" $((32 * MIB)) 2>&1)" "STATUS 0 40" \
+	"iSCSI write waiting for its data: a READ that fits runs, the next gets TASK SET FULL"
 
 # ---- both at once and one more: the daemon budget holds them all
 check "second NBD bomb sent" start_peer nbdbomb2 nbd-bomb disk 128 $((32 * MIB))
