@@ -238,7 +238,7 @@ info=$(dpkg-deb -I "$deb" 2>&1)
 depends=$(sed -n 's/^ Depends: //p' <<<"$info")
 diag "Depends: $depends"
 missing=""
-for lib in libc6 liburing libjansson libmicrohttpd libsystemd libnettle; do
+for lib in libc6 liburing libjansson libmicrohttpd libsystemd libnettle libgnutls libseccomp; do
 	grep -q "$lib" <<<"$depends" || missing+=" $lib"
 done
 is "$missing" "" "dpkg-deb -I: Depends (from \${shlibs:Depends}) names every library iopd links"
