@@ -311,6 +311,54 @@ register_pid() {
 	unset "_pid_reaped[$1]"
 }
 
+# example_iscsi_config OUT: doc/iopd-iscsi.conf.example.json with its
+# images, secret files and listeners moved into $T (16 MiB images
+# ex-disk.img and ex.iso, secrets ex-NAME.secret), written to OUT.
+example_iscsi_config() {
+	local f
+	truncate -s 16M "$T/ex-disk.img" "$T/ex.iso" || return 1
+	for f in discovery vm1 vm1-target; do
+		printf '%s-secret-0123456789\n' "$f" >"$T/ex-$f.secret"
+		chmod 600 "$T/ex-$f.secret"
+	done
+	python3 - "$IOPD_REPO/doc/iopd-iscsi.conf.example.json" "$T" >"$1" <<'EOF'
+import json, sys
+j, t = json.load(open(sys.argv[1])), sys.argv[2]
+j["listen"] = ["unix:%s/ex.sock" % t, "127.0.0.1:0"]
+j["iscsi"]["listen"] = ["127.0.0.1:0"]
+for e in j["exports"]:
+    if "path" in e:
+        e["path"] = {"/srv/disk.img": t + "/ex-disk.img",
+                     "/srv/debian.iso": t + "/ex.iso"}[e["path"]]
+def fix(c):
+    c["secret_file"] = "%s/ex-%s" % (t, c["secret_file"].rsplit("/", 1)[1])
+fix(j["iscsi"]["discovery_chap"])
+for tg in j["iscsi"]["targets"]:
+    for k in ("chap", "mutual_chap"):
+        if k in tg:
+            fix(tg[k])
+print(json.dumps(j))
+EOF
+}
+
+# start_peer OUT SCRIPT ARGS...: run the python3 peer SCRIPT ARGS in the
+# background, output in OUT, registered; wait (30 s at most) for the
+# READY line it prints once it is set up.  Sets PEER_PID.
+start_peer() {
+	local out=$1 script=$2 i
+	shift 2
+	python3 "$script" "$@" >"$out" 2>&1 </dev/null &
+	PEER_PID=$!
+	register_pid "$PEER_PID"
+	for i in $(seq 300); do
+		grep -q '^READY' "$out" && return 0
+		kill -0 "$PEER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	diag "peer ${script##*/} $*: no READY line" "$(cat "$out")"
+	return 1
+}
+
 _sanitizer_report() {
 	[ -f "$1" ] && grep -qE 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer|ERROR: ThreadSanitizer' "$1"
 }

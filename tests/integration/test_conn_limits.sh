@@ -17,22 +17,8 @@ PEER=$IOPD_REPO/tests/integration/conn_limits_peer.py
 DEADLINE=2
 MARGIN=2.5
 
-# peer OUT ARGS...: start the peer in the background, wait (20 s at
-# most) for its READY line.  Sets PEER_PID.
-peer() {
-	local out=$1 i
-	shift
-	python3 "$PEER" "$@" >"$out" 2>&1 </dev/null &
-	PEER_PID=$!
-	register_pid "$PEER_PID"
-	for i in $(seq 200); do
-		grep -q '^READY' "$out" && return 0
-		kill -0 "$PEER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	diag "peer $*: no READY line" "$(cat "$out")"
-	return 1
-}
+# peer OUT ARGS...: the peer script in the background (start_peer).
+peer() { start_peer "$1" "$PEER" "${@:2}"; }
 run_peer() { timeout -k 5 60 python3 "$PEER" "$@" 2>&1; }
 # probe_until WANT ARGS...: nbd-probe until it answers WANT (the server
 # sees a close asynchronously), 10 s at most; prints the last answer.

@@ -23,20 +23,8 @@ exec "$REAL_IOPD" "\$@"
 SH
 chmod +x "$T/iopd-256"
 
-peer() {
-	local out=$1 i
-	shift
-	python3 "$PEER" "$@" >"$out" 2>&1 </dev/null &
-	PEER_PID=$!
-	register_pid "$PEER_PID"
-	for i in $(seq 300); do
-		grep -q '^READY' "$out" && return 0
-		kill -0 "$PEER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	diag "peer $*: no READY line" "$(cat "$out")"
-	return 1
-}
+# peer OUT ARGS...: the peer script in the background (start_peer).
+peer() { start_peer "$1" "$PEER" "${@:2}"; }
 # cpu_ticks PID: user + system time so far, in clock ticks.
 cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat"

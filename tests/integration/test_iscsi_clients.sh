@@ -328,29 +328,7 @@ fi
 stop_iopd
 
 # The shipped example, with its paths and listeners moved into $T.
-truncate -s 16M "$T/ex-disk.img" "$T/ex.iso"
-for f in discovery vm1 vm1-target; do
-	printf '%s-secret-0123456789\n' "$f" >"$T/ex-$f.secret"
-	chmod 600 "$T/ex-$f.secret"
-done
-python3 - "$IOPD_REPO/doc/iopd-iscsi.conf.example.json" "$T" >"$T/ex.json" <<'EOF'
-import json, sys
-j, t = json.load(open(sys.argv[1])), sys.argv[2]
-j["listen"] = ["unix:%s/ex.sock" % t, "127.0.0.1:0"]
-j["iscsi"]["listen"] = ["127.0.0.1:0"]
-for e in j["exports"]:
-    if "path" in e:
-        e["path"] = {"/srv/disk.img": t + "/ex-disk.img",
-                     "/srv/debian.iso": t + "/ex.iso"}[e["path"]]
-def fix(c):
-    c["secret_file"] = "%s/ex-%s" % (t, c["secret_file"].rsplit("/", 1)[1])
-fix(j["iscsi"]["discovery_chap"])
-for tg in j["iscsi"]["targets"]:
-    for k in ("chap", "mutual_chap"):
-        if k in tg:
-            fix(tg[k])
-print(json.dumps(j))
-EOF
+example_iscsi_config "$T/ex.json"
 if start_iopd -c "$T/ex.json"; then
 	check "example config: discovery with CHAP" iscsi-ls -i iqn.2026-11.org.example:host1 \
 		"iscsi://discovery%discovery-secret-0123456789@$IOPD_ISCSI"

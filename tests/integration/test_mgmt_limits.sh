@@ -14,22 +14,8 @@ IOPCTL=${IOPCTL:-$(dirname "$IOPD")/iopctl}
 [ -x "$IOPCTL" ] || skip_all "$IOPCTL not built"
 PEER=$IOPD_REPO/tests/integration/limits_peer.py
 
-# peer OUT ARGS...: start limits_peer.py ARGS in the background, output
-# in OUT; wait (20 s at most) for its READY line.  Sets PEER_PID.
-peer() {
-	local out=$1 i
-	shift
-	python3 "$PEER" "$@" >"$out" 2>&1 </dev/null &
-	PEER_PID=$!
-	register_pid "$PEER_PID"
-	for i in $(seq 200); do
-		grep -q '^READY' "$out" && return 0
-		kill -0 "$PEER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	diag "peer $*: no READY line" "$(cat "$out")"
-	return 1
-}
+# peer OUT ARGS...: the peer script in the background (start_peer).
+peer() { start_peer "$1" "$PEER" "${@:2}"; }
 unpeer() { _reap "$1"; }
 # ms CMD...: run CMD, print how long it took in milliseconds; its exit
 # status goes to $T/ms.st.
