@@ -171,6 +171,24 @@ static bool mgmt_path_is_chap_secret(const struct stat *st, json_t *v)
 	return false;
 }
 
+/* One of the files --tls-certificates=DIR names (its private key above
+ * all; the certificates are public, but none of them is storage). */
+static bool mgmt_path_is_tls_key(const struct stat *st, const char *dir)
+{
+	static const char *const names[] = { "server-key.pem",
+					     "server-cert.pem", "ca-cert.pem",
+					     "ca-crl.pem" };
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) <
+			    (int)sizeof(path) &&
+		    mgmt_path_same(st, path))
+			return true;
+	}
+	return false;
+}
+
 /* Never served, whoever asks: kernel interfaces and iopd's secrets. */
 static const char *mgmt_path_forbidden(const struct mgmt_config *cfg,
 				       const char *real)
@@ -191,6 +209,11 @@ static const char *mgmt_path_forbidden(const struct mgmt_config *cfg,
 		return "the management token file";
 	if (cfg->iscsi && mgmt_path_is_chap_secret(&st, cfg->iscsi->file_json))
 		return "a CHAP secret file";
+	if (mgmt_path_same(&st, cfg->tls_psk))
+		return "the TLS pre-shared key file";
+	if (cfg->tls_certificates &&
+	    mgmt_path_is_tls_key(&st, cfg->tls_certificates))
+		return "a TLS credentials file";
 	return NULL;
 }
 

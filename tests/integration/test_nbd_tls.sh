@@ -92,11 +92,27 @@ cat >"$T/iopd.json" <<EOF
 EOF
 
 start_iopd --listen 127.0.0.1:0 --listen "unix:$T/sock" --config "$T/iopd.json" \
+	--mgmt-socket "$T/mgmt.sock" \
 	--tls=on --tls-certificates="$T/srv" --tls-psk="$T/psk/keys.psk" ||
 	{ done_testing; exit 1; }
 HP=$IOPD_TCP
 tls_uri() { echo "nbds://$HP/$1?tls-certificates=$T/${2:-cli}"; }
 psk_uri() { echo "nbds://$2@$HP/$1?tls-psk-file=$3"; }
+
+# The credentials are never storage: export.add refuses them.
+for f in server-key.pem ca-cert.pem; do
+	check_fails "export.add of --tls-certificates' $f: refused" \
+		t timeout -k 2 10 "$(dirname "$IOPD")/iopctl" -s "$IOPD_MGMT" \
+		call export.add "{\"name\": \"k\", \"ddm\": \"file\", \"path\": \"$T/srv/$f\", \"read_only\": true}"
+	grep -q "TLS credentials file" "$T/out" ||
+		grep -q "TLS credentials file" "$IOPD_LOG"
+	pass_if $? "  ... because it is a TLS credentials file" "$(cat "$T/out")"
+done
+check_fails "export.add of the --tls-psk file: refused" \
+	t timeout -k 2 10 "$(dirname "$IOPD")/iopctl" -s "$IOPD_MGMT" \
+	call export.add "{\"name\": \"k\", \"ddm\": \"file\", \"path\": \"$T/psk/keys.psk\", \"read_only\": true}"
+grep -q "TLS pre-shared key file" "$T/out"
+pass_if $? "  ... because it is the TLS pre-shared key file" "$(cat "$T/out")"
 
 # ------------------------------------------------------- X.509, real clients
 
