@@ -561,6 +561,59 @@ static bool iscsi_task_mem_get(struct iscsi_task *t)
 	return true;
 }
 
+/* The checks a SCSI Command PDU must pass before it gets a task: the
+ * session is not logging out, immediate commands and CmdSN within their
+ * windows, immediate data as negotiated (§11.3.1: only for writes,
+ * within FirstBurstLength and the expected length), a fresh ITT.
+ * Returns false, with proto->rx_drop set, when the PDU is dropped. */
+static bool iscsi_cmd_acceptable(struct iscsi_proto *proto, bool imm, bool wr,
+				 uint32_t itt, uint32_t edtl)
+{
+	const uint8_t *bhs = proto->bhs;
+
+	if (proto->logout)
+		proto->rx_drop = ISCSI_REJECT_WAIT_LOGOUT;
+	else if (imm && proto->n_immediate >= ISCSI_MAX_IMMEDIATE)
+		proto->rx_drop = ISCSI_REJECT_IMM_TOO_MANY;
+	else if (!iscsi_cmd_sn_ok(proto, bhs))
+		proto->rx_drop = -1;
+	else if (proto->dlen &&
+		 (!wr || !proto->p.immediate_data || proto->dlen > edtl ||
+		  proto->dlen > proto->p.first_burst))
+		proto->rx_drop = ISCSI_REJECT_PROTOCOL;
+	else if (itt == ISCSI_RSVD_TAG || iscsi_task_by_itt(proto, itt))
+		proto->rx_drop = ISCSI_REJECT_INVALID_FIELD;
+	else
+		return true;
+	return false;
+}
+
+/* Whether the new task t can run: a command iopd does not serve
+ * (bidirectional, over the request limit) or one the buffer budget
+ * cannot take now is answered without running (t->discard). */
+static void iscsi_cmd_admit(struct iscsi_proto *proto, struct iscsi_task *t,
+			    bool rd, bool wr, uint32_t edtl)
+{
+	if (rd && wr) {
+		/* Bidirectional commands are not supported. */
+		iscsi_task_fail(t, SCSI_SK_ILLEGAL_REQUEST,
+				SCSI_ASC_INVALID_FIELD_CDB);
+		t->discard = true;
+	} else if (edtl > proto->cfg.limits.max_request_bytes) {
+		iscsi_task_fail(t, SCSI_SK_ILLEGAL_REQUEST,
+				SCSI_ASC_INVALID_FIELD_CDB);
+		t->discard = true;
+	} else if (!iscsi_task_mem_get(t)) {
+		/* SAM-5 §5.3: TASK SET FULL; the initiator retries. */
+		t->scmd.status = SCSI_STATUS_TASK_SET_FULL;
+		t->discard = true;
+	} else if (iscsi_task_buf(t, edtl) < 0) {
+		iscsi_task_fail(t, SCSI_SK_ILLEGAL_REQUEST,
+				SCSI_ASC_INVALID_FIELD_CDB);
+		t->discard = true;
+	}
+}
+
 int iscsi_cmd_hdr(struct iscsi_proto *proto, uint8_t **dst)
 {
 	const uint8_t *bhs = proto->bhs;
@@ -569,30 +622,8 @@ int iscsi_cmd_hdr(struct iscsi_proto *proto, uint8_t **dst)
 	uint32_t itt = base_be32_get(bhs + 16), edtl = base_be32_get(bhs + 20);
 	struct iscsi_task *t;
 
-	if (proto->logout) {
-		proto->rx_drop = ISCSI_REJECT_WAIT_LOGOUT;
+	if (!iscsi_cmd_acceptable(proto, imm, wr, itt, edtl))
 		return 0;
-	}
-	if (imm && proto->n_immediate >= ISCSI_MAX_IMMEDIATE) {
-		proto->rx_drop = ISCSI_REJECT_IMM_TOO_MANY;
-		return 0;
-	}
-	if (!iscsi_cmd_sn_ok(proto, bhs)) {
-		proto->rx_drop = -1;
-		return 0;
-	}
-	/* §11.3.1: immediate data only if negotiated, for writes, within
-	 * FirstBurstLength and the expected length. */
-	if (proto->dlen &&
-	    (!wr || !proto->p.immediate_data || proto->dlen > edtl ||
-	     proto->dlen > proto->p.first_burst)) {
-		proto->rx_drop = ISCSI_REJECT_PROTOCOL;
-		return 0;
-	}
-	if (itt == ISCSI_RSVD_TAG || iscsi_task_by_itt(proto, itt)) {
-		proto->rx_drop = ISCSI_REJECT_INVALID_FIELD;
-		return 0;
-	}
 	t = iscsi_task_get(proto);
 	if (!t)
 		return iscsi_proto_fail(proto, -ENOMEM, "out of memory");
@@ -612,24 +643,7 @@ int iscsi_cmd_hdr(struct iscsi_proto *proto, uint8_t **dst)
 	if (!rd && !wr)
 		t->edtl = 0;
 	proto->rx_task = t;
-	if (rd && wr) {
-		/* Bidirectional commands are not supported. */
-		iscsi_task_fail(t, SCSI_SK_ILLEGAL_REQUEST,
-				SCSI_ASC_INVALID_FIELD_CDB);
-		t->discard = true;
-	} else if (edtl > proto->cfg.limits.max_request_bytes) {
-		iscsi_task_fail(t, SCSI_SK_ILLEGAL_REQUEST,
-				SCSI_ASC_INVALID_FIELD_CDB);
-		t->discard = true;
-	} else if (!iscsi_task_mem_get(t)) {
-		/* SAM-5 §5.3: TASK SET FULL; the initiator retries. */
-		t->scmd.status = SCSI_STATUS_TASK_SET_FULL;
-		t->discard = true;
-	} else if (iscsi_task_buf(t, edtl) < 0) {
-		iscsi_task_fail(t, SCSI_SK_ILLEGAL_REQUEST,
-				SCSI_ASC_INVALID_FIELD_CDB);
-		t->discard = true;
-	}
+	iscsi_cmd_admit(proto, t, rd, wr, edtl);
 	if (wr) {
 		/* F set: no unsolicited Data-Out follows. */
 		t->unsol_end = proto->dlen;
