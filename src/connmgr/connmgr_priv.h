@@ -176,5 +176,15 @@ void connmgr_sweep_start(struct connmgr_worker *w);
 void connmgr_sweep_fini(struct connmgr_worker *w);
 /* Worker: conn closed; settle its export's removal count. */
 void connmgr_export_conn_closed(struct connmgr *cm, struct connmgr_conn *conn);
+/* The export table's helpers that connmgr_export_live.c shares: the
+ * export called name (under cm->lock; NULL: none), a copy of an address
+ * list (NULL for an empty one) and its release, and whether conn is a
+ * session of export e. */
+struct connmgr_export *connmgr_export_by_name(struct connmgr *cm,
+					      const char *name);
+int connmgr_acl_dup(const struct base_acl *acl, struct base_acl **out);
+void connmgr_acl_free(struct base_acl *acl);
+bool connmgr_conn_uses(struct connmgr_conn *conn,
+		       const struct connmgr_export *e);
 
 #endif
