@@ -70,6 +70,21 @@ struct conn_exports {
 };
 
 /*
+ * What a Remote Transport may ask of the Connection Manager about a
+ * connection other than its own, named by its id (remote_conn_args.id):
+ * iSCSI session reinstatement ends the old session's connection.
+ */
+struct conn_control {
+	/* End connection id as conn_abort does (its unsent replies are
+	 * dropped; storage requests in flight complete first), on
+	 * whichever worker it lives.  Asynchronous: returns at once, before
+	 * the connection has closed; nothing happens if it is gone or iopd
+	 * is stopping.  Any worker thread. */
+	void (*abort)(void *opaque, uint64_t id);
+	void *opaque;
+};
+
+/*
  * What one connection is doing, for the management channel: the Connection
  * Manager owns it, the Remote Transport updates it.  Only the connection's
  * worker thread reads or writes it (the Connection Manager reads it from a

@@ -38,6 +38,11 @@ struct remote_conn_args {
 	/* The Connection Manager's record of this connection, which the
 	 * transport keeps up to date on the worker thread.  May be NULL. */
 	struct conn_stats *stats;
+	/* The connection's id (as `conn list` shows it), and how to end
+	 * another connection by its id.  0 and NULL outside the Connection
+	 * Manager's workers (stdin/stdout, tests). */
+	uint64_t id;
+	const struct conn_control *control;
 	/* Called on the worker thread once the connection has fully closed
 	 * (fds closed, nothing in flight).  The conn pointer is then dead. */
 	void (*closed)(void *opaque, struct remote_conn *conn);

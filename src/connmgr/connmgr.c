@@ -72,6 +72,7 @@ int connmgr_create(const struct connmgr_config *cfg, struct local *local,
 	pthread_mutex_init(&cm->lock, NULL);
 	pthread_cond_init(&cm->cond, NULL);
 	pthread_mutex_init(&cm->limit_lock, NULL);
+	connmgr_control_init(cm);
 	ret = connmgr_exports_build(cm, local);
 	if (ret < 0) {
 		connmgr_destroy(cm);
@@ -274,6 +275,8 @@ static void connmgr_conn_attach(void *arg)
 	conn->refusing = h->refusing;
 	args.opaque = conn;
 	args.stats = &conn->stats;
+	args.id = conn->id;
+	args.control = &cm->control;
 	/* Link first: conn_start may not call closed(), but a later close
 	 * must find the entry in the list. */
 	conn->next = w->conns.next;

@@ -246,6 +246,65 @@ int connmgr_conn_disconnect(struct connmgr *cm, uint64_t id, bool force)
 	return 0;
 }
 
+/* conn_control.abort: a worker asks, for a connection that may live on
+ * another worker.  Unlike connmgr_conn_disconnect it cannot wait (the
+ * asking worker may be the one to run it): each worker gets its own
+ * posted note and looks for the id among its connections. */
+struct connmgr_abort_note {
+	struct connmgr_worker *worker;
+	uint64_t id;
+};
+
+static void connmgr_abort_run(void *arg)
+{
+	struct connmgr_abort_note *note = arg;
+	struct connmgr_worker *w = note->worker;
+	struct connmgr_conn *conn;
+
+	for (conn = w->conns.next; conn != &w->conns; conn = conn->next) {
+		if (conn->id == note->id) {
+			conn->transport->conn_abort(conn->rc);
+			break;
+		}
+	}
+	free(note);
+}
+
+static void connmgr_control_abort(void *opaque, uint64_t id)
+{
+	struct connmgr *cm = opaque;
+	struct connmgr_abort_note *note;
+
+	/* Under the lock, like connmgr_workers_call: after shutdown began
+	 * nothing is posted, and the drain ends the connection anyway. */
+	pthread_mutex_lock(&cm->lock);
+	for (unsigned int i = 0; i < cm->n_workers && !cm->shutting_down; i++) {
+		note = malloc(sizeof(*note));
+		if (!note) {
+			log_warn("connection %llu: out of memory: cannot end "
+				 "it",
+				 (unsigned long long)id);
+			break;
+		}
+		note->worker = &cm->workers[i];
+		note->id = id;
+		if (base_loop_post(cm->workers[i].loop, connmgr_abort_run,
+				   note) < 0) {
+			log_warn("connection %llu: cannot end it",
+				 (unsigned long long)id);
+			free(note);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&cm->lock);
+}
+
+void connmgr_control_init(struct connmgr *cm)
+{
+	cm->control.abort = connmgr_control_abort;
+	cm->control.opaque = cm;
+}
+
 struct connmgr_reconf {
 	const void *old_ctx;
 	void *new_ctx;

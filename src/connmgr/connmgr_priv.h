@@ -100,6 +100,7 @@ struct connmgr {
 	char *default_export; /* NULL: the first export */
 	struct connmgr_export *zombies;
 	struct conn_exports view;
+	struct conn_control control; /* connmgr_call.c */
 	/* Connection caps (connmgr_limit.c), under limit_lock: clients
 	 * admitted, refused ones being told, per-address counts. */
 	pthread_mutex_t limit_lock;
@@ -140,6 +141,8 @@ int connmgr_listener_add_ops(struct connmgr *cm, int fd,
 			     void *transport_ctx);
 int connmgr_exports_build(struct connmgr *cm, struct local *local);
 void connmgr_exports_free(struct connmgr *cm);
+/* Fill cm->control: a transport ends another connection by id. */
+void connmgr_control_init(struct connmgr *cm);
 /* Run fn(w, arg) on every worker and wait until all have.  Management
  * thread.  Returns 0, or -ESHUTDOWN once shutdown has begun. */
 int connmgr_workers_call(struct connmgr *cm,
