@@ -467,8 +467,9 @@ static uint16_t iscsi_login_header(struct iscsi_proto *proto,
 	proto->exp_cmd_sn = base_be32_get(bhs + 24);
 	proto->stat_sn = base_be32_get(bhs + 28);
 	lg->stage = csg;
-	/* One connection per session: no joining, no reinstating a session
-	 * we do not know. */
+	/* One connection per session: no joining and no connection
+	 * reinstatement, which name a TSIH.  A leading login (TSIH 0) may
+	 * reinstate a session by its ISID (iscsi_reinstate.c). */
 	if (base_be16_get(bhs + 14) != 0)
 		return ISCSI_LOGIN_NO_SESSION;
 	return 0;

@@ -200,6 +200,7 @@ struct iscsi_proto {
 	bool logout; /* logout received: no new commands */
 	uint32_t logout_itt;
 	bool logout_pending;
+	bool reinstatable; /* in the session table (iscsi_reinstate.c) */
 
 	/* tasks */
 	struct iscsi_task *tasks, *free_tasks;
@@ -329,6 +330,15 @@ bool iscsi_cmd_mem_wait(struct iscsi_proto *proto, const uint8_t *p);
 void iscsi_cmd_rx_abandon(struct iscsi_proto *proto);
 void iscsi_tasks_free(struct iscsi_proto *proto);
 int iscsi_session_start(struct iscsi_proto *proto);
+
+/* iscsi_reinstate.c: the process's normal sessions by (InitiatorName,
+ * ISID, target, portal group), for session reinstatement (RFC 7143
+ * §6.3.5).  A session that has just started takes the place of one with
+ * the same key, whose connection is then ended (cfg.control).  Any
+ * worker thread. */
+void iscsi_reinstate_enter(struct iscsi_proto *proto);
+/* The session ends: its entry goes, unless a newer session took it. */
+void iscsi_reinstate_leave(struct iscsi_proto *proto);
 
 /* iscsi_disc.c */
 int iscsi_text_pdu(struct iscsi_proto *proto, const uint8_t *bhs,

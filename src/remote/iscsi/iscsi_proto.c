@@ -583,6 +583,7 @@ void iscsi_proto_destroy(struct iscsi_proto *proto)
 	 * during login is not a failure). */
 	if (proto->phase != ISCSI_PHASE_FFP && proto->e.failed)
 		iscsi_handshake_result(proto, false);
+	iscsi_reinstate_leave(proto);
 	remote_engine_fini(&proto->e);
 	iscsi_tasks_free(proto);
 	if (proto->nexus)

@@ -64,6 +64,12 @@ struct iscsi_proto_config {
 	 * normal session), requests (SCSI commands handed to the command
 	 * set) and inflight; the caller counts bytes. */
 	struct conn_stats *stats;
+	/* The connection's id and the Connection Manager's control: a
+	 * session reinstating this one (same InitiatorName, ISID, target
+	 * and portal group) ends this connection through it.  NULL: the
+	 * session takes no part in reinstatement (tests, fuzzers). */
+	uint64_t conn_id;
+	const struct conn_control *control;
 	void (*tx_ready)(void *opaque);
 	void *opaque;
 	/* When the connection started (CLOCK_MONOTONIC ms), for the login

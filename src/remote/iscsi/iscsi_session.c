@@ -347,5 +347,8 @@ int iscsi_session_start(struct iscsi_proto *proto)
 				first = &v->info.luns[i];
 		proto->cfg.stats->export = first ? first->export : NULL;
 	}
+	/* A leading login (TSIH 0, iscsi_login_header) for an ISID this
+	 * initiator already has a session with: that one goes. */
+	iscsi_reinstate_enter(proto);
 	return 0;
 }
