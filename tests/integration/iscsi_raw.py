@@ -9,7 +9,8 @@ Prints one line: "ok TSIH=n", "refused 0xSSSS", or "closed"; exits 0, 1
 or 2 for them.  --mutual-challenge HEX sends that challenge, "reflect"
 sends the target's own; --count N logs in N times and prints the rate;
 --source ADDR binds the client there; --hold keeps a logged-in session
-open until stdin closes; --isid HEX sets the ISID.
+open until stdin closes; --isid HEX sets the ISID.  Importable: login()
+returns the logged-in socket and its TSIH.
 """
 import argparse
 import hashlib
@@ -142,4 +143,5 @@ def main():
     return code
 
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
