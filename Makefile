@@ -290,10 +290,13 @@ fuzz:
 # Line coverage of src/: a --coverage build in build-cov/, the unit tests,
 # fuzz replays and integration tests (COVERAGE_PASSES, as tests/run.sh's
 # IOPD_TEST_PASSES) against it, then gcovr (else gcov, .c files only).
+# IOPD_COVERAGE_DIR lets the sandboxed daemon (Landlock) write its .gcda
+# files; after changing flags, rm -rf build-cov (make does not track them).
 # The last line is "src/ line coverage: NN.N%"; the status is the tests'.
 COVERAGE_PASSES ?= release:uring release:epoll
 coverage:
-	$(MAKE) BUILD=build-cov CFLAGS="-O0 -g" SANFLAGS=--coverage all tests
+	$(MAKE) BUILD=build-cov CFLAGS="-O0 -g" SANFLAGS=--coverage \
+		CPPFLAGS='-DIOPD_COVERAGE_DIR=\"$(abspath build-cov)\"' all tests
 	find build-cov -name '*.gcda' -delete
 	@IOPD_TEST_PASSES="$(COVERAGE_PASSES)" IOPD_RELEASE_BUILD=build-cov \
 		IOPD_TEST_LOGS=build-cov/test-logs tests/run.sh; st=$$?; \

@@ -158,6 +158,11 @@ static void mgmt_landlock_add_system(struct mgmt_landlock *ll,
 	mgmt_landlock_add(ll, "/dev/random", LL_R);
 	for (unsigned int i = 0; ops && i < ops->discover.n_image_dirs; i++)
 		mgmt_landlock_add(ll, ops->image_dirs[i], LL_CREATE);
+#ifdef IOPD_COVERAGE_DIR
+	/* make coverage's build: gcov writes its .gcda files there at
+	 * exit, and without this rule the daemon's coverage is lost. */
+	mgmt_landlock_add(ll, IOPD_COVERAGE_DIR, LL_CREATE);
+#endif
 }
 
 static void mgmt_landlock_add_runtime(struct mgmt_landlock *ll,
