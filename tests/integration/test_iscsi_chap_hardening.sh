@@ -32,7 +32,7 @@ chmod 600 "$T"/*.secret
 config() {
 	cat >"$1" <<EOF
 {
-  "listen": ["127.0.0.1:0"],
+  "listen": [],
   "exports": [{"name": "a", "ddm": "ram", "size": "8M"}],
   "iscsi": {
     "listen": "127.0.0.1:0", $2
@@ -49,7 +49,7 @@ EOF
 # refused DESC PATTERN FILE: iopd will not start with FILE and says why.
 refused() {
 	check_fails "config: $1 is refused at start" timeout 20 "$IOPD" \
-		-c "$3" --listen 127.0.0.1:0
+		-c "$3"
 	if grep -qiE -- "$2" "$T/out"; then
 		ok "config: $1: the message says why"
 	else

@@ -25,7 +25,7 @@ chmod 600 "$T/bob.secret"
 # No NOP-In pings while the scenario waits on a socket.
 cat >"$T/cfg.json" <<EOF
 {
-  "listen": ["127.0.0.1:0"],
+  "listen": [],
   "exports": [{"name": "a", "ddm": "ram", "size": "8M"}],
   "iscsi": {
     "listen": "127.0.0.1:0", "nop_interval": 60,

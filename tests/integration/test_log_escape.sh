@@ -1,9 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Clean logs (issue 12): text a peer chooses -- an NBD export name, an
+# Clean logs: text a peer chooses -- an NBD export name, an
 # iSCSI TargetName, InitiatorName and CHAP_N -- reaches the log escaped
 # (control bytes as \xNN, backslash doubled) and bounded: a peer cannot
 # forge a log line or send a terminal escape through it.
+# NBD export names and iSCSI names, both in one daemon.
+IOPD_TEST_TRANSPORTS="nbd iscsi"
 . "$(dirname "$0")/lib.sh"
 require python3
 

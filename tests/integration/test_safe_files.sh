@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Safe file handling (issue 12): a FIFO, a socket or a character device
+# Safe file handling: a FIFO, a socket or a character device
 # named as an export is refused at once, on the command line, in the
 # config file and over the management channel, and the channel keeps
 # answering; over the channel relative paths, /proc, /sys and the
