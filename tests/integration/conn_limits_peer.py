@@ -16,6 +16,7 @@
 #                                <k> closed"), write-stall, idle (NBD);
 #                                drip (an iSCSI Login, a byte every 0.5 s)
 import os, select, signal, socket, struct, sys, time
+from peerio import recv_exact
 
 LIMIT = float(os.environ.get("PEER_LIMIT", "30"))
 NBDMAGIC, IHAVEOPT = 0x4E42444D41474943, 0x49484156454F5054
@@ -34,16 +35,6 @@ def connect(target, src=None):
     s.settimeout(10)
     s.connect(target)
     return s
-
-
-def recv_exact(s, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-    return buf
 
 
 def greeting(s):

@@ -19,6 +19,7 @@ import socket
 import struct
 import sys
 import time
+from peerio import recv_exact
 
 INI = "iqn.2026-11.test.client:raw"
 
@@ -36,16 +37,6 @@ def pdu(flags, isid, text, itt, cmdsn=1, expstatsn=0, tsih=0):
     bhs[24:28] = cmdsn.to_bytes(4, "big")
     bhs[28:32] = expstatsn.to_bytes(4, "big")
     return bytes(bhs) + data + b"\0" * (-len(data) % 4)
-
-
-def recv_exact(s, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-    return buf
 
 
 def recv_pdu(s):

@@ -17,6 +17,7 @@
 #                              (iopd pauses and resumes in between);
 #                              prints "DONE <replies>"
 import os, signal, socket, struct, sys, time
+from peerio import recv_exact
 
 import nbdproto
 
@@ -94,16 +95,6 @@ ISID = bytes([0x80, 0x00, 0x4d, 0x45, 0x4d, 0x01])
 
 def pad4(b):
     return b + b"\0" * (-len(b) % 4)
-
-
-def recv_exact(s, n):
-    out = bytearray()
-    while len(out) < n:
-        b = s.recv(n - len(out))
-        if not b:
-            raise EOFError("target closed the connection")
-        out += b
-    return bytes(out)
 
 
 def recv_pdu(s):
