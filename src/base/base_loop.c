@@ -208,6 +208,19 @@ int base_io_sendfile(const struct base_io *io)
 	return (int)n;
 }
 
+int base_io_read(struct base_loop *loop, struct base_io *io, int fd, void *buf,
+		 size_t len, void (*done)(struct base_io *io, int result),
+		 void *data)
+{
+	io->op = BASE_IO_STREAM_READ;
+	io->fd = fd;
+	io->buf = buf;
+	io->buf_len = len;
+	io->done = done;
+	io->data = data;
+	return base_io_submit(loop, io);
+}
+
 int base_io_submit(struct base_loop *loop, struct base_io *io)
 {
 	int ret;

@@ -110,6 +110,11 @@ int base_engine_parse(const char *text, enum base_engine *engine);
 /* Queue an operation.  Returns 0, or -errno if it could not be queued (then
  * done() will not run). Must be called on the loop's thread. */
 int base_io_submit(struct base_loop *loop, struct base_io *io);
+/* Set io up as a BASE_IO_STREAM_READ of len bytes of fd into buf, calling
+ * done(io, result) with data, and submit it: base_io_submit's result. */
+int base_io_read(struct base_loop *loop, struct base_io *io, int fd, void *buf,
+		 size_t len, void (*done)(struct base_io *io, int result),
+		 void *data);
 
 /*
  * Run the loop until base_loop_stop() is called; it returns after the

@@ -527,13 +527,8 @@ static void connmgr_accept_pause(struct connmgr_listener *l, int err)
 		connmgr_accept_arm(l);
 		return;
 	}
-	l->io.op = BASE_IO_STREAM_READ;
-	l->io.fd = l->pause_fd;
-	l->io.buf = &l->pause_buf;
-	l->io.buf_len = sizeof(l->pause_buf);
-	l->io.done = connmgr_accept_resume;
-	l->io.data = l;
-	if (base_io_submit(l->cm->main_loop, &l->io) < 0)
+	if (base_io_read(l->cm->main_loop, &l->io, l->pause_fd, &l->pause_buf,
+			 sizeof(l->pause_buf), connmgr_accept_resume, l) < 0)
 		connmgr_accept_arm(l);
 }
 
@@ -608,13 +603,9 @@ static void connmgr_drain_timer_arm(struct connmgr *cm)
 			 strerror(errno));
 		return;
 	}
-	cm->drain_io.op = BASE_IO_STREAM_READ;
-	cm->drain_io.fd = cm->drain_timer_fd;
-	cm->drain_io.buf = &cm->drain_expirations;
-	cm->drain_io.buf_len = sizeof(cm->drain_expirations);
-	cm->drain_io.done = connmgr_drain_timeout;
-	cm->drain_io.data = cm;
-	base_io_submit(cm->main_loop, &cm->drain_io);
+	base_io_read(cm->main_loop, &cm->drain_io, cm->drain_timer_fd,
+		     &cm->drain_expirations, sizeof(cm->drain_expirations),
+		     connmgr_drain_timeout, cm);
 }
 
 static void connmgr_signal_done(struct base_io *io, int result)
@@ -681,13 +672,8 @@ int connmgr_run(struct connmgr *cm, int signal_fd)
 		connmgr_workers_stop(cm);
 		return ret;
 	}
-	cm->signal_io.op = BASE_IO_STREAM_READ;
-	cm->signal_io.fd = signal_fd;
-	cm->signal_io.buf = cm->signal_buf;
-	cm->signal_io.buf_len = sizeof(cm->signal_buf);
-	cm->signal_io.done = connmgr_signal_done;
-	cm->signal_io.data = cm;
-	base_io_submit(cm->main_loop, &cm->signal_io);
+	base_io_read(cm->main_loop, &cm->signal_io, signal_fd, cm->signal_buf,
+		     sizeof(cm->signal_buf), connmgr_signal_done, cm);
 	cm->listeners_open = cm->n_listeners;
 	cm->workers_running = cm->n_workers;
 	for (unsigned int i = 0; i < cm->n_listeners; i++) {

@@ -248,14 +248,9 @@ void connmgr_sweep_start(struct connmgr_worker *w)
 {
 	if (w->tick_busy || w->tick_fd < 0)
 		return;
-	w->tick_io.op = BASE_IO_STREAM_READ;
-	w->tick_io.fd = w->tick_fd;
-	w->tick_io.buf = &w->tick_buf;
-	w->tick_io.buf_len = sizeof(w->tick_buf);
-	w->tick_io.done = connmgr_sweep_done;
-	w->tick_io.data = w;
 	connmgr_sweep_set(w, true);
-	if (base_io_submit(w->loop, &w->tick_io) == 0)
+	if (base_io_read(w->loop, &w->tick_io, w->tick_fd, &w->tick_buf,
+			 sizeof(w->tick_buf), connmgr_sweep_done, w) == 0)
 		w->tick_busy = true;
 }
 
