@@ -88,13 +88,15 @@ $(shell mkdir -p $(BUILD)/obj && echo '$(TRANSPORTS)' | \
 	echo '$(TRANSPORTS)' >$(TRANSPORTS_STAMP))
 $(BUILD)/obj/remote/remote_registry.o: $(TRANSPORTS_STAMP)
 
-# iopctl, the management client: jansson only, none of the daemon's boxes.
+# iopctl, the management client: jansson and GnuTLS, none of the daemon's
+# boxes.
 $(BUILD)/obj/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 IOPCTL_OBJS := $(BUILD)/obj/tools/iopctl/iopctl.o \
-	       $(BUILD)/obj/tools/iopctl/iopctl_cmds.o
+	       $(BUILD)/obj/tools/iopctl/iopctl_cmds.o \
+	       $(BUILD)/obj/tools/iopctl/iopctl_tls.o
 $(BUILD)/iopctl: $(IOPCTL_OBJS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(IOPCTL_OBJS) $(LIBS)
 

@@ -4,7 +4,8 @@
  * "tls": "required" (or "optional", the default), "tls_dn_allow" (client
  * certificate Distinguished Names) and "tls_psk_allow" (PSK identities),
  * which become the export's struct conn_tls_policy; and the daemon's TLS
- * options handed to the Remote Transport (remote_tls.h).
+ * options handed to the Remote Transport (remote_tls.h), whose credentials
+ * the TCP management listener uses too.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -155,9 +156,11 @@ int mgmt_tls_setup(const struct mgmt_config *cfg)
 		.psk_file = cfg->tls_psk,
 		.priority = cfg->tls_priority,
 		.verify_peer = cfg->tls_verify_peer,
+		/* A TCP management listener serves only TLS, with these. */
+		.load_always = cfg->mgmt_listen != NULL,
 	};
 
-	if (cfg->tls == REMOTE_TLS_OFF &&
+	if (cfg->tls == REMOTE_TLS_OFF && !cfg->mgmt_listen &&
 	    (cfg->tls_certificates || cfg->tls_psk))
 		log_warn("TLS credentials given with --tls=off: unused");
 	for (unsigned int i = 0;

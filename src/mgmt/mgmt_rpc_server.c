@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The JSON-RPC 2.0 server of the management channel: a listening Unix
- * socket (mode 0600, peers checked with SO_PEERCRED), TCP listeners, and
- * the management thread that serves requests one at a time (see
- * mgmt_rpc.h for why).  Requests are parsed and dispatched in mgmt_rpc.c.
+ * socket (mode 0600, peers checked with SO_PEERCRED), TCP listeners (TLS
+ * only, mgmt_rpc_tls.c), and the management thread that serves requests one at
+ * a time (see mgmt_rpc.h for why).  Requests are parsed and dispatched in
+ * mgmt_rpc.c.
  *
  * The thread exists even without a socket: a SIGHUP reload runs on it,
  * so that the main thread never blocks on a drain.
@@ -45,6 +46,7 @@
 
 static void mgmt_rpc_client_close(struct mgmt_rpc_client *c)
 {
+	mgmt_rpc_tls_end(c);
 	close(c->fd);
 	free(c->buf);
 	free(c->out);
@@ -53,7 +55,7 @@ static void mgmt_rpc_client_close(struct mgmt_rpc_client *c)
 }
 
 /* A short message on a fresh socket, before it gets a slot. */
-static void mgmt_rpc_send_now(int fd, const char *text)
+void mgmt_rpc_send_now(int fd, const char *text)
 {
 	if (send(fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		/* it is being closed anyway */
@@ -99,13 +101,12 @@ static bool mgmt_rpc_queue(struct mgmt_rpc *rpc, struct mgmt_rpc_client *c,
 static bool mgmt_rpc_flush(struct mgmt_rpc *rpc, struct mgmt_rpc_client *c)
 {
 	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off,
-				 c->out_len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		/* Under TLS, a send that said EAGAIN is repeated with the
+		 * same bytes: nothing is queued while output waits. */
+		ssize_t n = mgmt_rpc_io_send(c, c->out + c->out_off,
+					     c->out_len - c->out_off);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
+		if (n == -EAGAIN)
 			return true;
 		if (n <= 0)
 			return false;
@@ -183,6 +184,11 @@ static void mgmt_rpc_accept(struct mgmt_rpc *rpc,
 	slot->fd = fd;
 	slot->session.must_auth = l->tcp;
 	slot->session.rpc = rpc;
+	if (l->tcp && mgmt_rpc_tls_start(slot) < 0) {
+		mgmt_rpc_client_close(slot);
+		return;
+	}
+	/* The deadline covers the TLS handshake too. */
 	if (l->tcp)
 		slot->auth_deadline_ns = base_fd_now_ns() +
 					 rpc->cfg.auth_timeout_ms * 1000000ull;
@@ -232,10 +238,14 @@ static bool mgmt_rpc_client_room(struct mgmt_rpc *rpc,
 	/* Strangers get no room to make us allocate. */
 	if (cap > MGMT_RPC_MAX_LINE_BYTES + 8192 ||
 	    (c->session.must_auth && !c->session.authed && cap > 8192)) {
-		mgmt_rpc_send_now(c->fd,
-				  "{\"jsonrpc\":\"2.0\",\"id\":null,"
-				  "\"error\":{\"code\":-32600,\"message\":"
-				  "\"request line longer than 1 MiB\"}}\n");
+		static const char msg[] =
+			"{\"jsonrpc\":\"2.0\",\"id\":null,"
+			"\"error\":{\"code\":-32600,\"message\":"
+			"\"request line longer than 1 MiB\"}}\n";
+
+		if (mgmt_rpc_io_send(c, msg, sizeof(msg) - 1) < 0) {
+			/* it is being closed anyway */
+		}
 		return false;
 	}
 	buf = realloc(c->buf, cap);
@@ -246,22 +256,19 @@ static bool mgmt_rpc_client_room(struct mgmt_rpc *rpc,
 	return true;
 }
 
-static void mgmt_rpc_client_read(struct mgmt_rpc *rpc,
-				 struct mgmt_rpc_client *c)
+/* One read and the lines it completes.  Returns false to close. */
+static bool mgmt_rpc_client_read_once(struct mgmt_rpc *rpc,
+				      struct mgmt_rpc_client *c)
 {
 	ssize_t n;
 
-	if (!mgmt_rpc_client_room(rpc, c)) {
-		mgmt_rpc_client_close(c);
-		return;
-	}
-	n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (n < 0) {
-		mgmt_rpc_client_close(c);
-		return;
-	}
+	if (!mgmt_rpc_client_room(rpc, c))
+		return false;
+	n = mgmt_rpc_io_recv(c, c->buf + c->len, c->cap - c->len);
+	if (n == -EAGAIN)
+		return true;
+	if (n < 0)
+		return false;
 	if (n == 0) {
 		/* A last request without its newline still gets served;
 		 * the client goes once its answers are out. */
@@ -270,8 +277,28 @@ static void mgmt_rpc_client_read(struct mgmt_rpc *rpc,
 			c->buf[c->len++] = '\n';
 	}
 	c->len += (size_t)n;
-	if (!mgmt_rpc_client_lines(rpc, c))
-		mgmt_rpc_client_close(c);
+	return mgmt_rpc_client_lines(rpc, c);
+}
+
+static void mgmt_rpc_client_read(struct mgmt_rpc *rpc,
+				 struct mgmt_rpc_client *c)
+{
+	if (c->tls && !c->tls_ready) {
+		int ret = mgmt_rpc_tls_handshake(c);
+
+		if (ret < 0)
+			mgmt_rpc_client_close(c);
+		if (ret <= 0)
+			return;
+	}
+	/* Bytes GnuTLS decrypted ahead are not seen by poll: take them
+	 * while the client may send more. */
+	do {
+		if (!mgmt_rpc_client_read_once(rpc, c)) {
+			mgmt_rpc_client_close(c);
+			return;
+		}
+	} while (!c->out_len && mgmt_rpc_tls_pending(c));
 }
 
 static void mgmt_rpc_do_reload(struct mgmt_rpc *rpc)
@@ -354,7 +381,10 @@ static unsigned int mgmt_rpc_poll_set(struct mgmt_rpc *rpc, struct pollfd *pfd,
 			continue;
 		map[n] = (int)i;
 		pfd[n].fd = c->fd;
-		pfd[n++].events = c->out_len ? POLLOUT : POLLIN;
+		if (c->tls && !c->tls_ready)
+			pfd[n++].events = mgmt_rpc_tls_events(c);
+		else
+			pfd[n++].events = c->out_len ? POLLOUT : POLLIN;
 	}
 	return n;
 }
@@ -393,10 +423,12 @@ static void *mgmt_rpc_thread(void *arg)
 			c = &rpc->clients[map[i]];
 			if (c->fd != pfd[i].fd)
 				continue; /* closed and reused meanwhile */
-			if (!c->out_len)
+			if (!c->out_len || (c->tls && !c->tls_ready))
 				mgmt_rpc_client_read(rpc, c);
 			else if (!mgmt_rpc_flush(rpc, c))
 				mgmt_rpc_client_close(c);
+			else if (mgmt_rpc_tls_pending(c))
+				mgmt_rpc_client_read(rpc, c);
 		}
 		mgmt_rpc_expire(rpc, base_fd_now_ns());
 	}
@@ -476,6 +508,9 @@ static int mgmt_rpc_bind_tcp(struct mgmt_rpc *rpc, const char *addr)
 {
 	int fds[MGMT_RPC_MAX_LISTENERS - 1], n, ret;
 
+	ret = mgmt_rpc_tls_check(addr);
+	if (ret < 0)
+		return ret;
 	ret = mgmt_rpc_token_load(rpc, rpc->cfg.token_file);
 	if (ret < 0)
 		return ret;

@@ -5,10 +5,12 @@
 #ifndef IOPD_MGMT_RPC_SERVER_H
 #define IOPD_MGMT_RPC_SERVER_H
 
+#include <gnutls/gnutls.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/un.h>
 
 #include "base/base_fdlimit.h"
@@ -36,6 +38,11 @@ struct mgmt_rpc_client {
 	uint64_t write_deadline_ns;
 	bool eof; /* the peer is done sending: close once answered */
 	struct mgmt_rpc_session session;
+	/* TCP clients: TLS from the first byte (mgmt_rpc_tls.c); NULL on
+	 * the Unix socket.  started: past the plaintext check, in the
+	 * handshake; ready: handshake done. */
+	gnutls_session_t tls;
+	bool tls_started, tls_ready;
 };
 
 struct mgmt_rpc_listener {
@@ -77,5 +84,29 @@ char *mgmt_rpc_handle(struct mgmt_ctx *ctx, const char *text, size_t len,
 json_t *mgmt_rpc_auth(struct mgmt_rpc_session *s, json_t *id, json_t *params);
 /* The token: one line, from a file nobody but its owner can read. */
 int mgmt_rpc_token_load(struct mgmt_rpc *rpc, const char *path);
+
+/* A short message on a fresh socket, in plaintext, before it gets a slot
+ * or TLS. */
+void mgmt_rpc_send_now(int fd, const char *text);
+
+/* mgmt_rpc_tls.c */
+/* The TCP listener at addr can serve TLS: credentials are loaded.
+ * Returns 0 or -EINVAL after logging. */
+int mgmt_rpc_tls_check(const char *addr);
+/* A TLS server session for the newly accepted TCP client c. */
+int mgmt_rpc_tls_start(struct mgmt_rpc_client *c);
+/* Move the handshake on.  Returns 1 when done, 0 to wait (poll for
+ * mgmt_rpc_tls_events), -errno (logged) to close. */
+int mgmt_rpc_tls_handshake(struct mgmt_rpc_client *c);
+short mgmt_rpc_tls_events(const struct mgmt_rpc_client *c);
+/* Decrypted bytes wait inside GnuTLS (poll would not say). */
+bool mgmt_rpc_tls_pending(const struct mgmt_rpc_client *c);
+/* Say goodbye and free the session; nothing for a Unix client. */
+void mgmt_rpc_tls_end(struct mgmt_rpc_client *c);
+/* The client's bytes, in plaintext or through TLS, never blocking:
+ * n > 0, 0 (recv: the peer ended), -EAGAIN, or -errno. */
+ssize_t mgmt_rpc_io_recv(struct mgmt_rpc_client *c, void *buf, size_t len);
+ssize_t mgmt_rpc_io_send(struct mgmt_rpc_client *c, const void *buf,
+			 size_t len);
 
 #endif

@@ -50,6 +50,7 @@ static struct {
 	enum remote_tls_mode mode;
 	char *cert_dir, *psk_file, *priority;
 	bool verify_peer;
+	bool load; /* credentials wanted: mode on/require, or load_always */
 	struct tls_creds *creds; /* under lock */
 } tls_global = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -70,6 +71,7 @@ struct remote_tls {
 	bool handshaken, in_pump, again, bye_sent;
 	char *dn, *psk_identity;
 	unsigned char *file_buf; /* TLS_FILE_CHUNK, for file bytes */
+	char *own_peer;		 /* remote_tls_fd_session's copy of peer */
 };
 
 /* ---- credentials ---- */
@@ -287,13 +289,16 @@ int remote_tls_setup(const struct remote_tls_settings *st)
 	remote_tls_cleanup();
 	tls_global.mode = st->mode;
 	tls_global.verify_peer = st->verify_peer;
+	tls_global.load = st->mode != REMOTE_TLS_OFF || st->load_always;
 	if (tls_strdup_opt(st->cert_dir, &tls_global.cert_dir) < 0 ||
 	    tls_strdup_opt(st->psk_file, &tls_global.psk_file) < 0 ||
 	    tls_strdup_opt(st->priority, &tls_global.priority) < 0)
 		return -ENOMEM;
-	if (st->mode == REMOTE_TLS_OFF)
+	if (!tls_global.load)
 		return 0;
 	if (!st->cert_dir && !st->psk_file) {
+		if (st->mode == REMOTE_TLS_OFF)
+			return 0; /* the other channel says what it lacks */
 		log_error("--tls=%s needs --tls-certificates or --tls-psk",
 			  remote_tls_mode_name(st->mode));
 		return -EINVAL;
@@ -305,7 +310,7 @@ int remote_tls_reload(void)
 {
 	struct tls_creds *c, *old;
 
-	if (tls_global.mode == REMOTE_TLS_OFF)
+	if (!tls_global.load || (!tls_global.cert_dir && !tls_global.psk_file))
 		return 0;
 	c = tls_creds_load();
 	if (!c)
@@ -330,6 +335,16 @@ void remote_tls_cleanup(void)
 	free(tls_global.psk_file);
 	free(tls_global.priority);
 	tls_global.cert_dir = tls_global.psk_file = tls_global.priority = NULL;
+}
+
+bool remote_tls_has_credentials(void)
+{
+	bool has;
+
+	pthread_mutex_lock(&tls_global.lock);
+	has = tls_global.creds != NULL;
+	pthread_mutex_unlock(&tls_global.lock);
+	return has;
 }
 
 enum remote_tls_mode remote_tls_mode(void)
@@ -497,6 +512,7 @@ static void tls_destroy(struct remote_xform *x)
 	free(t->file_buf);
 	free(t->dn);
 	free(t->psk_identity);
+	free(t->own_peer);
 	free(t);
 }
 
@@ -737,7 +753,8 @@ static const struct remote_xform_ops tls_xform_ops = {
 	.destroy = tls_destroy,
 };
 
-static int tls_session_init(struct remote_tls *t)
+/* A server session for t: over memory (fd < 0) or over fd itself. */
+static int tls_session_init(struct remote_tls *t, int fd)
 {
 	gnutls_session_t s;
 	int ret = gnutls_init(&s, GNUTLS_SERVER | GNUTLS_NONBLOCK |
@@ -762,11 +779,15 @@ static int tls_session_init(struct remote_tls *t)
 	if (ret == 0 && t->creds->psk)
 		ret = gnutls_credentials_set(s, GNUTLS_CRD_PSK, t->creds->psk);
 	gnutls_session_set_ptr(s, t);
+	gnutls_session_set_keylog_function(s, tls_keylog_none);
+	if (fd >= 0) {
+		gnutls_transport_set_int(s, fd);
+		return ret;
+	}
 	gnutls_transport_set_ptr(s, t);
 	gnutls_transport_set_pull_function(s, tls_pull);
 	gnutls_transport_set_pull_timeout_function(s, tls_pull_timeout);
 	gnutls_transport_set_push_function(s, tls_push);
-	gnutls_session_set_keylog_function(s, tls_keylog_none);
 	return ret;
 }
 
@@ -792,11 +813,66 @@ struct remote_xform *remote_tls_server_new(const char *peer)
 		tls_destroy(&t->x);
 		return NULL;
 	}
-	ret = tls_session_init(t);
+	ret = tls_session_init(t, -1);
 	if (ret < 0) {
 		log_warn("%s: STARTTLS: %s", peer, gnutls_strerror(ret));
 		tls_destroy(&t->x);
 		return NULL;
 	}
 	return &t->x;
+}
+
+/* ---- TLS on a socket that its owner reads and writes itself ---- */
+
+gnutls_session_t remote_tls_fd_session(int fd, const char *peer)
+{
+	struct remote_tls *t = calloc(1, sizeof(*t));
+	int ret;
+
+	if (!t)
+		return NULL;
+	t->x.ops = &tls_xform_ops; /* only for tls_destroy */
+	t->own_peer = strdup(peer);
+	t->peer = t->own_peer;
+	pthread_mutex_lock(&tls_global.lock);
+	t->creds = tls_global.creds;
+	if (t->creds)
+		atomic_fetch_add(&t->creds->refs, 1);
+	pthread_mutex_unlock(&tls_global.lock);
+	if (!t->creds || !t->own_peer) {
+		log_warn("%s: TLS: %s", peer,
+			 t->creds ? "out of memory" : "TLS is not set up");
+		tls_destroy(&t->x);
+		return NULL;
+	}
+	ret = tls_session_init(t, fd);
+	if (ret < 0) {
+		log_warn("%s: TLS: %s", peer, gnutls_strerror(ret));
+		tls_destroy(&t->x);
+		return NULL;
+	}
+	return t->session;
+}
+
+void remote_tls_fd_session_free(gnutls_session_t session)
+{
+	if (session)
+		tls_destroy(
+			&((struct remote_tls *)gnutls_session_get_ptr(session))
+				 ->x);
+}
+
+void remote_tls_fd_session_log(gnutls_session_t session)
+{
+	struct remote_tls *t = gnutls_session_get_ptr(session);
+	const char *psk =
+		t->creds->psk ? gnutls_psk_server_get_username(session) : NULL;
+	char *desc = gnutls_session_get_desc(session);
+
+	tls_peer_dn(t);
+	log_info("%s: TLS %s%s%s%s%s", t->peer, desc ? desc : "",
+		 psk && psk[0] ? ", PSK identity " : "",
+		 psk && psk[0] ? psk : "", t->dn ? ", certificate " : "",
+		 t->dn ? t->dn : "");
+	gnutls_free(desc);
 }

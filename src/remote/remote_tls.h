@@ -29,6 +29,7 @@
 #ifndef IOPD_REMOTE_TLS_H
 #define IOPD_REMOTE_TLS_H
 
+#include <gnutls/gnutls.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/uio.h>
@@ -64,10 +65,14 @@ struct remote_tls_settings {
 	const char *psk_file; /* psktool's "identity:hexkey" lines; NULL */
 	const char *priority; /* NULL: the default above */
 	bool verify_peer;     /* a client certificate signed by the CA */
+	/* Read the credentials even with mode off: another channel (the
+	 * management listener over TCP) serves TLS with them. */
+	bool load_always;
 };
 
 /* Read the credentials (copying the settings for reloads).  Mode off
- * needs none; on and require need a certificate or a PSK file.  Main
+ * needs none (and reads none unless load_always); on and require need a
+ * certificate or a PSK file.  Main
  * thread, before any connection.  Returns 0 or -errno after logging. */
 int remote_tls_setup(const struct remote_tls_settings *settings);
 /* Read the files again; new sessions use them, sessions already running
@@ -77,6 +82,8 @@ int remote_tls_reload(void);
 /* Drop the credentials (sessions still open keep theirs alive). */
 void remote_tls_cleanup(void);
 enum remote_tls_mode remote_tls_mode(void);
+/* Whether credentials are loaded (for a channel that needs them). */
+bool remote_tls_has_credentials(void);
 /* For transcripts and fuzzers: the mode without credentials (a STARTTLS
  * then fails at the socket side, which they do not have). */
 void remote_tls_set_mode(enum remote_tls_mode mode);
@@ -115,5 +122,21 @@ struct remote_xform {
 /* A TLS server session with the current credentials, for peer (logs).
  * NULL (logged) when TLS is not set up or out of memory. */
 struct remote_xform *remote_tls_server_new(const char *peer);
+
+/* ---- TLS on a socket that its owner reads and writes itself ---- */
+
+/*
+ * A channel with its own small poll loop (the management listener) runs
+ * GnuTLS straight on its non-blocking socket: a server session over fd
+ * with the current credentials (a reference, kept across a reload), the
+ * same priority, client-certificate request and PSK lookup as NBD.  The
+ * owner calls gnutls_handshake, gnutls_record_recv/send on it (they
+ * return GNUTLS_E_AGAIN; gnutls_record_get_direction says which way to
+ * wait).  peer is copied, for logs.  NULL (logged) without credentials.
+ */
+gnutls_session_t remote_tls_fd_session(int fd, const char *peer);
+void remote_tls_fd_session_free(gnutls_session_t session);
+/* After the handshake: log what was negotiated and who the peer is. */
+void remote_tls_fd_session_log(gnutls_session_t session);
 
 #endif

@@ -183,6 +183,31 @@ require() {
 	done
 }
 
+# server_pki DIR: a test CA and a server certificate for localhost and
+# 127.0.0.1 signed by it, made with certtool: DIR/ca-cert.pem,
+# ca-key.pem, server-cert.pem, server-key.pem (iopd --tls-certificates
+# DIR; clients verify with DIR/ca-cert.pem).  Returns non-zero on failure.
+server_pki() {
+	local d=$1
+	mkdir -p "$d" || return 1
+	printf '%s\n' 'cn = "iopd test CA"' ca cert_signing_key \
+		'expiration_days = 30' >"$d/ca.info"
+	printf '%s\n' 'cn = "localhost"' 'dns_name = "localhost"' \
+		'ip_address = "127.0.0.1"' tls_www_server signing_key \
+		encryption_key 'expiration_days = 30' >"$d/server.info"
+	certtool --generate-privkey --key-type=ecdsa --outfile "$d/ca-key.pem" \
+		>/dev/null 2>&1 &&
+		certtool --generate-self-signed --load-privkey "$d/ca-key.pem" \
+			--template "$d/ca.info" --outfile "$d/ca-cert.pem" \
+			>/dev/null 2>&1 &&
+		certtool --generate-privkey --key-type=ecdsa \
+			--outfile "$d/server-key.pem" >/dev/null 2>&1 &&
+		certtool --generate-certificate --load-privkey "$d/server-key.pem" \
+			--load-ca-certificate "$d/ca-cert.pem" \
+			--load-ca-privkey "$d/ca-key.pem" --template "$d/server.info" \
+			--outfile "$d/server-cert.pem" >/dev/null 2>&1
+}
+
 # --------------------------------------------------------- transports
 
 # The Remote Transports built into $IOPD, from the last line of its --help

@@ -9,7 +9,7 @@
 # 64 idle HTTP clients leave /metrics answering, and an idle one is closed
 # at --metrics-timeout.
 . "$(dirname "$0")/lib.sh"
-require python3 curl
+require python3 curl certtool
 IOPCTL=${IOPCTL:-$(dirname "$IOPD")/iopctl}
 [ -x "$IOPCTL" ] || skip_all "$IOPCTL not built"
 PEER=$IOPD_REPO/tests/integration/limits_peer.py
@@ -32,9 +32,14 @@ ctl() { t "$IOPCTL" -s "$IOPD_MGMT" --timeout 5 "$@"; }
 
 head -c 24 /dev/urandom | base64 >"$T/token"
 chmod 600 "$T/token"
+# The TCP listener serves only TLS: certificates for it.
+server_pki "$T/pki"
+pass_if $? "certtool made a CA and a server certificate"
+TLS=(--tls-ca "$T/pki/ca-cert.pem")
 
 # ------------------------------------------------ silent TCP clients
 start_iopd --mgmt-socket "$T/mgmt.sock" --mgmt-listen 127.0.0.1:0 \
+	--tls-certificates "$T/pki" \
 	--mgmt-token-file "$T/token" --mgmt-auth-timeout 60 ram:1M || {
 	done_testing
 	exit 1
@@ -65,6 +70,7 @@ stop_iopd
 
 # ------------------------------------------------ the auth deadline
 start_iopd --mgmt-socket "$T/mgmt2.sock" --mgmt-listen 127.0.0.1:0 \
+	--tls-certificates "$T/pki" \
 	--mgmt-token-file "$T/token" --mgmt-auth-timeout 2 ram:1M
 secs=$(t python3 "$PEER" eof "$IOPD_MGMT_TCP")
 diag "a silent TCP client was closed after $secs s (deadline 2 s)"
@@ -73,7 +79,8 @@ python3 -c 'import sys; t = float(sys.argv[1]); sys.exit(not 1.5 <= t <= 3.5)' \
 pass_if $? "a silent TCP client is closed at the auth deadline (2 s): $secs s"
 check "the closing is logged" grep -q "did not authenticate within" "$IOPD_LOG"
 check "an authenticated client is not closed by it" \
-	t "$IOPCTL" -c "$IOPD_MGMT_TCP" --token-file "$T/token" export list
+	t "$IOPCTL" -c "$IOPD_MGMT_TCP" "${TLS[@]}" --token-file "$T/token" \
+	export list
 stop_iopd
 
 # ------------------------------------------------ a client that never reads
@@ -115,8 +122,8 @@ pass_if $? "... after ${took} ms (about 2 s)"
 unpeer "$PEER_PID"
 peer "$T/silent2" silent-tcp
 port=$(sed -n 's/^READY //p' "$T/silent2")
-took=$(ms "$IOPCTL" -c "127.0.0.1:$port" --token-file "$T/token" --timeout 2 \
-	export list)
+took=$(ms "$IOPCTL" -c "127.0.0.1:$port" "${TLS[@]}" --token-file "$T/token" \
+	--timeout 2 export list)
 is "$(cat "$T/ms.st")" 4 "iopctl --timeout 2 against a silent TCP server: exit 4"
 [ "$took" -ge 1900 ] && [ "$took" -lt 3500 ]
 pass_if $? "... after ${took} ms (about 2 s)"

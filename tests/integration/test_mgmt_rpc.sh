@@ -7,7 +7,7 @@
 # notifications); iopctl's exit codes; the socket's mode and the peer
 # credential check.
 . "$(dirname "$0")/lib.sh"
-require fio python3 nbdinfo qemu-io
+require fio python3 nbdinfo qemu-io certtool
 IOPCTL=${IOPCTL:-$(dirname "$IOPD")/iopctl}
 [ -x "$IOPCTL" ] || skip_all "$IOPCTL not built"
 
@@ -252,32 +252,38 @@ iopd_alive "daemon alive"
 stop_iopd
 
 # ------------------------------------------------------------- TCP + token
+# TCP is TLS only (test_mgmt_tls.sh tests that part).
+server_pki "$T/pki"
+pass_if $? "certtool made a CA and a server certificate"
 head -c 24 /dev/urandom | base64 >"$T/token"
 chmod 644 "$T/token"
 check_fails "a token file others can read: iopd refuses to start" \
 	"$IOPD" --listen "unix:$T/n2.sock" --mgmt-listen 127.0.0.1:0 \
-	--mgmt-token-file "$T/token" ram:1M
+	--mgmt-token-file "$T/token" --tls-certificates "$T/pki" ram:1M
 chmod 600 "$T/token"
-start_iopd --mgmt-listen 127.0.0.1:0 --mgmt-token-file "$T/token" ram:1M || {
+start_iopd --mgmt-listen 127.0.0.1:0 --mgmt-token-file "$T/token" \
+	--tls-certificates "$T/pki" ram:1M || {
 	done_testing
 	exit 1
 }
 [ -n "$IOPD_MGMT_TCP" ]
 pass_if $? "ready fd announces LISTEN mgmt tcp HOST:PORT ($IOPD_MGMT_TCP)"
 check "iopctl over TCP with the token" t "$IOPCTL" -c "$IOPD_MGMT_TCP" \
-	--token-file "$T/token" export list
+	--tls-ca "$T/pki/ca-cert.pem" --token-file "$T/token" export list
 grep -q '^ram ' "$T/out"
 pass_if $? "... lists the export" "$(cat "$T/out")"
 echo "not-the-token-at-all-no" >"$T/bad"
 chmod 600 "$T/bad"
-t "$IOPCTL" -c "$IOPD_MGMT_TCP" --token-file "$T/bad" export list >"$T/out" 2>&1
+t "$IOPCTL" -c "$IOPD_MGMT_TCP" --tls-ca "$T/pki/ca-cert.pem" \
+	--token-file "$T/bad" export list >"$T/out" 2>&1
 is $? 1 "a wrong token: iopctl exit status 1"
 grep -q "permission denied" "$T/out"
 pass_if $? "... permission denied" "$(cat "$T/out")"
-t python3 - "$IOPD_MGMT_TCP" >"$T/out" <<'EOF'
-import socket, sys
+t python3 - "$IOPD_MGMT_TCP" "$T/pki/ca-cert.pem" >"$T/out" <<'EOF'
+import socket, ssl, sys
 h, p = sys.argv[1].rsplit(":", 1)
-s = socket.create_connection((h, int(p)))
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection((h, int(p))), server_hostname=h)
 s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"export.list"}\n')
 print(s.makefile().readline().strip())
 EOF

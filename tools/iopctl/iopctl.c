@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * iopctl: the command-line client of iopd's management channel (JSON-RPC
- * 2.0, one JSON text per line, over a Unix socket; doc/management.md).
+ * 2.0, one JSON text per line, over a Unix socket, or over TLS on TCP
+ * with --connect; doc/management.md).
  * One subcommand per method, "iopctl FAMILY VERB [ARGS]"; human tables by
  * default, --json for scripts.  Exit codes: 0 done, 1 the daemon answered
  * with an error, 2 usage error, 3 cannot reach the daemon (or it hung up),
@@ -63,7 +64,8 @@ static void iopctl_timeout_report(const char *doing)
 		iopctl_timeout_s, doing);
 }
 
-/* Bound the next blocking connect or send on fd by the deadline. */
+/* Bound the next blocking connect, send or (TLS) receive on fd by the
+ * deadline. */
 static void iopctl_fd_deadline(int fd)
 {
 	int ms = iopctl_left_ms();
@@ -71,6 +73,7 @@ static void iopctl_fd_deadline(int fd)
 			      .tv_usec = (ms % 1000) * 1000 + (ms ? 0 : 1) };
 
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
 /* connect, bounded: a full backlog or a silent host times out. */
@@ -117,14 +120,14 @@ static int iopctl_connect(const char *path)
 	return fd;
 }
 
-/* HOST:PORT or [V6]:PORT. */
-static int iopctl_connect_tcp(const char *addr)
+/* HOST:PORT or [V6]:PORT; host gets HOST (for TLS). */
+static int iopctl_connect_tcp(const char *addr, char *host, size_t len)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-	char host[256], *port;
+	char *port;
 	int fd = -1, ret;
 
-	snprintf(host, sizeof(host), "%s", addr);
+	snprintf(host, len, "%s", addr);
 	port = strrchr(host, ':');
 	if (!port) {
 		fprintf(stderr, "iopctl: --connect %s: expected HOST:PORT\n",
@@ -175,7 +178,7 @@ static json_t *iopctl_rpc(int fd, const char *method, json_t *params)
 		ssize_t n;
 
 		iopctl_fd_deadline(fd);
-		n = send(fd, text + off, len - off, MSG_NOSIGNAL);
+		n = iopctl_io_send(fd, text + off, len - off);
 		if (n < 0 && errno == EAGAIN) {
 			iopctl_timeout_report("sending the request");
 			goto out;
@@ -184,14 +187,15 @@ static json_t *iopctl_rpc(int fd, const char *method, json_t *params)
 			break;
 		off += (size_t)n;
 	}
-	if (off == len && send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
+	if (off == len && iopctl_io_send(fd, "\n", 1) != 1) {
 		/* same */
 	}
 	while (!(nl = memchr(buf, '\n', have))) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
-		if (poll(&pfd, 1, iopctl_left_ms()) <= 0) {
+		if (!iopctl_io_pending() &&
+		    poll(&pfd, 1, iopctl_left_ms()) <= 0) {
 			iopctl_timeout_report("waiting for the answer");
 			goto out;
 		}
@@ -199,7 +203,10 @@ static json_t *iopctl_rpc(int fd, const char *method, json_t *params)
 			cap *= 2;
 			buf = realloc(buf, cap);
 		}
-		n = recv(fd, buf + have, cap - have, 0);
+		iopctl_fd_deadline(fd);
+		n = iopctl_io_recv(fd, buf + have, cap - have);
+		if (n < 0 && errno == EAGAIN)
+			continue; /* part of a TLS record; poll says */
 		if (n <= 0)
 			goto out_io;
 		have += (size_t)n;
@@ -356,6 +363,7 @@ static json_t *iopctl_token_params(const char *file)
 /* What the command line asks for. */
 struct iopctl_args {
 	const char *path, *tcp, *token_file;
+	struct iopctl_tls_opts tls;
 	bool as_json;
 	int timeout_s;
 	const char *method;
@@ -365,6 +373,29 @@ struct iopctl_args {
 
 /* Parsing returns this to go on, or the exit status. */
 #define IOPCTL_GO (-1)
+
+static void iopctl_tls_opt(struct iopctl_tls_opts *o, int c, const char *v)
+{
+	switch (c) {
+	case 'A':
+		o->ca = v;
+		break;
+	case 'C':
+		o->cert = v;
+		break;
+	case 'K':
+		o->key = v;
+		break;
+	case 'P':
+		o->psk = v;
+		break;
+	case 'I':
+		o->psk_identity = v;
+		break;
+	default:
+		o->server_name = v;
+	}
+}
 
 static int iopctl_parse_opts(int argc, char **argv, struct iopctl_args *a)
 {
@@ -376,6 +407,12 @@ static int iopctl_parse_opts(int argc, char **argv, struct iopctl_args *a)
 		{ "list-commands", no_argument, NULL, 'L' },
 		{ "connect", required_argument, NULL, 'c' },
 		{ "token-file", required_argument, NULL, 'T' },
+		{ "tls-ca", required_argument, NULL, 'A' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "tls-psk", required_argument, NULL, 'P' },
+		{ "tls-psk-identity", required_argument, NULL, 'I' },
+		{ "tls-server-name", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -392,6 +429,14 @@ static int iopctl_parse_opts(int argc, char **argv, struct iopctl_args *a)
 			break;
 		case 'T':
 			a->token_file = optarg;
+			break;
+		case 'A':
+		case 'C':
+		case 'K':
+		case 'P':
+		case 'I':
+		case 'N':
+			iopctl_tls_opt(&a->tls, c, optarg);
 			break;
 		case 'j':
 			a->as_json = true;
@@ -502,24 +547,47 @@ static int iopctl_parse(int argc, char **argv, struct iopctl_args *a)
 	return iopctl_parse_cmd(argc, argv, a);
 }
 
+/* TCP: TLS first; the server accepts nothing else there. */
+static int iopctl_tls_start(const struct iopctl_args *a, int fd,
+			    const char *host)
+{
+	int ret;
+
+	iopctl_fd_deadline(fd);
+	ret = iopctl_tls_connect(fd, host, &a->tls, iopctl_left_ms());
+	if (ret == -ETIMEDOUT)
+		iopctl_timeout_report("in the TLS handshake");
+	return ret;
+}
+
 /* Connect, authenticate over TCP, call.  Returns the response, or NULL
  * with *status set. */
 static json_t *iopctl_exchange(const struct iopctl_args *a, int *status)
 {
 	bool tcp = a->tcp && a->tcp[0];
 	json_t *resp = NULL, *auth;
+	char host[256];
 	int fd;
 
 	iopctl_timeout_s = a->timeout_s;
 	iopctl_deadline_ms = iopctl_now_ms() + a->timeout_s * 1000LL;
-	fd = tcp ? iopctl_connect_tcp(a->tcp) : iopctl_connect(a->path);
+	fd = tcp ? iopctl_connect_tcp(a->tcp, host, sizeof(host))
+		 : iopctl_connect(a->path);
 	*status = iopctl_timed_out ? IOPCTL_EXIT_TIMEOUT : IOPCTL_EXIT_CONNECT;
 	if (fd < 0)
 		return NULL;
+	if (tcp && iopctl_tls_start(a, fd, host) < 0) {
+		*status = iopctl_timed_out ? IOPCTL_EXIT_TIMEOUT
+					   : IOPCTL_EXIT_CONNECT;
+		iopctl_tls_close();
+		close(fd);
+		return NULL;
+	}
 	if (tcp) {
 		/* TCP: daemon.auth with the token first. */
 		auth = iopctl_token_params(a->token_file);
 		if (!auth) {
+			iopctl_tls_close();
 			close(fd);
 			*status = IOPCTL_EXIT_USAGE;
 			return NULL;
@@ -531,6 +599,7 @@ static json_t *iopctl_exchange(const struct iopctl_args *a, int *status)
 		json_decref(resp);
 		resp = iopctl_rpc(fd, a->method, a->params);
 	}
+	iopctl_tls_close();
 	close(fd);
 	if (!resp && iopctl_timed_out)
 		*status = IOPCTL_EXIT_TIMEOUT;
