@@ -71,6 +71,7 @@ void mgmt_config_fini(struct mgmt_config *cfg)
 	free(cfg->tls_certificates);
 	free(cfg->tls_psk);
 	free(cfg->tls_priority);
+	free(cfg->metrics_auth);
 	mgmt_iscsi_free(cfg->iscsi);
 	mgmt_ops_free(cfg->ops);
 	mgmt_path_free_allowed(cfg);

@@ -118,6 +118,10 @@ struct mgmt_config {
 	unsigned int metrics_clients;
 	unsigned int metrics_clients_per_ip;
 	unsigned int metrics_timeout_ms;
+	/* /metrics over HTTPS with tls_certificates' server pair, and a
+	 * "user:password" file for HTTP basic authentication (NULL: none). */
+	bool metrics_tls;
+	char *metrics_auth;
 	unsigned int fd_reserve;
 	int direct; /* -1 auto, 0 off, 1 on */
 	/* NBD over TLS (remote_tls.h): enum remote_tls_mode, the

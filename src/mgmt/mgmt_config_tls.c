@@ -161,7 +161,7 @@ int mgmt_tls_setup(const struct mgmt_config *cfg)
 	};
 
 	if (cfg->tls == REMOTE_TLS_OFF && !cfg->mgmt_listen &&
-	    (cfg->tls_certificates || cfg->tls_psk))
+	    !cfg->metrics_tls && (cfg->tls_certificates || cfg->tls_psk))
 		log_warn("TLS credentials given with --tls=off: unused");
 	for (unsigned int i = 0;
 	     cfg->tls == REMOTE_TLS_OFF && i < cfg->n_exports; i++)

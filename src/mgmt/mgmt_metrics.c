@@ -3,7 +3,8 @@
  * The metrics endpoint.  It renders what the Local Transport counts per
  * device (iopd/local_stats.h) and the Remote Transports per protocol
  * (iopd/remote_stats.h) in the Prometheus text exposition format, serves
- * it at /metrics with libmicrohttpd on a thread of its own, and gives the
+ * it at /metrics with libmicrohttpd on a thread of its own (HTTPS and
+ * basic authentication if asked for, mgmt_metrics_auth.c), and gives the
  * same figures as JSON to the "stats" RPC method.  Reading the counters
  * never stops the data path: the workers keep writing while we sum.
  *
@@ -26,11 +27,13 @@
 #include "iopd/remote.h"
 #include "iopd/remote_stats.h"
 #include "mgmt/mgmt_metrics.h"
+#include "remote/remote_tls.h"
 
 struct mgmt_metrics {
 	unsigned int n;
 	int fds[MGMT_METRICS_MAX_LISTENERS];
 	struct MHD_Daemon *daemons[MGMT_METRICS_MAX_LISTENERS];
+	struct mgmt_metrics_auth auth;
 };
 
 /* Text format ----------------------------------------------------------- */
@@ -457,9 +460,26 @@ static enum MHD_Result mgmt_metrics_request(void *cls, struct MHD_Connection *c,
 					    size_t *upload_data_size,
 					    void **con_cls)
 {
+	struct mgmt_metrics *m = cls;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
 	char *body;
 	size_t len;
 
+	if (!mgmt_metrics_auth_ok(&m->auth, c)) {
+		r = MHD_create_response_from_buffer(
+			strlen("authentication required\n"),
+			(void *)"authentication required\n",
+			MHD_RESPMEM_PERSISTENT);
+		if (!r)
+			return MHD_NO;
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Basic realm=\"iopd metrics\", "
+					"charset=\"UTF-8\"");
+		ret = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
 	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
 		body = strdup("only GET\n");
 		return body ? mgmt_metrics_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -534,18 +554,33 @@ int mgmt_metrics_start(const char *addr,
 
 	if (!m)
 		return -ENOMEM;
-	n = remote_listen_bind(addr, 9100, m->fds, MGMT_METRICS_MAX_LISTENERS);
+	n = mgmt_metrics_auth_load(&m->auth, limits);
+	if (n == 0)
+		n = remote_listen_bind(addr, 9100, m->fds,
+				       MGMT_METRICS_MAX_LISTENERS);
 	if (n < 0) {
+		mgmt_metrics_auth_free(&m->auth);
 		free(m);
 		return n;
 	}
 	for (int i = 0; i < n; i++) {
+		/* HTTPS: the server key pair, iopd's default priorities. */
+		struct MHD_OptionItem tls[] = {
+			{ MHD_OPTION_HTTPS_MEM_KEY, 0, m->auth.key },
+			{ MHD_OPTION_HTTPS_MEM_CERT, 0, m->auth.cert },
+			{ MHD_OPTION_HTTPS_PRIORITIES, 0,
+			  (void *)REMOTE_TLS_DEFAULT_PRIORITY },
+			{ MHD_OPTION_END, 0, NULL },
+		};
+
 		m->daemons[i] = MHD_start_daemon(
-			MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0,
-			NULL, NULL, mgmt_metrics_request, m,
+			MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+				(m->auth.cert ? MHD_USE_TLS : 0),
+			0, NULL, NULL, mgmt_metrics_request, m,
 			/* First, so that it gets every message. */
 			MHD_OPTION_EXTERNAL_LOGGER, mgmt_metrics_mhd_log, NULL,
-			MHD_OPTION_LISTEN_SOCKET, m->fds[i],
+			MHD_OPTION_LISTEN_SOCKET, m->fds[i], MHD_OPTION_ARRAY,
+			m->auth.cert ? tls : tls + 3,
 			/* Idle or slow clients must not hold every slot:
 			 * a bound per address, and a deadline. */
 			MHD_OPTION_CONNECTION_LIMIT, clients,
@@ -577,6 +612,7 @@ void mgmt_metrics_stop(struct mgmt_metrics *m)
 		else
 			close(m->fds[i]);
 	}
+	mgmt_metrics_auth_free(&m->auth);
 	free(m);
 }
 

@@ -8,6 +8,7 @@
 #define IOPD_MGMT_METRICS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define MGMT_METRICS_MAX_LISTENERS 4
@@ -21,6 +22,11 @@ struct mgmt_metrics_limits {
 	unsigned int clients;	     /* at once; 0: the default */
 	unsigned int clients_per_ip; /* of those, from one address */
 	unsigned int timeout_ms;     /* an idle client is closed */
+	/* Who may read: HTTPS with tls_dir/server-cert.pem and
+	 * server-key.pem (NULL: plain HTTP), and HTTP basic authentication
+	 * against auth_file's one "user:password" line (NULL: anyone). */
+	const char *tls_dir;
+	const char *auth_file;
 };
 
 int mgmt_metrics_start(const char *addr,
@@ -31,6 +37,22 @@ void mgmt_metrics_stop(struct mgmt_metrics *m);
 unsigned int mgmt_metrics_listeners(const struct mgmt_metrics *m);
 int mgmt_metrics_describe(const struct mgmt_metrics *m, unsigned int i,
 			  char *buf, size_t len);
+
+/* mgmt_metrics_auth.c: the HTTPS key pair and the basic-auth line. */
+struct mgmt_metrics_auth {
+	char *cert, *key; /* PEM text; NULL: plain HTTP */
+	char *userpass;	  /* "user:password"; NULL: no authentication */
+};
+struct MHD_Connection;
+
+/* Read what limits names.  Returns 0 or -errno after logging. */
+int mgmt_metrics_auth_load(struct mgmt_metrics_auth *a,
+			   const struct mgmt_metrics_limits *limits);
+/* Wipe and free. */
+void mgmt_metrics_auth_free(struct mgmt_metrics_auth *a);
+/* The request's credentials are right (or none are asked for). */
+bool mgmt_metrics_auth_ok(const struct mgmt_metrics_auth *a,
+			  struct MHD_Connection *c);
 
 /* Everything counted so far in Prometheus text exposition format 0.0.4;
  * the caller frees it.  NULL when out of memory. */

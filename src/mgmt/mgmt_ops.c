@@ -36,6 +36,8 @@ int mgmt_ops_start(struct mgmt_config *cfg)
 		.clients = cfg->metrics_clients,
 		.clients_per_ip = cfg->metrics_clients_per_ip,
 		.timeout_ms = cfg->metrics_timeout_ms,
+		.tls_dir = cfg->metrics_tls ? cfg->tls_certificates : NULL,
+		.auth_file = cfg->metrics_auth,
 	};
 	unsigned int n_free = 0;
 	int ret;
@@ -55,6 +57,11 @@ int mgmt_ops_start(struct mgmt_config *cfg)
 	}
 	if (!ops->metrics_listen)
 		return 0;
+	if (cfg->metrics_tls && !cfg->tls_certificates) {
+		log_error("--metrics-tls needs --tls-certificates DIR (its "
+			  "server-cert.pem and server-key.pem)");
+		return -EINVAL;
+	}
 	ret = mgmt_metrics_start(ops->metrics_listen, &limits, &ops->metrics);
 	if (ret < 0)
 		ops->metrics = NULL;

@@ -55,9 +55,9 @@ static void mgmt_rpc_peer_name(int fd, char *buf, size_t len)
 		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
 		port = ntohs(a->sin_port);
 	}
-	snprintf(buf, len, ss.ss_family == AF_INET6 ? "mgmt [%s]:%u" :
-						      "mgmt %s:%u",
-		 host, port);
+	snprintf(buf, len,
+		 ss.ss_family == AF_INET6 ? "mgmt [%s]:%u" : "mgmt %s:%u", host,
+		 port);
 }
 
 int mgmt_rpc_tls_start(struct mgmt_rpc_client *c)
@@ -159,20 +159,21 @@ ssize_t mgmt_rpc_io_recv(struct mgmt_rpc_client *c, void *buf, size_t len)
 	ssize_t n;
 
 	if (c->tls)
-		return mgmt_rpc_tls_result(gnutls_record_recv(c->tls, buf, len));
+		return mgmt_rpc_tls_result(
+			gnutls_record_recv(c->tls, buf, len));
 	n = recv(c->fd, buf, len, MSG_DONTWAIT);
 	if (n < 0 && errno == EINTR)
 		return -EAGAIN;
 	return n < 0 ? -errno : n;
 }
 
-ssize_t mgmt_rpc_io_send(struct mgmt_rpc_client *c, const void *buf,
-			 size_t len)
+ssize_t mgmt_rpc_io_send(struct mgmt_rpc_client *c, const void *buf, size_t len)
 {
 	ssize_t n;
 
 	if (c->tls)
-		return mgmt_rpc_tls_result(gnutls_record_send(c->tls, buf, len));
+		return mgmt_rpc_tls_result(
+			gnutls_record_send(c->tls, buf, len));
 	n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n < 0 && errno == EINTR)
 		return -EAGAIN;

@@ -334,6 +334,22 @@ const struct mgmt_opt mgmt_opts[] = {
 	  .set = mgmt_ops_set_metrics_listen,
 	  .help = "serve Prometheus metrics at http://ADDR/metrics\n"
 		  "(HOST:PORT, [V6]:PORT or :PORT; off by default)" },
+	{ .name = "metrics-tls",
+	  .key = "metrics_tls",
+	  .kind = MGMT_OPT_BOOL,
+	  .flags = MGMT_OPT_RESTART,
+	  .off = MGMT_AT(metrics_tls),
+	  .help = "serve /metrics over HTTPS only, with the\n"
+		  "--tls-certificates server key pair" },
+	{ .name = "metrics-auth",
+	  .arg = "FILE",
+	  .key = "metrics_auth",
+	  .kind = MGMT_OPT_STR,
+	  .flags = MGMT_OPT_RESTART,
+	  .off = MGMT_AT(metrics_auth),
+	  .help = "/metrics asks for HTTP basic authentication\n"
+		  "with FILE's one user:password line (mode\n"
+		  "0600 or stricter)" },
 	{ .name = "image-dir",
 	  .arg = "DIR",
 	  .kind = MGMT_OPT_CALL,
@@ -512,7 +528,9 @@ const struct mgmt_opt mgmt_opts[] = {
 		  "ca-cert.pem, ca-crl.pem (if present);\n"
 		  "SIGHUP reads them again" },
 	{ .name = "tls-verify-peer",
-	  .kind = MGMT_OPT_FLAG,
+	  .key = "tls_verify_peer",
+	  .kind = MGMT_OPT_BOOL,
+	  .flags = MGMT_OPT_RESTART,
 	  .off = MGMT_AT(tls_verify_peer),
 	  .help = "require a client certificate signed by\n"
 		  "DIR/ca-cert.pem" },
@@ -639,6 +657,8 @@ static int mgmt_opt_get_int(const struct mgmt_config *cfg,
 {
 	int v;
 
+	if (o->kind == MGMT_OPT_BOOL)
+		return *(const bool *)mgmt_opt_field(cfg, o);
 	memcpy(&v, mgmt_opt_field(cfg, o), sizeof(v));
 	return v;
 }
@@ -716,6 +736,7 @@ int mgmt_opt_set_cli(struct mgmt_config *cfg, const struct mgmt_opt *o,
 
 	switch (o->kind) {
 	case MGMT_OPT_FLAG:
+	case MGMT_OPT_BOOL:
 		*(bool *)mgmt_opt_field(cfg, o) = true;
 		return 0;
 	case MGMT_OPT_STR:
@@ -749,6 +770,14 @@ int mgmt_opt_set_json(struct mgmt_config *cfg, const struct mgmt_opt *o,
 
 	if (o->load)
 		return o->load(cfg, v);
+	if (o->kind == MGMT_OPT_BOOL) {
+		if (!json_is_boolean(v)) {
+			log_error("config: %s: expected true or false", o->key);
+			return -EINVAL;
+		}
+		*(bool *)mgmt_opt_field(cfg, o) = json_is_true(v);
+		return 0;
+	}
 	/* Numbers are JSON integers (sizes may be "1G" too); the rest are
 	 * strings. */
 	if (json_is_integer(v) &&
@@ -792,6 +821,8 @@ void mgmt_opts_to_json(const struct mgmt_config *cfg, json_t *root)
 			const char *s = *(char **)mgmt_opt_field(cfg, o);
 
 			v = s ? json_string(s) : NULL;
+		} else if (o->kind == MGMT_OPT_BOOL) {
+			v = mgmt_opt_get_int(cfg, o) ? json_true() : NULL;
 		} else if (o->kind == MGMT_OPT_UINT ||
 			   o->kind == MGMT_OPT_SIZE ||
 			   o->kind == MGMT_OPT_ENUM) {

@@ -23,6 +23,8 @@ enum mgmt_opt_kind {
 	MGMT_OPT_ENUM, /* one of names (parse for aliases) */
 	MGMT_OPT_STR,  /* a string (char *) */
 	MGMT_OPT_FLAG, /* command line only: sets a bool */
+	MGMT_OPT_BOOL, /* a bool: a flag on the command line (sets it),
+			* true or false in the config file */
 	MGMT_OPT_CALL, /* set() takes the text, and logs its errors */
 	MGMT_OPT_JSON, /* config file only: load() takes the value */
 	MGMT_OPT_MAIN, /* a process option main.c handles itself */
