@@ -1,0 +1,195 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The management channel over TCP is TLS only (doc/security.md): iopd
+# refuses to start a TCP listener without credentials; a plaintext client
+# is told so and served nothing; iopctl verifies the server against the
+# CA it is given (another CA, the wrong name, no CA: refused), with a
+# PSK too; the token is still needed inside TLS; SIGHUP rotates the
+# server certificate; "tls_verify_peer" in the config file asks iopctl
+# for a client certificate.  And /metrics over HTTPS with basic
+# authentication: 200 with the password, 401 without or with a wrong
+# one, plain HTTP refused.  Credentials are made here with certtool and
+# psktool.
+. "$(dirname "$0")/lib.sh"
+require certtool psktool python3 curl
+IOPCTL=${IOPCTL:-$(dirname "$IOPD")/iopctl}
+[ -x "$IOPCTL" ] || skip_all "$IOPCTL not built"
+
+# ------------------------------------------------------------ credentials
+make_creds() {
+	server_pki "$T/pki" && server_pki "$T/other" && server_pki "$T/pki2" &&
+		printf '%s\n' 'cn = "admin"' tls_www_client signing_key \
+			encryption_key 'expiration_days = 30' >"$T/client.info" &&
+		certtool --generate-privkey --key-type=ecdsa \
+			--outfile "$T/client-key.pem" >/dev/null 2>&1 &&
+		certtool --generate-certificate --load-privkey "$T/client-key.pem" \
+			--load-ca-certificate "$T/pki/ca-cert.pem" \
+			--load-ca-privkey "$T/pki/ca-key.pem" --template "$T/client.info" \
+			--outfile "$T/client-cert.pem" >/dev/null 2>&1 &&
+		psktool -u admin -p "$T/keys.psk" >/dev/null &&
+		psktool -u admin -p "$T/wrong.psk" >/dev/null
+}
+make_creds
+pass_if $? "certtool and psktool made the credentials" || {
+	done_testing
+	exit 1
+}
+head -c 24 /dev/urandom | base64 >"$T/token"
+echo "not-the-token-at-all-no" >"$T/bad"
+echo "prometheus:$(head -c 12 /dev/urandom | base64)" >"$T/metrics.auth"
+chmod 600 "$T/token" "$T/bad" "$T/metrics.auth"
+CA=(--tls-ca "$T/pki/ca-cert.pem")
+
+# ctl OUT ARGS...: iopctl over TCP with the token, output in OUT; its exit
+# status is returned.
+ctl() {
+	local out=$1
+	shift
+	t "$IOPCTL" -c "$IOPD_MGMT_TCP" --timeout 10 "$@" export list >"$out" 2>&1
+}
+
+# ------------------------------------------------------------ no credentials
+check_fails "--mgmt-listen without TLS credentials: iopd refuses to start" \
+	"$IOPD" --listen "unix:$T/n0.sock" --mgmt-listen 127.0.0.1:0 \
+	--mgmt-token-file "$T/token" ram:1M
+"$IOPD" --listen "unix:$T/n0.sock" --mgmt-listen 127.0.0.1:0 \
+	--mgmt-token-file "$T/token" ram:1M 2>"$T/refused.log"
+grep -q "needs TLS" "$T/refused.log"
+pass_if $? "... saying it needs TLS" "$(cat "$T/refused.log")"
+
+# ------------------------------------------------------------ X.509 and PSK
+start_iopd --mgmt-listen 127.0.0.1:0 --mgmt-token-file "$T/token" \
+	--tls-certificates "$T/pki" --tls-psk "$T/keys.psk" \
+	--metrics-listen 127.0.0.1:0 --metrics-tls \
+	--metrics-auth "$T/metrics.auth" ram:1M || {
+	done_testing
+	exit 1
+}
+t python3 - "$IOPD_MGMT_TCP" >"$T/plain" <<'EOF'
+import socket, sys
+h, p = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((h, int(p)), timeout=10)
+s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"export.list"}\n')
+data = b""
+while True:
+    try:
+        b = s.recv(4096)
+    except ConnectionResetError:
+        break
+    if not b:
+        break
+    data += b
+print(data.decode().strip())
+EOF
+grep -q '"TLS required on this TCP management listener"' "$T/plain" &&
+	[ "$(wc -l <"$T/plain")" = 1 ] && ! grep -q '"ram"' "$T/plain"
+pass_if $? "a plaintext JSON-RPC client: one -32001 \"TLS required\" and no exports, then closed" \
+	"$(cat "$T/plain")"
+
+ctl "$T/out" "${CA[@]}" --token-file "$T/token"
+is $? 0 "iopctl with the right CA and the token: exit 0"
+grep -q '^ram ' "$T/out"
+pass_if $? "... lists the export" "$(cat "$T/out")"
+ctl "$T/out" --tls-ca "$T/other/ca-cert.pem" --token-file "$T/token"
+is $? 3 "iopctl with another CA: exit 3"
+grep -qi "not trusted" "$T/out"
+pass_if $? "... the server's certificate is not trusted" "$(cat "$T/out")"
+ctl "$T/out" --token-file "$T/token"
+is $? 3 "iopctl with the system's CAs only: exit 3"
+ctl "$T/out" "${CA[@]}" --tls-server-name iopd.example --token-file "$T/token"
+is $? 3 "iopctl expecting another server name: exit 3"
+grep -q "does not match" "$T/out"
+pass_if $? "... the name does not match" "$(cat "$T/out")"
+ctl "$T/out" "${CA[@]}" --token-file "$T/bad"
+is $? 1 "the right CA and a wrong token: exit 1"
+grep -q "permission denied" "$T/out"
+pass_if $? "... permission denied" "$(cat "$T/out")"
+ctl "$T/out" --tls-psk "$T/keys.psk" --token-file "$T/token"
+is $? 0 "iopctl with the PSK and the token: exit 0"
+grep -q "PSK identity admin" "$IOPD_LOG"
+pass_if $? "... the daemon logs the PSK identity"
+ctl "$T/out" --tls-psk "$T/wrong.psk" --token-file "$T/token"
+is $? 3 "iopctl with a wrong PSK: exit 3"
+! grep -qF "$(cat "$T/token")" "$IOPD_LOG"
+pass_if $? "the token never appears in the log"
+
+# ------------------------------------------------------------ metrics
+M=https://$IOPD_METRICS/metrics
+code=$(t curl -s -o "$T/prom.txt" -w '%{http_code}' --cacert "$T/pki/ca-cert.pem" \
+	-u "$(cat "$T/metrics.auth")" "$M")
+is "$code" 200 "/metrics over HTTPS with the password: 200"
+grep -q '^iopd_' "$T/prom.txt"
+pass_if $? "... with the metrics"
+code=$(t curl -s -D "$T/hdr" -o /dev/null -w '%{http_code}' \
+	--cacert "$T/pki/ca-cert.pem" "$M")
+is "$code" 401 "/metrics without credentials: 401"
+grep -qi '^WWW-Authenticate: Basic realm=' "$T/hdr"
+pass_if $? "... with WWW-Authenticate: Basic" "$(cat "$T/hdr")"
+code=$(t curl -s -o /dev/null -w '%{http_code}' --cacert "$T/pki/ca-cert.pem" \
+	-u prometheus:wrong "$M")
+is "$code" 401 "/metrics with a wrong password: 401"
+code=$(t curl -s -o /dev/null -w '%{http_code}' \
+	--cacert "$T/other/ca-cert.pem" -u "$(cat "$T/metrics.auth")" "$M")
+[ "$code" != 200 ]
+pass_if $? "/metrics with another CA: the certificate is refused ($code)"
+code=$(t curl -s -o /dev/null -w '%{http_code}' -u "$(cat "$T/metrics.auth")" \
+	"http://$IOPD_METRICS/metrics")
+[ "$code" != 200 ] && [ "$code" != 401 ]
+pass_if $? "plain HTTP to the HTTPS endpoint gets no answer ($code)"
+
+# ------------------------------------------------------------ rotation
+n=$(grep -c "TLS: credentials reloaded" "$IOPD_LOG")
+cp "$T/pki2/server-cert.pem" "$T/pki2/server-key.pem" "$T/pki/"
+kill -HUP "$IOPD_PID"
+for i in $(seq 200); do
+	[ "$(grep -c "TLS: credentials reloaded" "$IOPD_LOG")" -gt "$n" ] && break
+	sleep 0.05
+done
+ctl "$T/out" --tls-ca "$T/pki2/ca-cert.pem" --token-file "$T/token"
+is $? 0 "after SIGHUP: the new server certificate (the new CA) is served"
+ctl "$T/out" "${CA[@]}" --token-file "$T/token"
+is $? 3 "... and the old CA no longer verifies it"
+iopd_alive "daemon alive"
+stop_iopd
+
+# ------------------------------------------------------------ client certificates
+server_pki "$T/pki3"
+cat >"$T/verify.json" <<EOF
+{
+  "mgmt_listen": "127.0.0.1:0",
+  "mgmt_token_file": "$T/token",
+  "tls_certificates": "$T/pki3",
+  "tls_verify_peer": true,
+  "exports": [ { "name": "ram", "ddm": "ram", "size": "1M" } ]
+}
+EOF
+start_iopd --listen "unix:$T/n3.sock" --config "$T/verify.json" || {
+	done_testing
+	exit 1
+}
+C3=(--tls-ca "$T/pki3/ca-cert.pem" --token-file "$T/token")
+ctl "$T/out" "${C3[@]}"
+is $? 3 "\"tls_verify_peer\": true in the config: no client certificate, exit 3"
+# A client certificate from another CA (pki's, not pki3's).
+ctl "$T/out" "${C3[@]}" --tls-cert "$T/client-cert.pem" --tls-key "$T/client-key.pem"
+is $? 3 "... a client certificate signed by another CA: exit 3"
+printf '%s\n' 'cn = "admin"' tls_www_client signing_key encryption_key \
+	'expiration_days = 30' >"$T/client3.info"
+certtool --generate-privkey --key-type=ecdsa --outfile "$T/client3-key.pem" \
+	>/dev/null 2>&1
+certtool --generate-certificate --load-privkey "$T/client3-key.pem" \
+	--load-ca-certificate "$T/pki3/ca-cert.pem" \
+	--load-ca-privkey "$T/pki3/ca-key.pem" --template "$T/client3.info" \
+	--outfile "$T/client3-cert.pem" >/dev/null 2>&1
+ctl "$T/out" "${C3[@]}" --tls-cert "$T/client3-cert.pem" \
+	--tls-key "$T/client3-key.pem"
+is $? 0 "... a client certificate signed by the CA: exit 0"
+grep -q "certificate CN=admin" "$IOPD_LOG"
+pass_if $? "... the daemon logs the client's DN"
+t "$IOPCTL" -c "$IOPD_MGMT_TCP" "${C3[@]}" --tls-cert "$T/client3-cert.pem" \
+	--tls-key "$T/client3-key.pem" --json daemon config >"$T/cfg.json"
+is "$(json_get "$T/cfg.json" "j.get('tls_verify_peer')")" true \
+	"daemon config shows \"tls_verify_peer\": true"
+stop_iopd
+
+done_testing
