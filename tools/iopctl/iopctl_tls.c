@@ -91,11 +91,12 @@ static int iopctl_tls_x509_creds(const struct iopctl_tls_opts *o)
 	else
 		ret = gnutls_certificate_set_x509_system_trust(iopctl_x509);
 	if (ret <= 0)
-		return iopctl_tls_fail(o->ca ? "--tls-ca" : "system trust store",
-				       o->ca,
-				       ret ? ret : GNUTLS_E_NO_CERTIFICATE_FOUND);
+		return iopctl_tls_fail(
+			o->ca ? "--tls-ca" : "system trust store", o->ca,
+			ret ? ret : GNUTLS_E_NO_CERTIFICATE_FOUND);
 	if (!o->cert != !o->key) {
-		fprintf(stderr, "iopctl: --tls-cert and --tls-key go together\n");
+		fprintf(stderr,
+			"iopctl: --tls-cert and --tls-key go together\n");
 		return -1;
 	}
 	if (o->cert) {
@@ -108,8 +109,7 @@ static int iopctl_tls_x509_creds(const struct iopctl_tls_opts *o)
 }
 
 /* The session, its credentials and what it checks of the server. */
-static int iopctl_tls_session(const struct iopctl_tls_opts *o,
-			      const char *host)
+static int iopctl_tls_session(const struct iopctl_tls_opts *o, const char *host)
 {
 	const char *name = o->server_name ? o->server_name : host;
 	int ret;
@@ -119,7 +119,8 @@ static int iopctl_tls_session(const struct iopctl_tls_opts *o,
 		return iopctl_tls_fail("session", NULL, ret);
 	ret = gnutls_priority_set_direct(
 		iopctl_tls,
-		o->psk ? IOPCTL_TLS_PRIORITY IOPCTL_TLS_PSK : IOPCTL_TLS_PRIORITY,
+		o->psk ? IOPCTL_TLS_PRIORITY IOPCTL_TLS_PSK
+		       : IOPCTL_TLS_PRIORITY,
 		NULL);
 	if (ret < 0)
 		return iopctl_tls_fail("priority", NULL, ret);
@@ -159,8 +160,8 @@ int iopctl_tls_connect(int fd, const char *host,
 		return -ETIMEDOUT;
 	if (ret == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
 		gnutls_datum_t why = { NULL, 0 };
-		unsigned int status = gnutls_session_get_verify_cert_status(
-			iopctl_tls);
+		unsigned int status =
+			gnutls_session_get_verify_cert_status(iopctl_tls);
 
 		gnutls_certificate_verification_status_print(
 			status, GNUTLS_CRT_X509, &why, 0);
@@ -179,8 +180,8 @@ static ssize_t iopctl_tls_result(ssize_t r)
 {
 	if (r >= 0)
 		return r;
-	errno = r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED ? EAGAIN :
-									 EPROTO;
+	errno = r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED ? EAGAIN
+								 : EPROTO;
 	if (r == GNUTLS_E_PREMATURE_TERMINATION)
 		return 0;
 	return -1;
