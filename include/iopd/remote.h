@@ -119,6 +119,11 @@ unsigned int remote_proto_bit(const char *name);
  * should see it as absent), -EACCES when the export's allow/deny list
  * refuses the address.  Call it in the callback that looked exp up.
  */
+/* May NBD connection conn, as it is secured now, use exp under its TLS
+ * policy (exp->tls)?  0, or -EACCES.  The connection's worker thread
+ * (a live change of the policy checks the connections already open). */
+int remote_conn_tls_access(struct remote_conn *conn,
+			   const struct conn_export *exp);
 int remote_export_access(const struct conn_export *exp, unsigned int proto,
 			 const struct sockaddr *peer);
 

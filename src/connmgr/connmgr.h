@@ -139,15 +139,16 @@ int connmgr_export_exclusive(struct connmgr *cm, const char *name,
  * size; the export stays.  Returns how many were asked, or -errno. */
 int connmgr_export_kick(struct connmgr *cm, const char *name);
 /*
- * Which protocols may serve the export (CONN_PROTO_ bits, 0: all) and
- * which client addresses (NULL: all), in place for new sessions; the
- * export's open connections that the new rules refuse are asked to end,
- * as by connmgr_export_kick, and the others stay.  Returns how many were
- * asked, or -errno.
+ * Which protocols may serve the export (CONN_PROTO_ bits, 0: all), which
+ * client addresses (NULL: all) and its NBD TLS policy (copied), in place
+ * for new sessions; the export's open connections that the new rules
+ * refuse are asked to end, as by connmgr_export_kick, and the others
+ * stay.  Returns how many were asked, or -errno.
  */
 int connmgr_export_set_access(struct connmgr *cm, const char *name,
 			      unsigned int protocols,
-			      const struct base_acl *acl);
+			      const struct base_acl *acl,
+			      const struct conn_tls_policy *tls);
 /* conn_exports.list_hidden, in place.  Returns 0 or -errno. */
 int connmgr_list_hidden_set(struct connmgr *cm, bool hidden);
 /* NULL or "": the first export. */

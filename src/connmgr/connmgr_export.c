@@ -232,7 +232,7 @@ int connmgr_acl_dup(const struct base_acl *acl, struct base_acl **out)
 	return 0;
 }
 
-static void connmgr_strv_free(const char *const *v)
+void connmgr_strv_free(const char *const *v)
 {
 	for (const char *const *p = v; p && *p; p++)
 		free((char *)*p);
@@ -240,7 +240,7 @@ static void connmgr_strv_free(const char *const *v)
 }
 
 /* A copy of a NULL-terminated list; NULL stays NULL.  -ENOMEM. */
-static int connmgr_strv_dup(const char *const *src, const char *const **out)
+int connmgr_strv_dup(const char *const *src, const char *const **out)
 {
 	size_t n = 0;
 	char **v;

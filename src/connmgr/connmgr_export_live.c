@@ -89,19 +89,41 @@ int connmgr_export_set_description(struct connmgr *cm, const char *name,
 struct connmgr_access {
 	struct connmgr_export *e;
 	unsigned int protocols;
-	struct base_acl *acl; /* in: the new one; out: the old one */
-	unsigned int n;	      /* connections asked to end, under cm->lock */
+	struct base_acl *acl;	    /* in: the new one; out: the old one */
+	struct conn_tls_policy tls; /* in: the new one; out: the old one */
+	unsigned int n; /* connections asked to end, under cm->lock */
 };
 
 static void connmgr_access_paused(struct connmgr *cm, void *arg)
 {
 	struct connmgr_access *a = arg;
 	struct base_acl *old = a->e->acl;
+	struct conn_tls_policy old_tls = a->e->pub.tls;
 
 	a->e->pub.protocols = a->protocols;
 	a->e->acl = a->acl;
 	a->e->pub.acl = a->acl;
 	a->acl = old;
+	a->e->pub.tls = a->tls;
+	a->tls = old_tls;
+}
+
+/* Does the export's rules now refuse conn (its worker thread)? */
+static bool connmgr_access_refuses(struct connmgr_conn *conn,
+				   const struct conn_export *exp)
+{
+	unsigned int proto = remote_proto_bit(conn->transport->name);
+	const struct sockaddr *peer =
+		conn->peer_addr.ss_family == AF_INET ||
+				conn->peer_addr.ss_family == AF_INET6
+			? (const struct sockaddr *)&conn->peer_addr
+			: NULL;
+
+	if (remote_export_access(exp, proto, peer) < 0)
+		return true;
+	/* The TLS policy is NBD's (STARTTLS); iSCSI has its own CHAP. */
+	return proto == CONN_PROTO_NBD &&
+	       remote_conn_tls_access(conn->rc, exp) < 0;
 }
 
 /* Worker: end the export's connections that its new rules refuse. */
@@ -112,17 +134,9 @@ static void connmgr_access_check_on(struct connmgr_worker *w, void *arg)
 	unsigned int n = 0;
 
 	for (conn = w->conns.next; conn != &w->conns; conn = next) {
-		const struct sockaddr *peer =
-			conn->peer_addr.ss_family == AF_INET ||
-					conn->peer_addr.ss_family == AF_INET6
-				? (const struct sockaddr *)&conn->peer_addr
-				: NULL;
-
 		next = conn->next;
 		if (!connmgr_conn_uses(conn, a->e) ||
-		    remote_export_access(
-			    &a->e->pub, remote_proto_bit(conn->transport->name),
-			    peer) == 0)
+		    !connmgr_access_refuses(conn, &a->e->pub))
 			continue;
 		log_info("%s: export %s: no longer allowed, disconnecting",
 			 conn->peer, a->e->pub.name);
@@ -134,9 +148,29 @@ static void connmgr_access_check_on(struct connmgr_worker *w, void *arg)
 	pthread_mutex_unlock(&w->cm->lock);
 }
 
+/* The policy's lists, copied into a->tls. */
+static int connmgr_access_tls_dup(struct connmgr_access *a,
+				  const struct conn_tls_policy *tls)
+{
+	a->tls.required = tls && tls->required;
+	if (!tls)
+		return 0;
+	if (connmgr_strv_dup(tls->dn_allow, &a->tls.dn_allow) < 0 ||
+	    connmgr_strv_dup(tls->psk_allow, &a->tls.psk_allow) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static void connmgr_access_tls_free(struct connmgr_access *a)
+{
+	connmgr_strv_free(a->tls.dn_allow);
+	connmgr_strv_free(a->tls.psk_allow);
+}
+
 int connmgr_export_set_access(struct connmgr *cm, const char *name,
 			      unsigned int protocols,
-			      const struct base_acl *acl)
+			      const struct base_acl *acl,
+			      const struct conn_tls_policy *tls)
 {
 	struct connmgr_access a = { .e = connmgr_export_by_name(cm, name) };
 	int ret;
@@ -146,12 +180,16 @@ int connmgr_export_set_access(struct connmgr *cm, const char *name,
 		return -ENOENT;
 	}
 	a.protocols = protocols ? protocols : CONN_PROTO_ALL;
-	if (connmgr_acl_dup(acl, &a.acl) < 0)
+	if (connmgr_access_tls_dup(&a, tls) < 0 ||
+	    connmgr_acl_dup(acl, &a.acl) < 0) {
+		connmgr_access_tls_free(&a);
 		return -ENOMEM;
-	/* Workers read both outside the lock, in the callback that looked
+	}
+	/* Workers read them outside the lock, in the callback that looked
 	 * the export up: change them while none is in a callback. */
 	ret = connmgr_workers_pause(cm, connmgr_access_paused, &a);
 	connmgr_acl_free(a.acl);
+	connmgr_access_tls_free(&a);
 	if (ret < 0)
 		return ret;
 	ret = connmgr_workers_call(cm, connmgr_access_check_on, &a);

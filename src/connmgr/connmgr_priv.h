@@ -186,6 +186,9 @@ void connmgr_export_conn_closed(struct connmgr *cm, struct connmgr_conn *conn);
 struct connmgr_export *connmgr_export_by_name(struct connmgr *cm,
 					      const char *name);
 int connmgr_acl_dup(const struct base_acl *acl, struct base_acl **out);
+/* NULL-terminated string lists (an export's TLS allow lists). */
+int connmgr_strv_dup(const char *const *src, const char *const **out);
+void connmgr_strv_free(const char *const *v);
 void connmgr_acl_free(struct base_acl *acl);
 bool connmgr_conn_uses(struct connmgr_conn *conn,
 		       const struct connmgr_export *e);

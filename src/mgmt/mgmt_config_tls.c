@@ -50,15 +50,26 @@ static bool mgmt_strv_equal(char *const *a, char *const *b)
 	return !*a && !*b;
 }
 
-/* A JSON array of non-empty strings. */
+/* A JSON array of non-empty strings (one may be given bare); null: no
+ * list. */
 static int mgmt_strv_parse(const char *key, json_t *v, char ***out)
 {
 	size_t i;
 	json_t *item;
 
-	if (!json_is_array(v))
+	if (!json_is_array(v) && !json_is_null(v) && !json_is_string(v))
 		goto bad;
 	mgmt_strv_free(*out);
+	*out = NULL;
+	if (json_is_null(v))
+		return 0;
+	if (json_is_string(v)) {
+		json_t *one = json_pack("[O]", v);
+		int ret = one ? mgmt_strv_parse(key, one, out) : -ENOMEM;
+
+		json_decref(one);
+		return ret;
+	}
 	*out = calloc(json_array_size(v) + 1, sizeof(**out));
 	if (!*out)
 		return -ENOMEM;

@@ -48,8 +48,10 @@ json_t *mgmt_export_info_json(struct mgmt_ctx *ctx,
 				    json_string(info->description));
 	if (e && e->path)
 		json_object_set_new(o, "path", json_string(e->path));
-	if (e)
+	if (e) {
 		mgmt_access_to_json(e, o);
+		mgmt_export_tls_to_json(e, o);
+	}
 	mgmt_dev_health_json(o, &dev);
 	return o;
 }
@@ -220,20 +222,50 @@ int mgmt_export_apply_access(struct mgmt_ctx *ctx, struct mgmt_export *have,
 			     const struct mgmt_export *want)
 {
 	struct mgmt_export next = { .protocols = want->protocols };
+	struct conn_tls_policy tls;
 	int ret;
 
-	if (base_acl_copy(&next.acl, &want->acl) < 0)
-		return -ENOMEM;
-	ret = connmgr_export_set_access(ctx->cm, have->name, want->protocols,
-					&want->acl);
-	if (ret < 0) {
-		base_acl_fini(&next.acl);
-		return ret;
+	if (base_acl_copy(&next.acl, &want->acl) < 0 ||
+	    mgmt_export_tls_copy(&next, want) < 0) {
+		ret = -ENOMEM;
+		goto fail;
 	}
+	mgmt_export_tls_policy(want, &tls);
+	ret = connmgr_export_set_access(ctx->cm, have->name, want->protocols,
+					&want->acl, &tls);
+	if (ret < 0)
+		goto fail;
 	base_acl_fini(&have->acl);
+	mgmt_export_tls_fini(have);
 	have->acl = next.acl;
 	have->protocols = next.protocols;
+	have->tls_required = next.tls_required;
+	have->tls_dn_allow = next.tls_dn_allow;
+	have->tls_psk_allow = next.tls_psk_allow;
 	return ret;
+fail:
+	base_acl_fini(&next.acl);
+	mgmt_export_tls_fini(&next);
+	return ret;
+}
+
+/* One key of export.set into want: the TLS keys ("tls_dn_allow": null
+ * drops a list), or the access keys. */
+static int mgmt_export_set_key(struct mgmt_export *want, const char *key,
+			       json_t *v)
+{
+	struct base_acl *a = &want->acl;
+	bool allow = key[0] == 'a';
+	int ret = mgmt_export_tls_parse(want, key, v);
+
+	if (ret != -ENOENT)
+		return ret;
+	if (!strcmp(key, "allow") || !strcmp(key, "deny")) {
+		free(allow ? (void *)a->allow : (void *)a->deny);
+		*(allow ? &a->allow : &a->deny) = NULL;
+		*(allow ? &a->n_allow : &a->n_deny) = 0;
+	}
+	return mgmt_access_parse_json(want, key, v);
 }
 
 /* The keys given replace that part of the export's access; the others
@@ -241,8 +273,10 @@ int mgmt_export_apply_access(struct mgmt_ctx *ctx, struct mgmt_export *have,
 static int mgmt_export_set(struct mgmt_ctx *ctx, json_t *params,
 			   json_t **result, struct mgmt_error *err)
 {
-	static const char *const keys[] = { "name", "protocols", "allow",
-					    "deny", NULL };
+	static const char *const keys[] = { "name",	     "protocols",
+					    "allow",	     "deny",
+					    "tls",	     "tls_dn_allow",
+					    "tls_psk_allow", NULL };
 	struct mgmt_export want = { .name = NULL };
 	struct mgmt_export *e;
 	const char *name, *key;
@@ -259,23 +293,18 @@ static int mgmt_export_set(struct mgmt_ctx *ctx, json_t *params,
 	want.name = e->name;
 	want.protocols = e->protocols;
 	ret = base_acl_copy(&want.acl, &e->acl);
+	if (ret == 0)
+		ret = mgmt_export_tls_copy(&want, e);
 	json_object_foreach(params, key, v)
 	{
 		if (ret < 0 || !strcmp(key, "name"))
 			continue;
-		if (!strcmp(key, "allow") || !strcmp(key, "deny")) {
-			struct base_acl *a = &want.acl;
-			bool allow = key[0] == 'a';
-
-			free(allow ? (void *)a->allow : (void *)a->deny);
-			*(allow ? &a->allow : &a->deny) = NULL;
-			*(allow ? &a->n_allow : &a->n_deny) = 0;
-		}
-		ret = mgmt_access_parse_json(&want, key, v);
+		ret = mgmt_export_set_key(&want, key, v);
 	}
 	if (ret >= 0)
 		ret = mgmt_export_apply_access(ctx, e, &want);
 	base_acl_fini(&want.acl);
+	mgmt_export_tls_fini(&want);
 	if (ret < 0)
 		return mgmt_error_set(err, ret, "export %s: access not changed",
 				      name);
@@ -395,9 +424,10 @@ const struct mgmt_method mgmt_rpc_export_methods[] = {
 	  "\"degraded\"): flushes and FUA writes may succeed again; check "
 	  "the data first, acknowledged writes may have been lost" },
 	{ "export.set", mgmt_export_set,
-	  "name, [protocols], [allow], [deny]: who may reach the export "
-	  "(as in the config file), live: connected clients that lose "
-	  "access are disconnected, the others stay" },
+	  "name, [protocols], [allow], [deny], [tls], [tls_dn_allow], "
+	  "[tls_psk_allow]: who may reach the export (as in the config "
+	  "file; null drops a TLS allow list), live: connected clients "
+	  "that lose access are disconnected, the others stay" },
 	{ "export.set_default", mgmt_export_set_default,
 	  "[name]: what a client asking for \"\" gets (none: the first)" },
 	{ "export.resize", mgmt_export_resize,

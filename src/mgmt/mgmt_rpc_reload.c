@@ -26,6 +26,9 @@
  * anything but what follows); otherwise change in place, clients staying
  * connected:
  *   - description: handshakes and listings from now on show the new one;
+ *   - protocols, allow/deny and the TLS keys (tls, tls_dn_allow,
+ *     tls_psk_allow): new sessions get the new rules, and open ones that
+ *     they refuse are asked to end (mgmt_export_apply_access);
  *   - read_only on: new sessions are read-only, and the export's open
  *     connections are asked to end (requests in flight finish), so that
  *     no write is accepted after the operator forbade them; clients that
@@ -54,6 +57,9 @@ static bool mgmt_reload_same_device(const struct mgmt_export *have,
 	c.read_only = have->read_only;
 	c.protocols = have->protocols;
 	c.acl = have->acl;
+	c.tls_required = have->tls_required;
+	c.tls_dn_allow = have->tls_dn_allow;
+	c.tls_psk_allow = have->tls_psk_allow;
 	return mgmt_export_equal(have, &c);
 }
 
@@ -242,7 +248,8 @@ static int mgmt_reload_update(struct mgmt_ctx *ctx,
 		have->description = desc;
 		log_info("export %s: description changed in place", want->name);
 	}
-	if (!mgmt_access_equal(have, want)) {
+	if (!mgmt_access_equal(have, want) ||
+	    !mgmt_export_tls_equal(have, want)) {
 		ret = mgmt_export_apply_access(ctx, have, want);
 		if (ret < 0)
 			return ret;

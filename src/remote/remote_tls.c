@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "base/base_log.h"
+#include "iopd/remote.h"
 #include "remote/remote_engine.h"
+#include "remote/remote_stream.h"
 #include "remote/remote_tls.h"
 
 /* Wire bytes received and not yet taken by GnuTLS: a few records. */
@@ -875,4 +877,30 @@ void remote_tls_fd_session_log(gnutls_session_t session)
 		 psk && psk[0] ? psk : "", t->dn ? ", certificate " : "",
 		 t->dn ? t->dn : "");
 	gnutls_free(desc);
+}
+
+/* ---- an export's TLS policy against a connection already open ---- */
+
+static bool tls_listed(const char *const *list, const char *s)
+{
+	for (; s && list && *list; list++)
+		if (!strcmp(*list, s))
+			return true;
+	return false;
+}
+
+int remote_conn_tls_access(struct remote_conn *conn,
+			   const struct conn_export *exp)
+{
+	const struct remote_engine *e = conn->s.engine;
+	const struct conn_tls_policy *p = &exp->tls;
+	const bool lists = p->dn_allow || p->psk_allow;
+
+	/* The same rules as the NBD handshake's (nbd_handshake.c). */
+	if (!e || !e->tls)
+		return p->required || lists ? -EACCES : 0;
+	if (!lists || tls_listed(p->dn_allow, e->tls_dn) ||
+	    tls_listed(p->psk_allow, e->tls_psk))
+		return 0;
+	return -EACCES;
 }

@@ -6,12 +6,14 @@
 # CA it is given (another CA, the wrong name, no CA: refused), with a
 # PSK too; the token is still needed inside TLS; SIGHUP rotates the
 # server certificate; "tls_verify_peer" in the config file asks iopctl
-# for a client certificate.  And /metrics over HTTPS with basic
-# authentication: 200 with the password, 401 without or with a wrong
-# one, plain HTTP refused.  Credentials are made here with certtool and
-# psktool.
+# for a client certificate; an export's TLS keys change live through
+# export.set (a plaintext client that loses access is dropped, a PSK
+# client comes in, an identity off the new list does not).  And
+# /metrics over HTTPS with basic authentication: 200 with the password,
+# 401 without or with a wrong one, plain HTTP refused.  Credentials are
+# made here with certtool and psktool.
 . "$(dirname "$0")/lib.sh"
-require certtool psktool python3 curl
+require certtool psktool python3 curl nbdinfo
 IOPCTL=${IOPCTL:-$(dirname "$IOPD")/iopctl}
 [ -x "$IOPCTL" ] || skip_all "$IOPCTL not built"
 
@@ -190,6 +192,69 @@ t "$IOPCTL" -c "$IOPD_MGMT_TCP" "${C3[@]}" --tls-cert "$T/client3-cert.pem" \
 	--tls-key "$T/client3-key.pem" --json daemon config >"$T/cfg.json"
 is "$(json_get "$T/cfg.json" "j.get('tls_verify_peer')")" true \
 	"daemon config shows \"tls_verify_peer\": true"
+stop_iopd
+
+# ------------------------------------------------------------ export.set, live
+psktool -u bob -p "$T/keys.psk" >/dev/null
+start_iopd --mgmt-socket "$T/m4.sock" --tls on --tls-psk "$T/keys.psk" \
+	ram:1M disk=ram:1M || {
+	done_testing
+	exit 1
+}
+lctl() { t "$IOPCTL" -s "$IOPD_MGMT" "$@" >"$T/out" 2>&1; }
+psk_uri() { echo "nbds://$2@$IOPD_TCP/$1?tls-psk-file=$T/keys.psk"; }
+check "plaintext NBD reaches ram while its TLS is optional" nbdinfo "$(uri_tcp ram)"
+nbdpy >"$T/live.out" 2>&1 <"$T/live.in" <<'EOF' &
+import os, socket, sys
+import nbdproto as n
+host, port = os.environ["NBD_TCP"].rsplit(":", 1)
+def client(name):
+    s = socket.create_connection((host, int(port)), timeout=30)
+    return n.connect(name, sock=s)
+def alive(c):
+    try:
+        err, d = c.read(0, 512)
+        return err == 0 and len(d) == 512
+    except (EOFError, OSError, AssertionError):
+        return False
+r, d = client("ram"), client("disk")
+print("ready", flush=True)
+sys.stdin.readline()   # export set ram tls=required
+print("after set:", n.closed_by_peer(r.s, 10), alive(d), flush=True)
+EOF
+register_pid $!
+exec {live}>"$T/live.in"
+for _ in $(seq 300); do grep -q ready "$T/live.out" && break; sleep 0.1; done
+grep -q ready "$T/live.out"
+pass_if $? "two plaintext NBD clients connected (ram, disk)" "$(cat "$T/live.out")"
+lctl export set ram tls=required
+is $? 0 "export set ram tls=required" "$(cat "$T/out")"
+grep -q '^disconnected: 1$' "$T/out"
+pass_if $? "... disconnected the one plaintext client of ram" "$(cat "$T/out")"
+echo go >&$live
+for _ in $(seq 300); do grep -q "after set" "$T/live.out" && break; sleep 0.1; done
+grep -q "after set: True True" "$T/live.out"
+pass_if $? "... ram's client dropped, disk's stays" "$(cat "$T/live.out")"
+exec {live}>&-
+check_fails "plaintext NBD to ram is refused now" nbdinfo "$(uri_tcp ram)"
+check "NBD over TLS with a PSK (admin) reaches ram" nbdinfo "$(psk_uri ram admin)"
+lctl --json export list ram
+is "$(json_get "$T/out" "j[0].get('tls')")" required "export list shows \"tls\": \"required\""
+lctl export set ram 'tls_psk_allow=["bob"]'
+is $? 0 "export set ram tls_psk_allow=[bob]" "$(cat "$T/out")"
+check_fails "... admin's PSK identity is refused now" nbdinfo "$(psk_uri ram admin)"
+check "... bob's is let in" nbdinfo "$(psk_uri ram bob)"
+lctl --json export list ram
+is "$(json_get "$T/out" "j[0].get('tls_psk_allow')")" "['bob']" \
+	"export list shows the PSK allow list"
+lctl export set ram tls_psk_allow=null tls=optional
+is $? 0 "export set ram tls_psk_allow=null tls=optional" "$(cat "$T/out")"
+check "... plaintext NBD reaches ram again" nbdinfo "$(uri_tcp ram)"
+lctl --json export list ram
+is "$(json_get "$T/out" "'tls' in j[0] or 'tls_psk_allow' in j[0]")" false \
+	"... and export list shows no TLS keys"
+lctl export set ram tls=sometimes
+is $? 1 "export set ram tls=sometimes: refused (exit 1)"
 stop_iopd
 
 done_testing

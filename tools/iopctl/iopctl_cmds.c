@@ -180,9 +180,12 @@ const struct iopctl_cmd iopctl_cmds[] = {
 	  NULL, NULL },
 	{ "export", "set", "export.set", "name", "NAME [KEY=VALUE...]",
 	  "Change who may reach an export, live: protocols='[\"iscsi\"]' "
-	  "(nbd, iscsi), allow='[\"10.0.0.0/8\"]', deny=... (CIDR); a "
-	  "single value may be given bare (protocols=iscsi).  Connected "
-	  "clients that lose access are disconnected, the others stay.",
+	  "(nbd, iscsi), allow='[\"10.0.0.0/8\"]', deny=... (CIDR); NBD "
+	  "over TLS: tls=required (or optional), "
+	  "tls_dn_allow='[\"CN=alice,O=example\"]', tls_psk_allow=... "
+	  "(null: no list); a single value may be given bare "
+	  "(protocols=iscsi).  Connected clients that lose access are "
+	  "disconnected, the others stay.",
 	  NULL, NULL },
 	{ "export", "clear-error", "export.clear_error", "name", "NAME",
 	  "Acknowledge a degraded export's write-back error, so flushes "
