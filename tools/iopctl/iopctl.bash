@@ -6,13 +6,15 @@ _iopctl() {
 	local cur=${COMP_WORDS[COMP_CWORD]} i words=() family=""
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		-s | --socket | -t | --timeout) ((i++)) ;;
+		-s | --socket | -t | --timeout | -c | --connect | --token-file | \
+			--tls-ca | --tls-cert | --tls-key | --tls-psk | \
+			--tls-psk-identity | --tls-server-name) ((i++)) ;;
 		-*) ;;
 		*) words+=("${COMP_WORDS[i]}") ;;
 		esac
 	done
 	case ${COMP_WORDS[COMP_CWORD - 1]} in
-	-s | --socket)
+	-s | --socket | --token-file | --tls-ca | --tls-cert | --tls-key | --tls-psk)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;
