@@ -204,7 +204,8 @@ start_iopd --mgmt-socket "$T/m4.sock" --tls on --tls-psk "$T/keys.psk" \
 lctl() { t "$IOPCTL" -s "$IOPD_MGMT" "$@" >"$T/out" 2>&1; }
 psk_uri() { echo "nbds://$2@$IOPD_TCP/$1?tls-psk-file=$T/keys.psk"; }
 check "plaintext NBD reaches ram while its TLS is optional" nbdinfo "$(uri_tcp ram)"
-nbdpy >"$T/live.out" 2>&1 <"$T/live.in" <<'EOF' &
+mkfifo "$T/live.in"
+nbdpy "$T/live.in" >"$T/live.out" 2>&1 <<'EOF' &
 import os, socket, sys
 import nbdproto as n
 host, port = os.environ["NBD_TCP"].rsplit(":", 1)
@@ -219,11 +220,11 @@ def alive(c):
         return False
 r, d = client("ram"), client("disk")
 print("ready", flush=True)
-sys.stdin.readline()   # export set ram tls=required
+open(sys.argv[1]).readline()   # export set ram tls=required
 print("after set:", n.closed_by_peer(r.s, 10), alive(d), flush=True)
 EOF
 register_pid $!
-exec {live}>"$T/live.in"
+exec {live}<>"$T/live.in" # read-write: never blocks
 for _ in $(seq 300); do grep -q ready "$T/live.out" && break; sleep 0.1; done
 grep -q ready "$T/live.out"
 pass_if $? "two plaintext NBD clients connected (ram, disk)" "$(cat "$T/live.out")"
