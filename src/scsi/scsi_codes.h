@@ -20,6 +20,8 @@
 #define SCSI_OP_RELEASE_6	     0x17
 #define SCSI_OP_MODE_SENSE_6	     0x1a
 #define SCSI_OP_START_STOP_UNIT	     0x1b
+#define SCSI_OP_RECEIVE_DIAGNOSTIC   0x1c
+#define SCSI_OP_SEND_DIAGNOSTIC	     0x1d
 #define SCSI_OP_PREVENT_ALLOW	     0x1e
 #define SCSI_OP_READ_CAPACITY_10     0x25
 #define SCSI_OP_READ_10		     0x28
@@ -31,8 +33,12 @@
 #define SCSI_OP_READ_DEFECT_DATA_10  0x37
 #define SCSI_OP_WRITE_SAME_10	     0x41
 #define SCSI_OP_UNMAP		     0x42
+#define SCSI_OP_LOG_SELECT	     0x4c
+#define SCSI_OP_LOG_SENSE	     0x4d
 #define SCSI_OP_MODE_SELECT_10	     0x55
 #define SCSI_OP_MODE_SENSE_10	     0x5a
+#define SCSI_OP_PERSIST_RESV_IN	     0x5e
+#define SCSI_OP_PERSIST_RESV_OUT     0x5f
 #define SCSI_OP_READ_16		     0x88
 #define SCSI_OP_COMPARE_AND_WRITE    0x89
 #define SCSI_OP_WRITE_16	     0x8a
@@ -44,6 +50,7 @@
 #define SCSI_OP_SERVICE_ACTION_IN_16 0x9e
 #define SCSI_OP_REPORT_LUNS	     0xa0
 #define SCSI_OP_MAINTENANCE_IN	     0xa3
+#define SCSI_OP_MAINTENANCE_OUT	     0xa4
 #define SCSI_OP_READ_12		     0xa8
 #define SCSI_OP_WRITE_12	     0xaa
 #define SCSI_OP_WRITE_VERIFY_12	     0xae
@@ -54,6 +61,8 @@
 #define SCSI_SA_READ_CAPACITY_16	 0x10 /* SERVICE ACTION IN(16) */
 #define SCSI_SA_GET_LBA_STATUS		 0x12 /* SERVICE ACTION IN(16) */
 #define SCSI_SA_REPORT_SUPPORTED_OPCODES 0x0c /* MAINTENANCE IN */
+#define SCSI_SA_REPORT_TARGET_PGS	 0x0a /* MAINTENANCE IN */
+#define SCSI_SA_SET_TARGET_PGS		 0x0a /* MAINTENANCE OUT */
 
 /* Vital product data pages (INQUIRY with EVPD; SPC-4 7.8, SBC-3 6.6). */
 #define SCSI_VPD_SUPPORTED_PAGES       0x00
@@ -84,6 +93,9 @@
 
 /* Additional sense code and qualifier, as asc << 8 | ascq. */
 #define SCSI_ASC_NONE			 0x0000
+#define SCSI_ASC_ALUA_TRANSITION	 0x040a /* LU not accessible: transition */
+#define SCSI_ASC_ALUA_STANDBY		 0x040b /* port in standby state */
+#define SCSI_ASC_ALUA_UNAVAILABLE	 0x040c /* port unavailable */
 #define SCSI_ASC_WRITE_ERROR		 0x0c00
 #define SCSI_ASC_UNRECOVERED_READ	 0x1100
 #define SCSI_ASC_PARAM_LIST_LENGTH	 0x1a00
@@ -99,6 +111,7 @@
 #define SCSI_ASC_POWER_ON		 0x2901
 #define SCSI_ASC_BUS_DEVICE_RESET	 0x2903
 #define SCSI_ASC_MODE_PARAMS_CHANGED	 0x2a01
+#define SCSI_ASC_ALUA_STATE_CHANGED	 0x2a06 /* asymmetric access state */
 #define SCSI_ASC_SAVING_PARAMS_UNSUP	 0x3900
 #define SCSI_ASC_INTERNAL_TARGET_FAILURE 0x4400
 #define SCSI_ASC_PROTOCOL_CRC_ERROR	 0x4705 /* protocol service CRC */

@@ -184,6 +184,7 @@ int scsi_nexus_open(const struct scsi_nexus_args *args,
 		return -ENOMEM;
 	nexus->target = target;
 	nexus->rel_port_id = args->rel_port_id ? args->rel_port_id : 1;
+	nexus->alua = scsi_alua_group_of(nexus->rel_port_id);
 	nexus->loop = args->loop;
 	nexus->max_xfer_bytes = args->max_xfer_bytes;
 	nexus->initiator = strdup(args->initiator ? args->initiator : "");
@@ -450,6 +451,24 @@ static void scsi_dev_raise_ua(struct scsi_dev *dev, uint16_t asc,
 	pthread_mutex_unlock(&dev->lock);
 }
 
+void scsi_ua_raise_all(uint16_t asc)
+{
+	pthread_mutex_lock(&scsi_devs_lock);
+	for (struct scsi_dev *dev = scsi_devs; dev; dev = dev->next) {
+		pthread_mutex_lock(&dev->lock);
+		for (struct scsi_lu *lu = dev->lus; lu; lu = lu->dev_next) {
+			uint16_t old = atomic_load(&lu->ua);
+
+			while ((old >> 8) != 0x29 &&
+			       !atomic_compare_exchange_weak(&lu->ua, &old,
+							     asc))
+				;
+		}
+		pthread_mutex_unlock(&dev->lock);
+	}
+	pthread_mutex_unlock(&scsi_devs_lock);
+}
+
 int scsi_nexus_tmf(struct scsi_nexus *nexus, enum scsi_tmf tmf, uint64_t lun)
 {
 	struct scsi_lu *lu;
@@ -520,6 +539,8 @@ static int scsi_cmd_dispatch(struct scsi_nexus *nexus, struct scsi_cmd *cmd)
 			      SCSI_ASC_INVALID_FIELD_CDB);
 		return 0;
 	}
+	if (lu && scsi_alua_refuse(nexus, lu, cmd))
+		return 0;
 	if (lu && !(op->flags & SCSI_OPF_RESV_OK) && scsi_lu_conflict(lu)) {
 		cmd->status = SCSI_STATUS_RESERVATION_CONFLICT;
 		return 0;

@@ -15,6 +15,7 @@
 #include "scsi/scsi.h"
 
 struct scsi_lu;
+struct scsi_alua_group;
 
 /*
  * State shared by every nexus on one device, keyed by (desc, dev_index),
@@ -100,6 +101,7 @@ struct scsi_nexus {
 	const struct scsi_target_info *target;
 	char *initiator;
 	uint16_t rel_port_id;
+	const struct scsi_alua_group *alua; /* its target port's group */
 	struct base_loop *loop;
 	uint32_t max_xfer_bytes;
 	unsigned int n_lus;
@@ -142,6 +144,9 @@ bool scsi_lu_conflict(const struct scsi_lu *lu);
 /* COMPARE AND WRITE serialisation per device: returns true if task may
  * run now; otherwise it runs (step called through scsi_task_start) when
  * the current one ends. */
+/* Raise asc on every logical unit of every nexus (a pending power-on or
+ * reset condition, which outranks it, stays). */
+void scsi_ua_raise_all(uint16_t asc);
 bool scsi_caw_acquire(struct scsi_task *task, scsi_step_fn *step);
 void scsi_caw_release(struct scsi_lu *lu);
 
@@ -177,6 +182,16 @@ scsi_cmd_fn scsi_spc_test_unit_ready, scsi_spc_inquiry, scsi_spc_report_luns,
 /* Copy len bytes of data-in, at most alloc_len, into cmd. */
 void scsi_data_in(struct scsi_cmd *cmd, const void *src, uint32_t len,
 		  uint32_t alloc_len);
+
+/* scsi_alua.c */
+/* The group of relative target port port (the first served one if
+ * none has it). */
+const struct scsi_alua_group *scsi_alua_group_of(uint16_t port);
+uint16_t scsi_alua_group_id(const struct scsi_alua_group *group);
+/* True when the nexus' access state refuses cmd: NOT READY is set. */
+bool scsi_alua_refuse(const struct scsi_nexus *nexus, const struct scsi_lu *lu,
+		      struct scsi_cmd *cmd);
+scsi_cmd_fn scsi_alua_rtpg;
 
 /* scsi_sbc.c */
 scsi_cmd_fn scsi_sbc_read, scsi_sbc_write, scsi_sbc_verify,

@@ -101,6 +101,7 @@ static uint32_t scsi_inquiry_std(const struct scsi_lu *lu, uint8_t *p)
 	p[2] = 0x06;		 /* SPC-4 */
 	p[3] = 0x12;		 /* HISUP, response data format 2 */
 	p[4] = 66 - 5;
+	p[5] = 0x10; /* TPGS 01b: implicit ALUA (scsi_alua.c) */
 	p[7] = 0x02; /* CMDQUE */
 	memcpy(p + 8, SCSI_VENDOR, 8);
 	memcpy(p + 16, SCSI_PRODUCT, 16);
@@ -149,7 +150,7 @@ static uint32_t scsi_vpd_devid(const struct scsi_nexus *nexus,
 	/* Target port designators carry the protocol: iSCSI (5), PIV. */
 	base_be16_put(rel + 2, nexus->rel_port_id);
 	n += scsi_desig(p + n, 0x51, 0x94, rel, 4);
-	base_be16_put(tpg + 2, nexus->target->tpg);
+	base_be16_put(tpg + 2, scsi_alua_group_id(nexus->alua));
 	n += scsi_desig(p + n, 0x51, 0x95, tpg, 4);
 	/* SPC-4 7.8.6.11: at most 255 bytes with the terminating null and
 	 * padding; iSCSI names are at most 223 (RFC 7143 6.1). */
