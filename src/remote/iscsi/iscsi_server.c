@@ -42,6 +42,7 @@
 #include "remote/iscsi/iscsi_proto.h"
 #include "remote/remote_registry.h"
 #include "remote/remote_stream.h"
+#include "scsi/scsi_alua.h"
 
 /* A graceful close waits this long at most for the peer to acknowledge
  * everything we sent, checking every ISCSI_SERVER_LINGER_TICK_NS. */
@@ -288,6 +289,9 @@ static int iscsi_server_start(const struct remote_conn_args *args, bool refused,
 	if (args->peer_addr)
 		cfg.peer_addr = *args->peer_addr;
 	cfg.portal = c->portal[0] ? c->portal : NULL;
+	/* The portal's ALUA target port group decides the target port:
+	 * its relative port is the target portal group tag. */
+	cfg.tpg = scsi_alua_portal_port(cfg.portal);
 	cfg.opaque = &c->rc;
 	c->timer_fd =
 		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
