@@ -30,6 +30,7 @@
 #include "mgmt/mgmt_config_ops.h"
 #include "mgmt/mgmt_ops.h"
 #include "mgmt/mgmt_privs.h"
+#include "mgmt/mgmt_config_alua.h"
 #include "mgmt/mgmt_config_iscsi.h"
 #include "mgmt/mgmt_rpc.h"
 #include "mgmt/mgmt_schema.h"
@@ -205,6 +206,9 @@ static int iopd_args_check(struct mgmt_config *cfg,
 		return -1;
 	}
 	if (mgmt_iscsi_check(cfg) < 0)
+		return -1;
+	/* ALUA target port groups: fixed before the first session. */
+	if (cfg->iscsi && mgmt_alua_apply(cfg->iscsi->alua) < 0)
 		return -1;
 	if (opts->stdio && mgmt_iscsi_get(cfg)) {
 		log_error(

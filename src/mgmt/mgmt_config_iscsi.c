@@ -21,6 +21,7 @@
 
 #include "base/base_log.h"
 #include "mgmt/mgmt_config.h"
+#include "mgmt/mgmt_config_alua.h"
 #include "mgmt/mgmt_config_iscsi.h"
 #include "mgmt/mgmt_secret.h"
 
@@ -88,6 +89,7 @@ void mgmt_iscsi_free(struct mgmt_iscsi *is)
 	json_decref(is->file_json);
 	mgmt_iscsi_chap_free(&is->cfg.discovery_chap);
 	mgmt_iscsi_chap_free(&is->cfg.discovery_mutual);
+	mgmt_alua_free(is->alua);
 	free(is);
 }
 
@@ -557,6 +559,8 @@ static int mgmt_iscsi_json_key(struct mgmt_config *cfg, struct mgmt_iscsi *is,
 		}
 		return 0;
 	}
+	if (!strcmp(key, "port_groups"))
+		return mgmt_alua_load_json(&is->alua, v);
 	if (!strcmp(key, "discovery_chap"))
 		return mgmt_iscsi_json_chap(key, v, &is->cfg.discovery_chap);
 	if (!strcmp(key, "discovery_mutual_chap"))

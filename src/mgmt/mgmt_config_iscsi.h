@@ -26,6 +26,7 @@ struct mgmt_iscsi {
 	json_t *file_json; /* the config file's "iscsi" object, for saving */
 	unsigned int n_file_targets; /* targets[0..n) came from the file */
 	bool allow_short_secrets;    /* CHAP secrets under 12 bytes accepted */
+	struct mgmt_alua *alua;	     /* port_groups; NULL: the default */
 };
 
 /* The config file's "iscsi" value.  Returns 0 or -errno after logging. */

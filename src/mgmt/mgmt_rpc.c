@@ -20,7 +20,7 @@ static const struct mgmt_method *const mgmt_rpc_tables[] = {
 	mgmt_rpc_daemon_methods, mgmt_rpc_iop_methods,
 	mgmt_rpc_device_methods, mgmt_rpc_export_methods,
 	mgmt_rpc_conn_methods,	 mgmt_rpc_discover_methods,
-	mgmt_rpc_stats_methods,
+	mgmt_rpc_stats_methods,	 mgmt_rpc_alua_methods,
 };
 
 /* Errors and parameters, for the handlers ------------------------------- */

@@ -73,6 +73,7 @@ extern const struct mgmt_method mgmt_rpc_device_methods[];
 extern const struct mgmt_method mgmt_rpc_iop_methods[];
 extern const struct mgmt_method mgmt_rpc_discover_methods[];
 extern const struct mgmt_method mgmt_rpc_stats_methods[];
+extern const struct mgmt_method mgmt_rpc_alua_methods[];
 
 /* Returns -errno (for the handler to return) after formatting message. */
 int mgmt_error_set(struct mgmt_error *err, int code, const char *fmt, ...)

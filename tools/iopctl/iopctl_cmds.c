@@ -49,6 +49,11 @@ static const struct iopctl_col iopctl_iop_cols[] = {
 	{ "name", "NAME" },	  { "ddm", "DDM" }, { "devices", "DEVICES" },
 	{ "exports", "EXPORTS" }, { NULL, NULL },
 };
+static const struct iopctl_col iopctl_alua_cols[] = {
+	{ "group", "GROUP" },	 { "port", "PORT" },   { "state", "STATE" },
+	{ "preferred", "PREF" }, { "local", "LOCAL" }, { "portals", "PORTALS" },
+	{ NULL, NULL },
+};
 static const struct iopctl_col iopctl_method_cols[] = {
 	{ "name", "METHOD" },
 	{ "help", "HELP" },
@@ -221,6 +226,15 @@ const struct iopctl_cmd iopctl_cmds[] = {
 	  NULL, NULL },
 	{ "iop", "remove", "iop.remove", "name", "NAME",
 	  "Close an IOP that no export uses.", NULL, NULL },
+	{ "alua", "list", "alua.list", "", "",
+	  "List the ALUA target port groups: state, relative port, the "
+	  "portals served here (none: another gateway's group).",
+	  iopctl_alua_cols, NULL },
+	{ "alua", "set", "alua.set", "group state", "GROUP STATE",
+	  "Change a target port group's access state, live: "
+	  "active/optimized, active/non-optimized, standby, unavailable, "
+	  "transitioning.  Every session gets a unit attention.",
+	  NULL, NULL },
 	{ "daemon", "version", "daemon.version", "", "",
 	  "Show iopd's version and pid.", NULL, NULL },
 	{ "daemon", "methods", "daemon.methods", "", "",
