@@ -228,6 +228,15 @@ static void test_refused(void)
 		"{\"iscsi\": {\"targets\": [{\"name\": \"iqn.2026-11.x:y\", "
 		"\"luns\": [{\"export\": \"a\"}]}, {\"name\": "
 		"\"iqn.2026-11.x:y\", \"luns\": [{\"export\": \"a\"}]}]}}",
+		"{\"iscsi\": {\"port_groups\": {}}}",
+		"{\"iscsi\": {\"port_groups\": [{\"state\": \"standby\"}]}}",
+		"{\"iscsi\": {\"port_groups\": [{\"group\": 0}]}}",
+		"{\"iscsi\": {\"port_groups\": [{\"group\": 1, \"state\": "
+		"\"asleep\"}]}}",
+		"{\"iscsi\": {\"port_groups\": [{\"group\": 1, \"portal\": "
+		"[\"*\"]}]}}",
+		"{\"iscsi\": {\"port_groups\": [{\"group\": 1, \"portals\": "
+		"[1]}]}}",
 	};
 	struct mgmt_config cfg;
 
