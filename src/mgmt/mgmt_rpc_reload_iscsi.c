@@ -161,6 +161,18 @@ static bool mgmt_reload_listen_differ(const struct mgmt_iscsi *a,
 	return false;
 }
 
+/* ALUA groups are fixed once sessions exist (scsi_alua.h). */
+static bool mgmt_reload_port_groups_differ(const struct mgmt_iscsi *a,
+					   const struct mgmt_iscsi *b)
+{
+	json_t *x = a->file_json ? json_object_get(a->file_json, "port_groups")
+				 : NULL;
+	json_t *y = b->file_json ? json_object_get(b->file_json, "port_groups")
+				 : NULL;
+
+	return (x || y) && !json_equal(x, y);
+}
+
 /* The running portals and IQN prefix go on into next: they were bound
  * and named at start-up and change at the next start. */
 static int mgmt_reload_iscsi_keep_start(const struct mgmt_iscsi *have,
@@ -180,6 +192,9 @@ static int mgmt_reload_iscsi_keep_start(const struct mgmt_iscsi *have,
 	}
 	want = next->iscsi;
 	want->cli_listen = have->cli_listen;
+	if (mgmt_reload_port_groups_differ(have, want))
+		log_warn("reload: iscsi.port_groups take effect at the next "
+			 "start (states change live: alua.set)");
 	if (!mgmt_reload_str_differ(prefix, want->cfg.iqn_prefix))
 		return 0;
 	if (!have->file_json ||
