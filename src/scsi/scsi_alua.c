@@ -274,10 +274,11 @@ uint16_t scsi_alua_group_id(const struct scsi_alua_group *g)
 
 int scsi_alua_group_info(unsigned int i, struct scsi_alua_group_info *info)
 {
-	const struct scsi_alua_group *g = &scsi_alua_groups[i];
+	const struct scsi_alua_group *g;
 
 	if (i >= scsi_alua_n)
 		return -ENOENT;
+	g = &scsi_alua_groups[i];
 	info->id = g->id;
 	info->port = g->port;
 	info->state = atomic_load(&g->state);
