@@ -138,6 +138,37 @@ enum scsi_tmf {
 int scsi_nexus_tmf(struct scsi_nexus *nexus, enum scsi_tmf tmf, uint64_t lun);
 
 /*
+ * Persistent reservations, for operators.  scsi_pr_configure names the
+ * directory where APTPL state is kept (NULL: APTPL is refused); call it
+ * once at start-up before any nexus opens.  The others run on the
+ * management thread, for the device an export reaches.
+ */
+struct scsi_pr_info_reg {
+	uint64_t key;
+	char *initiator; /* initiator port, "NAME,i,0xISID" */
+	char *tport;	 /* target port, "TARGET,t,0xTPGT" */
+	uint16_t rel_port_id;
+	bool all_tg_pt; /* registered through every target port */
+	bool holder;	/* holds the reservation */
+};
+
+struct scsi_pr_info {
+	uint32_t generation;
+	uint8_t type; /* SPC-4 reservation type, 0 = not reserved */
+	bool aptpl;   /* kept across restarts */
+	unsigned int n_regs;
+	struct scsi_pr_info_reg *regs;
+};
+
+int scsi_pr_configure(const char *dir);
+/* 0 or -errno; free with scsi_pr_info_free. */
+int scsi_pr_info_get(const struct conn_export *exp, struct scsi_pr_info *info);
+void scsi_pr_info_free(struct scsi_pr_info *info);
+/* Drop every registration and the reservation (a dead node's); the
+ * registrants' nexuses get RESERVATIONS PREEMPTED.  0 or -errno. */
+int scsi_pr_clear_export(const struct conn_export *exp);
+
+/*
  * Set CHECK CONDITION with sense data: the one builder of sense, for the
  * command set and for transports reporting errors of their own.  Fixed
  * format (18 bytes) unless desc (descriptor format, as the control mode

@@ -337,8 +337,8 @@ static bool scsi_alua_allowed(uint8_t state, const uint8_t *cdb)
 	case SCSI_OP_LOG_SENSE:
 	case SCSI_OP_RECEIVE_DIAGNOSTIC:
 	case SCSI_OP_SEND_DIAGNOSTIC:
-	case SCSI_OP_PERSIST_RESV_IN:
-	case SCSI_OP_PERSIST_RESV_OUT:
+	case SCSI_OP_PR_IN:
+	case SCSI_OP_PR_OUT:
 		return state == SCSI_ALUA_STANDBY;
 	}
 	return false;

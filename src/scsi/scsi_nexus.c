@@ -14,26 +14,32 @@
 
 #include "base/base_log.h"
 #include "base/base_loop.h"
+#include "scsi/scsi_pr.h"
 #include "scsi/scsi_priv.h"
 
 /* The shared per-device states, keyed by (desc, dev_index). */
 static pthread_mutex_t scsi_devs_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct scsi_dev *scsi_devs;
 
-static struct scsi_dev *scsi_dev_get(const struct iop_desc *desc,
-				     unsigned int dev_index)
+static struct scsi_dev *scsi_dev_get(const struct conn_export *exp)
 {
 	struct scsi_dev *dev;
+	char id[512];
 
 	pthread_mutex_lock(&scsi_devs_lock);
 	for (dev = scsi_devs; dev; dev = dev->next)
-		if (dev->desc == desc && dev->dev_index == dev_index)
+		if (dev->desc == exp->desc && dev->dev_index == exp->dev_index)
 			break;
 	if (!dev) {
 		dev = calloc(1, sizeof(*dev));
+		scsi_pr_dev_id(exp, id, sizeof(id));
+		if (dev && !(dev->pr = scsi_pr_get(id))) {
+			free(dev);
+			dev = NULL;
+		}
 		if (dev) {
-			dev->desc = desc;
-			dev->dev_index = dev_index;
+			dev->desc = exp->desc;
+			dev->dev_index = exp->dev_index;
 			pthread_mutex_init(&dev->lock, NULL);
 			dev->next = scsi_devs;
 			scsi_devs = dev;
@@ -45,7 +51,22 @@ static struct scsi_dev *scsi_dev_get(const struct iop_desc *desc,
 	return dev;
 }
 
-static void scsi_dev_put(struct scsi_dev *dev)
+struct scsi_dev *scsi_dev_lookup(const struct iop_desc *desc,
+				 unsigned int dev_index)
+{
+	struct scsi_dev *dev;
+
+	pthread_mutex_lock(&scsi_devs_lock);
+	for (dev = scsi_devs; dev; dev = dev->next)
+		if (dev->desc == desc && dev->dev_index == dev_index)
+			break;
+	if (dev)
+		dev->refs++;
+	pthread_mutex_unlock(&scsi_devs_lock);
+	return dev;
+}
+
+void scsi_dev_put(struct scsi_dev *dev)
 {
 	struct scsi_dev **pp;
 
@@ -58,6 +79,7 @@ static void scsi_dev_put(struct scsi_dev *dev)
 		;
 	*pp = dev->next;
 	pthread_mutex_unlock(&scsi_devs_lock);
+	scsi_pr_put(dev->pr);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev);
 }
@@ -119,7 +141,7 @@ static int scsi_lu_open(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	lu->wce = lu->info.caps & DDM_CAP_FLUSH;
 	lu->task_size =
 		offsetof(struct scsi_task, msg) + ops->msg_size(lu->session);
-	lu->dev = scsi_dev_get(exp->desc, exp->dev_index);
+	lu->dev = scsi_dev_get(exp);
 	if (!lu->dev) {
 		ret = -ENOMEM;
 		goto err_close_session;
@@ -259,6 +281,18 @@ static void scsi_task_put(struct scsi_task *t)
 	t->cmd = NULL;
 	t->next = lu->free_tasks;
 	lu->free_tasks = t;
+	scsi_lu_cmd_end(lu);
+}
+
+void scsi_lu_cmd_end(struct scsi_lu *lu)
+{
+	struct scsi_pr_fence *fence;
+
+	if (atomic_fetch_sub(&lu->busy, 1) != 1 || !atomic_load(&lu->fence))
+		return;
+	fence = atomic_exchange(&lu->fence, NULL);
+	if (fence)
+		scsi_pr_fence_put(fence);
 }
 
 int scsi_task_bounce(struct scsi_task *t, size_t len)
@@ -348,8 +382,10 @@ int scsi_task_io(struct scsi_task *t, enum ddm_op op, uint32_t flags,
 int scsi_lu_reserve(struct scsi_lu *lu, bool reserve)
 {
 	struct scsi_dev *dev = lu->dev;
-	int ret = 0;
+	int ret = scsi_pr_reserve6_check(lu, reserve);
 
+	if (ret)
+		return ret < 0 ? ret : 0;
 	pthread_mutex_lock(&dev->lock);
 	if (reserve) {
 		if (dev->reserved && dev->reserved != lu->nexus)
@@ -507,10 +543,10 @@ int scsi_nexus_tmf(struct scsi_nexus *nexus, enum scsi_tmf tmf, uint64_t lun)
 
 /* Dispatch. */
 
-static int scsi_cmd_dispatch(struct scsi_nexus *nexus, struct scsi_cmd *cmd)
+static int scsi_cmd_dispatch(struct scsi_nexus *nexus, struct scsi_lu *lu,
+			     struct scsi_cmd *cmd)
 {
 	const struct scsi_opcode *op;
-	struct scsi_lu *lu = scsi_lu_find(nexus, cmd->lun);
 	uint16_t ua;
 
 	op = scsi_opcode_find(cmd->cdb, cmd->cdb_len);
@@ -545,16 +581,29 @@ static int scsi_cmd_dispatch(struct scsi_nexus *nexus, struct scsi_cmd *cmd)
 		cmd->status = SCSI_STATUS_RESERVATION_CONFLICT;
 		return 0;
 	}
+	if (lu && scsi_pr_conflict(lu, op)) {
+		cmd->status = SCSI_STATUS_RESERVATION_CONFLICT;
+		return 0;
+	}
 	return op->fn(nexus, lu, cmd);
 }
 
 void scsi_cmd_submit(struct scsi_nexus *nexus, struct scsi_cmd *cmd)
 {
+	struct scsi_lu *lu = scsi_lu_find(nexus, cmd->lun);
+
 	cmd->status = SCSI_STATUS_GOOD;
 	cmd->data_len = 0;
 	cmd->xfer_len = 0;
 	cmd->sense_len = 0;
 	cmd->priv = NULL;
-	if (scsi_cmd_dispatch(nexus, cmd) == 0)
+	/* Counted before any check, so a PREEMPT AND ABORT either sees it
+	 * or it sees the preemption (scsi_pr_out.c). */
+	if (lu)
+		atomic_fetch_add(&lu->busy, 1);
+	if (scsi_cmd_dispatch(nexus, lu, cmd) == 0) {
+		if (lu)
+			scsi_lu_cmd_end(lu);
 		cmd->done(cmd);
+	}
 }

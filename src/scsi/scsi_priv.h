@@ -16,6 +16,8 @@
 
 struct scsi_lu;
 struct scsi_alua_group;
+struct scsi_pr;
+struct scsi_pr_fence;
 
 /*
  * State shared by every nexus on one device, keyed by (desc, dev_index),
@@ -34,7 +36,8 @@ struct scsi_dev {
 	/* RESERVE(6) holder or NULL; written under lock, read without it
 	 * by every command. */
 	_Atomic(const struct scsi_nexus *) reserved;
-	bool caw_busy;			       /* a COMPARE AND WRITE runs */
+	struct scsi_pr *pr; /* persistent reservations (scsi_pr.h) */
+	bool caw_busy;	    /* a COMPARE AND WRITE runs */
 	struct scsi_task *caw_head, *caw_tail; /* waiting for it */
 };
 
@@ -95,6 +98,11 @@ struct scsi_lu {
 	size_t task_size;
 	struct scsi_task *free_tasks;
 	unsigned int inflight;
+	/* Commands submitted and not yet done, counted on the nexus'
+	 * thread and read by a PREEMPT AND ABORT on another one, which
+	 * sets fence to hear when it drops to 0 (scsi_pr_out.c). */
+	atomic_uint busy;
+	_Atomic(struct scsi_pr_fence *) fence;
 };
 
 struct scsi_nexus {
@@ -140,6 +148,13 @@ int scsi_task_io(struct scsi_task *task, enum ddm_op op, uint32_t flags,
 /* Make sure task->bounce holds len bytes; 0 or -ENOMEM. */
 int scsi_task_bounce(struct scsi_task *task, size_t len);
 int scsi_lu_reserve(struct scsi_lu *lu, bool reserve);
+/* The shared state of a device, if some nexus has it open (a reference
+ * the caller drops with scsi_dev_put), else NULL. */
+struct scsi_dev *scsi_dev_lookup(const struct iop_desc *desc,
+				 unsigned int dev_index);
+void scsi_dev_put(struct scsi_dev *dev);
+/* The end of a command counted in lu->busy (scsi_pr_out.c's fence). */
+void scsi_lu_cmd_end(struct scsi_lu *lu);
 bool scsi_lu_conflict(const struct scsi_lu *lu);
 /* COMPARE AND WRITE serialisation per device: returns true if task may
  * run now; otherwise it runs (step called through scsi_task_start) when
@@ -160,6 +175,12 @@ typedef int scsi_cmd_fn(struct scsi_nexus *nexus, struct scsi_lu *lu,
 #define SCSI_OPF_NO_UA	 (1u << 1) /* neither reports nor clears a UA */
 #define SCSI_OPF_RESV_OK (1u << 2) /* allowed despite another's RESERVE */
 #define SCSI_OPF_SA	 (1u << 3) /* has a service action */
+#define SCSI_OPF_PR_OK                                                         \
+	(1u << 4) /* never conflicts with a persistent                         \
+			 reservation (SPC-4 table 63) */
+#define SCSI_OPF_PR_READ                                                       \
+	(1u << 5) /* reads: allowed by write exclusive                         \
+			 reservations */
 
 struct scsi_opcode {
 	uint8_t opcode;

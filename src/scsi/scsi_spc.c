@@ -644,7 +644,10 @@ int scsi_spc_release6(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		scsi_bad_cdb(lu, cmd);
 		return 0;
 	}
-	/* SPC-2 7.17: releasing someone else's reservation is a no-op */
-	scsi_lu_reserve(lu, false);
+	/* SPC-2 7.17: releasing someone else's reservation is a no-op;
+	 * while persistent registrations exist it conflicts (SPC-4
+	 * 5.14.3). */
+	if (scsi_lu_reserve(lu, false) < 0)
+		cmd->status = SCSI_STATUS_RESERVATION_CONFLICT;
 	return 0;
 }

@@ -131,9 +131,15 @@ static void test_unit_attention_and_tur(void)
 	/* Unknown LUN. */
 	RUN(n, 7, SCSI_DIR_NONE, 0, 0x00, 0, 0, 0, 0, 0);
 	CHECK_SENSE(0x5, 0x2500);
-	/* Unknown opcode, persistent reservations: INVALID OPCODE. */
-	RUN(n, 0, SCSI_DIR_READ, 64, 0x5e, 0, 0, 0, 0, 0, 0, 0, 64, 0);
+	/* Unknown opcode, EXTENDED COPY: INVALID OPCODE. */
+	RUN(n, 0, SCSI_DIR_WRITE, 64, 0x83, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0, 0, 0);
 	CHECK_SENSE(0x5, 0x2000);
+	/* PERSISTENT RESERVE IN, READ KEYS: generation 0, no keys. */
+	CHECK_EQ_INT(
+		RUN(n, 0, SCSI_DIR_READ, 64, 0x5e, 0, 0, 0, 0, 0, 0, 0, 64, 0),
+		0);
+	CHECK_EQ_INT(cmd.data_len, 8);
 	scsi_nexus_close(n);
 }
 
@@ -663,9 +669,12 @@ static void test_report_opcodes(void)
 	CHECK_EQ_INT(buf[4], 0x28);
 	CHECK_EQ_INT(cmd.data_len, 4 + 10 + 12);
 	/* Not supported; a service action where none exists. */
-	RUN(n, 0, SCSI_DIR_READ, 256, 0xa3, 0x0c, 0x01, 0x5e, 0, 0, 0, 0, 1, 0,
+	RUN(n, 0, SCSI_DIR_READ, 256, 0xa3, 0x0c, 0x01, 0x83, 0, 0, 0, 0, 1, 0,
 	    0, 0);
 	CHECK_EQ_INT(buf[1] & 7, 1);
+	RUN(n, 0, SCSI_DIR_READ, 256, 0xa3, 0x0c, 0x01, 0x5f, 0, 0, 0, 0, 1, 0,
+	    0, 0);
+	CHECK_EQ_INT(buf[1] & 7, 3);
 	RUN(n, 0, SCSI_DIR_READ, 256, 0xa3, 0x0c, 0x02, 0x28, 0, 0, 0, 0, 1, 0,
 	    0, 0);
 	CHECK_SENSE(0x5, 0x2400);

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to the SCSI command set: persistent reservations (SPC-4 5.14),
+ * one state per device, shared by every I_T nexus of every target and
+ * portal that reaches the device.  The state outlives the nexuses (a
+ * registration survives a logout) and, with APTPL, the process (it is
+ * saved through a struct scsi_pr_store).
+ */
+#ifndef IOPD_SCSI_PR_H
+#define IOPD_SCSI_PR_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iopd/conn.h"
+
+struct scsi_dev;
+struct scsi_pr_fence;
+struct scsi_lu;
+struct scsi_nexus;
+struct scsi_opcode;
+struct scsi_cmd;
+
+/* Reservation types (SPC-4 table 169). */
+#define SCSI_PR_WR_EX	 0x1
+#define SCSI_PR_EX_AC	 0x3
+#define SCSI_PR_WR_EX_RO 0x5
+#define SCSI_PR_EX_AC_RO 0x6
+#define SCSI_PR_WR_EX_AR 0x7
+#define SCSI_PR_EX_AC_AR 0x8
+
+#define SCSI_PR_MAX_REGS 256
+
+/* One registered I_T nexus, or with all_tg_pt one initiator port on
+ * every target port. */
+struct scsi_pr_reg {
+	uint64_t key;
+	char *initiator; /* "NAME,i,0xISID", or a bare NAME: every port */
+	char *tport;	 /* "TARGET,t,0xTPGT" */
+	uint16_t rel_port_id;
+	bool all_tg_pt;
+	uint16_t ua; /* raised when the command changing it commits */
+};
+
+/*
+ * lock guards everything but the two atomics, which commands read
+ * without it to learn that nothing is reserved or registered.  Lock
+ * order: pr->lock before scsi_dev.lock.
+ */
+struct scsi_pr {
+	struct scsi_pr *next; /* in the registry */
+	char *dev_id;	      /* "<IOP name>/<device index>" */
+	unsigned int refs;    /* devices pointing here */
+
+	pthread_mutex_t lock;
+	bool loaded; /* the store was read */
+	uint32_t generation;
+	uint8_t type; /* SCSI_PR_*, 0 = not reserved */
+	struct scsi_pr_reg *holder;
+	bool aptpl;
+	uint64_t version; /* of the saved copy, 0 = none */
+	unsigned int n_regs;
+	struct scsi_pr_reg *regs[SCSI_PR_MAX_REGS];
+
+	_Atomic bool reserved;	 /* type != 0 */
+	_Atomic bool registered; /* n_regs != 0 */
+};
+
+/* scsi_pr.c */
+bool scsi_pr_aptpl_capable(void);
+void scsi_pr_dev_id(const struct conn_export *exp, char *out, size_t size);
+struct scsi_pr *scsi_pr_get(const char *dev_id);
+void scsi_pr_put(struct scsi_pr *pr);
+/* RESERVATION CONFLICT for this command of lu's nexus?  For every
+ * command but the PR ones and RESERVE/RELEASE(6). */
+bool scsi_pr_conflict(struct scsi_lu *lu, const struct scsi_opcode *op);
+/* SPC-4 5.14.3 (Exceptions to SPC-2 RESERVE and RELEASE behavior):
+ * -EBUSY (conflict), 1 (GOOD, nothing to do), 0 (go on with SPC-2). */
+int scsi_pr_reserve6_check(struct scsi_lu *lu, bool reserve);
+
+/* Helpers shared by PR IN and PR OUT, called with pr->lock held. */
+int scsi_pr_load(struct scsi_pr *pr);
+void scsi_pr_tport(const struct scsi_lu *lu, char *out, size_t size);
+struct scsi_pr_reg *scsi_pr_find(struct scsi_pr *pr, const char *initiator,
+				 const char *tport);
+struct scsi_pr_reg *scsi_pr_find_lu(struct scsi_pr *pr,
+				    const struct scsi_lu *lu);
+bool scsi_pr_all_regs(uint8_t type);
+bool scsi_pr_is_holder(const struct scsi_pr *pr, const struct scsi_pr_reg *reg);
+void scsi_pr_reg_free(struct scsi_pr_reg *reg);
+/* Text form for the store, and back (replacing the state). */
+char *scsi_pr_text(const struct scsi_pr *pr);
+int scsi_pr_parse(struct scsi_pr *pr, const char *text);
+/* Raise the UAs the registrations carry on their live nexuses. */
+void scsi_pr_raise(struct scsi_dev *dev, struct scsi_pr_reg *const *regs,
+		   unsigned int n);
+void scsi_pr_sync_flags(struct scsi_pr *pr);
+/* Is reg the registration of lu's nexus? */
+bool scsi_pr_lu_match(const struct scsi_pr_reg *reg, const struct scsi_lu *lu);
+/* scsi_pr_out.c: one preempted nexus has no command left. */
+void scsi_pr_fence_put(struct scsi_pr_fence *fence);
+/* Save the state if APTPL is on, or remove the saved copy if it was on
+ * before this command (was_aptpl).  0 or -errno (logged). */
+int scsi_pr_persist(struct scsi_pr *pr, bool was_aptpl);
+
+/* scsi_pr_in.c, scsi_pr_out.c: the commands. */
+int scsi_pr_in(struct scsi_nexus *nexus, struct scsi_lu *lu,
+	       struct scsi_cmd *cmd);
+int scsi_pr_out(struct scsi_nexus *nexus, struct scsi_lu *lu,
+		struct scsi_cmd *cmd);
+
+#endif
