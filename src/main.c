@@ -34,6 +34,7 @@
 #include "mgmt/mgmt_config_iscsi.h"
 #include "mgmt/mgmt_rpc.h"
 #include "mgmt/mgmt_schema.h"
+#include "scsi/scsi.h"
 
 #define IOPD_VERSION	    "0.1.0"
 #define IOPD_MAX_LISTEN_FDS 64
@@ -664,6 +665,10 @@ int main(int argc, char **argv)
 		status = ret > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 		goto out;
 	}
+	/* Where persistent reservations that ask for it (APTPL) are kept;
+	 * the first nexus on a device reads them back. */
+	if (scsi_pr_configure(cfg.pr_dir) < 0)
+		goto out;
 	/* Step 2: the Local Transport scans and opens the IOPs. */
 	if (local_scan(&cfg.local, &local) < 0)
 		goto out;

@@ -65,6 +65,7 @@ void mgmt_config_fini(struct mgmt_config *cfg)
 	free(cfg->iops);
 	free(cfg->mgmt_listen);
 	free(cfg->mgmt_token_file);
+	free(cfg->pr_dir);
 	free(cfg->user);
 	free(cfg->group);
 	free(cfg->default_export);

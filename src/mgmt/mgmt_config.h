@@ -108,6 +108,7 @@ struct mgmt_config {
 	char *mgmt_socket;     /* NULL: no management socket */
 	char *mgmt_listen;     /* TCP "HOST:PORT"; NULL: none */
 	char *mgmt_token_file; /* required with mgmt_listen */
+	char *pr_dir; /* APTPL persistent reservations; NULL: refused */
 	/* Resource bounds of the management channel, the metrics endpoint
 	 * and descriptors (doc/security.md; defaults in mgmt_schema.c). */
 	unsigned int mgmt_local_clients;

@@ -173,6 +173,8 @@ static void mgmt_landlock_add_runtime(struct mgmt_landlock *ll,
 	mgmt_landlock_add_dir_of(ll, cfg->mgmt_socket, LL_RUNTIME);
 	mgmt_landlock_add_dir_of(ll, pidfile, LL_RUNTIME);
 	mgmt_landlock_add(ll, cfg->mgmt_token_file, LL_R);
+	/* APTPL reservations: temporary file, rename, removal */
+	mgmt_landlock_add(ll, cfg->pr_dir, LL_RUNTIME);
 	for (unsigned int i = 0; i < cfg->n_listen; i++)
 		if (!strncmp(cfg->listen[i], "unix:", 5))
 			mgmt_landlock_add_dir_of(ll, cfg->listen[i] + 5,

@@ -327,6 +327,15 @@ const struct mgmt_opt mgmt_opts[] = {
 	  .help = "default target names are IQN:EXPORT\n"
 		  "(default " ISCSI_DEFAULT_IQN_PREFIX ")" },
 	{ .key = "iscsi", .kind = MGMT_OPT_JSON, .load = mgmt_iscsi_load_json },
+	{ .name = "pr-dir",
+	  .arg = "DIR",
+	  .key = "pr_dir",
+	  .kind = MGMT_OPT_STR,
+	  .flags = MGMT_OPT_RESTART,
+	  .off = MGMT_AT(pr_dir),
+	  .help = "keep the SCSI persistent reservations\n"
+		  "that ask to survive a restart (APTPL) in\n"
+		  "DIR (default: none; APTPL is refused)" },
 	{ .name = "metrics-listen",
 	  .arg = "ADDR",
 	  .key = "metrics_listen",
