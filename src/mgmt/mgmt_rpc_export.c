@@ -7,6 +7,7 @@
  * save-config writes what runs.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include "mgmt/mgmt_path.h"
 #include "mgmt/mgmt_rpc.h"
 #include "mgmt/mgmt_rpc_priv.h"
+#include "scsi/scsi.h"
 
 void mgmt_dev_health_json(json_t *o, const struct local_dev_info *d)
 {
@@ -406,6 +408,89 @@ static int mgmt_export_clear_error(struct mgmt_ctx *ctx, json_t *params,
 	return 0;
 }
 
+/* SPC-4 table 169, by code. */
+static const char *mgmt_pr_type_name(unsigned int type)
+{
+	static const char *const names[] = {
+		[1] = "write-exclusive",
+		[3] = "exclusive-access",
+		[5] = "write-exclusive-registrants-only",
+		[6] = "exclusive-access-registrants-only",
+		[7] = "write-exclusive-all-registrants",
+		[8] = "exclusive-access-all-registrants",
+	};
+
+	return type < 9 && names[type] ? names[type] : NULL;
+}
+
+static json_t *mgmt_pr_json(const char *name, const struct scsi_pr_info *pr)
+{
+	json_t *regs = json_array(), *holder = json_null();
+	char key[19];
+
+	for (unsigned int i = 0; i < pr->n_regs; i++) {
+		const struct scsi_pr_info_reg *r = &pr->regs[i];
+
+		snprintf(key, sizeof(key), "0x%016llx",
+			 (unsigned long long)r->key);
+		json_array_append_new(
+			regs, json_pack("{s:s, s:s, s:s, s:i, s:b, s:b}", "key",
+					key, "initiator", r->initiator,
+					"target_port", r->tport, "rel_port_id",
+					r->rel_port_id, "all_tg_pt",
+					r->all_tg_pt, "holder", r->holder));
+		if (r->holder && json_is_null(holder))
+			holder = json_string(r->initiator);
+	}
+	return json_pack("{s:s, s:I, s:s?, s:o, s:b, s:o}", "name", name,
+			 "generation", (json_int_t)pr->generation, "type",
+			 mgmt_pr_type_name(pr->type), "holder", holder, "aptpl",
+			 pr->aptpl, "registrations", regs);
+}
+
+/* export.pr and export.pr_clear: the device's persistent reservations. */
+static int mgmt_export_pr_call(struct mgmt_ctx *ctx, json_t *params,
+			       json_t **result, struct mgmt_error *err,
+			       bool clear)
+{
+	static const char *const keys[] = { "name", NULL };
+	struct connmgr_export_info info;
+	struct conn_export exp = { .name = NULL };
+	struct scsi_pr_info pr;
+	const char *name;
+	int ret;
+
+	if ((ret = mgmt_params_only(params, keys, err)) < 0 ||
+	    (ret = mgmt_param_str(params, "name", true, &name, err)) < 0)
+		return ret;
+	if (connmgr_export_lookup(ctx->cm, name, &info) < 0)
+		return mgmt_error_set(err, -ENOENT, "export %s: no such export",
+				      name);
+	exp.name = info.name;
+	exp.desc = info.desc;
+	exp.dev_index = info.dev_index;
+	if (clear && (ret = scsi_pr_clear_export(&exp)) < 0)
+		return ret;
+	ret = scsi_pr_info_get(&exp, &pr);
+	if (ret < 0)
+		return ret;
+	*result = mgmt_pr_json(name, &pr);
+	scsi_pr_info_free(&pr);
+	return 0;
+}
+
+static int mgmt_export_pr(struct mgmt_ctx *ctx, json_t *params, json_t **result,
+			  struct mgmt_error *err)
+{
+	return mgmt_export_pr_call(ctx, params, result, err, false);
+}
+
+static int mgmt_export_pr_clear(struct mgmt_ctx *ctx, json_t *params,
+				json_t **result, struct mgmt_error *err)
+{
+	return mgmt_export_pr_call(ctx, params, result, err, true);
+}
+
 const struct mgmt_method mgmt_rpc_export_methods[] = {
 	{ "export.list", mgmt_export_list,
 	  "[name]: the exports, with their device, size and mode" },
@@ -423,6 +508,14 @@ const struct mgmt_method mgmt_rpc_export_methods[] = {
 	  "name: acknowledge the device's write-back error (its state "
 	  "\"degraded\"): flushes and FUA writes may succeed again; check "
 	  "the data first, acknowledged writes may have been lost" },
+	{ "export.pr", mgmt_export_pr,
+	  "name: the SCSI persistent reservations of the export's device "
+	  "(every target and portal reaching it): generation, type, holder, "
+	  "APTPL and the registrations" },
+	{ "export.pr_clear", mgmt_export_pr_clear,
+	  "name: drop every registration and the reservation of the "
+	  "export's device (a dead cluster node's), as PREEMPT would; the "
+	  "registrants' sessions get RESERVATIONS PREEMPTED" },
 	{ "export.set", mgmt_export_set,
 	  "name, [protocols], [allow], [deny], [tls], [tls_dn_allow], "
 	  "[tls_psk_allow]: who may reach the export (as in the config "

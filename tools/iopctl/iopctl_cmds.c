@@ -197,6 +197,17 @@ const struct iopctl_cmd iopctl_cmds[] = {
 	  "may succeed again (check the data first: acknowledged writes "
 	  "may have been lost).",
 	  NULL, NULL },
+	{ "export", "pr", "export.pr", "name", "NAME",
+	  "Show the SCSI persistent reservations of an export's device: "
+	  "the holder, the type, APTPL and each registration (key, "
+	  "initiator port, target port).",
+	  NULL, NULL },
+	{ "export", "pr-clear", "export.pr_clear", "name", "NAME",
+	  "Drop every persistent registration and the reservation of an "
+	  "export's device (after a cluster node died holding it); the "
+	  "registrants' sessions are told their reservation was "
+	  "preempted.",
+	  NULL, NULL },
 	{ "export", "set-default", "export.set_default", "name", "[NAME]",
 	  "Choose what clients asking for the export \"\" get.", NULL, NULL },
 	{ "export", "resize", "export.resize", "name size", "NAME SIZE",
