@@ -13,8 +13,6 @@
 # A test may be skipped only when the suite skips it because the target
 # lacks a feature iopd leaves out on purpose, or because of what a disk
 # export is.  The allowed skip reasons (the suite's own messages):
-#   - persistent reservations ("PERSISTENT RESERVE IN is not implemented",
-#     "PROUT Not Supported")
 #   - EXTENDED COPY / RECEIVE COPY RESULTS
 #   - ORWRITE
 #   - atomic writes (WRITE ATOMIC(16))
@@ -50,7 +48,6 @@ cu_check() {
 import re, sys
 log, desc = sys.argv[1], sys.argv[2]
 allowed = [
-    r"(PERSISTENT|PRIN|PROUT).*not (implemented|supported)",
     r"EXTENDEDCOPY is not implemented",
     r"RECEIVE_?COPY_?RESULTS? is not implemented",
     r"ORWRITE is not implemented",
