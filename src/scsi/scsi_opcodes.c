@@ -254,7 +254,7 @@ const struct scsi_opcode scsi_opcodes[] = {
 	    0xff, 0xff, 0xff, L4, 0, 0 } },
 	{ SCSI_OP_MAINTENANCE_IN,
 	  SCSI_SA_REPORT_TARGET_PGS,
-	  SA | RESV,
+	  SA | RESV | PROK,
 	  12,
 	  scsi_alua_rtpg,
 	  { SCSI_OP_MAINTENANCE_IN, 0xe0 | SCSI_SA_REPORT_TARGET_PGS, 0, 0, 0,
