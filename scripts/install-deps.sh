@@ -34,6 +34,9 @@ PACKAGES=(
 	# test_install.sh: the .deb build (dpkg-buildpackage, dh), the tree
 	# copy (git ls-files), systemd-analyze verify, the man page check
 	dpkg-dev debhelper git systemd groff-base man-db
+	# the rbd DDM (librbd, librados) and test_rbd.sh's single-node Ceph
+	# cluster (tests/integration/ceph.sh: a monitor and a memstore OSD)
+	librbd-dev librados-dev ceph-mon ceph-osd ceph-common
 	# make coverage (without it the Makefile falls back to plain gcov)
 	gcovr
 )
