@@ -24,6 +24,7 @@
 #include "base/base_fdlimit.h"
 #include "base/base_log.h"
 #include "connmgr/connmgr.h"
+#include "iopd/ddm.h"
 #include "iopd/iscsi.h"
 #include "iopd/remote.h"
 #include "mgmt/mgmt_config.h"
@@ -97,22 +98,27 @@ static void iopd_usage_transports(FILE *f)
 {
 	char names[128];
 
-	fprintf(f, "\nTransports built in: %s\n",
+	fprintf(f, "\nDDMs built in: %s\n", ddm_names(names, sizeof(names)));
+	fprintf(f, "Transports built in: %s\n",
 		remote_transport_names(names, sizeof(names)));
 }
 
 static void iopd_usage(FILE *f)
 {
+	const struct ddm_ops *ddm;
+
 	fprintf(f, "Usage: iopd [OPTION]... [EXPORT]...\n"
 		   "Export local storage over NBD and iSCSI.\n"
 		   "\n"
-		   "EXPORT is [NAME=]SPEC[,ro][,desc=TEXT], SPEC one of:\n"
-		   "  ram:SIZE      sparse RAM disk (SIZE like 512M, 1G)\n"
-		   "  null:SIZE     reads zeroes, discards writes\n"
-		   "  file:PATH     regular file      bdev:PATH  block device\n"
-		   "  PATH          a file or block device, by its type\n"
-		   "The first export is the default (what a client asking for "
-		   "\"\" gets).\n"
+		   "EXPORT is [NAME=]SPEC[?KEY=VALUE&...][,ro][,desc=TEXT], "
+		   "SPEC one of:\n");
+	for (unsigned int i = 0; (ddm = ddm_at(i)); i++)
+		if (ddm->spec_help)
+			fprintf(f, "  %s\n", ddm->spec_help);
+	fprintf(f, "  PATH          a file or block device, by its type\n"
+		   "?KEY=VALUE&... are settings of SPEC's DDM.  The first "
+		   "export is the default\n(what a client asking for \"\" "
+		   "gets).\n"
 		   "\n");
 	mgmt_opts_usage(f);
 	fprintf(f, "\nExample: iopd ram:1G, then: nbdinfo nbd://localhost\n");
@@ -192,7 +198,10 @@ static int iopd_main_opt(const struct mgmt_opt *o, const char *arg,
 		iopd_usage(stdout);
 		return 1;
 	} else if (o->short_name == 'V') {
-		printf("iopd %s\n", IOPD_VERSION);
+		char names[128];
+
+		printf("iopd %s\nDDMs built in: %s\n", IOPD_VERSION,
+		       ddm_names(names, sizeof(names)));
 		return 1;
 	}
 	return 0; /* -c: read by the first pass */

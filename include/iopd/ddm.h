@@ -90,6 +90,22 @@ struct ddm_option {
 };
 
 /*
+ * How an export spec's text after "NAME:" is read, for the DDM called NAME
+ * (ddm_ops.spec_arg).  The management channel parses every spec the same
+ * way through this (mgmt_config.c), so a new DDM names its own form here
+ * rather than in the management code.
+ */
+enum ddm_spec_arg {
+	DDM_SPEC_PATH = 0, /* a path: ddm_open_args.path (file:, bdev:) */
+	DDM_SPEC_SIZE,	   /* a size such as 1G: size_bytes (ram:, null:) */
+	DDM_SPEC_OPTION,   /* the value of the option ddm_ops.spec_key,
+			    * handed to configure like any other (rbd:
+			    * pool/image@snap is image=pool/image@snap) */
+	DDM_SPEC_WRAP,	   /* another spec, whose device this DDM wraps; its
+			    * DDM's name arrives as the option "inner" (fault:) */
+};
+
+/*
  * What the operator asked for: the parsed export specification.  Strings
  * belong to the caller and are valid only during ddm_ops.open.
  */
@@ -165,9 +181,20 @@ struct ddm_extent {
 };
 
 struct ddm_ops {
-	const char *name; /* "file", "bdev", "ram", "null" */
+	const char *name; /* "file", "bdev", "ram", "null", "rbd" */
 	size_t dev_priv_size;
 	size_t req_priv_size;
+
+	/* The export spec "NAME:ARG": how ARG is read, the option it sets
+	 * for DDM_SPEC_OPTION, and one line for `iopd --help` ("rbd:POOL/
+	 * IMAGE[@SNAP]  a Ceph RBD image"; NULL: not listed). */
+	enum ddm_spec_arg spec_arg;
+	const char *spec_key;
+	const char *spec_help;
+	/* The keys configure takes, NULL-terminated: ddm_dev_open refuses
+	 * any other, naming these, before configure sees it.  NULL: the
+	 * DDM's configure decides alone (fault's rules). */
+	const char *const *option_keys;
 
 	/*
 	 * Open the backing store described by args and fill in dev's size,
@@ -259,13 +286,18 @@ struct ddm_ops {
 			   int *fd, uint64_t *fd_offset);
 };
 
-/* The DDMs built in; ddm_find("ram") returns &ddm_ram_ops or NULL. */
+/* The DDMs built in; ddm_find("ram") returns &ddm_ram_ops or NULL;
+ * ddm_at(i) the i-th (NULL past the last), ddm_names their names, space
+ * separated, in buf ("null ram file bdev fault rbd"), returning buf. */
 extern const struct ddm_ops ddm_null_ops;
 extern const struct ddm_ops ddm_ram_ops;
 extern const struct ddm_ops ddm_file_ops;
 extern const struct ddm_ops ddm_bdev_ops;
 extern const struct ddm_ops ddm_fault_ops;
+extern const struct ddm_ops ddm_rbd_ops;
 const struct ddm_ops *ddm_find(const char *name);
+const struct ddm_ops *ddm_at(unsigned int i);
+const char *ddm_names(char *buf, size_t len);
 
 /*
  * Open dev (dev->ops and dev->name set, dev->priv allocated and zeroed):

@@ -8,10 +8,33 @@
  * business; what they mean is each DDM's.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/base_log.h"
 #include "iopd/ddm.h"
+
+/* A key the DDM declared (ddm_ops.option_keys), or any when it declared
+ * none; otherwise logged with the keys it takes. */
+static int ddm_option_known(struct ddm_dev *dev, const char *key)
+{
+	const char *const *k = dev->ops->option_keys;
+	char list[512];
+	size_t off = 0;
+
+	if (!k)
+		return 0;
+	for (; *k; k++)
+		if (!strcmp(*k, key))
+			return 0;
+	list[0] = 0;
+	for (k = dev->ops->option_keys; *k && off < sizeof(list); k++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+					off ? ", " : "", *k);
+	log_error("%s: %s: unknown option \"%s\" (it takes %s)", dev->name,
+		  dev->ops->name, key, list[0] ? list : "none");
+	return -EINVAL;
+}
 
 int ddm_dev_open(struct ddm_dev *dev, const struct ddm_open_args *args)
 {
@@ -25,6 +48,9 @@ int ddm_dev_open(struct ddm_dev *dev, const struct ddm_open_args *args)
 	for (unsigned int i = 0; i < args->n_options; i++) {
 		const struct ddm_option *o = &args->options[i];
 
+		ret = ddm_option_known(dev, o->key);
+		if (ret < 0)
+			return ret;
 		ret = dev->ops->configure(dev, o->key,
 					  o->value ? o->value : "");
 		if (ret < 0)

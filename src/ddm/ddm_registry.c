@@ -6,6 +6,7 @@
  * is the Local Transport's business.
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "iopd/ddm.h"
@@ -37,6 +38,9 @@ static const struct ddm_ops *const ddm_table[] = {
 #if IOPD_DDM_FAULT
 	&ddm_fault_ops,
 #endif
+#if IOPD_DDM_RBD
+	&ddm_rbd_ops,
+#endif
 };
 
 #define DDM_TABLE_LEN (sizeof(ddm_table) / sizeof(ddm_table[0]))
@@ -49,4 +53,20 @@ const struct ddm_ops *ddm_find(const char *name)
 		if (strcmp(ddm_table[i]->name, name) == 0)
 			return ddm_table[i];
 	return NULL;
+}
+
+const struct ddm_ops *ddm_at(unsigned int i)
+{
+	return i < DDM_TABLE_LEN ? ddm_table[i] : NULL;
+}
+
+const char *ddm_names(char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < DDM_TABLE_LEN && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s",
+					i ? " " : "", ddm_table[i]->name);
+	return buf;
 }

@@ -172,52 +172,96 @@ static struct mgmt_export *mgmt_export_new(struct mgmt_config *cfg)
 	return e;
 }
 
-/* "ram:1G", "null:1G", "file:PATH", "bdev:PATH" or a bare PATH. */
-static int mgmt_export_parse_device(struct mgmt_export *e, const char *spec)
+/* The DDM a spec "NAME:ARG" names, with *arg at ARG; NULL when the spec
+ * does not start with a DDM's name and a colon. */
+static const struct ddm_ops *mgmt_spec_ddm(const char *spec, const char **arg)
+{
+	const char *colon = strchr(spec, ':');
+	const struct ddm_ops *ops;
+	char name[32];
+
+	if (!colon || (size_t)(colon - spec) >= sizeof(name))
+		return NULL;
+	memcpy(name, spec, (size_t)(colon - spec));
+	name[colon - spec] = 0;
+	ops = ddm_find(name);
+	*arg = colon + 1;
+	return ops;
+}
+
+/* A bare PATH: file or bdev by its type. */
+static int mgmt_export_parse_path(struct mgmt_export *e, const char *spec)
 {
 	struct stat st;
-	const char *arg;
 
-	if (!strncmp(spec, "ram:", 4) || !strncmp(spec, "null:", 5)) {
-		arg = strchr(spec, ':') + 1;
-		e->ddm = strndup(spec, (size_t)(arg - spec - 1));
+	if (stat(spec, &st) < 0) {
+		char names[128];
+
+		log_error("export %s: %s%s%s", spec, strerror(errno),
+			  strchr(spec, ':') ? "; DDMs built in: " : "",
+			  strchr(spec, ':') ? ddm_names(names, sizeof(names))
+					    : "");
+		return -errno;
+	}
+	e->ddm = strdup(S_ISBLK(st.st_mode) ? "bdev" : "file");
+	e->path = strdup(spec);
+	return e->ddm && e->path ? 0 : -ENOMEM;
+}
+
+/*
+ * "NAME:ARG" for a DDM built in, ARG read as that DDM declares
+ * (ddm_ops.spec_arg: ram:1G, file:PATH, rbd:pool/image), or a bare PATH.
+ * A wrapping DDM's ARG (fault:SPEC) is parsed by mgmt_export_parse_target.
+ */
+static int mgmt_export_parse_device(struct mgmt_export *e, const char *spec)
+{
+	const char *arg = NULL;
+	const struct ddm_ops *ops = mgmt_spec_ddm(spec, &arg);
+
+	if (!ops)
+		return mgmt_export_parse_path(e, spec);
+	e->ddm = strdup(ops->name);
+	if (!e->ddm)
+		return -ENOMEM;
+	if (!arg[0] && ops->spec_arg != DDM_SPEC_SIZE) {
+		log_error("export %s: missing %s", spec,
+			  ops->spec_arg == DDM_SPEC_PATH ? "path"
+			  : ops->spec_key		 ? ops->spec_key
+							 : "argument");
+		return -EINVAL;
+	}
+	switch (ops->spec_arg) {
+	case DDM_SPEC_SIZE:
 		if (mgmt_size_parse(arg, &e->size_bytes) < 0 ||
 		    e->size_bytes == 0) {
 			log_error("export %s: bad size \"%s\" (try 1G)", spec,
 				  arg);
 			return -EINVAL;
 		}
-		return e->ddm ? 0 : -ENOMEM;
-	}
-	if (!strncmp(spec, "file:", 5) || !strncmp(spec, "bdev:", 5)) {
-		e->ddm = strndup(spec, 4);
-		e->path = strdup(spec + 5);
-	} else {
-		if (stat(spec, &st) < 0) {
-			log_error("export %s: %s", spec, strerror(errno));
-			return -errno;
-		}
-		e->ddm = strdup(S_ISBLK(st.st_mode) ? "bdev" : "file");
-		e->path = strdup(spec);
-	}
-	if (!e->ddm || !e->path)
-		return -ENOMEM;
-	if (!e->path[0]) {
-		log_error("export %s: missing path", spec);
+		return 0;
+	case DDM_SPEC_OPTION:
+		return mgmt_options_add(e, ops->spec_key, arg);
+	case DDM_SPEC_WRAP:
+		log_error("export %s: %s wraps another spec here only", spec,
+			  ops->name);
 		return -EINVAL;
+	case DDM_SPEC_PATH:
+	default:
+		e->path = strdup(arg);
+		return e->path ? 0 : -ENOMEM;
 	}
-	return 0;
 }
 
 /*
  * A device spec, then "?KEY=VALUE&..." for its DDM (the first '?' starts
- * them: a path holding one must come from the config file), and
- * "fault:SPEC" wraps SPEC's device in the fault DDM.
+ * them: a path holding one must come from the config file).  A wrapping
+ * DDM's spec ("fault:SPEC") wraps SPEC's device.
  */
 static int mgmt_export_parse_target(struct mgmt_export *e, const char *spec)
 {
-	const char *q = strchr(spec, '?');
-	bool wrap = !strncmp(spec, "fault:", 6);
+	const char *q = strchr(spec, '?'), *arg = NULL;
+	const struct ddm_ops *ops = mgmt_spec_ddm(spec, &arg);
+	bool wrap = ops && ops->spec_arg == DDM_SPEC_WRAP;
 	char *dev;
 	int ret;
 
@@ -226,26 +270,41 @@ static int mgmt_export_parse_target(struct mgmt_export *e, const char *spec)
 	dev = strndup(spec, q ? (size_t)(q - spec) : strlen(spec));
 	if (!dev)
 		return -ENOMEM;
-	ret = mgmt_export_parse_device(e, wrap ? dev + 6 : dev);
+	ret = mgmt_export_parse_device(e, wrap ? dev + (arg - spec) : dev);
 	if (ret == 0 && wrap)
-		ret = mgmt_options_wrap(e, "fault");
+		ret = mgmt_options_wrap(e, ops->name);
 	if (ret == 0 && q)
 		ret = mgmt_options_parse_query(e, q + 1);
 	free(dev);
 	return ret;
 }
 
+/* The value of the option a DDM's spec sets (rbd's image), if any. */
+static const char *mgmt_export_spec_value(const struct mgmt_export *e)
+{
+	const struct ddm_ops *ops = ddm_find(e->ddm);
+
+	if (!ops || ops->spec_arg != DDM_SPEC_OPTION)
+		return NULL;
+	for (unsigned int i = e->n_options; i-- > 0;)
+		if (!strcmp(e->options[i].key, ops->spec_key))
+			return e->options[i].value;
+	return NULL;
+}
+
 static int mgmt_export_default_name(struct mgmt_export *e)
 {
+	const char *from;
 	char *copy;
 
 	if (e->name)
 		return 0;
-	if (!e->path) {
+	from = e->path ? e->path : mgmt_export_spec_value(e);
+	if (!from) {
 		e->name = strdup(e->ddm);
 		return e->name ? 0 : -ENOMEM;
 	}
-	copy = strdup(e->path);
+	copy = strdup(from);
 	if (!copy)
 		return -ENOMEM;
 	e->name = strdup(basename(copy));

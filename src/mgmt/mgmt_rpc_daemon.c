@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/base_log.h"
+#include "iopd/ddm.h"
 #include "iopd/remote.h"
 #include "mgmt/mgmt_config_iscsi.h"
 #include "mgmt/mgmt_rpc.h"
@@ -28,12 +29,24 @@ static json_t *mgmt_daemon_transports(void)
 	return a;
 }
 
+/* The DDMs built in, from the registry: ["null", "ram", ...]. */
+static json_t *mgmt_daemon_ddms(void)
+{
+	const struct ddm_ops *d;
+	json_t *a = json_array();
+
+	for (unsigned int i = 0; a && (d = ddm_at(i)); i++)
+		json_array_append_new(a, json_string(d->name));
+	return a;
+}
+
 static int mgmt_daemon_version(struct mgmt_ctx *ctx, json_t *params,
 			       json_t **result, struct mgmt_error *err)
 {
-	*result = json_pack("{s:s, s:s, s:i, s:o}", "name", "iopd", "version",
-			    ctx->version, "pid", (int)getpid(), "transports",
-			    mgmt_daemon_transports());
+	*result = json_pack("{s:s, s:s, s:i, s:o, s:o}", "name", "iopd",
+			    "version", ctx->version, "pid", (int)getpid(),
+			    "transports", mgmt_daemon_transports(), "ddms",
+			    mgmt_daemon_ddms());
 	return 0;
 }
 

@@ -94,11 +94,13 @@ static const struct iopctl_col iopctl_stats_proto_cols[] = {
 	{ NULL, NULL },
 };
 
-/* "ram:1G", "null:1G", "file:PATH", "bdev:PATH" or a path, then ",ro". */
+/* SPEC[,ro]: the daemon parses SPEC (ram:1G, file:PATH, rbd:pool/image,
+ * fault:SPEC, ?KEY=VALUE&...) with the same code as its command line, so
+ * a DDM's spec form is known in one place; ",ro" becomes read_only. */
 static int iopctl_build_export_add(int argc, char **argv, json_t *params)
 {
 	json_t *spec = json_object_get(params, "spec");
-	char *copy, *colon;
+	char *copy;
 	size_t n;
 
 	if (!spec)
@@ -106,33 +108,14 @@ static int iopctl_build_export_add(int argc, char **argv, json_t *params)
 	if (!json_is_string(spec))
 		return -1;
 	copy = strdup(json_string_value(spec));
-	json_object_del(params, "spec");
+	if (!copy)
+		return -1;
 	n = strlen(copy);
 	if (n > 3 && !strcmp(copy + n - 3, ",ro")) {
 		copy[n - 3] = 0;
 		json_object_set_new(params, "read_only", json_true());
 	}
-	colon = strchr(copy, ':');
-	if (!strncmp(copy, "fault:", 6) || strchr(copy, '?')) {
-		/* Wrappers and DDM options: the daemon parses them. */
-		json_object_set_new(params, "spec", json_string(copy));
-	} else if (colon &&
-		   (!strncmp(copy, "ram:", 4) || !strncmp(copy, "null:", 5))) {
-		*colon = 0;
-		json_object_set_new(params, "ddm", json_string(copy));
-		json_object_set_new(params, "size", json_string(colon + 1));
-	} else if (colon &&
-		   (!strncmp(copy, "file:", 5) || !strncmp(copy, "bdev:", 5))) {
-		*colon = 0;
-		json_object_set_new(params, "ddm", json_string(copy));
-		json_object_set_new(params, "path", json_string(colon + 1));
-	} else {
-		json_object_set_new(params, "ddm",
-				    json_string(strncmp(copy, "/dev/", 5)
-							? "file"
-							: "bdev"));
-		json_object_set_new(params, "path", json_string(copy));
-	}
+	json_object_set_new(params, "spec", json_string(copy));
 	free(copy);
 	return 0;
 }
@@ -167,7 +150,9 @@ const struct iopctl_cmd iopctl_cmds[] = {
 	{ "export", "add", "export.add", "name spec",
 	  "NAME [SPEC] [KEY=VALUE...]",
 	  "Export a new device.  SPEC is ram:SIZE, null:SIZE, file:PATH, "
-	  "bdev:PATH or a PATH, optionally wrapped as fault:SPEC and "
+	  "bdev:PATH, rbd:POOL/IMAGE[@SNAP] or a PATH (`iopd --help` "
+	  "lists what the daemon has), optionally wrapped as fault:SPEC "
+	  "and "
 	  "followed by ?KEY=VALUE&... for its DDM (quote it), with ,ro for "
 	  "read-only; or give iop=IOP "
 	  "device=DEV to export a device of an existing IOP.  Other keys: "

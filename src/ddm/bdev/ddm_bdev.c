@@ -154,6 +154,8 @@ static void ddm_bdev_close(struct ddm_dev *dev)
 
 const struct ddm_ops ddm_bdev_ops = {
 	.name = "bdev",
+	.spec_arg = DDM_SPEC_PATH,
+	.spec_help = "bdev:PATH     block device",
 	.dev_priv_size = sizeof(struct ddm_fd_dev),
 	.req_priv_size = sizeof(struct ddm_fd_req),
 	.open = ddm_bdev_open,

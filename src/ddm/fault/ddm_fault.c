@@ -564,6 +564,8 @@ static int fault_control(struct ddm_dev *dev, const char *verb, const char *arg,
 
 const struct ddm_ops ddm_fault_ops = {
 	.name = "fault",
+	.spec_arg = DDM_SPEC_WRAP,
+	.spec_help = "fault:SPEC    SPEC's device with injected faults",
 	.dev_priv_size = sizeof(struct fault_dev),
 	.req_priv_size = sizeof(struct fault_req),
 	.configure = fault_configure,

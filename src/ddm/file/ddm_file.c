@@ -347,6 +347,8 @@ static int ddm_file_resize(struct ddm_dev *dev, uint64_t size_bytes)
 
 const struct ddm_ops ddm_file_ops = {
 	.name = "file",
+	.spec_arg = DDM_SPEC_PATH,
+	.spec_help = "file:PATH     regular file",
 	.dev_priv_size = sizeof(struct ddm_fd_dev),
 	.req_priv_size = sizeof(struct ddm_fd_req),
 	.open = ddm_file_open,

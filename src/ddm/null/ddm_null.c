@@ -125,6 +125,8 @@ static int ddm_null_extents(struct ddm_dev *dev, uint64_t offset, uint64_t len,
 /* The designated initialiser doubles as the DDM's feature list. */
 const struct ddm_ops ddm_null_ops = {
 	.name = "null",
+	.spec_arg = DDM_SPEC_SIZE,
+	.spec_help = "null:SIZE     reads zeroes, discards writes",
 	.dev_priv_size = sizeof(struct ddm_null_dev),
 	.req_priv_size = 0,
 	.open = ddm_null_open,

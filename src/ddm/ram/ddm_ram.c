@@ -487,6 +487,8 @@ static int ddm_ram_resize(struct ddm_dev *dev, uint64_t size_bytes)
 
 const struct ddm_ops ddm_ram_ops = {
 	.name = "ram",
+	.spec_arg = DDM_SPEC_SIZE,
+	.spec_help = "ram:SIZE      sparse RAM disk (SIZE like 512M, 1G)",
 	.dev_priv_size = sizeof(struct ddm_ram_dev),
 	.req_priv_size = 0,
 	.open = ddm_ram_open,
