@@ -20,6 +20,12 @@
  * Threads: ddm_ops.submit may be called concurrently from several worker
  * threads for the same device (each worker has its own base_loop, passed in
  * the request), so any state shared by the device must be thread safe.
+ * A request is completed on the thread that submitted it, req->loop's:
+ * ddm_req_complete inside submit (ram, null) or from a base_io completion
+ * on req->loop (file, bdev: the worker's own io_uring).  A DDM whose
+ * storage completes on threads of its own (librbd's callbacks) does not
+ * call ddm_req_complete there but ddm_req_complete_foreign, the one way
+ * back to the worker: it allocates nothing and takes no lock (below).
  *
  * open (with configure before it) runs on the main thread at start-up, or
  * on the management thread when an IOP or export is added while iopd runs
@@ -44,7 +50,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-struct base_loop;
+#include "base/base_loop.h"
 
 enum ddm_op {
 	DDM_OP_READ = 0,
@@ -147,9 +153,10 @@ struct ddm_dev {
 /*
  * One request.  The Local Transport owns it (it lives inside a request
  * slot of the connection); the DDM borrows it and the buffers in iov until it
- * calls ddm_req_complete() exactly once.  Completion may happen inside
- * submit (the RAM and null DDMs do so) or later from a base_io completion
- * on req->loop.
+ * calls ddm_req_complete() exactly once, on req->loop's thread, or
+ * ddm_req_complete_foreign() exactly once from any thread.  Completion may
+ * happen inside submit (the RAM and null DDMs do so) or later from a
+ * base_io completion on req->loop.
  */
 struct ddm_req {
 	struct ddm_dev *dev;
@@ -163,13 +170,31 @@ struct ddm_req {
 	/* Called by ddm_req_complete; set by the Local Transport. */
 	void (*done)(struct ddm_req *req, int result);
 	void *priv; /* ops->req_priv_size bytes for the DDM's own use */
+	/* ddm_req_complete_foreign's link and result; the DDM leaves them
+	 * alone. */
+	struct base_msg foreign;
+	int foreign_result;
 };
 
-/* Finish a request: result is 0 or -errno.  Call exactly once. */
+/* Finish a request: result is 0 or -errno.  Call exactly once, on
+ * req->loop's thread. */
 static inline void ddm_req_complete(struct ddm_req *req, int result)
 {
 	req->done(req, result);
 }
+
+/*
+ * Finish a request from a thread that is not req->loop's (a storage
+ * library's callback thread): result is 0 or -errno.  The request is
+ * queued on its worker's lock-free list (base_loop_send, through
+ * req->foreign: no allocation, no lock) and the worker calls
+ * ddm_req_complete for it on its own thread, reaping every request
+ * queued meanwhile in one pass after one eventfd wake-up.  Call exactly
+ * once, instead of ddm_req_complete; the request must not be touched
+ * after it.  The DDM must keep the device open until the call returns
+ * (close comes only after every request is complete, so it does).
+ */
+void ddm_req_complete_foreign(struct ddm_req *req, int result);
 
 /* Extent flags, as NBD base:allocation means them. */
 #define DDM_EXTENT_HOLE (1u << 0) /* not allocated */

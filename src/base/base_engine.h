@@ -47,6 +47,8 @@ struct base_loop {
 
 	pthread_mutex_t post_lock;
 	struct base_post *post_head, *post_tail;
+	/* base_loop_send's lock-free list, newest first. */
+	_Atomic(struct base_msg *) msg_head;
 
 	/* Completions decided inside submit, run by the next iteration. */
 	struct base_io *ready_head, *ready_tail;

@@ -305,6 +305,44 @@ static void base_loop_run_posted(struct base_loop *loop)
 	}
 }
 
+void base_loop_send(struct base_loop *loop, struct base_msg *msg)
+{
+	struct base_msg *old =
+		atomic_load_explicit(&loop->msg_head, memory_order_relaxed);
+
+	do
+		msg->next = old;
+	while (!atomic_compare_exchange_weak_explicit(&loop->msg_head, &old,
+						      msg, memory_order_release,
+						      memory_order_relaxed));
+	/* A non-empty list already has a wake-up on its way. */
+	if (!old)
+		base_loop_wake(loop);
+}
+
+/* Take every message sent so far, reverse the list (it is pushed newest
+ * first) and run it in the order sent. */
+static void base_loop_run_msgs(struct base_loop *loop)
+{
+	struct base_msg *m, *next, *fifo = NULL;
+
+	if (!atomic_load_explicit(&loop->msg_head, memory_order_relaxed))
+		return;
+	m = atomic_exchange_explicit(&loop->msg_head, NULL,
+				     memory_order_acquire);
+	for (; m; m = next) {
+		next = m->next;
+		m->next = fifo;
+		fifo = m;
+	}
+	for (m = fifo; m; m = next) {
+		next = m->next;
+		m->next = NULL;
+		loop->completed++;
+		m->fn(m);
+	}
+}
+
 /* Only the completions queued before this call: a callback that submits
  * again and completes at once waits for the next iteration, so one busy
  * stream cannot starve the others. */
@@ -372,6 +410,7 @@ static void base_loop_wait(struct base_loop *loop)
 void base_loop_run(struct base_loop *loop)
 {
 	while (!atomic_load(&loop->stop)) {
+		base_loop_run_msgs(loop);
 		base_loop_run_posted(loop);
 		base_loop_run_ready(loop);
 		if (atomic_load(&loop->stop))

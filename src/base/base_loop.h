@@ -135,6 +135,29 @@ void base_loop_stop(struct base_loop *loop);
 int base_loop_post(struct base_loop *loop, void (*fn)(void *arg), void *arg);
 
 /*
+ * A message for base_loop_send, embedded in the sender's own object (a
+ * storage request), so sending allocates nothing.  fn(msg) runs on the
+ * loop's thread; the loop owns next between send and fn.
+ */
+struct base_msg {
+	struct base_msg *next;
+	void (*fn)(struct base_msg *msg);
+};
+
+/*
+ * Run msg->fn(msg) on the loop's thread soon: base_loop_post without the
+ * malloc and the mutex, for work that arrives once per I/O from threads
+ * the loop does not own (a storage library's callback threads).  Thread
+ * safe and lock free: msg is pushed on the loop's list with one
+ * compare-and-swap, and only the push that finds the list empty writes
+ * the loop's wake eventfd, so a burst of completions costs one wake-up;
+ * the loop takes the whole list at once and runs it in the order sent,
+ * before the iteration's other work.  Messages still queued when the
+ * loop is destroyed are dropped.
+ */
+void base_loop_send(struct base_loop *loop, struct base_msg *msg);
+
+/*
  * Busy polling: after a completion, keep polling for the next one without
  * sleeping for up to usec microseconds before blocking.  A loop with
  * steady traffic (one request at a time from a client) then skips the

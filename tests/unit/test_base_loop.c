@@ -618,6 +618,65 @@ static void test_post_from_thread(void)
 	loop_close();
 }
 
+/* base_loop_send from four threads at once: every message runs once, on
+ * the loop's thread, each sender's in the order it sent them. */
+#define SENDERS 4
+#define SENDS	20000
+
+struct sent {
+	struct base_msg msg;
+	int sender, seq;
+};
+
+static struct sent sent[SENDERS][SENDS];
+static int sends_seen, sends_wrong_thread, sends_out_of_order;
+static int sends_next[SENDERS];
+
+static void send_fn(struct base_msg *msg)
+{
+	struct sent *m = (struct sent *)msg;
+
+	if (!pthread_equal(pthread_self(), loop_thread))
+		sends_wrong_thread++;
+	if (m->seq != sends_next[m->sender]++)
+		sends_out_of_order++;
+	if (++sends_seen == SENDERS * SENDS)
+		base_loop_stop(loop);
+}
+
+static void *send_thread(void *arg)
+{
+	int s = (int)(intptr_t)arg;
+
+	for (int i = 0; i < SENDS; i++) {
+		sent[s][i] = (struct sent){ .msg.fn = send_fn,
+					    .sender = s,
+					    .seq = i };
+		base_loop_send(loop, &sent[s][i].msg);
+	}
+	return NULL;
+}
+
+static void test_send_from_threads(void)
+{
+	pthread_t t[SENDERS];
+
+	sends_seen = sends_wrong_thread = sends_out_of_order = 0;
+	memset(sends_next, 0, sizeof(sends_next));
+	loop_thread = pthread_self();
+	loop_open(0);
+	for (int i = 0; i < SENDERS; i++)
+		CHECK(pthread_create(&t[i], NULL, send_thread,
+				     (void *)(intptr_t)i) == 0);
+	base_loop_run(loop);
+	for (int i = 0; i < SENDERS; i++)
+		pthread_join(t[i], NULL);
+	CHECK_EQ_INT(sends_seen, SENDERS * SENDS);
+	CHECK_EQ_INT(sends_wrong_thread, 0);
+	CHECK_EQ_INT(sends_out_of_order, 0);
+	loop_close();
+}
+
 static void *stop_thread(void *arg)
 {
 	base_loop_stop(loop);
@@ -819,6 +878,7 @@ static const struct {
 	{ "accept", test_accept },
 	{ "accept_shutdown", test_accept_shutdown },
 	{ "post_from_thread", test_post_from_thread },
+	{ "send_from_threads", test_send_from_threads },
 	{ "stop", test_stop },
 	{ "destroy_with_pending_pipe_read",
 	  test_destroy_with_pending_pipe_read },
