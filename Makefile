@@ -10,7 +10,8 @@
 #   make check-package   tests/integration/test_install.sh with the .deb build
 #   make fuzz            libFuzzer (clang) in build-fuzz/, FUZZ_SECONDS each
 #   make coverage        --coverage build in build-cov/, tests, src/ line coverage
-#   make DDMS="file ram" build only some DDMs (null is always built)
+#   make DDMS="file ram" build only some DDMs (null is always built; rbd
+#                        by default only where librbd-dev is installed)
 #   make TRANSPORTS=nbd  build only some Remote Transports (nbd iscsi)
 #   make check-transports  each transport alone, with its share of tests
 
@@ -26,7 +27,9 @@ SANFLAGS :=
 DEBUGFLAGS :=
 endif
 
-DDMS ?= null ram file bdev fault
+# rbd (Ceph RBD through librbd) is built where librbd's headers are.
+HAVE_LIBRBD := $(if $(wildcard /usr/include/rbd/librbd.h),1)
+DDMS ?= null ram file bdev fault $(if $(HAVE_LIBRBD),rbd)
 override DDMS := null $(filter-out null,$(DDMS))
 TRANSPORTS ?= nbd iscsi
 
@@ -43,7 +46,7 @@ ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread -fPIC $(WARN) $(CPPFLAGS) $(CFLA
 	$(foreach d,$(DDMS),-DIOPD_DDM_$(shell echo $(d) | tr a-z A-Z)=1) \
 	$(foreach t,$(TRANSPORTS),-DIOPD_TRANSPORT_$(shell echo $(t) | tr a-z A-Z)=1)
 LDFLAGS_ALL := -pthread $(SANFLAGS) $(LDFLAGS)
-LIBS := $(PKG_LIBS) -lm
+LIBS := $(PKG_LIBS) -lm $(if $(filter rbd,$(DDMS)),-lrbd -lrados)
 
 # Boxes, lowest first.
 BOX_base     := $(wildcard src/base/*.c)
@@ -87,6 +90,12 @@ $(shell mkdir -p $(BUILD)/obj && echo '$(TRANSPORTS)' | \
 	cmp -s - $(TRANSPORTS_STAMP) 2>/dev/null || \
 	echo '$(TRANSPORTS)' >$(TRANSPORTS_STAMP))
 $(BUILD)/obj/remote/remote_registry.o: $(TRANSPORTS_STAMP)
+# and the DDM registry's on DDMS, likewise.
+DDMS_STAMP := $(BUILD)/obj/ddms.stamp
+$(shell mkdir -p $(BUILD)/obj && echo '$(DDMS)' | \
+	cmp -s - $(DDMS_STAMP) 2>/dev/null || \
+	echo '$(DDMS)' >$(DDMS_STAMP))
+$(BUILD)/obj/ddm/ddm_registry.o: $(DDMS_STAMP)
 
 # iopctl, the management client: jansson and GnuTLS, none of the daemon's
 # boxes.

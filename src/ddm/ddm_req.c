@@ -10,9 +10,9 @@
 
 static void ddm_req_foreign_done(struct base_msg *msg)
 {
-	struct ddm_req *req = (struct ddm_req *)((char *)msg -
-						 offsetof(struct ddm_req,
-							  foreign));
+	struct ddm_req *req =
+		(struct ddm_req *)((char *)msg -
+				   offsetof(struct ddm_req, foreign));
 
 	ddm_req_complete(req, req->foreign_result);
 }

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The rbd DDM's device state, shared by its files, and the one internal
+ * way for other code in iopd (a SCSI persistent-reservation store keeping
+ * its state in the image's metadata, say) to reach an open device's
+ * librbd handle: rbd_dev_image().
+ */
+#ifndef IOPD_DDM_RBD_PRIV_H
+#define IOPD_DDM_RBD_PRIV_H
+
+#include <rados/librados.h>
+#include <rbd/librbd.h>
+#include <stdbool.h>
+
+#include "iopd/ddm.h"
+
+/* What configure collected (strings are owned, NULL when not given). */
+struct rbd_settings {
+	char *pool, *ns, *image, *snap;
+	char *conf, *id, *keyring, *mon_host;
+	char *osd_op_timeout, *mon_op_timeout, *mount_timeout;
+};
+
+struct rbd_dev {
+	struct rbd_settings set;
+	rados_t cluster;
+	rados_ioctx_t ioctx;
+	rbd_image_t image;
+	bool connected, have_ioctx, have_image;
+};
+
+/* configure and what open needs from it (rbd_config.c). */
+int rbd_configure(struct ddm_dev *dev, const char *key, const char *value);
+int rbd_connect(struct ddm_dev *dev, struct rbd_dev *rd);
+void rbd_settings_free(struct rbd_settings *set);
+extern const char *const rbd_option_keys[];
+
+/* The image of an open rbd device; NULL when dev is not one.  Use only
+ * while the device is open, and only librbd calls that are safe next to
+ * the DDM's own asynchronous I/O. */
+rbd_image_t rbd_dev_image(struct ddm_dev *dev);
+
+#endif
