@@ -45,12 +45,15 @@ int ddm_dev_open(struct ddm_dev *dev, const struct ddm_open_args *args)
 			  dev->ops->name, args->options[0].key);
 		return -EINVAL;
 	}
+	/* Every key first: a refusal then leaves nothing configured. */
+	for (unsigned int i = 0; i < args->n_options; i++) {
+		ret = ddm_option_known(dev, args->options[i].key);
+		if (ret < 0)
+			return ret;
+	}
 	for (unsigned int i = 0; i < args->n_options; i++) {
 		const struct ddm_option *o = &args->options[i];
 
-		ret = ddm_option_known(dev, o->key);
-		if (ret < 0)
-			return ret;
 		ret = dev->ops->configure(dev, o->key,
 					  o->value ? o->value : "");
 		if (ret < 0)
