@@ -1,0 +1,142 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The rbd DDM against a real single-node Ceph cluster (ceph.sh: one
+# monitor, one memstore OSD, started under $T and stopped at the end): one
+# image exported over NBD and iSCSI at once, checked with nbdinfo, nbdcopy,
+# qemu-img, qemu-io, iscsi-inq and qemu's iscsi:// driver, and against the
+# cluster's own view (rbd export); a snapshot exported read-only; an
+# export with DDM settings added at run time with iopctl, and one with an
+# unknown setting refused.
+. "$(dirname "$0")/lib.sh"
+. "$IOPD_REPO/tests/integration/ceph.sh"
+require nbdinfo nbdcopy qemu-img qemu-io iscsi-inq cmp
+IOPCTL=${IOPCTL:-$(dirname "$IOPD")/iopctl}
+[ -x "$IOPCTL" ] || skip_all "$IOPCTL not built"
+"$IOPD" --version 2>/dev/null | grep -q '^DDMs built in:.* rbd' ||
+	skip_all "$(basename "$IOPD") was built without the rbd DDM (no librbd-dev)"
+qemu-img --help | grep -qw iscsi || skip_all "qemu-img lacks the iscsi driver (install qemu-block-extra)"
+ctl() { t "$IOPCTL" -s "$IOPD_MGMT" "$@"; }
+
+if ceph_start; then
+	ok "a one-monitor, one-OSD Ceph cluster answers on $CEPH_MON_ADDR"
+else
+	not_ok "a one-monitor, one-OSD Ceph cluster starts"
+	done_testing
+	exit 1
+fi
+P=$CEPH_POOL
+check "rbd create $P/img (32 MiB)" rbdc create --size 32M "$P/img"
+check "rbd create $P/live (8 MiB)" rbdc create --size 8M "$P/live"
+check "rbd ls lists both" rbdc ls "$P"
+grep -qx img "$T/out" && grep -qx live "$T/out"
+pass_if $? "rbd ls: img and live" "$(cat "$T/out")"
+
+start_iopd --iscsi-listen 127.0.0.1:0 --mgmt-socket "$T/mgmt.sock" \
+	"rbd:$P/img" || {
+	done_testing
+	exit 1
+}
+U=$(uri_unix img)
+ISCSI=$(uri_iscsi "$(iqn_of img)")
+
+# ------------------------------------------------------------ NBD
+check "nbdinfo: the export" nbdinfo "$U"
+grep -q 'export-size: 33554432' "$T/out"
+pass_if $? "nbdinfo: 32 MiB" "$(cat "$T/out")"
+check "nbdinfo --map: a fresh image" nbdinfo --map "$U"
+is "$(awk '{print $1, $2, $4}' "$T/out")" "0 33554432 hole,zero" \
+	"nbdinfo --map: a fresh image is one hole"
+
+make_data "$T/data" 32
+check "nbdcopy a 32 MiB file onto the image" nbdcopy "$T/data" "$U"
+check "nbdcopy it back" nbdcopy "$U" "$T/back"
+check "cmp: the image holds what was written" cmp "$T/data" "$T/back"
+check "qemu-img compare file and export" qemu-img compare -f raw -F raw \
+	"$T/data" "$U"
+check "rbd export: the cluster holds the same bytes" \
+	rbdc export --no-progress "$P/img" "$T/rbd-export"
+check "cmp: rbd export equals the data" cmp "$T/data" "$T/rbd-export"
+check "nbdinfo --map after the copy" nbdinfo --map "$U"
+grep -q 'data' "$T/out"
+pass_if $? "nbdinfo --map: data now" "$(cat "$T/out")"
+
+check "qemu-io: FUA writes and a flush" qio "$U" \
+	"write -f -P 0x5a 1M 64k" "write -P 0x5b 2M 4k" "flush"
+check "qemu-io: they read back on a new connection" qio "$U" \
+	"read -P 0x5a 1M 64k" "read -P 0x5b 2M 4k"
+check "qemu-io: write zeroes over data" qio "$U" \
+	"write -P 0x44 4M 1M" "write -z 4M 512k" "write -z -u 4608k 512k"
+check "qemu-io: zeroed ranges read 0" qio "$U" "read -P 0 4M 1M"
+check "qemu-io: discard a whole 4 MiB object" qio "$U" \
+	"write -P 0x45 8M 4M" "discard 8M 4M"
+check "qemu-io: the discarded object reads 0" qio "$U" "read -P 0 8M 4M"
+check "nbdinfo --map after the discard" nbdinfo --map "$U"
+grep -Eq '^ +8388608 +4194304 +3 +hole,zero$' "$T/out"
+pass_if $? "nbdinfo --map: the discarded object is a hole" "$(cat "$T/out")"
+check "rbd diff --whole-object: the cluster's map" rbdc diff --whole-object \
+	--format json "$P/img"
+json_get "$T/out" '[e["offset"] for e in j if e["offset"] == 8388608]' >"$T/diff8m"
+is "$(cat "$T/diff8m")" "[]" "rbd diff: no data at 8 MiB either"
+is "$(json_get "$T/out" 'any(e["offset"] == 0 for e in j)')" true \
+	"rbd diff: data at 0, as nbdinfo --map says"
+check "qemu-io: 8 aio writes and an aio flush" qio "$U" \
+	"aio_write -P 0x70 16M 64k" "aio_write -P 0x71 16448k 64k" \
+	"aio_write -P 0x72 16512k 1M" "aio_write -f -P 0x73 17536k 4k" \
+	"aio_write -P 0x74 20M 512" "aio_write -P 0x75 20996k 2M" \
+	"aio_write -P 0x76 24M 4k" "aio_write -P 0x77 31M 1M" "aio_flush"
+check "qemu-io: the aio writes read back" qio "$U" \
+	"read -P 0x70 16M 64k" "read -P 0x71 16448k 64k" \
+	"read -P 0x72 16512k 1M" "read -P 0x73 17536k 4k" \
+	"read -P 0x74 20M 512" "read -P 0x75 20996k 2M" \
+	"read -P 0x76 24M 4k" "read -P 0x77 31M 1M"
+check_fails "qemu-io: a read past the end fails" qio "$U" "read 32M 4k"
+
+# ---------------------------------------------------------- iSCSI
+check "nbdcopy the image's current state" nbdcopy "$U" "$T/now"
+check "iscsi-inq: the LUN on the image" iscsi-inq "$ISCSI"
+grep -q 'DIRECT_ACCESS' "$T/out"
+pass_if $? "iscsi-inq: a direct-access device" "$(cat "$T/out")"
+check "qemu-img convert from iscsi://" qemu-img convert -f raw -O raw \
+	"$ISCSI" "$T/iscsi-copy"
+check "cmp: iSCSI reads what NBD wrote" cmp "$T/now" "$T/iscsi-copy"
+check "qemu-io over iSCSI: a write" qemu-io -f raw "$ISCSI" \
+	-c "write -P 0x3c 6M 128k"
+check "qemu-io over NBD: it reads back" qio "$U" "read -P 0x3c 6M 128k"
+
+# ------------------------------------------------------- snapshot
+check "nbdcopy the image before the snapshot" nbdcopy "$U" "$T/pre-snap"
+check "rbd snap create $P/img@s1" rbdc snap create "$P/img@s1"
+check "qemu-io: write after the snapshot" qio "$U" "write -P 0x99 0 64k"
+check "iopctl export add snap rbd:$P/img@s1" ctl export add snap \
+	"rbd:$P/img@s1"
+S=$(uri_unix snap)
+check "nbdinfo: the snapshot export" nbdinfo "$S"
+grep -q 'is_read_only: true' "$T/out"
+pass_if $? "nbdinfo: the snapshot is read-only" "$(cat "$T/out")"
+check_fails "qemu-io: a write to the snapshot is refused" qio "$S" \
+	"write -P 0x11 0 4k"
+check "nbdcopy the snapshot" nbdcopy "$S" "$T/snap-copy"
+check "cmp: the snapshot is the image at snapshot time" cmp \
+	"$T/pre-snap" "$T/snap-copy"
+check "qemu-io: the image itself has the later write" qio "$U" \
+	"read -P 0x99 0 64k"
+
+# ------------------------------------------- run time, with settings
+check "iopctl export add with DDM settings" ctl export add live \
+	"rbd:$P/live?conf=$CEPH_CONF&id=admin&keyring=$CEPH_KEYRING&rados_osd_op_timeout=20&rados_mon_op_timeout=20"
+check "qemu-io: write and read the new export" qio "$(uri_unix live)" \
+	"write -P 0x21 0 1M" "read -P 0x21 0 1M"
+check_fails "iopctl export add: an unknown setting is refused" ctl \
+	export add bad "rbd:$P/live?colour=blue"
+grep -q 'unknown option "colour"' "$T/out"
+pass_if $? "the refusal names the setting" "$(cat "$T/out")"
+check_fails "iopctl export add: a missing image is refused" ctl \
+	export add gone "rbd:$P/no-such-image"
+check "iopctl export remove live" ctl export remove live
+check "the image still reads after removal (rbd export)" \
+	rbdc export --no-progress "$P/live" "$T/live-export"
+cmp -n 1048576 "$T/live-export" <(head -c 1M /dev/zero | tr '\0' '\041')
+pass_if $? "rbd export of live: the data written over NBD"
+
+stop_iopd
+done_testing
