@@ -31,6 +31,23 @@ check "rbd ls lists both" rbdc ls "$P"
 grep -qx img "$T/out" && grep -qx live "$T/out"
 pass_if $? "rbd ls: img and live" "$(cat "$T/out")"
 
+# ------------------------------------------- the DDM conformance suite
+CONF_TEST=$(dirname "$IOPD")/tests/test_ddm_conformance
+if [ -x "$CONF_TEST" ]; then
+	check "rbd create $P/conf for the conformance suite (64 MiB)" \
+		rbdc create --size 64M "$P/conf"
+	check "rbd create $P/conf-epoll (64 MiB)" rbdc create --size 64M \
+		"$P/conf-epoll"
+	IOPD_TEST_RBD=$P/conf IOPD_TEST_ONLY=rbd t "$CONF_TEST" >"$T/conf.tap" 2>&1
+	st=$?
+	n_ok=$(grep -c '^ok .*/rbd/' "$T/conf.tap")
+	[ "$st" -eq 0 ] && [ "$n_ok" -ge 20 ] && ! grep -q '^not ok' "$T/conf.tap"
+	pass_if $? "the DDM conformance suite passes over rbd on both engines ($n_ok cases)" \
+		"exit status $st" "$(grep -v '^ok' "$T/conf.tap" | head -n 20)"
+else
+	skip "the DDM conformance suite over rbd" "$CONF_TEST not built"
+fi
+
 start_iopd --iscsi-listen 127.0.0.1:0 --mgmt-socket "$T/mgmt.sock" \
 	"rbd:$P/img" || {
 	done_testing
