@@ -23,6 +23,10 @@
 # port in 20000-31999, and another one if the monitor cannot bind it.
 # Readiness is polled (`ceph osd stat`, `rbd create`), never slept on.
 # memstore keeps data in the OSD's memory, so keep test images small.
+# A fault test that stops the OSD (SIGSTOP) should resume it within about
+# 15 s: after osd_heartbeat_grace x osd_pool_default_read_lease_ratio
+# (20 x 0.8 s) its PGs' read leases lapse, and a one-OSD PG was seen to
+# stay "laggy", delaying every request for good.
 
 CEPH_DIR=""
 CEPH_CONF=""
@@ -104,7 +108,6 @@ log file = $d/\$name.log
 admin socket = $d/\$name.asok
 pid file = $d/\$name.pid
 keyring = $d/osd.\$id/keyring
-osd heartbeat grace = 5
 
 [client]
 keyring = $CEPH_KEYRING

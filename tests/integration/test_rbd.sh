@@ -155,5 +155,54 @@ check "the image still reads after removal (rbd export)" \
 cmp -n 1048576 "$T/live-export" <(head -c 1M /dev/zero | tr '\0' '\041')
 pass_if $? "rbd export of live: the data written over NBD"
 
+# -------------------------------------------------- cluster trouble
+# The OSD stops answering (SIGSTOP): requests to an export with a 3 s
+# rados_osd_op_timeout fail within the timeout, while a RAM export and the
+# management channel keep answering; once it resumes, new I/O works.
+check "iopctl export add slow (rados_osd_op_timeout=3)" ctl export add slow \
+	"rbd:$P/live?rados_osd_op_timeout=3"
+check "iopctl export add mem=ram:16M" ctl export add mem ram:16M
+check "qemu-io: slow works while the OSD runs" qio "$(uri_unix slow)" \
+	"write -P 0x31 0 64k" "read -P 0x31 0 64k"
+OSD=$(ceph_osd_pid)
+kill -STOP "$OSD"
+on_exit "kill -CONT $OSD"
+t0=$SECONDS
+check_fails "OSD stopped: a read from slow fails" qio "$(uri_unix slow)" \
+	"read 1M 64k"
+secs=$((SECONDS - t0))
+[ "$secs" -le 15 ]
+pass_if $? "the read failed after ${secs}s (timeout 3 s, limit 15 s)"
+check_fails "OSD stopped: a write to slow fails" qio "$(uri_unix slow)" \
+	"write -P 0x32 2M 64k"
+check "OSD stopped: the RAM export still serves" qio "$(uri_unix mem)" \
+	"write -P 0x33 0 64k" "read -P 0x33 0 64k"
+check "OSD stopped: the management channel answers" ctl export list
+grep -q slow "$T/out"
+pass_if $? "export list still shows slow" "$(cat "$T/out")"
+grep -q 'slow: write-back failed (Connection timed out)' "$IOPD_LOG"
+pass_if $? "the log says the write-back failed (Connection timed out)" \
+	"$(grep slow "$IOPD_LOG" | tail -n 5)"
+kill -CONT "$OSD"
+# librbd's write-around cache acknowledged the write and its flush
+# failed: slow stays degraded (every flush and FUA write fails) until the
+# operator clears it, as for any device whose write-back failed.
+check "iopctl export list" ctl export list
+grep -E '^slow .*degraded' "$T/out" >/dev/null
+pass_if $? "slow is listed degraded" "$(cat "$T/out")"
+check "iopctl export clear-error slow" ctl export clear-error slow
+# The first requests after the OSD resumes may still fail while librados
+# re-establishes its sessions: wait (polling, 20 s at most) for a read.
+t0=$SECONDS
+until qio "$(uri_unix slow)" "read 0 4k" >/dev/null 2>&1; do
+	[ $((SECONDS - t0)) -ge 20 ] && break
+	sleep 0.2
+done
+secs=$((SECONDS - t0))
+[ "$secs" -lt 20 ]
+pass_if $? "OSD resumed: slow reads again after ${secs}s"
+check "OSD resumed: new I/O on slow works" qio "$(uri_unix slow)" \
+	"write -P 0x34 3M 64k" "read -P 0x34 3M 64k" "read -P 0x31 0 64k"
+
 stop_iopd
 done_testing
