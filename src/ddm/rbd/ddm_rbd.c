@@ -48,7 +48,8 @@ static int rbd_start(struct ddm_req *req, rbd_image_t img, rbd_completion_t c)
 
 	switch (req->op) {
 	case DDM_OP_READ:
-		return rbd_aio_readv(img, req->iov, req->iovcnt, req->offset, c);
+		return rbd_aio_readv(img, req->iov, req->iovcnt, req->offset,
+				     c);
 	case DDM_OP_WRITE:
 		return rbd_aio_writev(img, req->iov, req->iovcnt, req->offset,
 				      c);
@@ -118,8 +119,8 @@ static bool rbd_extents_cheap(struct rbd_dev *rd)
 	return rbd_get_features(rd->image, &features) == 0 &&
 	       (features & RBD_FEATURE_FAST_DIFF) &&
 	       rbd_get_flags(rd->image, &flags) == 0 &&
-	       !(flags & (RBD_FLAG_FAST_DIFF_INVALID |
-			  RBD_FLAG_OBJECT_MAP_INVALID));
+	       !(flags &
+		 (RBD_FLAG_FAST_DIFF_INVALID | RBD_FLAG_OBJECT_MAP_INVALID));
 }
 
 static int rbd_declare(struct ddm_dev *dev, struct rbd_dev *rd, bool ro)
@@ -240,8 +241,8 @@ static int rbd_ext_add(struct rbd_ext_walk *w, uint64_t len, uint32_t flags)
 	} else {
 		if (w->n == w->max)
 			return -ENOSPC; /* enough: stop the walk */
-		w->ext[w->n++] = (struct ddm_extent){ .len = len,
-						      .flags = flags };
+		w->ext[w->n++] =
+			(struct ddm_extent){ .len = len, .flags = flags };
 	}
 	w->pos += len;
 	return 0;
@@ -276,12 +277,13 @@ static int rbd_extents(struct ddm_dev *dev, uint64_t offset, uint64_t len,
 	if (len > RBD_EXTENTS_SPAN)
 		len = RBD_EXTENTS_SPAN;
 	w.end = offset + len;
-	ret = rbd_diff_iterate2(rd->image, NULL, offset, len, 1, 1,
-				rbd_ext_cb, &w);
+	ret = rbd_diff_iterate2(rd->image, NULL, offset, len, 1, 1, rbd_ext_cb,
+				&w);
 	if (ret < 0 && ret != -ENOSPC)
 		return ret;
 	if (ret == 0)
-		rbd_ext_add(&w, w.end - w.pos, DDM_EXTENT_HOLE | DDM_EXTENT_ZERO);
+		rbd_ext_add(&w, w.end - w.pos,
+			    DDM_EXTENT_HOLE | DDM_EXTENT_ZERO);
 	*n_ext = w.n;
 	return w.n ? 0 : -EIO;
 }

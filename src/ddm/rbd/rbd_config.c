@@ -13,18 +13,26 @@
 #include "ddm/rbd/rbd_priv.h"
 
 const char *const rbd_option_keys[] = {
-	"image",		"pool",			"namespace",
-	"snap",			"conf",			"id",
-	"keyring",		"mon_host",		"rados_osd_op_timeout",
-	"rados_mon_op_timeout", "client_mount_timeout", NULL,
+	"image",
+	"pool",
+	"namespace",
+	"snap",
+	"conf",
+	"id",
+	"keyring",
+	"mon_host",
+	"rados_osd_op_timeout",
+	"rados_mon_op_timeout",
+	"client_mount_timeout",
+	NULL,
 };
 
 void rbd_settings_free(struct rbd_settings *set)
 {
-	char **all[] = { &set->pool,	     &set->ns,
-			 &set->image,	     &set->snap,
-			 &set->conf,	     &set->id,
-			 &set->keyring,	     &set->mon_host,
+	char **all[] = { &set->pool,	       &set->ns,
+			 &set->image,	       &set->snap,
+			 &set->conf,	       &set->id,
+			 &set->keyring,	       &set->mon_host,
 			 &set->osd_op_timeout, &set->mon_op_timeout,
 			 &set->mount_timeout };
 
@@ -66,9 +74,9 @@ static int rbd_set_image(struct ddm_dev *dev, struct rbd_settings *set,
 	if (ret == 0)
 		ret = rbd_set_str(&set->image, img,
 				  at ? (size_t)(at - img) : strlen(img));
-	if (ret == 0 && (!set->image[0] || strchr(img, '/') ||
-			 (set->pool && !set->pool[0]) ||
-			 (set->snap && !set->snap[0]))) {
+	if (ret == 0 &&
+	    (!set->image[0] || strchr(img, '/') ||
+	     (set->pool && !set->pool[0]) || (set->snap && !set->snap[0]))) {
 		log_error("%s: rbd: image=%s: expected "
 			  "[POOL/[NAMESPACE/]]IMAGE[@SNAP]",
 			  dev->name, value);
@@ -143,9 +151,7 @@ int rbd_configure(struct ddm_dev *dev, const char *key, const char *value)
 static int rbd_conf_apply(struct ddm_dev *dev, struct rbd_dev *rd)
 {
 	const struct rbd_settings *s = &rd->set;
-	const char *names[] = { "keyring",
-				"mon_host",
-				"rados_osd_op_timeout",
+	const char *names[] = { "keyring", "mon_host", "rados_osd_op_timeout",
 				"rados_mon_op_timeout",
 				"client_mount_timeout" };
 	const char *values[] = { s->keyring, s->mon_host, s->osd_op_timeout,
