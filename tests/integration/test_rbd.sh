@@ -5,8 +5,9 @@
 # image exported over NBD and iSCSI at once, checked with nbdinfo, nbdcopy,
 # qemu-img, qemu-io, iscsi-inq and qemu's iscsi:// driver, and against the
 # cluster's own view (rbd export); a snapshot exported read-only; an
-# export with DDM settings added at run time with iopctl, and one with an
-# unknown setting refused.
+# export with DDM settings added at run time with iopctl and resized, and
+# one with an unknown setting refused; the DDM conformance suite; the OSD
+# stopped and resumed under a short rados_osd_op_timeout.
 . "$(dirname "$0")/lib.sh"
 . "$IOPD_REPO/tests/integration/ceph.sh"
 require nbdinfo nbdcopy qemu-img qemu-io iscsi-inq cmp
@@ -143,6 +144,13 @@ check "iopctl export add with DDM settings" ctl export add live \
 	"rbd:$P/live?conf=$CEPH_CONF&id=admin&keyring=$CEPH_KEYRING&rados_osd_op_timeout=20&rados_mon_op_timeout=20"
 check "qemu-io: write and read the new export" qio "$(uri_unix live)" \
 	"write -P 0x21 0 1M" "read -P 0x21 0 1M"
+check "iopctl export resize live 16M" ctl export resize live 16M
+check "nbdinfo: live is 16 MiB now" nbdinfo --size "$(uri_unix live)"
+is "$(cat "$T/out")" 16777216 "nbdinfo --size: 16777216"
+check "rbd info: the image grew too" rbdc info --format json "$P/live"
+is "$(json_get "$T/out" 'j["size"]')" 16777216 "rbd info: size 16777216"
+check "qemu-io: the new space reads 0, the old data stays" \
+	qio "$(uri_unix live)" "read -P 0 8M 8M" "read -P 0x21 0 1M"
 check_fails "iopctl export add: an unknown setting is refused" ctl \
 	export add bad "rbd:$P/live?colour=blue"
 grep -q 'unknown option "colour"' "$T/out"
@@ -152,7 +160,8 @@ check_fails "iopctl export add: a missing image is refused" ctl \
 check "iopctl export remove live" ctl export remove live
 check "the image still reads after removal (rbd export)" \
 	rbdc export --no-progress "$P/live" "$T/live-export"
-cmp -n 1048576 "$T/live-export" <(head -c 1M /dev/zero | tr '\0' '\041')
+cmp -n 1048576 "$T/live-export" <(head -c 1M /dev/zero | tr '\0' '\041') &&
+	[ "$(stat -c %s "$T/live-export")" = 16777216 ]
 pass_if $? "rbd export of live: the data written over NBD"
 
 # -------------------------------------------------- cluster trouble
