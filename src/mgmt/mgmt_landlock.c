@@ -142,6 +142,11 @@ static void mgmt_landlock_add_system(struct mgmt_landlock *ll,
 
 	for (size_t i = 0; i < sizeof(mgmt_landlock_etc) / sizeof(char *); i++)
 		mgmt_landlock_add(ll, mgmt_landlock_etc[i], LL_RDIR);
+#if IOPD_DDM_RBD
+	/* librados' ceph.conf and keyrings, for rbd exports added while
+	 * iopd runs (those given at start-up open before confinement). */
+	mgmt_landlock_add(ll, "/etc/ceph", LL_RDIR);
+#endif
 	for (size_t i = 0; i < sizeof(mgmt_landlock_libs) / sizeof(char *); i++)
 		mgmt_landlock_add(ll, mgmt_landlock_libs[i], LL_RX);
 	/* This process only (mountinfo, maps), not /proc/PID/environ of
