@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "base/base_loop.h"
+#include "base/base_poll.h"
 
 struct base_engine_ops {
 	const char *name;
@@ -54,10 +55,12 @@ struct base_loop {
 	struct base_io *ready_head, *ready_tail;
 
 	unsigned int inflight;
-	/* Busy polling (base_loop_set_busy_poll): wait without blocking
-	 * while the last completion is less than busy_poll_ns old (0 =
-	 * never), as long as polling pays. */
+	/* Busy polling (base_loop_set_busy_poll): when the governor says
+	 * polling pays, wait without blocking while the last completion is
+	 * less than busy_poll_ns old (0 = never), and while the poll windows
+	 * keep finding events. */
 	uint64_t busy_poll_ns;
+	struct base_poll poll;
 	uint64_t last_event_ns;
 	uint64_t completed, completed_seen; /* completions delivered */
 	bool poll_pays; /* the last poll or sleep ended within the window */

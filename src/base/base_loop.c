@@ -360,12 +360,13 @@ static void base_loop_run_ready(struct base_loop *loop)
 
 /*
  * Whether this iteration may block: not with work queued, nor while busy
- * polling.  A loop polls after an event only while polling pays: it stops
- * when a poll window passes without an event (the next gap is probably
- * long too) and starts again when a sleep turns out shorter than the
- * window.  So steady one-at-a-time traffic is polled, and idle
- * connections, whose gaps are long, cost no spinning; nor does a stream
- * of bulk data coming in (bulk_in).
+ * polling.  A loop polls only in the epochs the governor (base_poll.c)
+ * has found polling to raise the completion rate, and then after an
+ * event only while the windows keep finding the next one: it stops when a
+ * poll window passes without an event (the next gap is probably long
+ * too) and starts again when a sleep turns out shorter than the window.
+ * So idle connections, whose gaps are long, cost no spinning; nor does a
+ * stream of bulk data coming in (bulk_in).
  */
 static bool base_loop_may_block(struct base_loop *loop)
 {
@@ -373,9 +374,12 @@ static bool base_loop_may_block(struct base_loop *loop)
 
 	if (loop->ready_head || atomic_load(&loop->stop))
 		return false;
-	if (!loop->busy_poll_ns || !loop->poll_pays || loop->bulk_in)
+	if (!loop->busy_poll_ns || loop->bulk_in)
 		return true;
 	now = base_loop_now_ns();
+	if (!base_poll_tick(&loop->poll, now, loop->completed) ||
+	    !loop->poll_pays)
+		return true;
 	if (loop->completed != loop->completed_seen) {
 		loop->completed_seen = loop->completed;
 		loop->last_event_ns = now;
@@ -456,6 +460,7 @@ int base_loop_post(struct base_loop *loop, void (*fn)(void *arg), void *arg)
 void base_loop_set_busy_poll(struct base_loop *loop, unsigned int usec)
 {
 	loop->busy_poll_ns = (uint64_t)usec * 1000u;
+	base_poll_init(&loop->poll, base_loop_now_ns(), loop->completed);
 }
 
 unsigned int base_loop_inflight(const struct base_loop *loop)

@@ -159,10 +159,13 @@ void base_loop_send(struct base_loop *loop, struct base_msg *msg);
 
 /*
  * Busy polling: after a completion, keep polling for the next one without
- * sleeping for up to usec microseconds before blocking.  A loop with
- * steady traffic (one request at a time from a client) then skips the
- * wake-up a sleeping thread costs; an idle loop sleeps as before.  0 (the
- * default) never spins.  Loop thread only.
+ * sleeping for up to usec microseconds before blocking, but only while
+ * that measurably pays: the loop tries it now and then and keeps it only
+ * when more operations complete per second with it than without (clients
+ * that send one request at a time, whose every round trip would include
+ * the wake-up a sleeping thread costs; see base_poll.h).  Load that
+ * comes at its own pace, and an idle loop, sleep.  0 (the default) never
+ * spins.  Loop thread only.
  */
 void base_loop_set_busy_poll(struct base_loop *loop, unsigned int usec);
 

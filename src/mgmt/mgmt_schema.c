@@ -567,8 +567,9 @@ const struct mgmt_opt mgmt_opts[] = {
 	  .hi = 10000,
 	  .dflt = -1,
 	  .expect = "0 to 10000 microseconds",
-	  .help = "while requests keep coming, workers poll\n"
-		  "this long for the next before sleeping\n"
+	  .help = "where polling measurably speeds clients up\n"
+		  "(one request at a time), workers poll this\n"
+		  "long for the next before sleeping\n"
 		  "(default " MGMT_STR(
 			  MGMT_DEFAULT_BUSY_POLL_US) "; 0 = never)" },
 	{ .name = "user",
