@@ -73,6 +73,32 @@ SERVERS = {
     "nbdkit-null": dict(kind="nbdkit", plugin=["null", "1G"],
                         label="nbdkit null 1G", base="nbdkit-null"),
 }
+# The extended sections' servers (bench/extended.py): DISK is the image on
+# the machine's disk, each server told to bypass the page cache; tls: NBD
+# over TLS with the certificates the bench makes (ctx.pki).
+QEMU_DIRECT = ["--cache=none", "--aio=io_uring"]
+SERVERS.update({
+    "iopd-disk": dict(kind="iopd", engine="uring", spec="DISK",
+                      args=["--direct=on"], how="iopd --direct=on",
+                      label="iopd --direct=on, disk",
+                      base="nbdkit-disk"),
+    "nbdkit-disk": dict(kind="nbdkit", plugin=["file", "DISK", "cache=none"],
+                        how="nbdkit file cache=none",
+                        label="nbdkit file cache=none, disk",
+                        base="nbdkit-disk"),
+    "qemu-disk": dict(kind="qemu", img="DISK", qemu_opts=QEMU_DIRECT,
+                      how="qemu-nbd " + " ".join(QEMU_DIRECT),
+                      label="qemu-nbd " + " ".join(QEMU_DIRECT) + ", disk",
+                      base="nbdkit-disk"),
+    "iopd-tls": dict(kind="iopd", engine="uring", spec="IMG", tls=True,
+                     label="iopd --tls=require", base="nbdkit-tls"),
+    "nbdkit-tls": dict(kind="nbdkit", plugin=["file", "IMG"], tls=True,
+                       label="nbdkit --tls=require", base="nbdkit-tls"),
+    "qemu-tls": dict(kind="qemu", tls=True, label="qemu-nbd --tls-creds",
+                     base="nbdkit-tls"),
+})
+SECTIONS = ["matrix", "idle", "iscsi", "fixed", "sat", "disk", "iscsiw",
+            "stab", "tls"]
 SERVER_ORDER = list(SERVERS)
 
 QEMU_CANDIDATES = [
@@ -123,8 +149,14 @@ class Ctx:
         os.makedirs(self.logs, exist_ok=True)
         self.tmp = args.tmp
         self.img = os.path.join(self.tmp, "disk.img")
+        self.disk_img = None        # extended.py's image on the disk
+        self.pki = None             # extended.py's TLS certificates
         self.seq = 0
         self.problems = []          # anything that looked broken
+
+    def path(self, p):
+        return p.replace("DISK", self.disk_img or "DISK").replace(
+            "IMG", self.img)
 
     def log_cmd(self, argv, note=""):
         s = shlex.join(argv) if isinstance(argv, list) else argv
@@ -220,6 +252,8 @@ class Server:
         ctx.seq += 1
         self.sock = os.path.join(ctx.tmp, f"{sid}-{ctx.seq}.sock")
         self.logf = os.path.join(ctx.logs, f"{sid}-{transport}{tag}.log")
+        self.tls = self.conf.get("tls", False)
+        self.scheme = "nbds" if self.tls else "nbd"
 
     def start(self):
         k = self.conf["kind"]
@@ -232,11 +266,14 @@ class Server:
         return self
 
     def _start_iopd(self):
-        spec = self.conf["spec"].replace("IMG", self.ctx.img)
+        spec = self.ctx.path(self.conf["spec"])
         rfd, wfd = os.pipe()
+        tls = ["--tls=require", f"--tls-certificates={self.ctx.pki}"] \
+            if self.tls else []
         argv = [self.ctx.args.iopd, "-e", self.conf["engine"],
                 "--listen", f"unix:{self.sock}", "--listen", "127.0.0.1:0",
-                "--ready-fd", str(wfd), "--log-level=warn", f"disk={spec}"]
+                "--ready-fd", str(wfd), "--log-level=warn"] + \
+            self.conf.get("args", []) + tls + [f"disk={spec}"]
         self.ctx.log_cmd(argv)
         log = open(self.logf, "a")
         self.proc = subprocess.Popen(argv, pass_fds=(wfd,), stdout=log,
@@ -257,21 +294,23 @@ class Server:
                 self.unix = w[2]
         self.pid = self.proc.pid
         if self.transport == "tcp":
-            self.uri = f"nbd://{self.tcp[0]}:{self.tcp[1]}/disk"
+            self.uri = f"{self.scheme}://{self.tcp[0]}:{self.tcp[1]}/disk"
         else:
-            self.uri = f"nbd+unix:///disk?socket={self.unix}"
+            self.uri = f"{self.scheme}+unix:///disk?socket={self.unix}"
 
     def _start_nbdkit(self):
-        plugin = [a.replace("IMG", self.ctx.img) for a in self.conf["plugin"]]
+        plugin = [self.ctx.path(a) for a in self.conf["plugin"]]
         if self.transport == "tcp":
             port = free_port()
             where = ["-i", "127.0.0.1", "-p", str(port)]
             self.tcp = ("127.0.0.1", port)
-            self.uri = f"nbd://127.0.0.1:{port}/disk"
+            self.uri = f"{self.scheme}://127.0.0.1:{port}/disk"
         else:
             where = ["-U", self.sock]
             self.unix = self.sock
-            self.uri = f"nbd+unix:///disk?socket={self.sock}"
+            self.uri = f"{self.scheme}+unix:///disk?socket={self.sock}"
+        if self.tls:
+            where += ["--tls=require", f"--tls-certificates={self.ctx.pki}"]
         # --run starts its command once nbdkit serves: it prints READY on
         # nbdkit's stdout (our pipe), then holds until we close its stdin.
         argv = ["nbdkit", "--exit-with-parent"] + where + [
@@ -300,17 +339,23 @@ class Server:
             port = free_port()
             where = ["--bind=127.0.0.1", f"--port={port}"]
             self.tcp = ("127.0.0.1", port)
-            self.uri = f"nbd://127.0.0.1:{port}/disk"
+            self.uri = f"{self.scheme}://127.0.0.1:{port}/disk"
         else:
             where = [f"--socket={self.sock}"]
             self.unix = self.sock
-            self.uri = f"nbd+unix:///disk?socket={self.sock}"
-        opts = self.qemu_opts or self.ctx.qemu_opts
+            self.uri = f"{self.scheme}+unix:///disk?socket={self.sock}"
+        opts = self.conf.get("qemu_opts") or self.qemu_opts or self.ctx.qemu_opts
+        if self.tls:
+            # a server endpoint verifies clients by default: not here
+            opts = opts + ["--object", "tls-creds-x509,id=tls0,endpoint=server,"
+                           f"dir={self.ctx.pki},verify-peer=off",
+                           "--tls-creds=tls0"]
         # --fork: the parent exits once the server listens (readiness);
         # the server's own PID comes from --pid-file.
         argv = ["qemu-nbd", "-f", "raw"] + where + [
             "-x", "disk", "--persistent", "--shared=8"] + opts + [
-            "--fork", f"--pid-file={pidf}", self.ctx.img]
+            "--fork", f"--pid-file={pidf}",
+            self.ctx.path(self.conf.get("img", "IMG"))]
         self.ctx.log_cmd(argv)
         with open(self.logf, "a") as log:
             rc = subprocess.run(argv, stdout=log, stderr=log, timeout=60).returncode
@@ -363,6 +408,7 @@ def parse_fio(path):
         iops=r["iops"] + w["iops"],
         bw=r["bw_bytes"] + w["bw_bytes"],
         bytes=r["io_bytes"] + w["io_bytes"],
+        ios=r["total_ios"] + w["total_ios"],
         lat_mean=sum(d["lat_ns"]["mean"] * d["total_ios"] for d in dirs) / ios,
         p99=max((d["clat_ns"].get("percentile", {}).get("99.000000", 0)
                  for d in dirs), default=0),
@@ -374,12 +420,14 @@ def fio_time(sec):
     return str(int(sec)) if sec == int(sec) else f"{int(sec * 1000)}ms"
 
 
-def fio_nbd(ctx, srv, wl, tag, runtime=None):
+def fio_nbd(ctx, srv, wl, tag, runtime=None, extra=()):
     """One fio run against a running server, with the server's CPU and
-    peak RSS measured around it."""
+    peak RSS measured around it.  extra: more fio arguments (they win
+    over the workload's: fio takes the last of a repeated option)."""
     out = os.path.join(ctx.raw, f"{tag}.json")
     argv = ["fio", f"--name={wl}", "--ioengine=nbd", f"--uri={srv.uri}"] + \
-        WORKLOADS[wl][1] + [f"--runtime={fio_time(runtime or ctx.args.runtime)}",
+        WORKLOADS[wl][1] + list(extra) + [
+            f"--runtime={fio_time(runtime or ctx.args.runtime)}",
                             "--time_based",
                             "--norandommap", "--randrepeat=0",
                             "--output-format=json", f"--output={out}"]
@@ -400,6 +448,8 @@ def fio_nbd(ctx, srv, wl, tag, runtime=None):
         ctx.problems.append(f"fio failed ({tag}): rc {p.returncode} "
                             f"{p.stderr.strip()[-300:]} cmd: {shlex.join(argv)}")
     res["cpu_per_gib"] = res["cpu"] / (res["bytes"] / GiB) if res.get("bytes") else None
+    # seconds per 1,000 I/Os (= ms per I/O)
+    res["cpu_per_kio"] = 1000 * res["cpu"] / res["ios"] if res.get("ios") else None
     return res
 
 
@@ -600,11 +650,13 @@ def machine_info():
 def measure(ctx):
     a = ctx.args
     results = dict(mode="quick" if a.quick else "full", runtime=a.runtime,
+                   only=sorted(a.only, key=SECTIONS.index),
                    warmup=a.warmup,
                    reps=a.reps, iperf_time=a.iperf_time,
                    commit=a.commit, date=a.date, machine=machine_info(),
                    runs=[], limits=dict(iperf3=[], direct={}), idle=[],
-                   plan=[[s, t, w] for s, t, w in plan(a.quick)],
+                   plan=[[s, t, w] for s, t, w in plan(a.quick)]
+                   if "matrix" in a.only else [],
                    workloads={k: v[0] for k, v in WORKLOADS.items()},
                    servers={k: dict(label=v["label"], base=v["base"])
                             for k, v in SERVERS.items()})
@@ -613,10 +665,31 @@ def measure(ctx):
     ctx.run(["dd", "if=/dev/urandom", f"of={ctx.img}", "bs=1M", "count=1024",
              "status=none"], check=True)
 
-    say("qemu-nbd: probing option sets (4k randread qd32, 1M read qd8, unix)")
-    ctx.qemu_opts = qemu_probe(ctx, results)
-    say(f"qemu-nbd: using {' '.join(ctx.qemu_opts)}")
+    if a.only & {"matrix", "fixed", "sat", "stab", "tls"}:
+        say("qemu-nbd: probing option sets (4k randread qd32, 1M read qd8, unix)")
+        ctx.qemu_opts = qemu_probe(ctx, results)
+        say(f"qemu-nbd: using {' '.join(ctx.qemu_opts)}")
+    if "matrix" in a.only:
+        matrix_reps(ctx, results, t_start)
+    if "idle" in a.only:
+        say("== idle connections")
+        for sid in ("iopd-uring", "nbdkit-file"):
+            try:
+                idle_test(ctx, sid, results)
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+                ctx.problems.append(f"idle test {sid}: {e}")
+    import extended
+    results["ext"] = extended.run(ctx, a.only)
+    results["elapsed_s"] = time.monotonic() - t_start
+    results["commands"] = ctx.commands
+    results["problems"] = ctx.problems
+    return results
 
+
+def matrix_reps(ctx, results, t_start):
+    """The NBD matrix: every server of plan() in turn, per rep, with the
+    limits (iperf3, fio on the image) measured in each rep."""
+    a = ctx.args
     matrix = plan(a.quick)
     total = sum(len(w) for _, _, w in matrix) * a.reps
     done = 0
@@ -654,16 +727,6 @@ def measure(ctx):
                         + ("" if r["ok"] else "  FAILED"))
             finally:
                 srv.stop()
-    say("== idle connections")
-    for sid in ("iopd-uring", "nbdkit-file"):
-        try:
-            idle_test(ctx, sid, results)
-        except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
-            ctx.problems.append(f"idle test {sid}: {e}")
-    results["elapsed_s"] = time.monotonic() - t_start
-    results["commands"] = ctx.commands
-    results["problems"] = ctx.problems
-    return results
 
 
 ctx_iopd = None
@@ -671,6 +734,9 @@ ctx_iopd = None
 
 def main():
     global ctx_iopd
+    # extended.py and iscsi_bench.py "import bench": let them share this
+    # module (its SERVERS, its helpers) instead of loading a second copy.
+    sys.modules.setdefault("bench", sys.modules[__name__])
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out")
@@ -684,7 +750,25 @@ def main():
                     help="rebuild DIR/report.md and charts from DIR/results.json")
     ap.add_argument("--no-latest", action="store_true",
                     help="do not copy the results to bench/results/latest")
+    ap.add_argument("--only", default="all",
+                    help="comma-separated sections: " + ",".join(SECTIONS))
+    ap.add_argument("--rates", help="fixed-load rates, percent of the "
+                    "slowest server's maximum (default 20,60 quick; "
+                    "5,20,60,80 full)")
+    ap.add_argument("--ext-runtime", type=float,
+                    help="seconds per run in the extended sections "
+                    "(default 2 quick, 5 full)")
+    ap.add_argument("--ext-reps", type=int,
+                    help="reps of the extended sections (default 1 quick, "
+                    "3 full; stability: 3 quick, 5 full)")
+    ap.add_argument("--disk-dir", default="/var/tmp",
+                    help="where the real-storage image goes (not tmpfs)")
     a = ap.parse_args()
+    a.only = set(SECTIONS if a.only == "all" else a.only.split(","))
+    bad = a.only - set(SECTIONS)
+    if bad:
+        ap.error(f"unknown sections {','.join(sorted(bad))}; "
+                 f"known: {','.join(SECTIONS)}")
     import report
     if a.report_only:
         with open(os.path.join(a.report_only, "results.json")) as f:
@@ -707,7 +791,10 @@ def main():
     if not a.out:
         a.out = os.path.join(REPO, "bench", "results",
                              now.strftime("%Y%m%d-%H%M") + f"-{a.commit}"
-                             + ("-quick" if a.quick else ""))
+                             + ("-quick" if a.quick else "")
+                             + ("" if a.only == set(SECTIONS) else
+                                "-" + "-".join(x for x in SECTIONS
+                                               if x in a.only)))
     a.out = os.path.abspath(a.out)
     os.makedirs(a.out, exist_ok=True)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

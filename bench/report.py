@@ -271,10 +271,52 @@ def charts(outdir, d):
 
 
 # ---------------------------------------------------------------- report
+CHARTS = (("iops", "IOPS per workload"), ("ratio", "Ratio to nbdkit"),
+          ("latency", "qd1 latency"), ("cpu", "CPU per GiB"),
+          ("idle", "Idle connections"),
+          ("ext-cpu", "Server CPU per I/O at a fixed offered load"),
+          ("ext-sat", "Saturation with several client processes"))
+
+
+def add_charts(L, made):
+    if made:
+        L.append("## Charts\n")
+        for k, title in CHARTS:
+            if k in made:
+                L.append(f"![{title}]({made[k]})\n")
+
+
+def write_ext_only(outdir, res, L, made):
+    """A run of some extended sections only (run.sh --only ...)."""
+    import extended
+    import iscsi_bench
+    if res.get("qemu_opts"):
+        L.append(f"- qemu-nbd options on tmpfs, chosen by a probe in this run "
+                 f"(the fastest sane set): `{' '.join(res['qemu_opts'])}`")
+    L.append(f"- whole run: {res['elapsed_s'] / 60:.1f} min")
+    L.append("")
+    if res.get("problems"):
+        L.append("## Problems seen during the run\n")
+        L.extend(f"- {p}" for p in res["problems"])
+        L.append("")
+    add_charts(L, made)
+    L.extend(extended.section(res))
+    L.extend(iscsi_bench.section(outdir))
+    L.append("## Command lines, in the order they were run\n")
+    L.append("```")
+    L.extend(res["commands"])
+    L.append("```")
+    with open(os.path.join(outdir, "report.md"), "w") as f:
+        f.write("\n".join(L) + "\n")
+
+
 def write(outdir, res):
     outdir = os.path.abspath(outdir)
+    import extended
     d = Data(res)
-    made = charts(outdir, d)
+    os.makedirs(os.path.join(outdir, "plots"), exist_ok=True)
+    made = charts(outdir, d) if res["runs"] else {}
+    made.update(extended.charts(outdir, res, __import__("report")))
     m = res["machine"]
     L = []
     add = L.append
@@ -284,6 +326,9 @@ def write(outdir, res):
     add(f"- machine: {m['nproc']} CPUs ({m['cpu']}), {m['mem']} RAM, kernel "
         f"{m['kernel']}, {m['os']}")
     add("- tools: " + ", ".join(f"{v}" for v in m["versions"].values()))
+    add(f"- sections: {', '.join(res.get('only', ['matrix', 'idle', 'iscsi']))}")
+    if not res["runs"]:
+        return write_ext_only(outdir, res, L, made)
     add(f"- method: every server in turn serves the same 1 GiB random-data image "
         f"on tmpfs (`/dev/shm`); fio's nbd engine on the same machine (client and "
         f"server share the {m['nproc']} CPUs); {res['runtime']} s time-based runs; "
@@ -324,13 +369,8 @@ def write(outdir, res):
             f"{fmt(med([r['lat_mean'] for r in runs]) / 1e3, ' µs')}")
     add("")
 
-    if made:
-        add("## Charts\n")
-        for k, title in (("iops", "IOPS per workload"), ("ratio", "Ratio to nbdkit"),
-                         ("latency", "qd1 latency"), ("cpu", "CPU per GiB"),
-                         ("idle", "Idle connections")):
-            if k in made:
-                add(f"![{title}]({made[k]})\n")
+    add_charts(L, made)
+    L.extend(extended.section(res))
 
     add("## Results per workload\n")
     add("IOPS and MB/s: higher is better. Latency: mean of fio's `lat_ns` "
