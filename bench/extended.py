@@ -601,6 +601,7 @@ def section(res):
          "header), medians over reps; ratios are per-rep ratios: median "
          "(min–max, standard deviation) when there is more than one rep. "
          "fio: nbd engine over TCP loopback, one process unless `xN`.\n"]
+    L += sec_targets(ext)
     if "fixed" in ext:
         L += sec_fixed(ext["fixed"], ext)
     if "sat" in ext:
@@ -664,3 +665,93 @@ def charts(outdir, res, report):
                 n=len(s["servers"]) + 1, dat=dat, extra="set logscale y")):
             made["ext-sat"] = "ext-sat.png"
     return made
+
+
+# ---------------------------------------------------------------- targets
+def worst(runs, a, b, keys, metric, hi):
+    """The worst per-key median ratio a/b over keys: (key, ratio)."""
+    xs = [(k, statistics.median(v)) for k in keys
+          if (v := per_rep_ratio(runs, a, b, k, metric))]
+    if not xs:
+        return None
+    return (max if not hi else min)(xs, key=lambda x: x[1])
+
+
+def target_rows(ext):
+    """(target, threshold, measured, met?) from the extended sections."""
+    rows = []
+
+    def add(name, thr, w, ok):
+        rows.append((name, thr, "–" if w is None else f"{w[1]:.2f}× (`{w[0]}`)",
+                     None if w is None else ok(w[1])))
+    f = ext.get("fixed")
+    if f:
+        keys = [r["key"] for r in f["runs"]]
+        k4 = sorted({k for k in keys if "4k" in k})
+        k1m = sorted({k for k in keys if "1m" in k})
+        add("server CPU per I/O at a fixed rate, 4 KiB, ÷ nbdkit (worst)",
+            "≤ 0.5×", worst(f["runs"], "iopd-uring", "nbdkit-file", k4,
+                            "cpu_per_kio", False), lambda x: x <= 0.5)
+        add("server CPU per I/O at a fixed rate, 1 MiB, ÷ nbdkit (worst)",
+            "≤ 0.6×", worst(f["runs"], "iopd-uring", "nbdkit-file", k1m,
+                            "cpu_per_kio", False), lambda x: x <= 0.6)
+        add("4 KiB qd1 mean latency ÷ nbdkit (maxima runs, worst)", "≤ 0.7×",
+            worst(f["maxima"], "iopd-uring", "nbdkit-file",
+                  ["rr4k-qd1", "rw4k-qd1"], "lat_mean", False),
+            lambda x: x <= 0.7)
+    s = ext.get("sat")
+    if s:
+        add("4 processes, 4 KiB IOPS ÷ nbdkit (worst)", "≥ 2×",
+            worst(s["runs"], "iopd-uring", "nbdkit-file",
+                  ["rr4k-qd32x4", "rw4k-qd32x4"], "iops", True),
+            lambda x: x >= 2)
+        add("4 processes, 1 MiB MB/s ÷ nbdkit (worst)", "≥ 1.3×",
+            worst(s["runs"], "iopd-uring", "nbdkit-file",
+                  ["sr1m-qd8x4", "sw1m-qd8x4"], "bw", True),
+            lambda x: x >= 1.3)
+    st = ext.get("stab")
+    if st:
+        add("iopd file on tmpfs ÷ iopd null:, 4 KiB qd32 IOPS", "≥ 0.95×",
+            worst(st["runs"], "iopd-uring", "iopd-null", ["rr4k-qd32"],
+                  "iops", True), lambda x: x >= 0.95)
+    d = ext.get("disk")
+    if d:
+        add("real storage, 4 KiB read qd32 × 4 processes ÷ raw fio O_DIRECT",
+            "≥ 0.9×", worst(d["runs"], "iopd-disk", "raw", ["rr4k-qd32x4"],
+                            "iops", True), lambda x: x >= 0.9)
+        add("real storage, 4 KiB qd32 IOPS ÷ qemu-nbd --cache=none (worst)",
+            "≥ 1.3×", worst(d["runs"], "iopd-disk", "qemu-disk",
+                            ["rr4k-qd32", "rr4k-qd32x4", "rw4k-qd32",
+                             "rw4k-qd32x4"], "iops", True), lambda x: x >= 1.3)
+    i = ext.get("iscsiw")
+    if i:
+        add("iSCSI (qemu-img bench) IOPS ÷ tgt, every row (worst)", "≥ 2×",
+            worst(i["runs"], "iopd", "tgt", i["keys"], "iops", True),
+            lambda x: x >= 2)
+        add("iSCSI 4 KiB CPU per I/O ÷ tgt (worst)", "≤ 0.5×",
+            worst(i["runs"], "iopd", "tgt", [k for k in i["keys"] if "4k" in k],
+                  "cpu_per_kio", False), lambda x: x <= 0.5)
+    t = ext.get("tls")
+    if t:
+        add("TLS throughput ÷ nbdkit (worst)", "≥ 1.3×",
+            worst(t["runs"], "iopd-tls", "nbdkit-tls", t["keys"], "iops",
+                  True), lambda x: x >= 1.3)
+        add("TLS CPU per GiB ÷ nbdkit (worst)", "≤ 0.7×",
+            worst(t["runs"], "iopd-tls", "nbdkit-tls", t["keys"],
+                  "cpu_per_gib", False), lambda x: x <= 0.7)
+    return rows
+
+
+def sec_targets(ext):
+    rows = target_rows(ext)
+    if not rows:
+        return []
+    L = ["### Targets measured by the extended sections\n",
+         "Each is the worst row of its kind, the per-rep ratio's median; "
+         "with the machine busy, read it next to that row's spread.\n",
+         "| target | threshold | measured (worst row) | met? |",
+         "| --- | --- | --- | --- |"]
+    for name, thr, meas, ok in rows:
+        v = "–" if ok is None else ("**met**" if ok else "**not met**")
+        L.append(f"| {name} | {thr} | {meas} | {v} |")
+    return L + [""]

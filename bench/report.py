@@ -419,7 +419,9 @@ def write(outdir, res):
         add(f"{n} clients each complete the handshake (NBD_OPT_GO) over TCP and "
             "then hold the connection; meanwhile one active fio client runs 4 KiB "
             "random reads at iodepth 1. Per rep: a run without them, then open "
-            "them, a run with them, close them.\n")
+            "them, a run with them, close them. iopd runs with "
+            "`--max-connections-per-address=0` (all clients come from "
+            "127.0.0.1; its default allows 64 per address).\n")
         add("| server | RSS no clients MiB | RSS with idle MiB | threads no clients | "
             "threads with idle | opened | open time s | qd1 mean lat without µs | "
             "with µs | with / without |")
