@@ -651,7 +651,7 @@ def charts(outdir, res, report):
                 png="ext-cpu.png", title="Server CPU per I/O at the same "
                 "offered load (lower is better)", key="below",
                 ylabel="CPU µs per I/O (log scale)", n=len(f["servers"]) + 1,
-                dat=dat, extra="set logscale y")):
+                dat=dat, extra="set logscale y\nset yrange [1:*]\nset rmargin 10")):
             made["ext-cpu"] = "ext-cpu.png"
     s = ext.get("sat")
     if s and s["runs"]:

@@ -5,6 +5,7 @@ import os
 import shlex
 import statistics
 import subprocess
+import sys
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -316,7 +317,7 @@ def write(outdir, res):
     d = Data(res)
     os.makedirs(os.path.join(outdir, "plots"), exist_ok=True)
     made = charts(outdir, d) if res["runs"] else {}
-    made.update(extended.charts(outdir, res, __import__("report")))
+    made.update(extended.charts(outdir, res, sys.modules[__name__]))
     m = res["machine"]
     L = []
     add = L.append
