@@ -62,7 +62,8 @@ def alternate(ctx, sec, sids, items, reps):
                 bench.warmup(ctx, srv, f"{sec}-{sid}-rep{rep}")
                 for key, wl, extra, info in items(sid):
                     r = bench.fio_nbd(ctx, srv, wl, f"{sec}-{sid}-{key}-rep{rep}",
-                                      ctx.args.ext_runtime, extra)
+                                      info.get("runtime", ctx.args.ext_runtime),
+                                      extra)
                     r.update(info, server=sid, key=key, wl=wl, rep=rep)
                     runs.append(r)
                     say(f"  {sec} rep {rep} {sid:12s} {key:22s} "
@@ -89,6 +90,18 @@ def rate_args(wl, rate):
     return [f"--rate_iops={max(1, round(rate))}"]
 
 
+CPU_WANTED = 0.5   # s of server CPU per run: the 10 ms ticks then err < 4 %
+
+
+def fixed_runtime(a, rate, cpu_per_io):
+    """Long enough that the cheapest server (at its maximum, where the
+    cost per I/O is lowest) spends CPU_WANTED; at most 2x (quick) or 4x
+    the run time.  Every server runs a row for the same time."""
+    t = CPU_WANTED / max(rate * cpu_per_io, 1e-9)
+    return round(min(max(t, a.ext_runtime),
+                     a.ext_runtime * (2 if a.quick else 4)), 1)
+
+
 def run_fixed(ctx):
     """Maximum of each server per workload, then every server at the
     same rates: percentages of the slowest server's maximum."""
@@ -96,15 +109,19 @@ def run_fixed(ctx):
     say("== fixed offered load: maxima")
     maxima = alternate(ctx, "fixed-max", TRIO,
                        lambda s: [(w, w, [], {}) for w in FIXED_WL], 1)
-    rates = {}
+    rates, cheapest = {}, {}
     for w in FIXED_WL:
         per = [med_of(maxima, s, w, "iops") for s in TRIO]
         if None in per:
             ctx.problems.append(f"fixed: no maximum for {w} from every server")
             continue
         rates[w] = min(per)
+        cheapest[w] = min(med_of(maxima, s, w, "cpu_per_kio") or 1e-3
+                          for s in TRIO) / 1000
     items = lambda s: [(f"{w}@{p:g}%", w, rate_args(w, rates[w] * p / 100),
-                        dict(pct=p, rate=rates[w] * p / 100))
+                        dict(pct=p, rate=rates[w] * p / 100,
+                             runtime=fixed_runtime(a, rates[w] * p / 100,
+                                                   cheapest[w])))
                        for w in rates for p in a.rates]
     say(f"== fixed offered load: {', '.join(f'{p:g}%' for p in a.rates)}")
     runs = alternate(ctx, "fixed", TRIO, items, a.ext_reps)
@@ -479,9 +496,11 @@ def sec_fixed(f, ext):
          "(`fio --rate_iops`; the 70/30 mix as `--rate_iops=0.7R,0.3R`). "
          "CPU is the server process's utime+stime (all threads, "
          "`/proc/PID/stat`) over the run, divided by the I/Os and by the "
-         "GiB fio moved; it is counted in clock ticks (10 ms), so at low "
-         "rates a short run rests on few ticks (`--ext-runtime` "
-         "lengthens them). CPU ms per 1,000 I/Os equals µs per I/O. Ratios "
+         "GiB fio moved; it is counted in clock ticks (10 ms), so a row "
+         "runs long enough for the cheapest server to spend about "
+         f"{CPU_WANTED} s (judged from the maxima runs; up to 2× the run "
+         "time in --quick, 4× otherwise; the row label gives the time). "
+         "CPU ms per 1,000 I/Os equals µs per I/O. Ratios "
          "< 1 mean iopd spends less. \"achieved\" is the I/O rate fio "
          "reached: below the offered rate the server could not sustain it.\n",
          "| workload | slowest max IOPS | " + " | ".join(
@@ -493,11 +512,12 @@ def sec_fixed(f, ext):
     L.append("")
     keys = [f"{w}@{p:g}%" for w in f["workloads"] for p in f["rates"]]
     rate = {r["key"]: r["rate"] for r in f["runs"]}
+    secs = {r["key"]: r.get("runtime") for r in f["runs"]}
     L += table(f["runs"], f["servers"], keys,
                [("achieved IOPS", "iops", 1, None), KIO, GIB],
                [("cpu_per_kio", "CPU/I/O")],
                label=lambda k: f"`{k.split('@')[0]}` at {k.split('@')[1]} "
-               f"({fmt(rate.get(k))} IOPS offered)")
+               f"({fmt(rate.get(k))} IOPS offered, {secs.get(k) or ext['runtime']:g} s)")
     short = [r for r in f["runs"] if r["iops"] < 0.95 * r["rate"]]
     if short:
         L.append("Runs that fell short of the offered rate by more than 5 %: "
