@@ -17,7 +17,7 @@
 # reps, the loopback and null: ceilings) and tls (NBD over TLS).  Writes
 # DIR/report.md with PNG charts (default DIR: bench/results/<date>-<commit>/,
 # copied to bench/results/latest/).  Full run about 90 min, --quick
-# about 12 minutes on 2 CPUs.  See bench/README.md.
+# about 13 minutes on 2 CPUs.  See bench/README.md.
 set -euo pipefail
 [ -n "${BENCH_DEBUG:-}" ] && set -x
 repo=$(cd "$(dirname "$0")/.." && pwd)
