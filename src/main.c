@@ -169,6 +169,8 @@ static int iopd_parse_config(int argc, char **argv, struct mgmt_config *cfg,
 		log_error("IOPD_ENGINE=%s: expected auto, uring or epoll", env);
 		return -1;
 	}
+	if (env && env[0])
+		mgmt_opt_mark_cli(cfg, "engine");
 	return 0;
 }
 

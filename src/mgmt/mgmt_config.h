@@ -90,6 +90,9 @@ struct mgmt_config {
 	bool no_listen;	      /* --listen none, "listen": []: no NBD listener */
 	bool list_hidden;     /* --no-list-exports, "list_exports": false */
 	bool list_hidden_cli; /* from the command line: reload keeps it */
+	/* The mgmt_opts entries the command line (or the environment) set:
+	 * the file does not rule them, now or at the next start. */
+	uint64_t opts_cli[2];
 	unsigned int threads;
 	enum base_engine engine;
 	uint32_t max_request_bytes;

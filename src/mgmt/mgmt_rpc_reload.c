@@ -93,7 +93,7 @@ static void mgmt_reload_device_diff(const struct mgmt_export *have,
 
 static void mgmt_reload_settings(struct mgmt_ctx *ctx, struct mgmt_config *next)
 {
-	char later[256];
+	char later[256], kept[256];
 
 	if (next->log_level != ctx->cfg->log_level) {
 		base_log_set_level(next->log_level);
@@ -104,9 +104,13 @@ static void mgmt_reload_settings(struct mgmt_ctx *ctx, struct mgmt_config *next)
 	    connmgr_list_hidden_set(ctx->cm, next->list_hidden) == 0)
 		ctx->cfg->list_hidden = next->list_hidden;
 	mgmt_path_take_allowed(ctx->cfg, next);
-	mgmt_opts_restart_diff(ctx->cfg, next, later, sizeof(later));
+	/* Only what the file changes: a setting the command line gave is
+	 * not the file's, and differs from the file's default. */
+	mgmt_opts_restart_diff(ctx->cfg, next, later, kept, sizeof(later));
 	if (later[0])
 		log_warn("reload: %s: takes effect at the next start", later);
+	if (kept[0])
+		log_info("reload: %s: the command line's value stays", kept);
 }
 
 static int mgmt_reload_default(struct mgmt_ctx *ctx, const char *name)

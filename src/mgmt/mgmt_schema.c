@@ -739,11 +739,40 @@ static int mgmt_opt_set_str(struct mgmt_config *cfg, const struct mgmt_opt *o,
 	return !text || *field ? 0 : -ENOMEM;
 }
 
+_Static_assert(sizeof(mgmt_opts) / sizeof(mgmt_opts[0]) <=
+		       8 * sizeof(((struct mgmt_config *)0)->opts_cli),
+	       "mgmt_config.opts_cli has a bit per option");
+
+static void mgmt_opt_set_is_cli(struct mgmt_config *cfg,
+				const struct mgmt_opt *o)
+{
+	size_t i = (size_t)(o - mgmt_opts);
+
+	cfg->opts_cli[i / 64] |= 1ull << (i % 64);
+}
+
+static bool mgmt_opt_is_cli(const struct mgmt_config *cfg,
+			    const struct mgmt_opt *o)
+{
+	size_t i = (size_t)(o - mgmt_opts);
+
+	return cfg->opts_cli[i / 64] & (1ull << (i % 64));
+}
+
+void mgmt_opt_mark_cli(struct mgmt_config *cfg, const char *key)
+{
+	const struct mgmt_opt *o = mgmt_opt_by_key(key);
+
+	if (o)
+		mgmt_opt_set_is_cli(cfg, o);
+}
+
 int mgmt_opt_set_cli(struct mgmt_config *cfg, const struct mgmt_opt *o,
 		     const char *text)
 {
 	int v;
 
+	mgmt_opt_set_is_cli(cfg, o);
 	switch (o->kind) {
 	case MGMT_OPT_FLAG:
 	case MGMT_OPT_BOOL:
@@ -848,19 +877,51 @@ void mgmt_opts_to_json(const struct mgmt_config *cfg, json_t *root)
 	}
 }
 
-void mgmt_opts_restart_diff(const struct mgmt_config *a,
-			    const struct mgmt_config *b, char *buf, size_t len)
+/* Whether the option o has the same value in a and b. */
+static bool mgmt_opt_same(const struct mgmt_config *a,
+			  const struct mgmt_config *b, const struct mgmt_opt *o)
 {
-	size_t n = 0;
+	const char *sa, *sb;
 
-	buf[0] = 0;
+	if (o->kind != MGMT_OPT_STR)
+		return mgmt_opt_get_int(a, o) == mgmt_opt_get_int(b, o);
+	sa = *(char **)mgmt_opt_field(a, o);
+	sb = *(char **)mgmt_opt_field(b, o);
+	return sa == sb || (sa && sb && !strcmp(sa, sb));
+}
+
+/* Whether cfg has o's default value (mgmt_config_init's). */
+static bool mgmt_opt_is_default(const struct mgmt_config *cfg,
+				const struct mgmt_opt *o)
+{
+	if (o->kind == MGMT_OPT_STR)
+		return !*(char **)mgmt_opt_field(cfg, o);
+	if (o->kind == MGMT_OPT_BOOL)
+		return !mgmt_opt_get_int(cfg, o);
+	return mgmt_opt_get_int(cfg, o) == o->dflt;
+}
+
+static void mgmt_opts_list_add(char *buf, size_t len, const char *key)
+{
+	size_t n = strlen(buf);
+
+	if (n < len)
+		snprintf(buf + n, len - n, "%s%s", n ? ", " : "", key);
+}
+
+void mgmt_opts_restart_diff(const struct mgmt_config *cur,
+			    const struct mgmt_config *next, char *later,
+			    char *kept, size_t len)
+{
+	later[0] = kept[0] = 0;
 	for (const struct mgmt_opt *o = mgmt_opts; o->name || o->key; o++) {
-		if (!(o->flags & MGMT_OPT_RESTART) ||
-		    mgmt_opt_get_int(a, o) == mgmt_opt_get_int(b, o) ||
-		    n >= len)
+		if (!(o->flags & MGMT_OPT_RESTART) || !o->key ||
+		    mgmt_opt_same(cur, next, o))
 			continue;
-		n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "",
-				      o->key);
+		if (!mgmt_opt_is_cli(cur, o))
+			mgmt_opts_list_add(later, len, o->key);
+		else if (!mgmt_opt_is_default(next, o)) /* the file sets it */
+			mgmt_opts_list_add(kept, len, o->key);
 	}
 }
 

@@ -77,10 +77,17 @@ int mgmt_opt_set_json(struct mgmt_config *cfg, const struct mgmt_opt *o,
 		      json_t *v);
 /* Add every saved option of cfg to root (daemon.config, save_config). */
 void mgmt_opts_to_json(const struct mgmt_config *cfg, json_t *root);
+/* Note that the option with config key key was set outside the config
+ * file (the environment), as mgmt_opt_set_cli does for its options. */
+void mgmt_opt_mark_cli(struct mgmt_config *cfg, const char *key);
 /* The keys of the MGMT_OPT_RESTART options whose values differ between
- * a and b, comma-separated into buf ("" if none). */
-void mgmt_opts_restart_diff(const struct mgmt_config *a,
-			    const struct mgmt_config *b, char *buf, size_t len);
+ * the running configuration cur and the file's next, comma-separated:
+ * into later those the file rules (they change at the next start), into
+ * kept those that cur's command line set and the file sets to something
+ * else than the default (the command line's value stays).  "" if none. */
+void mgmt_opts_restart_diff(const struct mgmt_config *cur,
+			    const struct mgmt_config *next, char *later,
+			    char *kept, size_t len);
 /* The --help lines of every command line option. */
 void mgmt_opts_usage(FILE *f);
 

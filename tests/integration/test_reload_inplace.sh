@@ -19,7 +19,10 @@
 #     target's stays;
 #   - an iSCSI LUN turned read-only: its sessions end (the initiator logs
 #     in again, read-only); turned writable: the sessions stay;
-#   - a new path: the export is re-created and its client dropped.
+#   - a new path: the export is re-created and its client dropped;
+#   - settings read only at start (engine, threads...): a reload warns
+#     that they take effect at the next start only when the file changes
+#     them, not for those the command line (or IOPD_ENGINE) gave.
 IOPD_TEST_TRANSPORTS="nbd iscsi"
 . "$(dirname "$0")/lib.sh"
 
@@ -52,7 +55,11 @@ exports = [a,
            {"name": "d", "ddm": "ram", "size": "16M"}]
 if g("BAD", "") == "1":
     exports.append({"name": "bad", "ddm": "file", "path": T + "/no/such/file"})
-cfg = {
+cfg = {}
+for key in ("engine", "threads"):
+    if g(key.upper(), ""):
+        cfg[key] = int(g(key.upper(), "")) if key == "threads" else g(key.upper(), "")
+cfg.update({
     "listen": "unix:%s/nbd.sock" % T,
     "default_export": g("DEFAULT", "a"),
     "exports": exports,
@@ -68,7 +75,7 @@ cfg = {
              "initiators": g("ACL_TD", pfx + ":qio").split()},
         ],
     },
-}
+})
 print(json.dumps(cfg, indent=1))
 EOF
 	mv "$T/cfg.new" "$T/cfg.json"
@@ -227,7 +234,9 @@ export_field() {
 
 # ------------------------------------------------------------------ start
 write_cfg
-start_iopd -c "$T/cfg.json" --mgmt-socket "$T/mgmt.sock" --drain-timeout 5 || {
+mkdir "$T/pr"
+start_iopd -c "$T/cfg.json" --mgmt-socket "$T/mgmt.sock" --drain-timeout 5 \
+	--pr-dir "$T/pr" --max-connections 100 || {
 	done_testing
 	exit 1
 }
@@ -282,6 +291,12 @@ is "$(login ta $PFX:raw)" "status=0x0000 alias=alias two" "a new iSCSI login see
 is "$(login ta $PFX:other)" "status=0x0000 alias=alias two" "... and the initiator the ACL now adds may log in"
 check "the log: description changed in place" logged "export a: description changed in place"
 check "the log: ta's alias and ACL changed in place" logged "iscsi target $PFX:ta: alias, initiators changed in place"
+if grep -q "takes effect at the next start" "$IOPD_LOG"; then
+	not_ok "no warning about the next start: the file changed no such setting" \
+		"$(grep "takes effect at the next start" "$IOPD_LOG")"
+else
+	ok "no warning about the next start: the file changed no such setting"
+fi
 if grep -q "export .*: re-created" "$IOPD_LOG"; then
 	not_ok "no export was re-created" "$(grep "export .*: re-created" "$IOPD_LOG")"
 else
@@ -369,6 +384,27 @@ check "the log: b re-created" logged "export b: re-created (path changed)"
 check "nbdinfo --size b" t nbdinfo --size "$(uri_unix b "$T/nbd.sock")"
 is "$(cat "$T/out")" 12582912 "b is the new 12 MiB file"
 qio_close b
+
+# ------------------------------------- settings read at start: only the file's
+RESTART_CFG=(DESC_A=second DEFAULT=c ALIAS_TA="alias two" B_PATH="$T/b2.img"
+	ACL_TA="$PFX:qio $PFX:raw $PFX:other" ACL_TD="$PFX:other")
+write_cfg "${RESTART_CFG[@]}"
+check "SIGHUP with nothing changed" reload_hup
+check_fails "no warning about the next start (--drain-timeout, --pr-dir, \
+--max-connections${IOPD_ENGINE:+, IOPD_ENGINE} on the command line)" \
+	logged "takes effect at the next start"
+OTHER=epoll
+[ "${IOPD_ENGINE:-}" = epoll ] && OTHER=uring
+write_cfg "${RESTART_CFG[@]}" THREADS=2 ENGINE=$OTHER
+check "daemon reload: the file sets threads and engine" reload_rpc
+LATER=threads
+[ -n "${IOPD_ENGINE:-}" ] || LATER="threads, engine"
+check "the log warns: $LATER: takes effect at the next start" \
+	logged "reload: $LATER: takes effect at the next start"
+if [ -n "${IOPD_ENGINE:-}" ]; then
+	check "... and says IOPD_ENGINE's engine stays" \
+		logged "reload: engine: the command line's value stays"
+fi
 
 qio_close ic
 st=$?

@@ -108,7 +108,7 @@ static void test_cli_and_file(void)
 static void test_save_load(void)
 {
 	struct mgmt_config a, b;
-	char diff[256];
+	char diff[256], kept[256];
 	json_t *root = json_object(), *v;
 	const char *key;
 
@@ -123,18 +123,60 @@ static void test_save_load(void)
 	mgmt_opts_to_json(&a, root);
 	CHECK(!json_object_get(root, "drain_timeout_ms")); /* unset */
 	CHECK(json_is_string(json_object_get(root, "direct")));
-	mgmt_opts_restart_diff(&a, &b, diff, sizeof(diff));
+	/* As if a file had set them (test_restart_diff: the command
+	 * line's). */
+	memset(a.opts_cli, 0, sizeof(a.opts_cli));
+	mgmt_opts_restart_diff(&a, &b, diff, kept, sizeof(diff));
 	CHECK(!strcmp(diff, "threads, engine, direct"));
 	json_object_foreach(root, key, v)
 		CHECK_EQ_INT(mgmt_opt_set_json(&b, mgmt_opt_by_key(key), v), 0);
-	mgmt_opts_restart_diff(&a, &b, diff, sizeof(diff));
+	mgmt_opts_restart_diff(&a, &b, diff, kept, sizeof(diff));
 	CHECK(!strcmp(diff, ""));
+	CHECK(!strcmp(kept, ""));
 	CHECK_EQ_INT(b.log_level, BASE_LOG_DEBUG);
 	CHECK_EQ_INT(b.busy_poll_us, 7);
 	CHECK(!strcmp(b.default_export, "x"));
 	json_decref(root);
 	mgmt_config_fini(&a);
 	mgmt_config_fini(&b);
+}
+
+/* Set key as the config file does, with v (taken). */
+static int set_file(struct mgmt_config *cfg, const char *key, json_t *v)
+{
+	int ret = mgmt_opt_set_json(cfg, mgmt_opt_by_key(key), v);
+
+	json_decref(v);
+	return ret;
+}
+
+/* A reload warns only about what the file changes: equal strings in
+ * other buffers are equal, settings of the command line are not the
+ * file's. */
+static void test_restart_diff(void)
+{
+	struct mgmt_config cur, next;
+	char later[256], kept[256];
+
+	mgmt_config_init(&cur);
+	mgmt_config_init(&next);
+	CHECK_EQ_INT(set_file(&cur, "pr_dir", json_string("/x")), 0);
+	CHECK_EQ_INT(set_file(&next, "pr_dir", json_string("/x")), 0);
+	CHECK_EQ_INT(mgmt_opt_set_cli(&cur, by_name("tls-certificates"), "/d"),
+		     0);
+	CHECK_EQ_INT(mgmt_opt_set_cli(&cur, by_name("drain-timeout"), "5"), 0);
+	mgmt_opt_mark_cli(&cur, "engine");
+	mgmt_opts_restart_diff(&cur, &next, later, kept, sizeof(later));
+	CHECK(!strcmp(later, ""));
+	CHECK(!strcmp(kept, "")); /* the file does not set them */
+	CHECK_EQ_INT(set_file(&next, "engine", json_string("epoll")), 0);
+	CHECK_EQ_INT(set_file(&next, "pr_dir", json_string("/y")), 0);
+	CHECK_EQ_INT(set_file(&next, "threads", json_integer(2)), 0);
+	mgmt_opts_restart_diff(&cur, &next, later, kept, sizeof(later));
+	CHECK(!strcmp(later, "threads, pr_dir"));
+	CHECK(!strcmp(kept, "engine"));
+	mgmt_config_fini(&cur);
+	mgmt_config_fini(&next);
 }
 
 static void test_usage(void)
@@ -163,6 +205,7 @@ int main(void)
 	TEST_CASE(test_table);
 	TEST_CASE(test_cli_and_file);
 	TEST_CASE(test_save_load);
+	TEST_CASE(test_restart_diff);
 	TEST_CASE(test_usage);
 	return test_done();
 }
