@@ -518,14 +518,22 @@ static int iopd_signal_fd(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+struct iopd_hup_arg {
+	struct mgmt_rpc *rpc;
+	struct mgmt_config *cfg;
+};
+
 /* Main thread, on SIGHUP: the management thread reloads. */
 static void iopd_hup(void *arg)
 {
+	struct iopd_hup_arg *hup = arg;
+
 	log_info("SIGHUP: reloading the configuration");
 	/* New TLS sessions get the files as they are now; connected
 	 * clients keep the credentials they started with. */
 	mgmt_tls_reload();
-	mgmt_rpc_request_reload(arg);
+	mgmt_ops_reload(hup->cfg); /* the same for /metrics over HTTPS */
+	mgmt_rpc_request_reload(hup->rpc);
 }
 
 /* The management channel: its thread always (SIGHUP reloads run there),
@@ -607,6 +615,7 @@ static int iopd_serve(struct connmgr *cm, struct mgmt_ctx *mctx,
 	int listen_fds[IOPD_MAX_LISTEN_FDS], sfd = -1;
 	int status = EXIT_FAILURE;
 	struct mgmt_rpc *rpc = NULL;
+	struct iopd_hup_arg hup = { .cfg = cfg };
 
 	for (int i = 0; i < n_fds; i++) {
 		if (iopd_listener_add(cm, cfg, fds[i], i >= n_nbd, &acls[i]) <
@@ -637,7 +646,8 @@ static int iopd_serve(struct connmgr *cm, struct mgmt_ctx *mctx,
 	if (mgmt_privs_drop(cfg, privs) < 0 || connmgr_workers_start(cm) < 0 ||
 	    mgmt_rpc_start(rpc) < 0)
 		goto out;
-	connmgr_hup_set(cm, iopd_hup, rpc);
+	hup.rpc = rpc;
+	connmgr_hup_set(cm, iopd_hup, &hup);
 	connmgr_stop_set(cm, mgmt_ops_stopping, NULL);
 	/* Step 5: ready; then admit clients until a signal. */
 	for (unsigned int i = 0;

@@ -13,6 +13,7 @@
  * their IOP and device after themselves.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,11 +30,25 @@
 #include "mgmt/mgmt_metrics.h"
 #include "remote/remote_tls.h"
 
-struct mgmt_metrics {
-	unsigned int n;
-	int fds[MGMT_METRICS_MAX_LISTENERS];
+/*
+ * libmicrohttpd reads its key pair once, when a daemon starts.  To rotate
+ * it (SIGHUP), a new generation of daemons starts on duplicates of the
+ * same listening sockets with the files as they are now, and the old one
+ * stops accepting (MHD_quiesce_daemon) but finishes with its clients; it
+ * is stopped at the next rotation or at exit.  Each generation has its
+ * own credentials, so no request ever sees them change under it.
+ */
+struct mgmt_metrics_gen {
 	struct MHD_Daemon *daemons[MGMT_METRICS_MAX_LISTENERS];
 	struct mgmt_metrics_auth auth;
+};
+
+struct mgmt_metrics {
+	unsigned int n;
+	int fds[MGMT_METRICS_MAX_LISTENERS]; /* ours; each daemon has a dup */
+	struct mgmt_metrics_gen *cur, *old;
+	struct mgmt_metrics_limits limits;
+	char *tls_dir, *auth_file; /* limits' */
 };
 
 /* Text format ----------------------------------------------------------- */
@@ -460,13 +475,13 @@ static enum MHD_Result mgmt_metrics_request(void *cls, struct MHD_Connection *c,
 					    size_t *upload_data_size,
 					    void **con_cls)
 {
-	struct mgmt_metrics *m = cls;
+	struct mgmt_metrics_gen *g = cls;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	char *body;
 	size_t len;
 
-	if (!mgmt_metrics_auth_ok(&m->auth, c)) {
+	if (!mgmt_metrics_auth_ok(&g->auth, c)) {
 		r = MHD_create_response_from_buffer(
 			strlen("authentication required\n"),
 			(void *)"authentication required\n",
@@ -541,63 +556,144 @@ static void mgmt_metrics_mhd_log(void *cls, const char *fmt, va_list ap)
 	dropped = 0;
 }
 
+static void mgmt_metrics_gen_stop(struct mgmt_metrics_gen *g)
+{
+	if (!g)
+		return;
+	/* Each daemon closes its duplicate of the listening socket. */
+	for (unsigned int i = 0; i < MGMT_METRICS_MAX_LISTENERS; i++)
+		if (g->daemons[i])
+			MHD_stop_daemon(g->daemons[i]);
+	mgmt_metrics_auth_free(&g->auth);
+	free(g);
+}
+
+/* One daemon of g on a duplicate of fd. */
+static struct MHD_Daemon *mgmt_metrics_daemon(const struct mgmt_metrics *m,
+					      struct mgmt_metrics_gen *g,
+					      int fd)
+{
+	const struct mgmt_metrics_limits *l = &m->limits;
+	unsigned int clients = l->clients ? l->clients : 128;
+	unsigned int per_ip = l->clients_per_ip ? l->clients_per_ip : clients;
+	unsigned int timeout_s = (l->timeout_ms + 999) / 1000;
+	/* HTTPS: the server key pair, iopd's default priorities. */
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, g->auth.key },
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, g->auth.cert },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0,
+		  (void *)REMOTE_TLS_DEFAULT_PRIORITY },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	struct MHD_Daemon *d;
+	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+	if (dup_fd < 0)
+		return NULL;
+	/* ITC: MHD_quiesce_daemon needs it with an internal thread. */
+	d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+				     MHD_USE_ITC |
+				     (g->auth.cert ? MHD_USE_TLS : 0),
+			     0, NULL, NULL, mgmt_metrics_request, g,
+			     /* First, so that it gets every message. */
+			     MHD_OPTION_EXTERNAL_LOGGER, mgmt_metrics_mhd_log,
+			     NULL, MHD_OPTION_LISTEN_SOCKET, dup_fd,
+			     MHD_OPTION_ARRAY, g->auth.cert ? tls : tls + 3,
+			     /* Idle or slow clients must not hold every slot: a
+			      * bound per address, and a deadline. */
+			     MHD_OPTION_CONNECTION_LIMIT, clients,
+			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+			     MHD_OPTION_CONNECTION_TIMEOUT,
+			     timeout_s ? timeout_s : 10u, MHD_OPTION_END);
+	if (!d)
+		close(dup_fd);
+	return d;
+}
+
+/* A generation of daemons, one per listening socket, with the
+ * credentials as the files say now. */
+static int mgmt_metrics_gen_start(const struct mgmt_metrics *m,
+				  struct mgmt_metrics_gen **gp)
+{
+	struct mgmt_metrics_gen *g = calloc(1, sizeof(*g));
+	int ret;
+
+	if (!g)
+		return -ENOMEM;
+	ret = mgmt_metrics_auth_load(&g->auth, &m->limits);
+	if (ret < 0) {
+		free(g);
+		return ret;
+	}
+	for (unsigned int i = 0; i < m->n; i++) {
+		g->daemons[i] = mgmt_metrics_daemon(m, g, m->fds[i]);
+		if (!g->daemons[i]) {
+			mgmt_metrics_gen_stop(g);
+			return -EIO;
+		}
+	}
+	*gp = g;
+	return 0;
+}
+
 int mgmt_metrics_start(const char *addr,
 		       const struct mgmt_metrics_limits *limits,
 		       struct mgmt_metrics **mp)
 {
 	struct mgmt_metrics *m = calloc(1, sizeof(*m));
-	unsigned int clients = limits->clients ? limits->clients : 128;
-	unsigned int per_ip =
-		limits->clients_per_ip ? limits->clients_per_ip : clients;
-	unsigned int timeout_s = (limits->timeout_ms + 999) / 1000;
 	int n;
 
 	if (!m)
 		return -ENOMEM;
-	n = mgmt_metrics_auth_load(&m->auth, limits);
-	if (n == 0)
+	m->limits = *limits;
+	m->tls_dir = limits->tls_dir ? strdup(limits->tls_dir) : NULL;
+	m->auth_file = limits->auth_file ? strdup(limits->auth_file) : NULL;
+	m->limits.tls_dir = m->tls_dir;
+	m->limits.auth_file = m->auth_file;
+	if ((limits->tls_dir && !m->tls_dir) ||
+	    (limits->auth_file && !m->auth_file))
+		n = -ENOMEM;
+	else
 		n = remote_listen_bind(addr, 9100, m->fds,
 				       MGMT_METRICS_MAX_LISTENERS);
+	m->n = n > 0 ? (unsigned int)n : 0;
+	if (n >= 0)
+		n = mgmt_metrics_gen_start(m, &m->cur);
 	if (n < 0) {
-		mgmt_metrics_auth_free(&m->auth);
-		free(m);
-		return n;
-	}
-	for (int i = 0; i < n; i++) {
-		/* HTTPS: the server key pair, iopd's default priorities. */
-		struct MHD_OptionItem tls[] = {
-			{ MHD_OPTION_HTTPS_MEM_KEY, 0, m->auth.key },
-			{ MHD_OPTION_HTTPS_MEM_CERT, 0, m->auth.cert },
-			{ MHD_OPTION_HTTPS_PRIORITIES, 0,
-			  (void *)REMOTE_TLS_DEFAULT_PRIORITY },
-			{ MHD_OPTION_END, 0, NULL },
-		};
-
-		m->daemons[i] = MHD_start_daemon(
-			MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-				(m->auth.cert ? MHD_USE_TLS : 0),
-			0, NULL, NULL, mgmt_metrics_request, m,
-			/* First, so that it gets every message. */
-			MHD_OPTION_EXTERNAL_LOGGER, mgmt_metrics_mhd_log, NULL,
-			MHD_OPTION_LISTEN_SOCKET, m->fds[i], MHD_OPTION_ARRAY,
-			m->auth.cert ? tls : tls + 3,
-			/* Idle or slow clients must not hold every slot:
-			 * a bound per address, and a deadline. */
-			MHD_OPTION_CONNECTION_LIMIT, clients,
-			MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
-			MHD_OPTION_CONNECTION_TIMEOUT,
-			timeout_s ? timeout_s : 10u, MHD_OPTION_END);
-		m->n++;
-		if (!m->daemons[i]) {
+		if (n == -EIO)
 			log_error("metrics %s: cannot start the HTTP server",
 				  addr);
-			for (int j = i + 1; j < n; j++)
-				close(m->fds[j]);
-			mgmt_metrics_stop(m);
-			return -EIO;
-		}
+		mgmt_metrics_stop(m);
+		return n;
 	}
 	*mp = m;
+	return 0;
+}
+
+int mgmt_metrics_reload(struct mgmt_metrics *m)
+{
+	struct mgmt_metrics_gen *g;
+	int ret;
+
+	if (!m || (!m->tls_dir && !m->auth_file))
+		return 0; /* plain HTTP for anyone: nothing to read again */
+	ret = mgmt_metrics_gen_start(m, &g);
+	if (ret < 0) {
+		log_error("metrics: keeping the credentials it had: %s",
+			  strerror(-ret));
+		return ret;
+	}
+	/* The old one answers its clients but accepts no more. */
+	mgmt_metrics_gen_stop(m->old);
+	for (unsigned int i = 0; i < m->n; i++) {
+		int fd = (int)MHD_quiesce_daemon(m->cur->daemons[i]);
+
+		if (fd >= 0)
+			close(fd);
+	}
+	m->old = m->cur;
+	m->cur = g;
+	log_info("metrics: credentials reloaded");
 	return 0;
 }
 
@@ -605,14 +701,12 @@ void mgmt_metrics_stop(struct mgmt_metrics *m)
 {
 	if (!m)
 		return;
-	/* A daemon that started closes its listening socket itself. */
-	for (unsigned int i = 0; i < m->n; i++) {
-		if (m->daemons[i])
-			MHD_stop_daemon(m->daemons[i]);
-		else
-			close(m->fds[i]);
-	}
-	mgmt_metrics_auth_free(&m->auth);
+	mgmt_metrics_gen_stop(m->cur);
+	mgmt_metrics_gen_stop(m->old);
+	for (unsigned int i = 0; i < m->n; i++)
+		close(m->fds[i]);
+	free(m->tls_dir);
+	free(m->auth_file);
 	free(m);
 }
 

@@ -24,7 +24,7 @@ struct mgmt_metrics_limits {
 	unsigned int timeout_ms;     /* an idle client is closed */
 	/* Who may read: HTTPS with tls_dir/server-cert.pem and
 	 * server-key.pem (NULL: plain HTTP), and HTTP basic authentication
-	 * against auth_file's one "user:password" line (NULL: anyone). */
+	 * against auth_file's "user:password" lines (NULL: anyone). */
 	const char *tls_dir;
 	const char *auth_file;
 };
@@ -33,6 +33,10 @@ int mgmt_metrics_start(const char *addr,
 		       const struct mgmt_metrics_limits *limits,
 		       struct mgmt_metrics **mp);
 void mgmt_metrics_stop(struct mgmt_metrics *m);
+/* Read the key pair and the basic-auth file again (SIGHUP): clients
+ * that connect from now on get them; connected ones finish with the old
+ * ones.  On error (logged) the old ones stay.  Returns 0 or -errno. */
+int mgmt_metrics_reload(struct mgmt_metrics *m);
 /* Listening sockets, and "tcp 127.0.0.1:9100" for each (0 or -errno). */
 unsigned int mgmt_metrics_listeners(const struct mgmt_metrics *m);
 int mgmt_metrics_describe(const struct mgmt_metrics *m, unsigned int i,
@@ -41,7 +45,8 @@ int mgmt_metrics_describe(const struct mgmt_metrics *m, unsigned int i,
 /* mgmt_metrics_auth.c: the HTTPS key pair and the basic-auth line. */
 struct mgmt_metrics_auth {
 	char *cert, *key; /* PEM text; NULL: plain HTTP */
-	char *userpass;	  /* "user:password"; NULL: no authentication */
+	char *userpass;	  /* "user:password" lines, '\n' between them;
+			   * NULL: no authentication */
 };
 struct MHD_Connection;
 

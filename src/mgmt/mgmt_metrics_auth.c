@@ -2,10 +2,13 @@
 /*
  * Who may read /metrics: HTTPS (libmicrohttpd's GnuTLS) with the server
  * key pair of --tls-certificates, and HTTP basic authentication against
- * one "user:password" line, which is what a Prometheus scrape config
- * (tls_config, basic_auth) sends.  The line is a secret file
- * (mgmt_secret.h: owner-only, no symlink); the comparison takes the same
- * time however much of it matches.  Basic authentication sends the
+ * "user:password" lines, one per scraper, which is what a Prometheus
+ * scrape config (tls_config, basic_auth) sends.  The lines are a secret
+ * file (mgmt_secret.h: owner-only, no symlink); a request is compared
+ * with every line, each comparison taking the same time however much of
+ * it matches, so the time tells neither how close a guess came nor
+ * which user it named.  SIGHUP reads both again (mgmt_metrics.c).
+ * Basic authentication sends the
  * password with every request, so it is only worth having over HTTPS;
  * iopd warns when it is asked for over plain HTTP.
  */
@@ -22,7 +25,8 @@
 #include "mgmt/mgmt_secret.h"
 
 #define MGMT_METRICS_PEM_MAX   (64 * 1024)
-#define MGMT_METRICS_CRED_MAX  1021
+#define MGMT_METRICS_CRED_MAX  1021	   /* one user:password line */
+#define MGMT_METRICS_AUTH_MAX  (16 * 1024) /* the whole file */
 #define MGMT_METRICS_AUTH_HEAD 2048 /* the longest Authorization we read */
 
 /* dir/name, whole, into *out. */
@@ -53,6 +57,46 @@ static int mgmt_metrics_pem(const char *dir, const char *name, char **out)
 	return ret;
 }
 
+/*
+ * Check the user:password lines of text and leave them '\n'-separated,
+ * without '\r' line ends or blank lines.  Returns 0 or -EINVAL after
+ * logging which line is wrong (never its contents).
+ */
+static int mgmt_metrics_auth_lines(char *text, const char *path)
+{
+	char *in = text, *out = text;
+	unsigned int line = 0, n = 0;
+
+	while (*in) {
+		size_t len = strcspn(in, "\n");
+		char *next = in + len + (in[len] == '\n');
+
+		line++;
+		if (len && in[len - 1] == '\r')
+			len--;
+		if (len &&
+		    (!memchr(in, ':', len) || len > MGMT_METRICS_CRED_MAX)) {
+			log_error("--metrics-auth %s: line %u: expected "
+				  "user:password (at most %d bytes)",
+				  path, line, MGMT_METRICS_CRED_MAX);
+			return -EINVAL;
+		}
+		if (len) {
+			if (n++)
+				*out++ = '\n';
+			memmove(out, in, len);
+			out += len;
+		}
+		in = next;
+	}
+	explicit_bzero(out, strlen(out));
+	if (!n) {
+		log_error("--metrics-auth %s: no user:password line", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int mgmt_metrics_auth_load(struct mgmt_metrics_auth *a,
 			   const struct mgmt_metrics_limits *limits)
 {
@@ -66,14 +110,12 @@ int mgmt_metrics_auth_load(struct mgmt_metrics_auth *a,
 					       "server-key.pem", &a->key);
 	}
 	if (ret == 0 && limits->auth_file) {
-		ret = mgmt_secret_read("metrics auth", limits->auth_file,
-				       MGMT_METRICS_CRED_MAX, &a->userpass);
-		if (ret == 0 && !strchr(a->userpass, ':')) {
-			log_error("--metrics-auth %s: expected one "
-				  "user:password line",
-				  limits->auth_file);
-			ret = -EINVAL;
-		}
+		ret = mgmt_secret_read_lines("metrics auth", limits->auth_file,
+					     MGMT_METRICS_AUTH_MAX,
+					     &a->userpass);
+		if (ret == 0)
+			ret = mgmt_metrics_auth_lines(a->userpass,
+						      limits->auth_file);
 		if (ret == 0 && !limits->tls_dir)
 			log_warn("--metrics-auth without --metrics-tls: the "
 				 "password crosses the network in the clear");
@@ -100,18 +142,34 @@ void mgmt_metrics_auth_free(struct mgmt_metrics_auth *a)
 	mgmt_metrics_wipe(&a->userpass);
 }
 
-/* Compare without telling by the time taken how much matched. */
-static bool mgmt_metrics_equal(const char *want, const unsigned char *got,
+/* Compare want (n bytes) and got (m) without telling by the time taken
+ * how much matched. */
+static unsigned char mgmt_metrics_differ(const char *want, size_t n,
+					 const unsigned char *got, size_t m)
+{
+	unsigned char diff = n != m;
+
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)want[i] ^ got[i % m];
+	return diff;
+}
+
+/* got matches one of the lines: every line is compared (no early exit),
+ * so the time does not tell which. */
+static bool mgmt_metrics_match(const char *lines, const unsigned char *got,
 			       size_t m)
 {
-	size_t n = strlen(want);
-	unsigned char diff = n != m;
+	unsigned int matched = 0;
 
 	if (m == 0)
 		return false;
-	for (size_t i = 0; i < n; i++)
-		diff |= (unsigned char)want[i] ^ got[i % m];
-	return !diff;
+	for (const char *p = lines; *p;) {
+		size_t len = strcspn(p, "\n");
+
+		matched |= mgmt_metrics_differ(p, len, got, m) == 0;
+		p += len + (p[len] == '\n');
+	}
+	return matched;
 }
 
 bool mgmt_metrics_auth_ok(const struct mgmt_metrics_auth *a,
@@ -135,7 +193,7 @@ bool mgmt_metrics_auth_ok(const struct mgmt_metrics_auth *a,
 	b64.size = (unsigned int)strlen(h);
 	if (gnutls_base64_decode2(&b64, &plain) < 0)
 		return false;
-	ok = mgmt_metrics_equal(a->userpass, plain.data, plain.size);
+	ok = mgmt_metrics_match(a->userpass, plain.data, plain.size);
 	gnutls_memset(plain.data, 0, plain.size);
 	gnutls_free(plain.data);
 	return ok;

@@ -95,3 +95,9 @@ void mgmt_ops_stop(struct mgmt_config *cfg)
 	mgmt_metrics_stop(cfg->ops->metrics);
 	cfg->ops->metrics = NULL;
 }
+
+void mgmt_ops_reload(struct mgmt_config *cfg)
+{
+	if (cfg->ops)
+		mgmt_metrics_reload(cfg->ops->metrics);
+}

@@ -27,5 +27,8 @@ void mgmt_ops_ready(struct mgmt_config *cfg, int ready_fd);
 void mgmt_ops_stopping(void *arg);
 /* Stop the metrics endpoint. */
 void mgmt_ops_stop(struct mgmt_config *cfg);
+/* SIGHUP: the metrics endpoint reads its key pair and basic-auth file
+ * again (mgmt_metrics_reload). */
+void mgmt_ops_reload(struct mgmt_config *cfg);
 
 #endif

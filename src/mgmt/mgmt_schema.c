@@ -349,7 +349,8 @@ const struct mgmt_opt mgmt_opts[] = {
 	  .flags = MGMT_OPT_RESTART,
 	  .off = MGMT_AT(metrics_tls),
 	  .help = "serve /metrics over HTTPS only, with the\n"
-		  "--tls-certificates server key pair" },
+		  "--tls-certificates server key pair\n"
+		  "(SIGHUP reads it again)" },
 	{ .name = "metrics-auth",
 	  .arg = "FILE",
 	  .key = "metrics_auth",
@@ -357,8 +358,8 @@ const struct mgmt_opt mgmt_opts[] = {
 	  .flags = MGMT_OPT_RESTART,
 	  .off = MGMT_AT(metrics_auth),
 	  .help = "/metrics asks for HTTP basic authentication\n"
-		  "with FILE's one user:password line (mode\n"
-		  "0600 or stricter)" },
+		  "with one of FILE's user:password lines\n"
+		  "(mode 0600 or stricter); SIGHUP reads it again" },
 	{ .name = "image-dir",
 	  .arg = "DIR",
 	  .kind = MGMT_OPT_CALL,

@@ -81,8 +81,34 @@ static bool mgmt_secret_one_line(char *buf, size_t len, size_t max_len)
 	       !memchr(buf, '\n', len);
 }
 
+/* Lines of max_len bytes in all, the last one's end cut off in place. */
+static bool mgmt_secret_lines(char *buf, size_t len, size_t max_len)
+{
+	if (len && buf[len - 1] == '\n')
+		len--;
+	if (len && buf[len - 1] == '\r')
+		len--;
+	buf[len] = 0;
+	return len && len <= max_len && !memchr(buf, 0, len);
+}
+
+static int mgmt_secret_read_as(const char *what, const char *path,
+			       size_t max_len, bool lines, char **out);
+
 int mgmt_secret_read(const char *what, const char *path, size_t max_len,
 		     char **out)
+{
+	return mgmt_secret_read_as(what, path, max_len, false, out);
+}
+
+int mgmt_secret_read_lines(const char *what, const char *path, size_t max_len,
+			   char **out)
+{
+	return mgmt_secret_read_as(what, path, max_len, true, out);
+}
+
+static int mgmt_secret_read_as(const char *what, const char *path,
+			       size_t max_len, bool lines, char **out)
 {
 	/* Room for the line end and one byte more, to see a file grow. */
 	size_t size = max_len + 3, len;
@@ -112,9 +138,15 @@ int mgmt_secret_read(const char *what, const char *path, size_t max_len,
 			log_error("%s: secret file %s: %s", what, path,
 				  strerror(-ret));
 	}
-	if (ret == 0 && !mgmt_secret_one_line(buf, len, max_len)) {
+	if (ret == 0 && !lines && !mgmt_secret_one_line(buf, len, max_len)) {
 		log_error("%s: secret file %s must hold one line of 1 to %zu "
 			  "bytes",
+			  what, path, max_len);
+		ret = -EINVAL;
+	}
+	if (ret == 0 && lines && !mgmt_secret_lines(buf, len, max_len)) {
+		log_error("%s: secret file %s must hold lines of 1 to %zu "
+			  "bytes in all",
 			  what, path, max_len);
 		ret = -EINVAL;
 	}

@@ -26,5 +26,10 @@
  */
 int mgmt_secret_read(const char *what, const char *path, size_t max_len,
 		     char **out);
+/* The same policy for a file of several lines, max_len bytes in all
+ * (the last line's end dropped; no NUL): *out gets them, '\n' between
+ * them, each as the file has it (the caller checks their form). */
+int mgmt_secret_read_lines(const char *what, const char *path, size_t max_len,
+			   char **out);
 
 #endif

@@ -10,7 +10,8 @@
 # export.set (a plaintext client that loses access is dropped, a PSK
 # client comes in, an identity off the new list does not).  And
 # /metrics over HTTPS with basic authentication: 200 with the password,
-# 401 without or with a wrong one, plain HTTP refused.  Credentials are
+# 401 without or with a wrong one, plain HTTP refused; SIGHUP rotates its
+# certificate too and reads its basic-auth file again (two users).  Credentials are
 # made here with certtool and psktool.
 . "$(dirname "$0")/lib.sh"
 require certtool psktool python3 curl nbdinfo
@@ -140,17 +141,45 @@ code=$(t curl -s -o /dev/null -w '%{http_code}' -u "$(cat "$T/metrics.auth")" \
 pass_if $? "plain HTTP to the HTTPS endpoint gets no answer ($code)"
 
 # ------------------------------------------------------------ rotation
+# A second scraper's line in the basic-auth file, read at SIGHUP with the
+# new key pair.
+USER2="scraper2:$(head -c 12 /dev/urandom | base64)"
+echo "$USER2" >>"$T/metrics.auth"
+code=$(t curl -s -o /dev/null -w '%{http_code}' --cacert "$T/pki/ca-cert.pem" \
+	-u "$USER2" "$M")
+is "$code" 401 "/metrics: a user added to the file is unknown before SIGHUP"
 n=$(grep -c "TLS: credentials reloaded" "$IOPD_LOG")
+nm=$(grep -c "metrics: credentials reloaded" "$IOPD_LOG")
 cp "$T/pki2/server-cert.pem" "$T/pki2/server-key.pem" "$T/pki/"
 kill -HUP "$IOPD_PID"
 for i in $(seq 200); do
-	[ "$(grep -c "TLS: credentials reloaded" "$IOPD_LOG")" -gt "$n" ] && break
+	[ "$(grep -c "TLS: credentials reloaded" "$IOPD_LOG")" -gt "$n" ] &&
+		[ "$(grep -c "metrics: credentials reloaded" "$IOPD_LOG")" -gt "$nm" ] &&
+		break
 	sleep 0.05
 done
 ctl "$T/out" --tls-ca "$T/pki2/ca-cert.pem" --token-file "$T/token"
 is $? 0 "after SIGHUP: the new server certificate (the new CA) is served"
 ctl "$T/out" "${CA[@]}" --token-file "$T/token"
 is $? 3 "... and the old CA no longer verifies it"
+code=$(t curl -s -o "$T/prom.txt" -w '%{http_code}' \
+	--cacert "$T/pki2/ca-cert.pem" -u "$(head -n 1 "$T/metrics.auth")" "$M")
+is "$code" 200 "/metrics after SIGHUP: the new certificate (the new CA), same process"
+grep -q '^iopd_' "$T/prom.txt"
+pass_if $? "... with the metrics"
+code=$(t curl -s -o /dev/null -w '%{http_code}' --cacert "$T/pki/ca-cert.pem" \
+	-u "$(head -n 1 "$T/metrics.auth")" "$M")
+[ "$code" != 200 ]
+pass_if $? "/metrics: the old CA no longer verifies it ($code)"
+code=$(t curl -s -o /dev/null -w '%{http_code}' \
+	--cacert "$T/pki2/ca-cert.pem" -u "$USER2" "$M")
+is "$code" 200 "/metrics: the second user of the file: 200"
+code=$(t curl -s -o /dev/null -w '%{http_code}' \
+	--cacert "$T/pki2/ca-cert.pem" -u "${USER2%%:*}:wrong" "$M")
+is "$code" 401 "... and with a wrong password: 401"
+code=$(t curl -s -o /dev/null -w '%{http_code}' \
+	--cacert "$T/pki2/ca-cert.pem" -u "prometheus:${USER2#*:}" "$M")
+is "$code" 401 "... the first user with the second's password: 401"
 iopd_alive "daemon alive"
 stop_iopd
 

@@ -162,6 +162,30 @@ static void test_contents(void)
 	refused("nul", -EINVAL, "one line");
 }
 
+/* mgmt_secret_read_lines: the same policy, several lines. */
+static void test_lines(void)
+{
+	char *s = NULL;
+
+	write_file("two", "first\nsecond\n", 13, 0600);
+	CHECK_EQ_INT(mgmt_secret_read_lines("test", path_of("two"), MAX, &s),
+		     0);
+	CHECK(s && !strcmp(s, "first\nsecond"));
+	free(s);
+	s = NULL;
+	CHECK_EQ_INT(chmod(path_of("two"), 0640), 0);
+	CHECK_EQ_INT(mgmt_secret_read_lines("test", path_of("two"), MAX, &s),
+		     -EINVAL);
+	CHECK(s == NULL);
+	write_file("nul", "abc\0def", 7, 0600);
+	CHECK_EQ_INT(mgmt_secret_read_lines("test", path_of("nul"), MAX, &s),
+		     -EINVAL);
+	write_file("empty", "", 0, 0600);
+	CHECK_EQ_INT(mgmt_secret_read_lines("test", path_of("empty"), MAX, &s),
+		     -EINVAL);
+	CHECK(s == NULL);
+}
+
 int main(void)
 {
 	static const char *const names[] = {
@@ -179,6 +203,7 @@ int main(void)
 	TEST_CASE(test_mode);
 	TEST_CASE(test_owner);
 	TEST_CASE(test_contents);
+	TEST_CASE(test_lines);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		unlink(path_of(names[i]));
 	rmdir(path_of("subdir"));
