@@ -155,6 +155,8 @@ static void base_uring_queue(struct base_uring *u, struct base_io *io)
 	base_uring_prep(sqe, io);
 }
 
+/* Not base_io_read: the engine's own read goes straight to the ring,
+ * without a done() callback and outside the loop's in-flight count. */
 static void base_uring_wake_arm(struct base_loop *loop, struct base_uring *u)
 {
 	u->wake_io.op = BASE_IO_STREAM_READ;

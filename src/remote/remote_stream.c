@@ -173,13 +173,8 @@ int remote_stream_read(struct remote_stream *s, void *buf, size_t len)
 {
 	int ret;
 
-	s->rx_io.op = BASE_IO_STREAM_READ;
-	s->rx_io.fd = s->rx_fd;
-	s->rx_io.buf = buf;
-	s->rx_io.buf_len = len;
-	s->rx_io.done = remote_stream_rx_done;
-	s->rx_io.data = s;
-	ret = base_io_submit(s->loop, &s->rx_io);
+	ret = base_io_read(s->loop, &s->rx_io, s->rx_fd, buf, len,
+			   remote_stream_rx_done, s);
 	if (ret == 0)
 		s->rx_busy = true;
 	return ret;

@@ -181,14 +181,9 @@ static int fault_timer_start(struct fault_req *fr)
 		return ret;
 	}
 	memset(&fr->timer_io, 0, sizeof(fr->timer_io));
-	fr->timer_io.op = BASE_IO_STREAM_READ;
-	fr->timer_io.fd = tfd;
-	fr->timer_io.buf = &fr->timer_buf;
-	fr->timer_io.buf_len = sizeof(fr->timer_buf);
-	fr->timer_io.done = fault_timer_done;
-	fr->timer_io.data = fr;
 	fr->timer_fd = tfd;
-	ret = base_io_submit(fr->outer->loop, &fr->timer_io);
+	ret = base_io_read(fr->outer->loop, &fr->timer_io, tfd, &fr->timer_buf,
+			   sizeof(fr->timer_buf), fault_timer_done, fr);
 	if (ret < 0) {
 		close(tfd);
 		fr->timer_fd = -1;

@@ -108,13 +108,9 @@ static void iscsi_server_timer_done(struct base_io *io, int result)
 
 static void iscsi_server_timer_arm(struct iscsi_conn *c)
 {
-	c->timer_io.op = BASE_IO_STREAM_READ;
-	c->timer_io.fd = c->timer_fd;
-	c->timer_io.buf = &c->timer_ticks;
-	c->timer_io.buf_len = sizeof(c->timer_ticks);
-	c->timer_io.done = iscsi_server_timer_done;
-	c->timer_io.data = c;
-	if (base_io_submit(c->rc.s.loop, &c->timer_io) == 0)
+	if (base_io_read(c->rc.s.loop, &c->timer_io, c->timer_fd,
+			 &c->timer_ticks, sizeof(c->timer_ticks),
+			 iscsi_server_timer_done, c) == 0)
 		c->timer_busy = true;
 }
 
