@@ -205,6 +205,42 @@ struct ddm_extent {
 	uint32_t flags; /* DDM_EXTENT_* */
 };
 
+/*
+ * Metadata shared by every process that opens the same storage (an RBD
+ * image's own metadata), for state the gateways exporting it must agree
+ * on: SCSI persistent reservations.  One record per device, versioned so
+ * that updates race safely, and a notification channel between the
+ * processes.  Optional (ddm_ops.shared NULL: the storage is this
+ * process's alone).  Every call may block on the network: not from a
+ * worker's I/O path.  Any thread while the device is open.
+ */
+typedef void ddm_shared_cb(void *arg, uint64_t notify_id, const char *msg,
+			   size_t len);
+
+struct ddm_shared_ops {
+	/* The record (malloc'd, NUL-terminated; the caller frees it) and
+	 * its version.  -ENOENT: never written (version 0). */
+	int (*get)(struct ddm_dev *dev, char **text, uint64_t *version);
+	/* Replace the record with text as version expect + 1, only if its
+	 * version is still expect: -ESTALE otherwise.  Atomic: a reader,
+	 * in any process, sees the old record or the new one. */
+	int (*set)(struct ddm_dev *dev, const char *text, uint64_t expect);
+	/* Hear the other processes' notifications: cb(arg, id, msg, len)
+	 * on a thread of the DDM's; each must be answered, once, by ack(id),
+	 * from any thread, when the message has been acted upon.  id 0 (no
+	 * ack) says notifications may have been missed (the channel broke
+	 * and was re-established): reread the record.  One watcher per
+	 * device; unwatch returns once no callback runs any more. */
+	int (*watch)(struct ddm_dev *dev, ddm_shared_cb *cb, void *arg);
+	void (*unwatch)(struct ddm_dev *dev);
+	void (*ack)(struct ddm_dev *dev, uint64_t notify_id);
+	/* Send msg to every other process watching the device and wait
+	 * until each has acknowledged it, at most timeout_ms: 0, or
+	 * -ETIMEDOUT when one did not answer in time. */
+	int (*notify)(struct ddm_dev *dev, const char *msg, size_t len,
+		      unsigned int timeout_ms);
+};
+
 struct ddm_ops {
 	const char *name; /* "file", "bdev", "ram", "null", "rbd" */
 	size_t dev_priv_size;
@@ -309,6 +345,9 @@ struct ddm_ops {
 	 */
 	int (*read_source)(struct ddm_dev *dev, uint64_t offset, uint64_t len,
 			   int *fd, uint64_t *fd_offset);
+
+	/* Metadata shared with other processes (above); NULL: none. */
+	const struct ddm_shared_ops *shared;
 };
 
 /* The DDMs built in; ddm_find("ram") returns &ddm_ram_ops or NULL;

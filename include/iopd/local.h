@@ -118,6 +118,14 @@ struct iop_desc_ops {
 	 */
 	int (*read_source)(struct iop_session *session, uint64_t offset,
 			   uint64_t len, int *fd, uint64_t *fd_offset);
+
+	/*
+	 * The session's device when its DDM keeps metadata shared with
+	 * other processes (ddm_ops.shared: an RBD image that several
+	 * gateways export), else NULL.  Valid while the session is open;
+	 * its shared ops may block (not on the I/O path).
+	 */
+	struct ddm_dev *(*shared_dev)(struct iop_session *session);
 };
 
 /*

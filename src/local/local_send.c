@@ -393,6 +393,13 @@ static int local_read_source(struct iop_session *session, uint64_t offset,
 	return ret;
 }
 
+static struct ddm_dev *local_shared_dev(struct iop_session *session)
+{
+	struct ddm_dev *ddm = &session->dev->ddm;
+
+	return ddm->ops->shared ? ddm : NULL;
+}
+
 const struct iop_desc_ops local_desc_ops = {
 	.session_open = local_session_open,
 	.session_close = local_session_close,
@@ -402,4 +409,5 @@ const struct iop_desc_ops local_desc_ops = {
 	.submit = local_submit,
 	.extents = local_extents,
 	.read_source = local_read_source,
+	.shared_dev = local_shared_dev,
 };
