@@ -213,6 +213,7 @@ err:
 
 static void rbd_dev_close(struct ddm_dev *dev)
 {
+	rbd_shared_close(dev);
 	rbd_release(dev->priv);
 }
 
@@ -327,4 +328,5 @@ const struct ddm_ops ddm_rbd_ops = {
 	.submit = rbd_submit,
 	.extents = rbd_extents,
 	.resize = rbd_dev_resize,
+	.shared = &rbd_shared_ops,
 };

@@ -10,6 +10,7 @@
 
 #include <rados/librados.h>
 #include <rbd/librbd.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "iopd/ddm.h"
@@ -21,8 +22,20 @@ struct rbd_settings {
 	char *osd_op_timeout, *mon_op_timeout, *mount_timeout;
 };
 
+/* The shared metadata and the gateways' channel (rbd_shared.c). */
+struct rbd_shared {
+	char header[128]; /* rbd_header.<id>: the record, in its omap */
+	char chan[128];	  /* iopd_pr.<id>: watched and notified */
+	uint64_t cookie;
+	bool watching;
+	_Atomic bool broken; /* the watch failed: set it up again */
+	ddm_shared_cb *cb;
+	void *arg;
+};
+
 struct rbd_dev {
 	struct rbd_settings set;
+	struct rbd_shared sh;
 	rados_t cluster;
 	rados_ioctx_t ioctx;
 	rbd_image_t image;
@@ -34,6 +47,11 @@ int rbd_configure(struct ddm_dev *dev, const char *key, const char *value);
 int rbd_connect(struct ddm_dev *dev, struct rbd_dev *rd);
 void rbd_settings_free(struct rbd_settings *set);
 extern const char *const rbd_option_keys[];
+
+/* rbd_shared.c: the metadata shared by the gateways exporting an image
+ * (ddm_ops.shared), and what close undoes of it. */
+extern const struct ddm_shared_ops rbd_shared_ops;
+void rbd_shared_close(struct ddm_dev *dev);
 
 /* The image of an open rbd device; NULL when dev is not one.  Use only
  * while the device is open, and only librbd calls that are safe next to
