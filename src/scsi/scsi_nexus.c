@@ -146,6 +146,11 @@ static int scsi_lu_open(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		ret = -ENOMEM;
 		goto err_close_session;
 	}
+	/* Storage that other gateways export too keeps the reservations
+	 * (scsi_pr_shared.c); attached per logical unit, detached in
+	 * scsi_lu_close while the session still holds the device. */
+	lu->shared = ops->shared_dev ? ops->shared_dev(lu->session) : NULL;
+	scsi_pr_attach(lu->dev->pr, lu->shared, exp->desc, exp->dev_index);
 	/* SAM-5 6.3.2: the first command after the nexus appears reports
 	 * the power-on/reset condition. */
 	atomic_store(&lu->ua, SCSI_ASC_POWER_ON_RESET);
@@ -183,6 +188,8 @@ static void scsi_lu_close(struct scsi_lu *lu)
 		if (dev->reserved == lu->nexus)
 			dev->reserved = NULL;
 		pthread_mutex_unlock(&dev->lock);
+		if (lu->shared)
+			scsi_pr_detach(dev->pr);
 		scsi_dev_put(dev);
 	}
 	while ((t = lu->free_tasks)) {

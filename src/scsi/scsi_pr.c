@@ -39,9 +39,9 @@ int scsi_pr_configure(const char *dir)
 	return 0;
 }
 
-bool scsi_pr_aptpl_capable(void)
+bool scsi_pr_aptpl_capable(const struct scsi_pr *pr)
 {
-	return scsi_pr_store.ops != NULL;
+	return scsi_pr_store.ops != NULL || pr->shared;
 }
 
 void scsi_pr_dev_id(const struct conn_export *exp, char *out, size_t size)
@@ -66,6 +66,7 @@ struct scsi_pr *scsi_pr_get(const char *dev_id)
 		}
 		if (pr) {
 			pthread_mutex_init(&pr->lock, NULL);
+			pthread_cond_init(&pr->heard, NULL);
 			pr->next = scsi_prs;
 			scsi_prs = pr;
 		}
@@ -96,6 +97,7 @@ void scsi_pr_put(struct scsi_pr *pr)
 	*pp = pr->next;
 	pthread_mutex_unlock(&scsi_prs_lock);
 	pthread_mutex_destroy(&pr->lock);
+	pthread_cond_destroy(&pr->heard);
 	free(pr->dev_id);
 	free(pr);
 }
@@ -278,6 +280,7 @@ char *scsi_pr_text(const struct scsi_pr *pr)
 	}
 	if (pr->type)
 		fprintf(f, "reservation %u %d\n", pr->type, holder);
+	fprintf(f, "aptpl %d\n", pr->aptpl);
 	if (fclose(f))
 		return NULL;
 	return buf;
@@ -326,6 +329,7 @@ int scsi_pr_parse(struct scsi_pr *pr, const char *text)
 	unsigned int type;
 
 	scsi_pr_regs_clear(pr);
+	pr->aptpl = false;
 	while (ret == 0 && line && *line) {
 		if (!strncmp(line, "generation ", 11))
 			ret = sscanf(line, "generation %" SCNu32,
@@ -334,6 +338,8 @@ int scsi_pr_parse(struct scsi_pr *pr, const char *text)
 				      : -EBADMSG;
 		else if (!strncmp(line, "reg ", 4))
 			ret = scsi_pr_parse_reg(pr, line);
+		else if (!strncmp(line, "aptpl ", 6))
+			pr->aptpl = line[6] == '1';
 		else if (sscanf(line, "reservation %u %d", &type, &holder) ==
 				 2 &&
 			 type >= 1 && type <= 8 && holder < (int)pr->n_regs) {
@@ -357,7 +363,11 @@ int scsi_pr_load(struct scsi_pr *pr)
 	uint64_t version;
 	int ret;
 
-	if (pr->loaded || !scsi_pr_store.ops)
+	if (pr->loaded)
+		return 0;
+	if (pr->shared)
+		return scsi_pr_load_shared(pr);
+	if (!scsi_pr_store.ops)
 		return 0;
 	ret = scsi_pr_store.ops->load(scsi_pr_store.ctx, pr->dev_id, &text,
 				      &version);
@@ -387,6 +397,8 @@ int scsi_pr_persist(struct scsi_pr *pr, bool was_aptpl)
 	char *text = NULL;
 	int ret;
 
+	if (pr->shared)
+		return scsi_pr_save_shared(pr);
 	if (!pr->aptpl && !was_aptpl)
 		return 0;
 	if (!scsi_pr_store.ops)
@@ -466,6 +478,7 @@ int scsi_pr_clear_export(const struct conn_export *exp)
 	char id[512];
 	struct scsi_pr *pr;
 	struct scsi_dev *dev;
+	bool shared;
 	int ret;
 
 	scsi_pr_dev_id(exp, id, sizeof(id));
@@ -474,6 +487,8 @@ int scsi_pr_clear_export(const struct conn_export *exp)
 		return -ENOMEM;
 	dev = scsi_dev_lookup(exp->desc, exp->dev_index);
 	pthread_mutex_lock(&pr->lock);
+	if (pr->shared)
+		pr->loaded = false; /* the other gateways' last word */
 	ret = scsi_pr_load(pr);
 	if (ret == 0) {
 		bool was_aptpl = pr->aptpl;
@@ -487,7 +502,19 @@ int scsi_pr_clear_export(const struct conn_export *exp)
 		scsi_pr_sync_flags(pr);
 		ret = scsi_pr_persist(pr, was_aptpl);
 	}
+	/* Counted as hearing, the device stays attached (and open) while
+	 * the other gateways are told. */
+	shared = ret == 0 && pr->shared;
+	if (shared)
+		pr->hearing++;
 	pthread_mutex_unlock(&pr->lock);
+	if (shared) {
+		scsi_pr_tell(pr, "iopd-pr 0\n");
+		pthread_mutex_lock(&pr->lock);
+		if (--pr->hearing == 0)
+			pthread_cond_broadcast(&pr->heard);
+		pthread_mutex_unlock(&pr->lock);
+	}
 	if (dev)
 		scsi_dev_put(dev);
 	scsi_pr_put(pr);

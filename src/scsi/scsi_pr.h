@@ -17,6 +17,8 @@
 
 #include "iopd/conn.h"
 
+struct ddm_dev;
+struct iop_desc;
 struct scsi_dev;
 struct scsi_pr_fence;
 struct scsi_lu;
@@ -67,10 +69,23 @@ struct scsi_pr {
 
 	_Atomic bool reserved;	 /* type != 0 */
 	_Atomic bool registered; /* n_regs != 0 */
+
+	/* Kept in the storage itself, shared with the other gateways
+	 * exporting it (an RBD image: scsi_pr_shared.c), while a logical
+	 * unit of this process has the device open; NULL otherwise. */
+	struct ddm_dev *shared;
+	const struct iop_desc *desc; /* the scsi_dev attaching it */
+	unsigned int dev_index;
+	unsigned int attached; /* scsi_devs sharing it (attach lock) */
+	unsigned int hearing;  /* notifications being acted upon */
+	pthread_cond_t heard;  /* hearing dropped to 0 */
 };
 
+/* How long a PR OUT waits for the other gateways to act on it. */
+#define SCSI_PR_NOTIFY_MS 5000
+
 /* scsi_pr.c */
-bool scsi_pr_aptpl_capable(void);
+bool scsi_pr_aptpl_capable(const struct scsi_pr *pr);
 void scsi_pr_dev_id(const struct conn_export *exp, char *out, size_t size);
 struct scsi_pr *scsi_pr_get(const char *dev_id);
 void scsi_pr_put(struct scsi_pr *pr);
@@ -105,6 +120,33 @@ void scsi_pr_fence_put(struct scsi_pr_fence *fence);
 /* Save the state if APTPL is on, or remove the saved copy if it was on
  * before this command (was_aptpl).  0 or -errno (logged). */
 int scsi_pr_persist(struct scsi_pr *pr, bool was_aptpl);
+
+/* scsi_pr_out.c: fence the live nexuses of dev (but skip) that the
+ * registrations dead[] named: they get no new command through (the state
+ * already says so), and the returned fence counts those they have in
+ * storage.  lu and cmd: the PREEMPT AND ABORT to complete when it drops
+ * to 0; NULL: a waiter on the fence's condition (scsi_pr_fence_wait).
+ * NULL when none is busy. */
+struct scsi_pr_fence *
+scsi_pr_fence_start(struct scsi_dev *dev, const struct scsi_lu *skip,
+		    struct scsi_pr_reg *const *dead, unsigned int n_dead,
+		    struct scsi_lu *lu, struct scsi_cmd *cmd);
+void scsi_pr_fence_wait(struct scsi_pr_fence *fence);
+
+/* scsi_pr_shared.c: the state kept in the storage, shared by the
+ * gateways (see there). */
+/* A logical unit of dev opened the device on a session whose DDM shares
+ * metadata (ddm: NULL when it does not): keep pr there from now on. */
+void scsi_pr_attach(struct scsi_pr *pr, struct ddm_dev *ddm,
+		    const struct iop_desc *desc, unsigned int dev_index);
+/* The last logical unit of the device went: stop hearing the others. */
+void scsi_pr_detach(struct scsi_pr *pr);
+/* With pr->lock held: read the shared state in place of the cached one,
+ * and save it (-ESTALE: another gateway changed it since it was read). */
+int scsi_pr_load_shared(struct scsi_pr *pr);
+int scsi_pr_save_shared(struct scsi_pr *pr);
+/* Tell the other gateways (called without pr->lock): 0 or -errno. */
+int scsi_pr_tell(struct scsi_pr *pr, const char *note);
 
 /* scsi_pr_in.c, scsi_pr_out.c: the commands. */
 int scsi_pr_in(struct scsi_nexus *nexus, struct scsi_lu *lu,

@@ -63,16 +63,16 @@ static uint32_t scsi_pr_in_reservation(const struct scsi_pr *pr, uint8_t *p)
 	return 24;
 }
 
-static uint32_t scsi_pr_in_caps(uint8_t *p, bool aptpl)
+static uint32_t scsi_pr_in_caps(uint8_t *p, const struct scsi_pr *pr)
 {
 	memset(p, 0, 8);
 	base_be16_put(p, 8);
 	/* CRH: RESERVE/RELEASE(6) follow SPC-4 5.14.3; SIP_C, ATP_C;
-	 * PTPL_C when a store is configured. */
-	p[2] = 0x10 | 0x08 | 0x04 | (scsi_pr_aptpl_capable() ? 0x01 : 0);
+	 * PTPL_C when a store is configured or the device keeps its own. */
+	p[2] = 0x10 | 0x08 | 0x04 | (scsi_pr_aptpl_capable(pr) ? 0x01 : 0);
 	/* TMV, ALLOW COMMANDS 001b (TEST UNIT READY through write
 	 * exclusive and exclusive access), PTPL_A */
-	p[3] = 0x80 | 0x10 | (aptpl ? 0x01 : 0);
+	p[3] = 0x80 | 0x10 | (pr->aptpl ? 0x01 : 0);
 	p[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02;
 	p[5] = 0x01;
 	return 8;
@@ -131,7 +131,7 @@ static int scsi_pr_in_build(struct scsi_pr *pr, unsigned int sa, uint8_t **bufp,
 		*lenp = scsi_pr_in_reservation(pr, buf);
 		break;
 	case SCSI_PR_IN_REPORT_CAPS:
-		*lenp = scsi_pr_in_caps(buf, pr->aptpl);
+		*lenp = scsi_pr_in_caps(buf, pr);
 		break;
 	default:
 		*lenp = scsi_pr_in_full(pr, buf);

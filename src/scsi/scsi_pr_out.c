@@ -8,6 +8,7 @@
  * nexuses have no command left in storage (the fence below).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,13 +45,19 @@ struct scsi_pr_out {
 	char tport[512];
 	unsigned int n_dead;
 	struct scsi_pr_reg *dead[SCSI_PR_MAX_REGS]; /* unlinked */
+	char *note; /* for the other gateways (scsi_pr_tell) */
 };
 
-/* PREEMPT AND ABORT waits for the preempted nexuses' commands. */
+/* PREEMPT AND ABORT waits for the preempted nexuses' commands: the
+ * command itself (lu, cmd) on this gateway, or on another one the thread
+ * acting on its notification (lu NULL: the condition). */
 struct scsi_pr_fence {
 	atomic_uint pending;
-	struct scsi_lu *lu; /* the one waiting */
+	struct scsi_lu *lu;
 	struct scsi_cmd *cmd;
+	pthread_mutex_t mutex;
+	pthread_cond_t cond;
+	bool done;
 };
 
 static bool scsi_pr_type_valid(uint8_t type)
@@ -372,7 +379,7 @@ static int pr_run(struct scsi_pr_out *o)
 		return SCSI_ASC_INVALID_FIELD_PARAM;
 	if (!o->spec_i_pt && o->param_len != 24)
 		return SCSI_ASC_PARAM_LIST_LENGTH;
-	if (o->aptpl && !scsi_pr_aptpl_capable())
+	if (o->aptpl && !scsi_pr_aptpl_capable(o->pr))
 		return SCSI_ASC_INVALID_FIELD_PARAM;
 	if (reg)
 		return pr_register(o, o->sa == SCSI_PR_OUT_REGISTER_IGNORE);
@@ -401,6 +408,8 @@ static void scsi_pr_fence_finish(void *arg)
 	struct scsi_cmd *cmd = f->cmd;
 
 	scsi_lu_cmd_end(f->lu);
+	pthread_mutex_destroy(&f->mutex);
+	pthread_cond_destroy(&f->cond);
 	free(f);
 	cmd->done(cmd);
 }
@@ -409,6 +418,13 @@ void scsi_pr_fence_put(struct scsi_pr_fence *f)
 {
 	if (atomic_fetch_sub(&f->pending, 1) != 1)
 		return;
+	if (!f->lu) {
+		pthread_mutex_lock(&f->mutex);
+		f->done = true;
+		pthread_cond_signal(&f->cond);
+		pthread_mutex_unlock(&f->mutex);
+		return;
+	}
 	if (base_loop_post(f->lu->nexus->loop, scsi_pr_fence_finish, f) < 0)
 		log_error("scsi: PREEMPT AND ABORT cannot complete: out of "
 			  "memory");
@@ -421,25 +437,29 @@ void scsi_pr_fence_put(struct scsi_pr_fence *f)
  * Both sides use sequentially consistent atomics: either this sees the
  * nexus busy, or the nexus' last command sees the fence.
  */
-static struct scsi_pr_fence *pr_fence(struct scsi_pr_out *o)
+struct scsi_pr_fence *
+scsi_pr_fence_start(struct scsi_dev *dev, const struct scsi_lu *skip,
+		    struct scsi_pr_reg *const *dead, unsigned int n_dead,
+		    struct scsi_lu *waiter, struct scsi_cmd *cmd)
 {
-	struct scsi_dev *dev = o->lu->dev;
 	struct scsi_pr_fence *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return NULL; /* the preempted are fenced from new commands */
 	atomic_init(&f->pending, 1);
-	f->lu = o->lu;
-	f->cmd = o->cmd;
+	f->lu = waiter;
+	f->cmd = cmd;
+	pthread_mutex_init(&f->mutex, NULL);
+	pthread_cond_init(&f->cond, NULL);
 	pthread_mutex_lock(&dev->lock);
 	for (struct scsi_lu *lu = dev->lus; lu; lu = lu->dev_next) {
 		struct scsi_pr_fence *none = NULL;
 		bool hit = false;
 
-		if (lu == o->lu)
+		if (lu == skip)
 			continue;
-		for (unsigned int i = 0; i < o->n_dead && !hit; i++)
-			hit = scsi_pr_lu_match(o->dead[i], lu);
+		for (unsigned int i = 0; i < n_dead && !hit; i++)
+			hit = scsi_pr_lu_match(dead[i], lu);
 		if (!hit)
 			continue;
 		atomic_fetch_add(&f->pending, 1);
@@ -454,10 +474,25 @@ static struct scsi_pr_fence *pr_fence(struct scsi_pr_out *o)
 	}
 	pthread_mutex_unlock(&dev->lock);
 	if (atomic_fetch_sub(&f->pending, 1) == 1) {
+		pthread_mutex_destroy(&f->mutex);
+		pthread_cond_destroy(&f->cond);
 		free(f);
 		return NULL;
 	}
 	return f;
+}
+
+/* Until the last fenced nexus' last command is done; frees the fence
+ * (one made with no waiter). */
+void scsi_pr_fence_wait(struct scsi_pr_fence *f)
+{
+	pthread_mutex_lock(&f->mutex);
+	while (!f->done)
+		pthread_cond_wait(&f->cond, &f->mutex);
+	pthread_mutex_unlock(&f->mutex);
+	pthread_mutex_destroy(&f->mutex);
+	pthread_cond_destroy(&f->cond);
+	free(f);
 }
 
 /* Put the state back as it was before a command whose saving failed. */
@@ -476,17 +511,54 @@ static void pr_rollback(struct scsi_pr_out *o, const char *before,
 	pr->aptpl = was_aptpl;
 }
 
+static void pr_note_reg(FILE *f, const char *what, const struct scsi_pr_reg *r)
+{
+	fprintf(f, "%s %04x %d %s %s\n", what, r->ua, r->all_tg_pt,
+		r->initiator, r->tport);
+}
+
+/* What the other gateways must do besides rereading the state: raise
+ * the unit attentions this command raises, and after PREEMPT AND ABORT
+ * fence the preempted nexuses (scsi_pr_shared.c reads it). */
+static char *pr_note(struct scsi_pr_out *o)
+{
+	struct scsi_pr *pr = o->pr;
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "iopd-pr %" PRIu64 "\n", pr->version);
+	for (unsigned int i = 0; i < pr->n_regs; i++)
+		if (pr->regs[i]->ua)
+			pr_note_reg(f, "ua", pr->regs[i]);
+	for (unsigned int i = 0; i < o->n_dead; i++) {
+		if (o->dead[i]->ua)
+			pr_note_reg(f, "ua", o->dead[i]);
+		if (o->sa == SCSI_PR_OUT_PREEMPT_ABORT)
+			pr_note_reg(f, "abort", o->dead[i]);
+	}
+	if (fclose(f))
+		return NULL;
+	return buf;
+}
+
 /* Save, then raise the unit attentions; 0 or the outcome to report. */
 static int pr_commit(struct scsi_pr_out *o, const char *before, bool was_aptpl)
 {
 	struct scsi_pr *pr = o->pr;
 
-	if (scsi_pr_persist(pr, was_aptpl) < 0) {
+	int ret = scsi_pr_persist(pr, was_aptpl);
+
+	if (ret < 0) {
 		pr_rollback(o, before, was_aptpl);
 		scsi_pr_sync_flags(pr);
-		return SCSI_ASC_INSUFFICIENT_REG_RES;
+		return ret == -ESTALE ? ret : SCSI_ASC_INSUFFICIENT_REG_RES;
 	}
 	scsi_pr_sync_flags(pr);
+	if (pr->shared)
+		o->note = pr_note(o);
 	scsi_pr_raise(o->lu->dev, pr->regs, pr->n_regs);
 	scsi_pr_raise(o->lu->dev, o->dead, o->n_dead);
 	return 0;
@@ -524,7 +596,7 @@ static int pr_parse_cdb(struct scsi_pr_out *o)
 	o->sa_key = base_be64_get(p + 8);
 	if (o->sa == SCSI_PR_OUT_REGISTER_AND_MOVE) {
 		o->aptpl = p[17] & 0x01;
-		return o->aptpl && !scsi_pr_aptpl_capable()
+		return o->aptpl && !scsi_pr_aptpl_capable(o->pr)
 			       ? SCSI_ASC_INVALID_FIELD_PARAM
 			       : 0;
 	}
@@ -534,14 +606,79 @@ static int pr_parse_cdb(struct scsi_pr_out *o)
 	return 0;
 }
 
+/* One try at the command, under pr->lock: from the shared state as it
+ * is now when there is one.  -ESTALE: another gateway changed it first;
+ * the state is as it was read, and the caller tries again. */
+static int pr_attempt(struct scsi_pr_out *o)
+{
+	struct scsi_pr *pr = o->pr;
+	char *before;
+	bool was_aptpl;
+	int ret;
+
+	if (pr->shared)
+		pr->loaded = false; /* the other gateways' last word */
+	ret = scsi_pr_load(pr);
+	if (ret < 0)
+		return pr->shared ? SCSI_ASC_INSUFFICIENT_REG_RES : ret;
+	was_aptpl = pr->aptpl;
+	/* The state as it was, to go back to if the command fails half
+	 * way (a SPEC_I_PT list with a bad entry) or cannot be saved. */
+	before = scsi_pr_text(pr);
+	if (!before)
+		return -ENOMEM;
+	o->me = scsi_pr_find(pr, o->lu->nexus->initiator, o->tport);
+	ret = pr_run(o);
+	if (ret == 0)
+		ret = pr_commit(o, before, was_aptpl);
+	else
+		pr_rollback(o, before, was_aptpl);
+	free(before);
+	return ret;
+}
+
+static int pr_attempts(struct scsi_pr_out *o)
+{
+	int ret;
+
+	for (unsigned int tries = 0;; tries++) {
+		ret = pr_attempt(o);
+		if (ret != -ESTALE)
+			return ret;
+		for (unsigned int i = 0; i < o->n_dead; i++)
+			scsi_pr_reg_free(o->dead[i]);
+		o->n_dead = 0;
+		if (tries == 16) {
+			log_error(
+				"scsi: %s: the shared persistent reservations "
+				"keep changing under this gateway",
+				o->pr->dev_id);
+			return SCSI_ASC_INSUFFICIENT_REG_RES;
+		}
+	}
+}
+
+/* The other gateways act on the change before the command completes
+ * (they have fenced the preempted nexuses when it is PREEMPT AND
+ * ABORT).  If one cannot be told, the state is saved all the same (each
+ * rereads it at its next PR OUT or when its watch comes back), but a
+ * PREEMPT AND ABORT fails: its fence is not known to hold. */
+static void pr_tell(struct scsi_pr_out *o)
+{
+	int ret = scsi_pr_tell(o->pr, o->note ? o->note : "iopd-pr 0\n");
+
+	if (ret < 0 && o->sa == SCSI_PR_OUT_PREEMPT_ABORT)
+		scsi_lu_sense(o->lu, o->cmd, SCSI_SK_HARDWARE_ERROR,
+			      SCSI_ASC_INTERNAL_TARGET_FAILURE);
+}
+
 int scsi_pr_out(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		struct scsi_cmd *cmd)
 {
 	struct scsi_pr *pr = lu->dev->pr;
 	struct scsi_pr_out *o = calloc(1, sizeof(*o));
 	struct scsi_pr_fence *fence = NULL;
-	char *before = NULL;
-	bool was_aptpl;
+	bool shared;
 	int ret;
 
 	(void)nexus;
@@ -560,27 +697,18 @@ int scsi_pr_out(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		return 0;
 	}
 	pthread_mutex_lock(&pr->lock);
-	ret = scsi_pr_load(pr);
-	was_aptpl = pr->aptpl;
-	/* The state as it was, to go back to if the command fails half
-	 * way (a SPEC_I_PT list with a bad entry) or cannot be saved. */
-	if (ret == 0 && !(before = scsi_pr_text(pr)))
-		ret = -ENOMEM;
-	if (ret == 0) {
-		o->me = scsi_pr_find(pr, lu->nexus->initiator, o->tport);
-		ret = pr_run(o);
-		if (ret == 0)
-			ret = pr_commit(o, before, was_aptpl);
-		else
-			pr_rollback(o, before, was_aptpl);
-	}
+	shared = pr->shared;
+	ret = pr_attempts(o);
 	if (ret == 0 && o->sa == SCSI_PR_OUT_PREEMPT_ABORT && o->n_dead)
-		fence = pr_fence(o);
+		fence = scsi_pr_fence_start(lu->dev, lu, o->dead, o->n_dead, lu,
+					    cmd);
 	pthread_mutex_unlock(&pr->lock);
+	pr_report(o, ret);
+	if (ret == 0 && shared)
+		pr_tell(o);
 	for (unsigned int i = 0; i < o->n_dead; i++)
 		scsi_pr_reg_free(o->dead[i]);
-	free(before);
-	pr_report(o, ret);
+	free(o->note);
 	free(o);
 	return fence ? 1 : 0;
 }

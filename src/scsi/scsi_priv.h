@@ -80,6 +80,7 @@ struct scsi_lu {
 	struct iop_dev_info info;
 	struct scsi_dev *dev;
 	struct scsi_lu *dev_next; /* in dev->lus, under dev->lock */
+	struct ddm_dev *shared;	  /* attached to dev->pr (scsi_pr_shared.c) */
 
 	uint32_t block_size;
 	unsigned int block_shift;

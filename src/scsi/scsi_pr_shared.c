@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Persistent reservations kept in the storage itself, for devices that
+ * several gateways export (an RBD image; the DDM's ddm_shared_ops): the
+ * reservations taken through one gateway bind on all of them.
+ *
+ * Each gateway keeps its copy of the state in memory, which every
+ * command's conflict check reads as before (no cluster round trip on the
+ * I/O path).  A PR OUT rereads the shared record, runs on it, and saves
+ * it only if nobody changed it meanwhile (the record's version: a
+ * compare-and-swap in the storage); if somebody did, it runs again on the
+ * new record.  Then it tells the other gateways, and completes only once
+ * each has reread the record, raised the unit attentions the command
+ * carries on its own nexuses, and, for PREEMPT AND ABORT, fenced the
+ * preempted nexuses: no new command of theirs gets through, and those
+ * already in storage have completed.  A PR OUT whose state cannot be
+ * read or saved fails (INSUFFICIENT REGISTRATION RESOURCES): the gateways
+ * never diverge.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base_log.h"
+#include "scsi/scsi_pr.h"
+#include "scsi/scsi_priv.h"
+
+/* Serialises attach and detach (which block on the DDM), so that a
+ * device's last logical unit leaving and a new one arriving keep the
+ * count right. */
+static pthread_mutex_t scsi_pr_attach_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* One notification being acted upon, on a thread of its own (so the
+ * DDM's callback thread never waits for storage). */
+struct scsi_pr_heard {
+	struct scsi_pr *pr;
+	uint64_t id;
+	char *msg;
+};
+
+int scsi_pr_load_shared(struct scsi_pr *pr)
+{
+	const struct ddm_shared_ops *sh = pr->shared->ops->shared;
+	char *text = NULL;
+	uint64_t version = 0;
+	int ret = sh->get(pr->shared, &text, &version);
+
+	if (ret == -ENOENT) {
+		ret = scsi_pr_parse(pr, "");
+		version = 0;
+	} else if (ret == 0) {
+		ret = scsi_pr_parse(pr, text);
+	}
+	free(text);
+	if (ret < 0) {
+		log_error("scsi: %s: cannot read the shared persistent "
+			  "reservations: %s",
+			  pr->dev_id, strerror(-ret));
+		return ret;
+	}
+	pr->version = version;
+	pr->loaded = true;
+	return 0;
+}
+
+int scsi_pr_save_shared(struct scsi_pr *pr)
+{
+	const struct ddm_shared_ops *sh = pr->shared->ops->shared;
+	char *text = scsi_pr_text(pr);
+	int ret;
+
+	if (!text)
+		return -ENOMEM;
+	ret = sh->set(pr->shared, text, pr->version);
+	free(text);
+	if (ret == 0)
+		pr->version++;
+	else if (ret != -ESTALE)
+		log_error("scsi: %s: cannot save the shared persistent "
+			  "reservations: %s",
+			  pr->dev_id, strerror(-ret));
+	return ret;
+}
+
+int scsi_pr_tell(struct scsi_pr *pr, const char *note)
+{
+	const struct ddm_shared_ops *sh = pr->shared->ops->shared;
+	int ret = sh->notify(pr->shared, note, strlen(note), SCSI_PR_NOTIFY_MS);
+
+	if (ret < 0)
+		log_error("scsi: %s: the other gateways did not all hear of "
+			  "a persistent reservation change: %s",
+			  pr->dev_id, strerror(-ret));
+	return ret;
+}
+
+/* One "ua"/"abort" line of a note as a registration (to match nexuses
+ * with), or NULL. */
+static struct scsi_pr_reg *scsi_pr_note_reg(const char *line, bool *abort)
+{
+	char what[8], ini[512], tport[512];
+	unsigned int ua;
+	int all;
+	struct scsi_pr_reg *r;
+
+	if (sscanf(line, "%7s %x %d %511s %511s", what, &ua, &all, ini,
+		   tport) != 5 ||
+	    (strcmp(what, "ua") && strcmp(what, "abort")))
+		return NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->initiator = strdup(ini);
+	r->tport = strdup(tport);
+	r->all_tg_pt = all;
+	*abort = !strcmp(what, "abort");
+	r->ua = *abort ? 0 : (uint16_t)ua;
+	if (!r->initiator || !r->tport) {
+		scsi_pr_reg_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Split a note into the registrations whose nexuses get a unit
+ * attention (ua) and those to fence (ab); -ENOMEM. */
+static int scsi_pr_note_split(const char *msg, struct scsi_pr_reg **ua,
+			      unsigned int *n_ua, struct scsi_pr_reg **ab,
+			      unsigned int *n_ab)
+{
+	for (const char *l = msg; l && *l;) {
+		bool abort = false;
+		struct scsi_pr_reg *r = scsi_pr_note_reg(l, &abort);
+
+		if (r && abort && *n_ab < SCSI_PR_MAX_REGS)
+			ab[(*n_ab)++] = r;
+		else if (r && !abort && *n_ua < SCSI_PR_MAX_REGS * 2)
+			ua[(*n_ua)++] = r;
+		else
+			scsi_pr_reg_free(r);
+		l = strchr(l, '\n');
+		if (l)
+			l++;
+	}
+	return 0;
+}
+
+/* Reread the state, raise the note's unit attentions on this gateway's
+ * nexuses and fence its aborted ones: the fence to wait on, or NULL.
+ * *devp: the device's shared state, if a nexus has it (to put). */
+static struct scsi_pr_fence *scsi_pr_act(struct scsi_pr *pr, const char *msg,
+					 struct scsi_dev **devp)
+{
+	struct scsi_pr_reg **regs = calloc(SCSI_PR_MAX_REGS * 3, sizeof(*regs));
+	struct scsi_pr_reg **ab = regs + SCSI_PR_MAX_REGS * 2;
+	struct scsi_pr_fence *fence = NULL;
+	unsigned int n_ua = 0, n_ab = 0;
+	struct scsi_dev *dev;
+
+	pthread_mutex_lock(&pr->lock);
+	pr->loaded = false;
+	if (scsi_pr_load(pr) < 0)
+		log_error("scsi: %s: conflicts are checked against the "
+			  "reservations last read",
+			  pr->dev_id);
+	if (regs && msg)
+		scsi_pr_note_split(msg, regs, &n_ua, ab, &n_ab);
+	dev = scsi_dev_lookup(pr->desc, pr->dev_index);
+	scsi_pr_raise(dev, regs, n_ua);
+	if (dev && n_ab)
+		fence = scsi_pr_fence_start(dev, NULL, ab, n_ab, NULL, NULL);
+	pthread_mutex_unlock(&pr->lock);
+	for (unsigned int i = 0; i < n_ua; i++)
+		scsi_pr_reg_free(regs[i]);
+	for (unsigned int i = 0; i < n_ab; i++)
+		scsi_pr_reg_free(ab[i]);
+	free(regs);
+	*devp = dev;
+	return fence;
+}
+
+/* A notification's thread: act, wait for the fence, answer.  The
+ * device's reference goes last: dropping it may detach pr, which waits
+ * for this thread's hearing to end. */
+static void *scsi_pr_hear(void *arg)
+{
+	struct scsi_pr_heard *h = arg;
+	struct scsi_pr *pr = h->pr;
+	struct scsi_dev *dev = NULL;
+	struct scsi_pr_fence *fence = scsi_pr_act(pr, h->msg, &dev);
+
+	if (fence)
+		scsi_pr_fence_wait(fence);
+	pr->shared->ops->shared->ack(pr->shared, h->id);
+	pthread_mutex_lock(&pr->lock);
+	if (--pr->hearing == 0)
+		pthread_cond_broadcast(&pr->heard);
+	pthread_mutex_unlock(&pr->lock);
+	if (dev)
+		scsi_dev_put(dev);
+	free(h->msg);
+	free(h);
+	return NULL;
+}
+
+/* The DDM's callback: hand the notification to a thread of its own. */
+static void scsi_pr_notified(void *arg, uint64_t id, const char *msg,
+			     size_t len)
+{
+	struct scsi_pr *pr = arg;
+	struct scsi_pr_heard *h = calloc(1, sizeof(*h));
+	pthread_attr_t attr;
+	pthread_t tid;
+	sigset_t all, old;
+	int ret = -ENOMEM;
+
+	if (h && (h->msg = strndup(msg ? msg : "", len))) {
+		h->pr = pr;
+		h->id = id;
+		pthread_mutex_lock(&pr->lock);
+		pr->hearing++;
+		pthread_mutex_unlock(&pr->lock);
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		ret = -pthread_create(&tid, &attr, scsi_pr_hear, h);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		pthread_attr_destroy(&attr);
+		if (ret == 0)
+			return;
+		pthread_mutex_lock(&pr->lock);
+		if (--pr->hearing == 0)
+			pthread_cond_broadcast(&pr->heard);
+		pthread_mutex_unlock(&pr->lock);
+	}
+	log_error("scsi: %s: cannot act on another gateway's persistent "
+		  "reservation change: %s",
+		  pr->dev_id, strerror(-ret));
+	if (h)
+		free(h->msg);
+	free(h);
+	/* Unanswered, the other gateway's command fails rather than
+	 * assume this one fenced anything. */
+}
+
+void scsi_pr_attach(struct scsi_pr *pr, struct ddm_dev *ddm,
+		    const struct iop_desc *desc, unsigned int dev_index)
+{
+	int ret;
+
+	if (!ddm)
+		return;
+	pthread_mutex_lock(&scsi_pr_attach_lock);
+	if (pr->attached++) {
+		pthread_mutex_unlock(&scsi_pr_attach_lock);
+		return;
+	}
+	pthread_mutex_lock(&pr->lock);
+	pr->shared = ddm;
+	pr->desc = desc;
+	pr->dev_index = dev_index;
+	pthread_mutex_unlock(&pr->lock);
+	/* Watch first, then read: no change falls between the two. */
+	ret = ddm->ops->shared->watch(ddm, scsi_pr_notified, pr);
+	if (ret < 0)
+		log_error("scsi: %s: the other gateways' reservation changes "
+			  "will be seen only at this gateway's next PR OUT: %s",
+			  pr->dev_id, strerror(-ret));
+	pthread_mutex_lock(&pr->lock);
+	pr->loaded = false;
+	scsi_pr_load(pr);
+	pthread_mutex_unlock(&pr->lock);
+	log_info("scsi: %s: persistent reservations kept in the device, "
+		 "shared with the other gateways (version %" PRIu64 ")",
+		 pr->dev_id, pr->version);
+	pthread_mutex_unlock(&scsi_pr_attach_lock);
+}
+
+void scsi_pr_detach(struct scsi_pr *pr)
+{
+	struct ddm_dev *ddm = pr->shared;
+
+	pthread_mutex_lock(&scsi_pr_attach_lock);
+	if (!pr->attached || --pr->attached) {
+		pthread_mutex_unlock(&scsi_pr_attach_lock);
+		return;
+	}
+	ddm->ops->shared->unwatch(ddm);
+	pthread_mutex_lock(&pr->lock);
+	while (pr->hearing)
+		pthread_cond_wait(&pr->heard, &pr->lock);
+	pr->shared = NULL;
+	pr->loaded = false;
+	pthread_mutex_unlock(&pr->lock);
+	pthread_mutex_unlock(&scsi_pr_attach_lock);
+}
