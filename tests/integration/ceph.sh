@@ -4,7 +4,9 @@
 # ceph.sh: a real single-node Ceph cluster for the RBD tests, sourced after
 # lib.sh.  One monitor and one memstore OSD on 127.0.0.1 (messenger v2
 # only), pool size 1, everything under $T/ceph; no manager (nothing here
-# needs one, and `ceph config show` would hang without it).
+# needs one, and `ceph config show` would hang without it).  CEPH_ADDR,
+# set before ceph_start, binds them to another address of this host (one
+# that network namespaces reach, test_rbd_gateways.sh).
 #
 #   ceph_start [POOL]  build and start the cluster, create POOL (default
 #                      "rbd") and wait until `rbd create` works in it.
@@ -76,7 +78,7 @@ ms bind msgr2 = true
 ms bind retry count = 1
 ms bind retry delay = 0
 client mount timeout = 15
-public addr = 127.0.0.1
+public addr = ${CEPH_ADDR:-127.0.0.1}
 osd pool default size = 1
 osd pool default min size = 1
 osd pool default pg num = 8
@@ -121,7 +123,7 @@ EOF
 _ceph_mon_start() {
 	local fsid=$1 port d=$CEPH_DIR
 	port=$(_ceph_free_port) || return 1
-	CEPH_MON_ADDR="v2:127.0.0.1:$port"
+	CEPH_MON_ADDR="v2:${CEPH_ADDR:-127.0.0.1}:$port"
 	_ceph_write_conf "$fsid"
 	rm -rf "$d/mon.a" "$d/monmap"
 	monmaptool --create --fsid "$fsid" \

@@ -1,0 +1,207 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# test_rbd_gateways.sh: two iopd gateways, each in a network namespace of
+# its own (its own address, as two hosts), export one RBD image as LUN 0
+# of the same target, each its own ALUA target port group listing the
+# other's.  Persistent reservations live in the image (scsi_pr_shared.c)
+# and bind on both:
+#   - libiscsi's PR suites with the first path on gateway A and the second
+#     (the other initiator's) on gateway B: every test passes, none skips;
+#   - a registration through A is in READ KEYS through B, the record is
+#     the image's metadata (rbd image-meta get), and a reservation taken
+#     through A conflicts with a write of a non-holder through B;
+#   - fencing: initiator 2 PREEMPT AND ABORTs through B while initiator 1
+#     streams writes through A; once it completes no write of initiator 1
+#     lands (initiator 2 then zeroes the blocks, and the image, read with
+#     rbd export, keeps the zeroes);
+#   - the PR OUT of a gateway that cannot update the image fails (the OSD
+#     stopped) rather than diverge.
+# The Ceph cluster listens on a bridge in the root namespace that both
+# namespaces' veths join; the clients run in the root namespace.
+IOPD_TEST_TRANSPORTS="iscsi"
+. "$(dirname "$0")/lib.sh"
+HERE=$IOPD_REPO/tests/integration
+. "$HERE/ceph.sh"
+require ip iscsi-test-cu python3 cmp
+[ "$(id -u)" = 0 ] || skip_all "needs root for network namespaces"
+IOPCTL=${IOPCTL:-$(dirname "$IOPD")/iopctl}
+[ -x "$IOPCTL" ] || skip_all "$IOPCTL not built"
+"$IOPD" --version 2>/dev/null | grep -q '^DDMs built in:.* rbd' ||
+	skip_all "$(basename "$IOPD") was built without the rbd DDM (no librbd-dev)"
+
+# --- two namespaces on a bridge, addresses 10.99.N.1 and .2; .254 here
+N=$(($$ % 250 + 1))
+NET=10.99.$N
+BR=iopbr$$ NSA=iopgwA$$ NSB=iopgwB$$
+ip netns add "$NSA" && ip netns add "$NSB" || skip_all "ip netns add failed"
+on_exit "ip netns del $NSA; ip netns del $NSB; ip link del $BR"
+netns_up() {
+	ip link add "$BR" type bridge &&
+		ip addr add "$NET.254/24" dev "$BR" &&
+		ip link set "$BR" up || return 1
+	local ns i=1 v
+	for ns in "$NSA" "$NSB"; do
+		v=iopv$i$$
+		ip link add "$v" type veth peer name eth0 netns "$ns" &&
+			ip link set "$v" master "$BR" && ip link set "$v" up &&
+			ip -n "$ns" addr add "$NET.$i/24" dev eth0 &&
+			ip -n "$ns" link set eth0 up &&
+			ip -n "$ns" link set lo up || return 1
+		on_exit "ip link del $v"
+		i=$((i + 1))
+	done
+}
+check "two network namespaces on a bridge ($NET.1, $NET.2; $NET.254 here)" \
+	netns_up || {
+	done_testing
+	exit 1
+}
+
+CEPH_ADDR=$NET.254
+if ceph_start; then
+	ok "a one-monitor, one-OSD Ceph cluster answers on $CEPH_MON_ADDR"
+else
+	not_ok "a one-monitor, one-OSD Ceph cluster starts"
+	done_testing
+	exit 1
+fi
+P=$CEPH_POOL
+check "rbd create $P/gw (64 MiB)" rbdc create --size 64M "$P/gw"
+
+# --- the gateways: IOPD runs each in its namespace
+REAL_IOPD=$IOPD
+cat >"$T/iopd-ns" <<EOS
+#!/bin/sh
+exec ip netns exec "\$IOPD_NETNS" "$REAL_IOPD" "\$@"
+EOS
+chmod +x "$T/iopd-ns"
+TGT=iqn.2026-11.test.iopd:gw
+IQN1=iqn.2026-11.test.client:node1
+IQN2=iqn.2026-11.test.client:node2
+# gw_config NAME ADDR MYGROUP
+gw_config() {
+	local other=$((3 - $3)) mine_state=active/optimized
+	[ "$3" = 2 ] && mine_state=active/non-optimized
+	cat >"$T/$1.json" <<EOS
+{ "listen": [],
+  "exports": [{"name": "lun", "spec": "rbd:$P/gw?rados_osd_op_timeout=5"}],
+  "iscsi": {
+    "listen": ["$2:3260"], "nop_interval": 60,
+    "targets": [{"name": "$TGT",
+                 "luns": [{"lun": 0, "export": "lun", "block_size": 512}]}],
+    "port_groups": [
+      {"group": $3, "port": $3, "state": "$mine_state", "portals": ["$2"]},
+      {"group": $other, "port": $other, "state": "active/optimized"}
+    ] } }
+EOS
+}
+gw_config a "$NET.1" 1
+gw_config b "$NET.2" 2
+# start_gw NS NAME: sets PID_<NAME>
+start_gw() {
+	IOPD=$T/iopd-ns IOPD_NETNS=$1 start_iopd -c "$T/$2.json" \
+		--mgmt-socket "$T/$2.sock" || return 1
+	eval "PID_$2=$IOPD_PID"
+}
+export IOPD_NETNS
+start_gw "$NSA" a && start_gw "$NSB" b || {
+	done_testing
+	exit 1
+}
+A=$NET.1:3260 B=$NET.2:3260
+pr() {
+	local ini=$1 portal=$2
+	shift 2
+	t python3 "$HERE/iscsi_pr.py" "$portal" "$TGT" "$ini" "$@"
+}
+expect() {
+	if [ "$(head -n 1 <<<"$3")" = "$2" ]; then
+		ok "$1"
+	else
+		not_ok "$1" "wanted: $2" "got: $3"
+	fi
+}
+
+# --- libiscsi's suites across the two gateways
+CU_TIMEOUT=${IOPD_ISCSI_CU_TIMEOUT:-600}
+log=$T/cu-pr.log
+timeout -k 5 "$CU_TIMEOUT" iscsi-test-cu -d -t 'SCSI.Prin*,SCSI.Prout*' \
+	-i "$IQN1" -I "$IQN2" "iscsi://$A/$TGT/0" "iscsi://$B/$TGT/0" \
+	>"$log" 2>&1
+sum=$(grep -E '^ +tests +[0-9]' "$log" | tr -s ' ')
+[ "$sum" = " tests 20 20 20 0 0" ] && ! grep -q '\[SKIPPED\]' "$log" &&
+	! grep -qE '\.\.\.FAILED|^FAILED' "$log"
+pass_if $? "PR IN and PR OUT suites, path 1 on gateway A, path 2 on B: 20 of 20 passed, none skipped" \
+	"summary: $sum" "$(grep -E 'SKIPPED|FAILED' "$log" | head -n 20)"
+diag "iscsi-test-cu: full output:" "$(cat "$log")"
+
+# --- one state, two gateways
+expect "register initiator 1 through A" "status=0x00" \
+	"$(pr "$IQN1" "$A" register 1111)"
+pr "$IQN2" "$B" status >"$T/st1"
+grep -q "\"initiator\": \"$IQN1,i,0x800000000001\", \"key\": \"1111\"" "$T/st1"
+pass_if $? "READ FULL STATUS through B shows A's registration" "$(cat "$T/st1")"
+check "rbd image-meta get $P/gw iopd.pr" rbdc image-meta get "$P/gw" iopd.pr
+grep -q "^reg 0000000000001111 .* $IQN1" "$T/out"
+pass_if $? "the record is in the image's metadata" "$(cat "$T/out")"
+expect "register initiator 2 through B" "status=0x00" \
+	"$(pr "$IQN2" "$B" register 2222)"
+expect "initiator 1 reserves write exclusive through A" "status=0x00" \
+	"$(pr "$IQN1" "$A" reserve 1111 1)"
+expect "a write of initiator 2 (not the holder) through B conflicts" \
+	"status=0x18" "$(pr "$IQN2" "$B" write 0)"
+expect "initiator 2 still reads through B" "status=0x00" \
+	"$(pr "$IQN2" "$B" read 0)"
+expect "the holder writes through A" "status=0x00" \
+	"$(pr "$IQN1" "$A" write 0)"
+expect "initiator 2 cannot reserve through B" "status=0x18" \
+	"$(pr "$IQN2" "$B" reserve 2222 1)"
+
+# --- fencing: initiator 1 streams through A, initiator 2 preempts and
+# aborts through B.
+expect "initiator 1 releases" "status=0x00" "$(pr "$IQN1" "$A" release 1111 1)"
+expect "initiator 1 reserves write exclusive, registrants only" \
+	"status=0x00" "$(pr "$IQN1" "$A" reserve 1111 5)"
+python3 "$HERE/iscsi_pr.py" "$A" "$TGT" "$IQN1" stream 60 \
+	>"$T/stream.out" 2>&1 &
+STREAM=$!
+register_pid "$STREAM" "$T/stream.out"
+for _ in $(seq 500); do
+	grep -q streaming "$T/stream.out" && break
+	python3 -c 'import time; time.sleep(0.02)'
+done
+grep -q streaming "$T/stream.out"
+pass_if $? "initiator 1 is streaming writes through A"
+expect "initiator 2 preempts and aborts initiator 1 through B" "status=0x00" \
+	"$(pr "$IQN2" "$B" preempt 2222 1111 5 abort)"
+expect "initiator 2 zeroes the streamed blocks through B" "status=0x00" \
+	"$(pr "$IQN2" "$B" zero 64)"
+wait "$STREAM"
+expect "initiator 1's stream through A ends in a reservation conflict" \
+	"status=0x18" "$(tail -n 1 "$T/stream.out")"
+check "rbd export the image" rbdc export --no-progress "$P/gw" "$T/gw.img"
+cmp -s -n 32768 "$T/gw.img" /dev/zero
+pass_if $? "no write of initiator 1 landed after the PREEMPT AND ABORT ($(sed -n 2p "$T/stream.out") before it)"
+pr "$IQN1" "$A" status >"$T/st2"
+grep -q "\"holder\": true, \"initiator\": \"$IQN2" "$T/st2"
+pass_if $? "A sees initiator 2 as the holder" "$(cat "$T/st2")"
+
+# --- the image cannot be updated: the PR OUT fails, nothing diverges
+OSD=$(ceph_osd_pid)
+kill -STOP "$OSD"
+on_exit "kill -CONT $OSD"
+out=$(pr "$IQN1" "$A" register 3333)
+kill -CONT "$OSD"
+case $out in
+"status=0x02 sense=5/5504"*) ok "with the OSD stopped a REGISTER fails: INSUFFICIENT REGISTRATION RESOURCES" ;;
+*) not_ok "with the OSD stopped a REGISTER fails: INSUFFICIENT REGISTRATION RESOURCES" "got: $out" ;;
+esac
+pr "$IQN2" "$B" status >"$T/st3"
+grep -q '"key": "2222"' "$T/st3" && ! grep -q '"key": "3333"' "$T/st3"
+pass_if $? "B never saw the failed registration" "$(cat "$T/st3")"
+expect "initiator 2 clears through B" "status=0x00" "$(pr "$IQN2" "$B" clear 2222)"
+
+stop_iopd "$PID_a"
+stop_iopd "$PID_b"
+done_testing
