@@ -187,6 +187,32 @@ pr "$IQN1" "$A" status >"$T/st2"
 grep -q "\"holder\": true, \"initiator\": \"$IQN2" "$T/st2"
 pass_if $? "A sees initiator 2 as the holder" "$(cat "$T/st2")"
 
+# --- racing updates: eight initiators register at the same time, half
+# through A, half through B; each compare-and-swap that loses reruns on
+# the winner's state, so none is lost.
+expect "initiator 2 clears the fencing test's state through B" "status=0x00" \
+	"$(pr "$IQN2" "$B" clear 2222)"
+pids=()
+for i in 1 2 3 4 5 6 7 8; do
+	portal=$A
+	[ $((i % 2)) = 0 ] && portal=$B
+	pr "$IQN1-race$i" "$portal" register "$i$i" >"$T/race$i" 2>&1 &
+	pids+=($!)
+done
+wait "${pids[@]}"
+cat "$T"/race? | sort | uniq -c | tr -s ' ' >"$T/race"
+is "$(cat "$T/race")" " 8 status=0x00" "eight racing REGISTERs through both gateways all succeed"
+pr "$IQN2" "$B" status >"$T/st4"
+sed -n 2p "$T/st4" >"$T/st4.json"
+is "$(json_get "$T/st4.json" 'len(j["registrations"])')" 8 \
+	"READ FULL STATUS through B: all eight registrations"
+expect "one of them clears through A" "status=0x00" \
+	"$(pr "$IQN1-race1" "$A" clear 11)"
+expect "initiator 1 registers again through A" "status=0x00" \
+	"$(pr "$IQN1" "$A" register 1111)"
+expect "initiator 2 registers again through B" "status=0x00" \
+	"$(pr "$IQN2" "$B" register 2222)"
+
 # --- the image cannot be updated: the PR OUT fails, nothing diverges
 OSD=$(ceph_osd_pid)
 kill -STOP "$OSD"
@@ -201,6 +227,9 @@ pr "$IQN2" "$B" status >"$T/st3"
 grep -q '"key": "2222"' "$T/st3" && ! grep -q '"key": "3333"' "$T/st3"
 pass_if $? "B never saw the failed registration" "$(cat "$T/st3")"
 expect "initiator 2 clears through B" "status=0x00" "$(pr "$IQN2" "$B" clear 2222)"
+pr "$IQN1" "$A" status >"$T/st5"
+grep -q '"registrations": \[\]' "$T/st5"
+pass_if $? "A sees the clear: no registration left" "$(cat "$T/st5")"
 
 stop_iopd "$PID_a"
 stop_iopd "$PID_b"
