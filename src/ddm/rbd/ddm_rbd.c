@@ -201,6 +201,7 @@ static int rbd_dev_open_masked(struct ddm_dev *dev,
 		ret = rbd_declare(dev, rd, ro);
 	if (ret < 0)
 		goto err;
+	rbd_shared_init(rd);
 	log_debug("%s: rbd: %s/%s%s%s, %" PRIu64 " bytes%s", dev->name,
 		  rd->set.pool, rd->set.image, rd->set.snap ? "@" : "",
 		  rd->set.snap ? rd->set.snap : "", dev->size_bytes,

@@ -24,10 +24,12 @@ struct rbd_settings {
 
 /* The shared metadata and the gateways' channel (rbd_shared.c). */
 struct rbd_shared {
-	char header[128]; /* rbd_header.<id>: the record, in its omap */
-	char chan[128];	  /* iopd_pr.<id>: watched and notified */
+	char header[128];     /* rbd_header.<id>: the record, in its omap */
+	char chan[128];	      /* iopd_pr.<id>: watched and notified */
+	pthread_mutex_t lock; /* the watch: set up, broken, undone */
 	uint64_t cookie;
-	bool watching;
+	bool wanted;	     /* between watch and unwatch */
+	bool watching;	     /* cookie is a live watch */
 	_Atomic bool broken; /* the watch failed: set it up again */
 	ddm_shared_cb *cb;
 	void *arg;
@@ -51,6 +53,7 @@ extern const char *const rbd_option_keys[];
 /* rbd_shared.c: the metadata shared by the gateways exporting an image
  * (ddm_ops.shared), and what close undoes of it. */
 extern const struct ddm_shared_ops rbd_shared_ops;
+void rbd_shared_init(struct rbd_dev *rd);
 void rbd_shared_close(struct ddm_dev *dev);
 
 /* The image of an open rbd device; NULL when dev is not one.  Use only

@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@
 #define RBD_SH_OMAP	   "metadata_iopd.pr"
 #define RBD_SH_OMAP_VER	   "metadata_iopd.pr.version"
 #define RBD_SH_CHAN_PREFIX "iopd_pr."
+
+static void rbd_sh_rewatch(struct ddm_dev *dev, struct rbd_dev *rd);
 
 /* The header object's and the channel's names, from the image's id. */
 static int rbd_sh_names(struct ddm_dev *dev, struct rbd_dev *rd)
@@ -64,6 +67,7 @@ static int rbd_sh_get(struct ddm_dev *dev, char **textp, uint64_t *version)
 	char *buf = NULL, *nl;
 	int ret;
 
+	rbd_sh_rewatch(dev, rd);
 	for (;;) {
 		char *nbuf = realloc(buf, len);
 
@@ -146,8 +150,8 @@ static void rbd_sh_watched(void *arg, uint64_t notify_id, uint64_t handle,
 }
 
 /* The watch broke (an OSD went away, the session timed out): what was
- * notified meanwhile is lost, so the watcher rereads the record; the
- * watch is set up again by the next call that needs it. */
+ * notified meanwhile is lost, so the watcher rereads the record (on a
+ * thread of its own), and that get sets the watch up again. */
 static void rbd_sh_watch_error(void *arg, uint64_t cookie, int err)
 {
 	struct ddm_dev *dev = arg;
@@ -182,6 +186,26 @@ static int rbd_sh_watch_start(struct ddm_dev *dev, struct rbd_dev *rd)
 	return 0;
 }
 
+/* After the watch broke: a new one (the next get or notify tries again
+ * if this fails). */
+static void rbd_sh_rewatch(struct ddm_dev *dev, struct rbd_dev *rd)
+{
+	if (!atomic_load(&rd->sh.broken))
+		return;
+	pthread_mutex_lock(&rd->sh.lock);
+	if (rd->sh.wanted && atomic_exchange(&rd->sh.broken, false)) {
+		if (rd->sh.watching)
+			rados_unwatch2(rd->ioctx, rd->sh.cookie);
+		rd->sh.watching = false;
+		if (rbd_sh_watch_start(dev, rd) < 0)
+			atomic_store(&rd->sh.broken, true);
+		else
+			log_info("%s: rbd: the gateways' channel is back",
+				 dev->name);
+	}
+	pthread_mutex_unlock(&rd->sh.lock);
+}
+
 static int rbd_sh_watch(struct ddm_dev *dev, ddm_shared_cb *cb, void *arg)
 {
 	struct rbd_dev *rd = dev->priv;
@@ -189,21 +213,28 @@ static int rbd_sh_watch(struct ddm_dev *dev, ddm_shared_cb *cb, void *arg)
 
 	if (ret < 0)
 		return ret;
+	pthread_mutex_lock(&rd->sh.lock);
 	rd->sh.cb = cb;
 	rd->sh.arg = arg;
-	return rbd_sh_watch_start(dev, rd);
+	rd->sh.wanted = true;
+	ret = rbd_sh_watch_start(dev, rd);
+	pthread_mutex_unlock(&rd->sh.lock);
+	return ret;
 }
 
 static void rbd_sh_unwatch(struct ddm_dev *dev)
 {
 	struct rbd_dev *rd = dev->priv;
 
-	if (!rd->sh.watching)
-		return;
-	rados_unwatch2(rd->ioctx, rd->sh.cookie);
-	/* No callback of the old watch runs after this. */
-	rados_watch_flush(rd->cluster);
-	rd->sh.watching = false;
+	pthread_mutex_lock(&rd->sh.lock);
+	rd->sh.wanted = false;
+	if (rd->sh.watching) {
+		rados_unwatch2(rd->ioctx, rd->sh.cookie);
+		/* No callback of the old watch runs after this. */
+		rados_watch_flush(rd->cluster);
+		rd->sh.watching = false;
+	}
+	pthread_mutex_unlock(&rd->sh.lock);
 }
 
 static void rbd_sh_ack(struct ddm_dev *dev, uint64_t notify_id)
@@ -225,11 +256,7 @@ static int rbd_sh_notify(struct ddm_dev *dev, const char *msg, size_t len,
 
 	if (ret < 0)
 		return ret;
-	if (rd->sh.watching && atomic_exchange(&rd->sh.broken, false)) {
-		rados_unwatch2(rd->ioctx, rd->sh.cookie);
-		rd->sh.watching = false;
-		rbd_sh_watch_start(dev, rd);
-	}
+	rbd_sh_rewatch(dev, rd);
 	ret = rados_notify2(rd->ioctx, rd->sh.chan, msg, (int)len, timeout_ms,
 			    &reply, &reply_len);
 	if (reply)
@@ -237,9 +264,17 @@ static int rbd_sh_notify(struct ddm_dev *dev, const char *msg, size_t len,
 	return ret;
 }
 
+void rbd_shared_init(struct rbd_dev *rd)
+{
+	pthread_mutex_init(&rd->sh.lock, NULL);
+}
+
 void rbd_shared_close(struct ddm_dev *dev)
 {
+	struct rbd_dev *rd = dev->priv;
+
 	rbd_sh_unwatch(dev);
+	pthread_mutex_destroy(&rd->sh.lock);
 }
 
 const struct ddm_shared_ops rbd_shared_ops = {
