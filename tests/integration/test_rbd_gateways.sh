@@ -15,8 +15,10 @@
 #     streams writes through A; once it completes no write of initiator 1
 #     lands (initiator 2 then zeroes the blocks, and the image, read with
 #     rbd export, keeps the zeroes);
+#   - eight REGISTERs racing through both gateways all land;
 #   - the PR OUT of a gateway that cannot update the image fails (the OSD
-#     stopped) rather than diverge.
+#     stopped) rather than diverge;
+#   - both gateways restart: READ FULL STATUS is as before.
 # The Ceph cluster listens on a bridge in the root namespace that both
 # namespaces' veths join; the clients run in the root namespace.
 IOPD_TEST_TRANSPORTS="iscsi"
@@ -85,7 +87,7 @@ gw_config() {
 	[ "$3" = 2 ] && mine_state=active/non-optimized
 	cat >"$T/$1.json" <<EOS
 { "listen": [],
-  "exports": [{"name": "lun", "spec": "rbd:$P/gw?rados_osd_op_timeout=5"}],
+  "exports": [{"name": "lun", "spec": "rbd:$P/gw?rados_osd_op_timeout=3"}],
   "iscsi": {
     "listen": ["$2:3260"], "nop_interval": 60,
     "targets": [{"name": "$TGT",
@@ -213,12 +215,35 @@ expect "initiator 1 registers again through A" "status=0x00" \
 expect "initiator 2 registers again through B" "status=0x00" \
 	"$(pr "$IQN2" "$B" register 2222)"
 
+# --- both gateways restart: the state is in the image
+expect "initiator 1 asks for APTPL through A" "status=0x00" \
+	"$(pr "$IQN1" "$A" register 1111 aptpl)"
+expect "initiator 2 reserves write exclusive through B" "status=0x00" \
+	"$(pr "$IQN2" "$B" reserve 2222 1)"
+pr "$IQN1" "$A" status | sed -n 2p >"$T/before.json"
+stop_iopd "$PID_a"
+stop_iopd "$PID_b"
+start_gw "$NSA" a && start_gw "$NSB" b || {
+	done_testing
+	exit 1
+}
+pr "$IQN1" "$A" status | sed -n 2p >"$T/after.json"
+is "$(cat "$T/after.json")" "$(cat "$T/before.json")" \
+	"after both gateways restart, READ FULL STATUS through A is as before"
+grep -q "\"holder\": true, \"initiator\": \"$IQN2" "$T/after.json"
+pass_if $? "initiator 2 still holds the reservation" "$(cat "$T/after.json")"
+expect "a write of initiator 1 through A still conflicts" "status=0x18" \
+	"$(pr "$IQN1" "$A" write 0)"
 # --- the image cannot be updated: the PR OUT fails, nothing diverges
 OSD=$(ceph_osd_pid)
 kill -STOP "$OSD"
 on_exit "kill -CONT $OSD"
+# (about 9 s: the login reads the record and watches, 3 s each, before
+# the REGISTER; ceph.sh says resume within 15 s)
 out=$(pr "$IQN1" "$A" register 3333)
 kill -CONT "$OSD"
+_ceph_poll 30 rbd image-meta get "$P/gw" iopd.pr
+pass_if $? "the OSD answers again"
 case $out in
 "status=0x02 sense=5/5504"*) ok "with the OSD stopped a REGISTER fails: INSUFFICIENT REGISTRATION RESOURCES" ;;
 *) not_ok "with the OSD stopped a REGISTER fails: INSUFFICIENT REGISTRATION RESOURCES" "got: $out" ;;
