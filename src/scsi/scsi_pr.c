@@ -66,6 +66,7 @@ struct scsi_pr *scsi_pr_get(const char *dev_id)
 		}
 		if (pr) {
 			pthread_mutex_init(&pr->lock, NULL);
+			pthread_mutex_init(&pr->out_lock, NULL);
 			pthread_cond_init(&pr->heard, NULL);
 			pr->next = scsi_prs;
 			scsi_prs = pr;
@@ -97,6 +98,7 @@ void scsi_pr_put(struct scsi_pr *pr)
 	*pp = pr->next;
 	pthread_mutex_unlock(&scsi_prs_lock);
 	pthread_mutex_destroy(&pr->lock);
+	pthread_mutex_destroy(&pr->out_lock);
 	pthread_cond_destroy(&pr->heard);
 	free(pr->dev_id);
 	free(pr);
@@ -286,7 +288,7 @@ char *scsi_pr_text(const struct scsi_pr *pr)
 	return buf;
 }
 
-static void scsi_pr_regs_clear(struct scsi_pr *pr)
+void scsi_pr_regs_clear(struct scsi_pr *pr)
 {
 	for (unsigned int i = 0; i < pr->n_regs; i++)
 		scsi_pr_reg_free(pr->regs[i]);

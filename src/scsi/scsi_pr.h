@@ -74,6 +74,9 @@ struct scsi_pr {
 	 * exporting it (an RBD image: scsi_pr_shared.c), while a logical
 	 * unit of this process has the device open; NULL otherwise. */
 	struct ddm_dev *shared;
+	/* Serialises this process' PR OUTs on a shared state, which read
+	 * and save it without lock held (the network). */
+	pthread_mutex_t out_lock;
 	const struct iop_desc *desc; /* the scsi_dev attaching it */
 	unsigned int dev_index;
 	unsigned int attached; /* scsi_devs sharing it (attach lock) */
@@ -113,6 +116,7 @@ int scsi_pr_parse(struct scsi_pr *pr, const char *text);
 void scsi_pr_raise(struct scsi_dev *dev, struct scsi_pr_reg *const *regs,
 		   unsigned int n);
 void scsi_pr_sync_flags(struct scsi_pr *pr);
+void scsi_pr_regs_clear(struct scsi_pr *pr);
 /* Is reg the registration of lu's nexus? */
 bool scsi_pr_lu_match(const struct scsi_pr_reg *reg, const struct scsi_lu *lu);
 /* scsi_pr_out.c: one preempted nexus has no command left. */
@@ -145,6 +149,14 @@ void scsi_pr_detach(struct scsi_pr *pr);
  * and save it (-ESTALE: another gateway changed it since it was read). */
 int scsi_pr_load_shared(struct scsi_pr *pr);
 int scsi_pr_save_shared(struct scsi_pr *pr);
+/* A scratch state to read pr's shared record into and work on without
+ * pr->lock (NULL: out of memory); install makes it pr's, under pr->lock,
+ * if it is newer (true; tmp then holds pr's old registrations), and
+ * refresh reads and installs (0 or -errno). */
+struct scsi_pr *scsi_pr_scratch(struct scsi_pr *pr);
+void scsi_pr_scratch_free(struct scsi_pr *tmp);
+bool scsi_pr_install(struct scsi_pr *pr, struct scsi_pr *tmp);
+int scsi_pr_refresh(struct scsi_pr *pr);
 /* Tell the other gateways (called without pr->lock): 0 or -errno. */
 int scsi_pr_tell(struct scsi_pr *pr, const char *note);
 

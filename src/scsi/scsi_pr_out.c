@@ -557,8 +557,6 @@ static int pr_commit(struct scsi_pr_out *o, const char *before, bool was_aptpl)
 		return ret == -ESTALE ? ret : SCSI_ASC_INSUFFICIENT_REG_RES;
 	}
 	scsi_pr_sync_flags(pr);
-	if (pr->shared)
-		o->note = pr_note(o);
 	scsi_pr_raise(o->lu->dev, pr->regs, pr->n_regs);
 	scsi_pr_raise(o->lu->dev, o->dead, o->n_dead);
 	return 0;
@@ -606,21 +604,16 @@ static int pr_parse_cdb(struct scsi_pr_out *o)
 	return 0;
 }
 
-/* One try at the command, under pr->lock: from the shared state as it
- * is now when there is one.  -ESTALE: another gateway changed it first;
- * the state is as it was read, and the caller tries again. */
+/* One try at the command, under pr->lock. */
 static int pr_attempt(struct scsi_pr_out *o)
 {
 	struct scsi_pr *pr = o->pr;
 	char *before;
 	bool was_aptpl;
-	int ret;
+	int ret = scsi_pr_load(pr);
 
-	if (pr->shared)
-		pr->loaded = false; /* the other gateways' last word */
-	ret = scsi_pr_load(pr);
 	if (ret < 0)
-		return pr->shared ? SCSI_ASC_INSUFFICIENT_REG_RES : ret;
+		return ret;
 	was_aptpl = pr->aptpl;
 	/* The state as it was, to go back to if the command fails half
 	 * way (a SPEC_I_PT list with a bad entry) or cannot be saved. */
@@ -637,12 +630,65 @@ static int pr_attempt(struct scsi_pr_out *o)
 	return ret;
 }
 
-static int pr_attempts(struct scsi_pr_out *o)
+/* The saved state becomes this gateway's (unless a later one already
+ * did), with its unit attentions, and PREEMPT AND ABORT's fence. */
+static void pr_install(struct scsi_pr_out *o, struct scsi_pr *live,
+		       struct scsi_pr *tmp, struct scsi_pr_fence **fence)
+{
+	struct scsi_dev *dev = o->lu->dev;
+	struct scsi_pr *src;
+
+	o->note = pr_note(o);
+	pthread_mutex_lock(&live->lock);
+	src = scsi_pr_install(live, tmp) ? live : tmp;
+	scsi_pr_raise(dev, src->regs, src->n_regs);
+	scsi_pr_raise(dev, o->dead, o->n_dead);
+	if (o->sa == SCSI_PR_OUT_PREEMPT_ABORT && o->n_dead)
+		*fence = scsi_pr_fence_start(dev, o->lu, o->dead, o->n_dead,
+					     o->lu, o->cmd);
+	pthread_mutex_unlock(&live->lock);
+}
+
+/*
+ * One try on a shared state, holding only live->out_lock: the record as
+ * it is now is read into a scratch state, the command runs on that, and
+ * it is saved if nobody saved another version meanwhile (-ESTALE: try
+ * again).  Only then does it become the state this gateway's commands
+ * are checked against, so they never see one that was not saved, and
+ * they never wait for the network.
+ */
+static int pr_attempt_shared(struct scsi_pr_out *o,
+			     struct scsi_pr_fence **fence)
+{
+	struct scsi_pr *live = o->pr, *tmp = scsi_pr_scratch(live);
+	int ret = tmp ? scsi_pr_load_shared(tmp) : -ENOMEM;
+
+	if (ret < 0) {
+		scsi_pr_scratch_free(tmp);
+		return ret == -ENOMEM ? ret : SCSI_ASC_INSUFFICIENT_REG_RES;
+	}
+	o->pr = tmp;
+	o->me = scsi_pr_find(tmp, o->lu->nexus->initiator, o->tport);
+	ret = pr_run(o);
+	if (ret == 0) {
+		ret = scsi_pr_save_shared(tmp);
+		if (ret == 0)
+			pr_install(o, live, tmp, fence);
+		else if (ret != -ESTALE)
+			ret = SCSI_ASC_INSUFFICIENT_REG_RES;
+	}
+	o->pr = live;
+	scsi_pr_scratch_free(tmp);
+	return ret;
+}
+
+static int pr_attempts(struct scsi_pr_out *o, bool shared,
+		       struct scsi_pr_fence **fence)
 {
 	int ret;
 
 	for (unsigned int tries = 0;; tries++) {
-		ret = pr_attempt(o);
+		ret = shared ? pr_attempt_shared(o, fence) : pr_attempt(o);
 		if (ret != -ESTALE)
 			return ret;
 		for (unsigned int i = 0; i < o->n_dead; i++)
@@ -696,13 +742,22 @@ int scsi_pr_out(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		free(o);
 		return 0;
 	}
+	/* Our own logical unit keeps pr attached (or not) meanwhile. */
 	pthread_mutex_lock(&pr->lock);
 	shared = pr->shared;
-	ret = pr_attempts(o);
-	if (ret == 0 && o->sa == SCSI_PR_OUT_PREEMPT_ABORT && o->n_dead)
-		fence = scsi_pr_fence_start(lu->dev, lu, o->dead, o->n_dead, lu,
-					    cmd);
 	pthread_mutex_unlock(&pr->lock);
+	if (shared) {
+		pthread_mutex_lock(&pr->out_lock);
+		ret = pr_attempts(o, true, &fence);
+		pthread_mutex_unlock(&pr->out_lock);
+	} else {
+		pthread_mutex_lock(&pr->lock);
+		ret = pr_attempts(o, false, &fence);
+		if (ret == 0 && o->sa == SCSI_PR_OUT_PREEMPT_ABORT && o->n_dead)
+			fence = scsi_pr_fence_start(lu->dev, lu, o->dead,
+						    o->n_dead, lu, cmd);
+		pthread_mutex_unlock(&pr->lock);
+	}
 	pr_report(o, ret);
 	if (ret == 0 && shared)
 		pr_tell(o);

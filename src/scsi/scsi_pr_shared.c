@@ -86,6 +86,64 @@ int scsi_pr_save_shared(struct scsi_pr *pr)
 	return ret;
 }
 
+struct scsi_pr *scsi_pr_scratch(struct scsi_pr *pr)
+{
+	struct scsi_pr *tmp = calloc(1, sizeof(*tmp));
+
+	if (tmp) {
+		tmp->dev_id = pr->dev_id; /* borrowed, for messages */
+		tmp->shared = pr->shared;
+	}
+	return tmp;
+}
+
+void scsi_pr_scratch_free(struct scsi_pr *tmp)
+{
+	if (!tmp)
+		return;
+	scsi_pr_regs_clear(tmp);
+	free(tmp);
+}
+
+bool scsi_pr_install(struct scsi_pr *pr, struct scsi_pr *tmp)
+{
+	struct scsi_pr_reg *old[SCSI_PR_MAX_REGS];
+	unsigned int n = pr->n_regs;
+
+	/* Another thread may have installed a later version meanwhile. */
+	if (pr->loaded && tmp->version <= pr->version)
+		return false;
+	memcpy(old, pr->regs, n * sizeof(old[0]));
+	memcpy(pr->regs, tmp->regs, tmp->n_regs * sizeof(old[0]));
+	pr->n_regs = tmp->n_regs;
+	pr->holder = tmp->holder;
+	pr->type = tmp->type;
+	pr->generation = tmp->generation;
+	pr->aptpl = tmp->aptpl;
+	pr->version = tmp->version;
+	pr->loaded = true;
+	memcpy(tmp->regs, old, n * sizeof(old[0]));
+	tmp->n_regs = n;
+	tmp->holder = NULL;
+	tmp->type = 0;
+	scsi_pr_sync_flags(pr);
+	return true;
+}
+
+int scsi_pr_refresh(struct scsi_pr *pr)
+{
+	struct scsi_pr *tmp = scsi_pr_scratch(pr);
+	int ret = tmp ? scsi_pr_load_shared(tmp) : -ENOMEM;
+
+	if (ret == 0) {
+		pthread_mutex_lock(&pr->lock);
+		scsi_pr_install(pr, tmp);
+		pthread_mutex_unlock(&pr->lock);
+	}
+	scsi_pr_scratch_free(tmp);
+	return ret;
+}
+
 int scsi_pr_tell(struct scsi_pr *pr, const char *note)
 {
 	const struct ddm_shared_ops *sh = pr->shared->ops->shared;
@@ -161,12 +219,11 @@ static struct scsi_pr_fence *scsi_pr_act(struct scsi_pr *pr, const char *msg,
 	unsigned int n_ua = 0, n_ab = 0;
 	struct scsi_dev *dev;
 
-	pthread_mutex_lock(&pr->lock);
-	pr->loaded = false;
-	if (scsi_pr_load(pr) < 0)
+	if (scsi_pr_refresh(pr) < 0)
 		log_error("scsi: %s: conflicts are checked against the "
 			  "reservations last read",
 			  pr->dev_id);
+	pthread_mutex_lock(&pr->lock);
 	if (regs && msg)
 		scsi_pr_note_split(msg, regs, &n_ua, ab, &n_ab);
 	dev = scsi_dev_lookup(pr->desc, pr->dev_index);
@@ -262,6 +319,7 @@ void scsi_pr_attach(struct scsi_pr *pr, struct ddm_dev *ddm,
 	}
 	pthread_mutex_lock(&pr->lock);
 	pr->shared = ddm;
+	pr->loaded = false; /* whatever version the record has */
 	pr->desc = desc;
 	pr->dev_index = dev_index;
 	pthread_mutex_unlock(&pr->lock);
@@ -271,10 +329,7 @@ void scsi_pr_attach(struct scsi_pr *pr, struct ddm_dev *ddm,
 		log_error("scsi: %s: the other gateways' reservation changes "
 			  "will be seen only at this gateway's next PR OUT: %s",
 			  pr->dev_id, strerror(-ret));
-	pthread_mutex_lock(&pr->lock);
-	pr->loaded = false;
-	scsi_pr_load(pr);
-	pthread_mutex_unlock(&pr->lock);
+	scsi_pr_refresh(pr);
 	log_info("scsi: %s: persistent reservations kept in the device, "
 		 "shared with the other gateways (version %" PRIu64 ")",
 		 pr->dev_id, pr->version);
