@@ -7,8 +7,10 @@
 # other's.  Persistent reservations live in the image (scsi_pr_shared.c)
 # and bind on both:
 #   - libiscsi's PR suites with the first path on gateway A and the second
-#     (the other initiator's) on gateway B: every test passes, none skips;
-#   - a registration through A is in READ KEYS through B, the record is
+#     (its multipath URL, the one its two-nexus tests use for the other
+#     nexus) on gateway B: every test passes, none skips;
+#   - a registration through A is in READ FULL STATUS through B, the
+#     record is
 #     the image's metadata (rbd image-meta get), and a reservation taken
 #     through A conflicts with a write of a non-holder through B;
 #   - fencing: initiator 2 PREEMPT AND ABORTs through B while initiator 1
@@ -16,9 +18,9 @@
 #     lands (initiator 2 then zeroes the blocks, and the image, read with
 #     rbd export, keeps the zeroes);
 #   - eight REGISTERs racing through both gateways all land;
+#   - both gateways restart: READ FULL STATUS is as before;
 #   - the PR OUT of a gateway that cannot update the image fails (the OSD
-#     stopped) rather than diverge;
-#   - both gateways restart: READ FULL STATUS is as before.
+#     stopped) rather than diverge.
 # The Ceph cluster listens on a bridge in the root namespace that both
 # namespaces' veths join; the clients run in the root namespace.
 IOPD_TEST_TRANSPORTS="iscsi"
@@ -27,8 +29,6 @@ HERE=$IOPD_REPO/tests/integration
 . "$HERE/ceph.sh"
 require ip iscsi-test-cu python3 cmp
 [ "$(id -u)" = 0 ] || skip_all "needs root for network namespaces"
-IOPCTL=${IOPCTL:-$(dirname "$IOPD")/iopctl}
-[ -x "$IOPCTL" ] || skip_all "$IOPCTL not built"
 "$IOPD" --version 2>/dev/null | grep -q '^DDMs built in:.* rbd' ||
 	skip_all "$(basename "$IOPD") was built without the rbd DDM (no librbd-dev)"
 
