@@ -631,9 +631,9 @@ static int pr_attempt(struct scsi_pr_out *o)
 }
 
 /* The saved state becomes this gateway's (unless a later one already
- * did), with its unit attentions, and PREEMPT AND ABORT's fence. */
+ * did), with its unit attentions. */
 static void pr_install(struct scsi_pr_out *o, struct scsi_pr *live,
-		       struct scsi_pr *tmp, struct scsi_pr_fence **fence)
+		       struct scsi_pr *tmp)
 {
 	struct scsi_dev *dev = o->lu->dev;
 	struct scsi_pr *src;
@@ -643,9 +643,6 @@ static void pr_install(struct scsi_pr_out *o, struct scsi_pr *live,
 	src = scsi_pr_install(live, tmp) ? live : tmp;
 	scsi_pr_raise(dev, src->regs, src->n_regs);
 	scsi_pr_raise(dev, o->dead, o->n_dead);
-	if (o->sa == SCSI_PR_OUT_PREEMPT_ABORT && o->n_dead)
-		*fence = scsi_pr_fence_start(dev, o->lu, o->dead, o->n_dead,
-					     o->lu, o->cmd);
 	pthread_mutex_unlock(&live->lock);
 }
 
@@ -657,8 +654,7 @@ static void pr_install(struct scsi_pr_out *o, struct scsi_pr *live,
  * are checked against, so they never see one that was not saved, and
  * they never wait for the network.
  */
-static int pr_attempt_shared(struct scsi_pr_out *o,
-			     struct scsi_pr_fence **fence)
+static int pr_attempt_shared(struct scsi_pr_out *o)
 {
 	struct scsi_pr *live = o->pr, *tmp = scsi_pr_scratch(live);
 	int ret = tmp ? scsi_pr_load_shared(tmp) : -ENOMEM;
@@ -673,7 +669,7 @@ static int pr_attempt_shared(struct scsi_pr_out *o,
 	if (ret == 0) {
 		ret = scsi_pr_save_shared(tmp);
 		if (ret == 0)
-			pr_install(o, live, tmp, fence);
+			pr_install(o, live, tmp);
 		else if (ret != -ESTALE)
 			ret = SCSI_ASC_INSUFFICIENT_REG_RES;
 	}
@@ -682,13 +678,12 @@ static int pr_attempt_shared(struct scsi_pr_out *o,
 	return ret;
 }
 
-static int pr_attempts(struct scsi_pr_out *o, bool shared,
-		       struct scsi_pr_fence **fence)
+static int pr_attempts(struct scsi_pr_out *o, bool shared)
 {
 	int ret;
 
 	for (unsigned int tries = 0;; tries++) {
-		ret = shared ? pr_attempt_shared(o, fence) : pr_attempt(o);
+		ret = shared ? pr_attempt_shared(o) : pr_attempt(o);
 		if (ret != -ESTALE)
 			return ret;
 		for (unsigned int i = 0; i < o->n_dead; i++)
@@ -716,6 +711,60 @@ static void pr_tell(struct scsi_pr_out *o)
 	if (ret < 0 && o->sa == SCSI_PR_OUT_PREEMPT_ABORT)
 		scsi_lu_sense(o->lu, o->cmd, SCSI_SK_HARDWARE_ERROR,
 			      SCSI_ASC_INTERNAL_TARGET_FAILURE);
+}
+
+static void pr_out_free(struct scsi_pr_out *o)
+{
+	for (unsigned int i = 0; i < o->n_dead; i++)
+		scsi_pr_reg_free(o->dead[i]);
+	free(o->note);
+	free(o);
+}
+
+static void pr_out_finish(void *arg)
+{
+	struct scsi_pr_out *o = arg;
+	struct scsi_lu *lu = o->lu;
+	struct scsi_cmd *cmd = o->cmd;
+
+	pr_out_free(o);
+	scsi_lu_cmd_end(lu);
+	cmd->done(cmd);
+}
+
+/*
+ * A PR OUT on a shared state: it waits for the cluster and for the other
+ * gateways, so not on the nexus' worker.  Its own fence (PREEMPT AND
+ * ABORT) starts once the others have fenced theirs: the preempted
+ * nexuses here got no new command through since the state was installed,
+ * and those still in storage are waited for all the same.  Returns 1:
+ * the command completes on the nexus' loop.
+ */
+static void *pr_out_shared(void *arg)
+{
+	struct scsi_pr_out *o = arg;
+	struct scsi_pr *pr = o->pr;
+	struct scsi_pr_fence *fence = NULL;
+	int ret;
+
+	pthread_mutex_lock(&pr->out_lock);
+	ret = pr_attempts(o, true);
+	pthread_mutex_unlock(&pr->out_lock);
+	pr_report(o, ret);
+	if (ret == 0) {
+		pr_tell(o);
+		if (o->sa == SCSI_PR_OUT_PREEMPT_ABORT && o->n_dead)
+			fence = scsi_pr_fence_start(o->lu->dev, o->lu, o->dead,
+						    o->n_dead, o->lu, o->cmd);
+	}
+	if (fence) {
+		pr_out_free(o); /* the fence completes the command */
+		return NULL;
+	}
+	if (base_loop_post(o->lu->nexus->loop, pr_out_finish, o) < 0)
+		log_error("scsi: PERSISTENT RESERVE OUT cannot complete: out "
+			  "of memory");
+	return NULL;
 }
 
 int scsi_pr_out(struct scsi_nexus *nexus, struct scsi_lu *lu,
@@ -746,24 +795,20 @@ int scsi_pr_out(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	pthread_mutex_lock(&pr->lock);
 	shared = pr->shared;
 	pthread_mutex_unlock(&pr->lock);
+	if (shared && scsi_pr_thread(pr_out_shared, o) == 0)
+		return 1;
 	if (shared) {
-		pthread_mutex_lock(&pr->out_lock);
-		ret = pr_attempts(o, true, &fence);
-		pthread_mutex_unlock(&pr->out_lock);
-	} else {
-		pthread_mutex_lock(&pr->lock);
-		ret = pr_attempts(o, false, &fence);
-		if (ret == 0 && o->sa == SCSI_PR_OUT_PREEMPT_ABORT && o->n_dead)
-			fence = scsi_pr_fence_start(lu->dev, lu, o->dead,
-						    o->n_dead, lu, cmd);
-		pthread_mutex_unlock(&pr->lock);
+		/* No thread: here, then, blocking this worker. */
+		pr_out_shared(o);
+		return 1;
 	}
+	pthread_mutex_lock(&pr->lock);
+	ret = pr_attempts(o, false);
+	if (ret == 0 && o->sa == SCSI_PR_OUT_PREEMPT_ABORT && o->n_dead)
+		fence = scsi_pr_fence_start(lu->dev, lu, o->dead, o->n_dead, lu,
+					    cmd);
+	pthread_mutex_unlock(&pr->lock);
 	pr_report(o, ret);
-	if (ret == 0 && shared)
-		pr_tell(o);
-	for (unsigned int i = 0; i < o->n_dead; i++)
-		scsi_pr_reg_free(o->dead[i]);
-	free(o->note);
-	free(o);
+	pr_out_free(o);
 	return fence ? 1 : 0;
 }

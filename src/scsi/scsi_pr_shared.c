@@ -264,15 +264,30 @@ static void *scsi_pr_hear(void *arg)
 	return NULL;
 }
 
+int scsi_pr_thread(void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	sigset_t all, old;
+	int ret;
+
+	/* iopd takes its signals through a signalfd: none for this one */
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = -pthread_create(&tid, &attr, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return ret;
+}
+
 /* The DDM's callback: hand the notification to a thread of its own. */
 static void scsi_pr_notified(void *arg, uint64_t id, const char *msg,
 			     size_t len)
 {
 	struct scsi_pr *pr = arg;
 	struct scsi_pr_heard *h = calloc(1, sizeof(*h));
-	pthread_attr_t attr;
-	pthread_t tid;
-	sigset_t all, old;
 	int ret = -ENOMEM;
 
 	if (h && (h->msg = strndup(msg ? msg : "", len))) {
@@ -281,13 +296,7 @@ static void scsi_pr_notified(void *arg, uint64_t id, const char *msg,
 		pthread_mutex_lock(&pr->lock);
 		pr->hearing++;
 		pthread_mutex_unlock(&pr->lock);
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		ret = -pthread_create(&tid, &attr, scsi_pr_hear, h);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		pthread_attr_destroy(&attr);
+		ret = scsi_pr_thread(scsi_pr_hear, h);
 		if (ret == 0)
 			return;
 		pthread_mutex_lock(&pr->lock);
