@@ -79,7 +79,7 @@ struct scsi_pr {
 	pthread_mutex_t out_lock;
 	const struct iop_desc *desc; /* the scsi_dev attaching it */
 	unsigned int dev_index;
-	unsigned int attached; /* scsi_devs sharing it (attach lock) */
+	unsigned int attached; /* logical units attached (attach lock) */
 	unsigned int hearing;  /* notifications being acted upon */
 	pthread_cond_t heard;  /* hearing dropped to 0 */
 };
@@ -122,7 +122,8 @@ bool scsi_pr_lu_match(const struct scsi_pr_reg *reg, const struct scsi_lu *lu);
 /* scsi_pr_out.c: one preempted nexus has no command left. */
 void scsi_pr_fence_put(struct scsi_pr_fence *fence);
 /* Save the state if APTPL is on, or remove the saved copy if it was on
- * before this command (was_aptpl).  0 or -errno (logged). */
+ * before this command (was_aptpl); a shared state is always saved.  0 or
+ * -errno (logged). */
 int scsi_pr_persist(struct scsi_pr *pr, bool was_aptpl);
 
 /* scsi_pr_out.c: fence the live nexuses of dev (but skip) that the
@@ -143,10 +144,12 @@ void scsi_pr_fence_wait(struct scsi_pr_fence *fence);
  * metadata (ddm: NULL when it does not): keep pr there from now on. */
 void scsi_pr_attach(struct scsi_pr *pr, struct ddm_dev *ddm,
 		    const struct iop_desc *desc, unsigned int dev_index);
-/* The last logical unit of the device went: stop hearing the others. */
+/* A logical unit that attached closes; with the last one, stop hearing
+ * the others. */
 void scsi_pr_detach(struct scsi_pr *pr);
-/* With pr->lock held: read the shared state in place of the cached one,
- * and save it (-ESTALE: another gateway changed it since it was read). */
+/* Read the shared record into pr (replacing its state), and save pr's
+ * state there (-ESTALE: another gateway saved since it was read); with
+ * pr->lock held, or on a scratch state. */
 int scsi_pr_load_shared(struct scsi_pr *pr);
 int scsi_pr_save_shared(struct scsi_pr *pr);
 /* A scratch state to read pr's shared record into and work on without
