@@ -103,20 +103,47 @@ static void iopd_usage_transports(FILE *f)
 		remote_transport_names(names, sizeof(names)));
 }
 
-static void iopd_usage(FILE *f)
+/* A DDM's spec_help is "SPEC  WHAT IT IS": the length of SPEC. */
+static int iopd_spec_width(const char *help)
+{
+	const char *gap = strstr(help, "  ");
+
+	return (int)(gap ? (size_t)(gap - help) : strlen(help));
+}
+
+/* The spec column as wide as its widest entry (rbd's is long). */
+static void iopd_usage_specs(FILE *f)
 {
 	const struct ddm_ops *ddm;
+	int width = (int)strlen("PATH");
 
+	for (unsigned int i = 0; (ddm = ddm_at(i)); i++)
+		if (ddm->spec_help && iopd_spec_width(ddm->spec_help) > width)
+			width = iopd_spec_width(ddm->spec_help);
+	for (unsigned int i = 0; (ddm = ddm_at(i)); i++) {
+		const char *h = ddm->spec_help, *what;
+		int n;
+
+		if (!h)
+			continue;
+		n = iopd_spec_width(h);
+		for (what = h + n; *what == ' ';)
+			what++;
+		fprintf(f, "  %-*.*s  %s\n", width, n, h, what);
+	}
+	fprintf(f, "  %-*s  a file or block device, by its type\n", width,
+		"PATH");
+}
+
+static void iopd_usage(FILE *f)
+{
 	fprintf(f, "Usage: iopd [OPTION]... [EXPORT]...\n"
 		   "Export local storage over NBD and iSCSI.\n"
 		   "\n"
 		   "EXPORT is [NAME=]SPEC[?KEY=VALUE&...][,ro][,desc=TEXT], "
 		   "SPEC one of:\n");
-	for (unsigned int i = 0; (ddm = ddm_at(i)); i++)
-		if (ddm->spec_help)
-			fprintf(f, "  %s\n", ddm->spec_help);
-	fprintf(f, "  PATH          a file or block device, by its type\n"
-		   "?KEY=VALUE&... are settings of SPEC's DDM.  The first "
+	iopd_usage_specs(f);
+	fprintf(f, "?KEY=VALUE&... are settings of SPEC's DDM.  The first "
 		   "export is the default\n(what a client asking for \"\" "
 		   "gets).\n"
 		   "\n");

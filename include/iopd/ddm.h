@@ -247,8 +247,9 @@ struct ddm_ops {
 	size_t req_priv_size;
 
 	/* The export spec "NAME:ARG": how ARG is read, the option it sets
-	 * for DDM_SPEC_OPTION, and one line for `iopd --help` ("rbd:POOL/
-	 * IMAGE[@SNAP]  a Ceph RBD image"; NULL: not listed). */
+	 * for DDM_SPEC_OPTION, and one line for `iopd --help`: the spec,
+	 * two spaces or more, what it is ("rbd:POOL/IMAGE[@SNAP]  a Ceph
+	 * RBD image"; --help aligns the second column; NULL: not listed). */
 	enum ddm_spec_arg spec_arg;
 	const char *spec_key;
 	const char *spec_help;
