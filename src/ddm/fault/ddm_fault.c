@@ -16,6 +16,8 @@
  *                    device's minimum if larger): the device's I/O unit
  *   read=, write=, flush=, trim=, write_zeroes=   injection rules
  *   delay=MS, seed=N (ddm_fault_rules.c)
+ *   anything else    the inner DDM's own (fault:rbd:POOL/IMAGE's image=,
+ *                    conf=, id=...), handed to it in order when it opens
  * Control verbs (ddm_ops.control, `iopctl device control EXPORT VERB`):
  *   crash            drop every cached block, as a power cut would
  *   set K=V[&K=V..]  change rules (not inner or volatile) while running
@@ -236,8 +238,31 @@ static int fault_bool_parse(const char *v, bool *out)
 	return 0;
 }
 
-static int fault_configure(struct ddm_dev *dev, const char *key,
-			   const char *value)
+/* Not a fault setting: the inner DDM's, which judges it when it opens
+ * (ddm_dev_open names the keys it takes). */
+static int fault_inner_opt_add(struct fault_dev *fd, const char *key,
+			       const char *value)
+{
+	struct ddm_option *o;
+
+	o = realloc(fd->inner_opts, (fd->n_inner_opts + 1) * sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	fd->inner_opts = o;
+	o = &o[fd->n_inner_opts];
+	o->key = strdup(key);
+	o->value = strdup(value);
+	if (!o->key || !o->value) {
+		free((char *)o->key);
+		free((char *)o->value);
+		return -ENOMEM;
+	}
+	fd->n_inner_opts++;
+	return 0;
+}
+
+static int fault_configure_one(struct ddm_dev *dev, const char *key,
+			       const char *value)
 {
 	struct fault_dev *fd = dev->priv;
 	int ret;
@@ -276,13 +301,31 @@ static int fault_configure(struct ddm_dev *dev, const char *key,
 		return -EINVAL;
 	}
 	ret = fault_rules_set(&fd->rules, key, value, dev->name);
-	if (ret == -ENOENT) {
-		log_error("%s: fault: unknown setting \"%s\" (inner, volatile, "
-			  "block, read, write, flush, trim, write_zeroes, "
-			  "delay, seed)",
-			  dev->name, key);
-		return -EINVAL;
+	if (ret == -ENOENT)
+		ret = fault_inner_opt_add(fd, key, value);
+	return ret;
+}
+
+/* What configure collected for the inner device goes once it is open, or
+ * on any failure before (close is not called then). */
+static void fault_inner_opts_free(struct fault_dev *fd)
+{
+	for (unsigned int i = 0; i < fd->n_inner_opts; i++) {
+		free((char *)fd->inner_opts[i].key);
+		free((char *)fd->inner_opts[i].value);
 	}
+	free(fd->inner_opts);
+	fd->inner_opts = NULL;
+	fd->n_inner_opts = 0;
+}
+
+static int fault_configure(struct ddm_dev *dev, const char *key,
+			   const char *value)
+{
+	int ret = fault_configure_one(dev, key, value);
+
+	if (ret < 0)
+		fault_inner_opts_free(dev->priv);
 	return ret;
 }
 
@@ -361,8 +404,8 @@ static int fault_open_inner(struct ddm_dev *dev, struct fault_dev *fd,
 	fd->inner.priv = calloc(1, ops->dev_priv_size ? ops->dev_priv_size : 1);
 	if (!fd->inner.priv)
 		return -ENOMEM;
-	inner_args.options = NULL;
-	inner_args.n_options = 0;
+	inner_args.options = fd->inner_opts;
+	inner_args.n_options = fd->n_inner_opts;
 	return ddm_dev_open(&fd->inner, &inner_args);
 }
 
@@ -376,6 +419,7 @@ static int fault_open(struct ddm_dev *dev, const struct ddm_open_args *args)
 		fd->rules_ready = true;
 	}
 	ret = fault_open_inner(dev, fd, args);
+	fault_inner_opts_free(fd);
 	if (ret < 0)
 		goto err_free_inner;
 	fd->inner_open = true;

@@ -133,6 +133,10 @@ struct fault_dev {
 	struct ddm_dev inner;
 	const struct ddm_ops *inner_ops;
 	char inner_name[32];
+	/* Settings that are not the fault DDM's own, for the inner device
+	 * (fault:rbd:pool/image?conf=...), copied; freed once it is open. */
+	struct ddm_option *inner_opts;
+	unsigned int n_inner_opts;
 	bool is_volatile;
 	bool inner_open;
 	bool rules_ready;	  /* rules initialised (by configure or open) */
