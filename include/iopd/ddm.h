@@ -241,6 +241,16 @@ struct ddm_shared_ops {
 		      unsigned int timeout_ms);
 };
 
+/* One device ddm_ops.list found; strings valid during the callback. */
+struct ddm_listed {
+	const char *name;	/* "img" */
+	const char *spec_value; /* spec_key's value to open it: "rbd/img" */
+	uint64_t size_bytes;
+	bool read_only;
+};
+
+typedef void (*ddm_list_fn)(void *arg, const struct ddm_listed *dev);
+
 struct ddm_ops {
 	const char *name; /* "file", "bdev", "ram", "null", "rbd" */
 	size_t dev_priv_size;
@@ -349,6 +359,17 @@ struct ddm_ops {
 
 	/* Metadata shared with other processes (above); NULL: none. */
 	const struct ddm_shared_ops *shared;
+	/*
+	 * Discovery: the devices a storage pool holds (rbd: the images of
+	 * pool=), named by options as configure takes them, each handed to
+	 * found without being opened for I/O.  Each is then opened as this
+	 * DDM with the same options plus spec_key=spec_value.  Management
+	 * thread (the Local Transport's scan); may block, for no longer
+	 * than the DDM's own timeouts.  Optional (NULL: nothing to list).
+	 * Returns 0 or -errno, having logged why.
+	 */
+	int (*list)(const struct ddm_option *options, unsigned int n_options,
+		    ddm_list_fn found, void *arg);
 };
 
 /* The DDMs built in; ddm_find("ram") returns &ddm_ram_ops or NULL;

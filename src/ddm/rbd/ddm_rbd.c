@@ -330,4 +330,5 @@ const struct ddm_ops ddm_rbd_ops = {
 	.extents = rbd_extents,
 	.resize = rbd_dev_resize,
 	.shared = &rbd_shared_ops,
+	.list = rbd_pool_list,
 };

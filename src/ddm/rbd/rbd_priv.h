@@ -56,6 +56,10 @@ extern const struct ddm_shared_ops rbd_shared_ops;
 void rbd_shared_init(struct rbd_dev *rd);
 void rbd_shared_close(struct ddm_dev *dev);
 
+/* ddm_ops.list: the images of a pool (rbd_pool.c). */
+int rbd_pool_list(const struct ddm_option *options, unsigned int n_options,
+		  ddm_list_fn found, void *arg);
+
 /* The image of an open rbd device; NULL when dev is not one.  Use only
  * while the device is open, and only librbd calls that are safe next to
  * the DDM's own asynchronous I/O. */
