@@ -240,8 +240,17 @@ extern const struct iop_desc_ops local_desc_ops;
  * files in configured directories.  Nothing is opened or exported here:
  * the result is a list of candidates with their state, and partitions or
  * devices in use (mounted, held by another driver) are refused for export
- * unless forced.  Management thread only.
+ * unless forced.  A storage pool that a DDM can list (ddm_ops.list: an
+ * RBD pool's images) is an IOP too, its devices candidates of that DDM.
+ * Management thread only.
  */
+struct local_disc_pool {
+	const char *iop;		  /* the candidates' IOP name */
+	const char *ddm;		  /* "rbd" */
+	const struct ddm_option *options; /* to list, and to open each */
+	unsigned int n_options;
+};
+
 struct local_discover_config {
 	const char *sysfs_root;	    /* NULL: "/sys" (tests pass a fake tree) */
 	const char *mountinfo_path; /* NULL: "/proc/self/mountinfo" */
@@ -252,6 +261,8 @@ struct local_discover_config {
 	/* File name extensions ("img") of images; none: every regular file */
 	unsigned int n_image_exts;
 	char *const *image_exts;
+	unsigned int n_pools;
+	const struct local_disc_pool *pools;
 };
 
 enum local_cand_kind {
@@ -259,18 +270,25 @@ enum local_cand_kind {
 	LOCAL_CAND_PARTITION, /* a partition of one */
 	LOCAL_CAND_NVME_NS,   /* a namespace of an NVMe controller */
 	LOCAL_CAND_IMAGE,     /* a regular file in an image directory */
+	LOCAL_CAND_POOL,      /* a device a DDM listed in a pool */
 };
 
 struct local_candidate {
 	char *name;	    /* unique: "loop0", "sda1", "nvme0n1", "disk.img" */
 	char *iop;	    /* "block", "nvme0", "images" */
-	char *path;	    /* "/dev/loop0", "/srv/images/disk.img" */
+	char *path;	    /* "/dev/loop0", "/srv/images/disk.img",
+			     * "rbd/img" (a pool device's spec value) */
 	char *parent;	    /* a partition's disk; NULL otherwise */
 	char *mounted_at;   /* where it or one of its partitions is mounted */
 	char *holders;	    /* "dm-0,md0": who holds it; NULL if nobody */
 	char *backing_file; /* a loop device's file */
 	char *model;	    /* NVMe controller model; NULL otherwise */
 	char *serial;
+	/* LOCAL_CAND_POOL: the DDM, and the options that open the device
+	 * (the pool's, then spec_key=path); owned copies. */
+	char *ddm;
+	struct ddm_option *options;
+	unsigned int n_options;
 	enum local_cand_kind kind;
 	uint64_t size_bytes;
 	uint32_t logical_block_size;
@@ -303,7 +321,7 @@ int local_discover_rescan(const struct local_discover_config *cfg,
 void local_discovery_free(struct local_discovery *d);
 const struct local_candidate *
 local_discovery_find(const struct local_discovery *d, const char *name);
-/* "disk", "partition", "nvme-namespace", "image". */
+/* "disk", "partition", "nvme-namespace", "image", "pool-device". */
 const char *local_cand_kind_name(enum local_cand_kind kind);
 /* May the candidate be exported?  0, -EBUSY if it is a partition or in
  * use (mounted, held) and !force, -ENODEV if it vanished. */

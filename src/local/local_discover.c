@@ -6,9 +6,10 @@
  * records each one's state: size, block sizes, rotational, read-only,
  * partitions, whether it or a partition is mounted (/proc/self/mountinfo,
  * matched by major:minor so no path needs resolving) or held by another
- * driver (holders/), a loop device's backing file.  It opens nothing and
- * exports nothing: the management channel decides, and refuses devices in
- * use unless forced.  The sysfs root and the mountinfo file are
+ * driver (holders/), a loop device's backing file.  Configured storage
+ * pools are asked for their devices through their DDM (ddm_ops.list).  It opens
+ * nothing and exports nothing: the management channel decides, and refuses
+ * devices in use unless forced.  The sysfs root and the mountinfo file are
  * parameters so tests can build a fake tree.
  */
 #include <ctype.h>
@@ -204,6 +205,12 @@ static void local_cand_fini(struct local_candidate *c)
 	free(c->backing_file);
 	free(c->model);
 	free(c->serial);
+	free(c->ddm);
+	for (unsigned int i = 0; i < c->n_options; i++) {
+		free((char *)c->options[i].key);
+		free((char *)c->options[i].value);
+	}
+	free(c->options);
 }
 
 /* Size, block sizes, flags, mount and holders of a block device or
@@ -479,6 +486,95 @@ static void local_disc_images(struct local_disc_scan *s, const char *dirpath)
 	closedir(dir);
 }
 
+/* Storage pools ------------------------------------------------------- */
+
+struct local_disc_pool_walk {
+	struct local_disc_scan *s;
+	const struct local_disc_pool *pool;
+	const struct ddm_ops *ops;
+};
+
+static int local_disc_opt_copy(struct local_candidate *c, const char *key,
+			       const char *value)
+{
+	struct ddm_option *o = &c->options[c->n_options];
+
+	o->key = strdup(key);
+	o->value = strdup(value ? value : "");
+	if (!o->key || !o->value) {
+		free((char *)o->key);
+		free((char *)o->value);
+		return -ENOMEM;
+	}
+	c->n_options++;
+	return 0;
+}
+
+/* The pool's options, then spec_key=spec_value: what opens the device. */
+static int local_disc_pool_opts(struct local_candidate *c,
+				const struct local_disc_pool_walk *w,
+				const struct ddm_listed *l)
+{
+	const struct local_disc_pool *p = w->pool;
+	int ret = 0;
+
+	c->options = calloc(p->n_options + 1, sizeof(*c->options));
+	if (!c->options)
+		return -ENOMEM;
+	for (unsigned int i = 0; ret == 0 && i < p->n_options; i++)
+		ret = local_disc_opt_copy(c, p->options[i].key,
+					  p->options[i].value);
+	if (ret == 0)
+		ret = local_disc_opt_copy(c, w->ops->spec_key, l->spec_value);
+	return ret;
+}
+
+static void local_disc_pool_found(void *arg, const struct ddm_listed *l)
+{
+	struct local_disc_pool_walk *w = arg;
+	struct local_candidate *c;
+
+	c = local_disc_add(w->s->d, l->name, w->pool->iop);
+	if (!c) {
+		log_warn("discover: %s: the name %s is taken; skipped",
+			 w->pool->iop, l->name);
+		return;
+	}
+	c->kind = LOCAL_CAND_POOL;
+	c->ddm = strdup(w->ops->name);
+	c->path = strdup(l->spec_value);
+	c->size_bytes = l->size_bytes;
+	c->logical_block_size = 512;
+	c->physical_block_size = 4096;
+	c->read_only = l->read_only;
+	if (!c->ddm || !c->path || local_disc_pool_opts(c, w, l) < 0) {
+		log_warn("discover: %s: %s: out of memory; skipped",
+			 w->pool->iop, l->name);
+		local_cand_fini(c);
+		w->s->d->n--; /* the last one added */
+	}
+}
+
+static void local_disc_pool(struct local_disc_scan *s,
+			    const struct local_disc_pool *pool)
+{
+	struct local_disc_pool_walk w = { .s = s, .pool = pool };
+	int ret;
+
+	w.ops = ddm_find(pool->ddm);
+	if (!w.ops || !w.ops->list || !w.ops->spec_key) {
+		log_warn("discover: %s: the %s device driver %s", pool->iop,
+			 pool->ddm,
+			 w.ops ? "cannot list a pool" : "is not in this build");
+		return;
+	}
+	ret = w.ops->list(pool->options, pool->n_options, local_disc_pool_found,
+			  &w);
+	if (ret < 0)
+		log_warn("discover: %s: %s pool not listed: %s", pool->iop,
+			 pool->ddm, strerror(-ret));
+}
+
 int local_discover_scan(const struct local_discover_config *cfg,
 			struct local_discovery **dp)
 {
@@ -496,6 +592,8 @@ int local_discover_scan(const struct local_discover_config *cfg,
 	}
 	for (unsigned int i = 0; i < cfg->n_image_dirs; i++)
 		local_disc_images(&s, cfg->image_dirs[i]);
+	for (unsigned int i = 0; i < cfg->n_pools; i++)
+		local_disc_pool(&s, &cfg->pools[i]);
 	for (unsigned int i = 0; i < s.n_mounts; i++) {
 		free(s.mounts_dev[i]);
 		free(s.mounts_point[i]);
@@ -593,6 +691,8 @@ const char *local_cand_kind_name(enum local_cand_kind kind)
 		return "nvme-namespace";
 	case LOCAL_CAND_IMAGE:
 		return "image";
+	case LOCAL_CAND_POOL:
+		return "pool-device";
 	}
 	return "unknown";
 }

@@ -8,7 +8,8 @@
  *	"metrics_listen": "127.0.0.1:9100",
  *	"log_target": "journal",
  *	"discover": { "block": true, "image_dirs": ["/srv/images"],
- *		      "image_extensions": ["img", "raw"] }
+ *		      "image_extensions": ["img", "raw"],
+ *		      "pools": [...] }	(mgmt_config_pools.c)
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -72,6 +73,7 @@ void mgmt_ops_free(struct mgmt_ops *ops)
 	free(ops->metrics_listen);
 	mgmt_strv_free(ops->image_dirs);
 	mgmt_strv_free(ops->image_exts);
+	mgmt_pools_free(ops);
 	local_discovery_free(ops->discovery);
 	free(ops);
 }
@@ -181,6 +183,8 @@ static int mgmt_ops_json_discover(struct mgmt_ops *ops, json_t *v)
 			ops->discover.scan_block = json_is_true(item);
 		else if (!strcmp(key, "image_dirs"))
 			ret = mgmt_ops_json_strings(item, key, ops, false);
+		else if (!strcmp(key, "pools"))
+			ret = mgmt_pools_load_json(ops, item);
 		else if (!strcmp(key, "image_extensions") &&
 			 json_is_string(item) &&
 			 !strcmp(json_string_value(item), "all")) {
@@ -232,6 +236,7 @@ void mgmt_ops_to_json(const struct mgmt_config *cfg, json_t *root)
 {
 	static const char *const targets[] = { "stderr", "syslog", "journal" };
 	const struct mgmt_ops *ops = cfg->ops;
+	json_t *d;
 
 	if (!ops)
 		return;
@@ -241,14 +246,14 @@ void mgmt_ops_to_json(const struct mgmt_config *cfg, json_t *root)
 	if (ops->log_target_set)
 		json_object_set_new(root, "log_target",
 				    json_string(targets[ops->log_target]));
-	if (ops->discover_set)
-		json_object_set_new(
-			root, "discover",
-			json_pack("{s:b,s:o,s:o}", "block",
-				  ops->discover.scan_block, "image_dirs",
-				  mgmt_ops_strv_json(ops->image_dirs),
-				  "image_extensions",
-				  ops->image_exts
-					  ? mgmt_ops_strv_json(ops->image_exts)
-					  : json_string("all")));
+	if (!ops->discover_set)
+		return;
+	d = json_pack("{s:b,s:o,s:o}", "block", ops->discover.scan_block,
+		      "image_dirs", mgmt_ops_strv_json(ops->image_dirs),
+		      "image_extensions",
+		      ops->image_exts ? mgmt_ops_strv_json(ops->image_exts)
+				      : json_string("all"));
+	if (d && ops->discover.n_pools)
+		json_object_set_new(d, "pools", mgmt_pools_to_json(ops));
+	json_object_set_new(root, "discover", d);
 }

@@ -31,6 +31,7 @@ struct mgmt_ops {
 	bool discover_set; /* the operator said something about it */
 	char **image_dirs;
 	char **image_exts;
+	struct local_disc_pool *pools; /* discover.pools, owned */
 	/* The last scan (mgmt_rpc_discover.c), management thread only. */
 	struct local_discovery *discovery;
 	struct mgmt_metrics *metrics; /* running endpoint (mgmt_ops.c) */
@@ -47,6 +48,12 @@ void mgmt_ops_free(struct mgmt_ops *ops);
 int mgmt_ops_set_metrics_listen(struct mgmt_config *cfg, const char *addr);
 int mgmt_ops_set_log_target(struct mgmt_config *cfg, const char *text);
 int mgmt_ops_add_image_dir(struct mgmt_config *cfg, const char *dir);
+
+/* discover.pools (mgmt_config_pools.c): replace them with the list v;
+ * free them; the list for save-config. */
+int mgmt_pools_load_json(struct mgmt_ops *ops, json_t *v);
+void mgmt_pools_free(struct mgmt_ops *ops);
+json_t *mgmt_pools_to_json(const struct mgmt_ops *ops);
 
 /* Set this file's keys in root (the config file's object, for
  * save-config), those that differ from the defaults. */

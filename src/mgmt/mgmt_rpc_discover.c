@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Management methods for discovery: scan the local bus (block devices,
- * NVMe controllers, image directories) from scratch, rescan to see what
+ * NVMe controllers, image directories, storage pools such as an RBD
+ * pool's images) from scratch, rescan to see what
  * appeared and vanished, list the candidates, and export one by name.
  * The scan itself is the Local Transport's (local_discover.c); this file
  * keeps its result on the management thread and refuses to export
@@ -15,13 +16,30 @@
 #include "mgmt/mgmt_config_ops.h"
 #include "mgmt/mgmt_rpc_priv.h"
 
+/* Does export e open pool device c: the same DDM with the same value of
+ * its spec key (rbd's image=rbd/img)? */
+static bool mgmt_cand_pool_match(const struct mgmt_export *e,
+				 const struct local_candidate *c)
+{
+	const struct ddm_ops *ops = ddm_find(c->ddm);
+
+	if (!ops || !e->ddm || strcmp(e->ddm, c->ddm))
+		return false;
+	for (unsigned int i = e->n_options; i-- > 0;)
+		if (!strcmp(e->options[i].key, ops->spec_key))
+			return !strcmp(e->options[i].value, c->path);
+	return false;
+}
+
 static const char *mgmt_cand_exported_as(struct mgmt_ctx *ctx,
 					 const struct local_candidate *c)
 {
 	for (unsigned int i = 0; i < ctx->cfg->n_exports; i++) {
 		const struct mgmt_export *e = &ctx->cfg->exports[i];
 
-		if (e->path && c->path && !strcmp(e->path, c->path))
+		if (c->kind == LOCAL_CAND_POOL
+			    ? mgmt_cand_pool_match(e, c)
+			    : e->path && c->path && !strcmp(e->path, c->path))
 			return e->name;
 	}
 	return NULL;
@@ -55,6 +73,8 @@ static json_t *mgmt_cand_json(struct mgmt_ctx *ctx,
 		      "exported_as", exp);
 	if (!o)
 		return NULL;
+	if (c->ddm)
+		json_object_set_new(o, "ddm", json_string(c->ddm));
 	if (c->parent)
 		json_object_set_new(o, "parent", json_string(c->parent));
 	if (c->n_partitions)
@@ -224,8 +244,15 @@ static int mgmt_device_export(struct mgmt_ctx *ctx, json_t *params,
 	}
 	e.name = (char *)(name ? name : c->name);
 	e.description = (char *)desc;
-	e.ddm = (char *)(c->kind == LOCAL_CAND_IMAGE ? "file" : "bdev");
-	e.path = c->path;
+	if (c->kind == LOCAL_CAND_POOL) {
+		/* The pool's settings and spec_key=path, copied on adding. */
+		e.ddm = c->ddm;
+		e.options = c->options;
+		e.n_options = c->n_options;
+	} else {
+		e.ddm = (char *)(c->kind == LOCAL_CAND_IMAGE ? "file" : "bdev");
+		e.path = c->path;
+	}
 	e.read_only = ro || c->read_only;
 	ret = mgmt_export_apply_add(ctx, &e);
 	if (ret == 0 && connmgr_export_lookup(ctx->cm, e.name, &info) == 0)
