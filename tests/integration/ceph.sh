@@ -19,6 +19,8 @@
 #                      (also registered with on_exit by ceph_start).
 #   ceph_osd_pid       the OSD's pid (for SIGSTOP fault tests).
 #   rbdc ARGS...       rbd against the cluster under the client timeout.
+#   CEPH_CONF_EXTRA    lines for [global], set before ceph_start (a test's
+#                      shorter watch timeout, say).
 #
 # The monitor's port is below the ephemeral range (other tests bind
 # kernel-chosen ports there, and may run at the same time): a random free
@@ -35,6 +37,7 @@ CEPH_CONF=""
 CEPH_MON_ADDR=""
 CEPH_KEYRING=""
 CEPH_POOL=""
+CEPH_CONF_EXTRA=${CEPH_CONF_EXTRA:-}
 _ceph_started=0
 
 # _ceph_poll SECS CMD...: run CMD every 0.1 s until it succeeds, for at
@@ -99,6 +102,7 @@ run dir = $d
 crash dir = $d/crash
 log to stderr = false
 err to stderr = false
+${CEPH_CONF_EXTRA:-}
 
 [mon]
 log file = $d/\$name.log
