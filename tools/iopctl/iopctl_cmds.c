@@ -247,7 +247,8 @@ const struct iopctl_cmd iopctl_cmds[] = {
 	  "Reload the config file and apply the difference (like SIGHUP).",
 	  NULL, NULL },
 	{ "iop", "scan", "iop.scan", "", "",
-	  "Scan the local bus (/sys/block, NVMe, image directories) from "
+	  "Scan the local bus (/sys/block, NVMe, image directories, "
+	  "storage pools) from "
 	  "scratch and list the candidates; nothing is exported.",
 	  iopctl_cand_cols, NULL },
 	{ "iop", "rescan", "iop.rescan", "", "",
