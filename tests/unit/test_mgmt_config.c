@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "mgmt/mgmt_config.h"
+#include "mgmt/mgmt_config_ops.h"
 #include "test.h"
 
 static void test_sizes(void)
@@ -194,11 +195,59 @@ static void test_ddm_options(void)
 	mgmt_config_fini(&cfg);
 }
 
+/* discover.pools: a pool whose DDM can list one, and what is refused. */
+static void test_discover_pools(void)
+{
+	static const char *const bad[] = {
+		"{\"discover\":{\"pools\":{}}}",
+		"{\"discover\":{\"pools\":[{\"options\":{}}]}}",
+		"{\"discover\":{\"pools\":[{\"ddm\":\"ram\"}]}}",
+		"{\"discover\":{\"pools\":[{\"ddm\":\"nonesuch\"}]}}",
+		"{\"discover\":{\"pools\":[{\"ddm\":\"rbd\",\"colour\":1}]}}",
+		"{\"discover\":{\"pools\":[{\"ddm\":\"rbd\",\"options\":3}]}}",
+	};
+	struct mgmt_config cfg;
+	json_t *root, *pools;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		mgmt_config_init(&cfg);
+		CHECK_EQ_INT(load_json(&cfg, bad[i]), -EINVAL);
+		mgmt_config_fini(&cfg);
+	}
+	if (!ddm_find("rbd"))
+		return; /* built without librbd: nothing lists a pool */
+	mgmt_config_init(&cfg);
+	CHECK_EQ_INT(load_json(&cfg, "{\"discover\":{\"block\":false,"
+				     "\"pools\":[{\"ddm\":\"rbd\","
+				     "\"options\":{\"pool\":\"p\","
+				     "\"id\":\"x\"}},{\"ddm\":\"rbd\","
+				     "\"iop\":\"ceph\"}]}}"),
+		     0);
+	CHECK_EQ_INT(cfg.ops->discover.n_pools, 2);
+	CHECK(!strcmp(cfg.ops->discover.pools[0].iop, "p"));
+	CHECK_EQ_INT(cfg.ops->discover.pools[0].n_options, 2);
+	CHECK(!strcmp(cfg.ops->discover.pools[0].options[1].key, "id"));
+	CHECK(!strcmp(cfg.ops->discover.pools[1].iop, "ceph"));
+	/* save-config keeps them. */
+	root = json_object();
+	mgmt_ops_to_json(&cfg, root);
+	pools = json_object_get(json_object_get(root, "discover"), "pools");
+	CHECK_EQ_INT(json_array_size(pools), 2);
+	CHECK(!strcmp(
+		json_string_value(json_object_get(
+			json_object_get(json_array_get(pools, 0), "options"),
+			"pool")),
+		"p"));
+	json_decref(root);
+	mgmt_config_fini(&cfg);
+}
+
 int main(void)
 {
 	TEST_CASE(test_sizes);
 	TEST_CASE(test_export_specs);
 	TEST_CASE(test_json);
 	TEST_CASE(test_ddm_options);
+	TEST_CASE(test_discover_pools);
 	return test_done();
 }
