@@ -70,6 +70,9 @@ is "$(cand "$T/disc.json" p1 'c and [c["iop"], c["kind"], c["ddm"], c["path"], c
 	"p1: in IOP ceph, an rbd pool device $P/p1 of 8 MiB, exportable"
 is "$(cand "$T/disc.json" p2 'c and c["size"]')" 16777216 "p2: 16 MiB"
 is "$(cand "$T/disc.json" seed 'c')" None "exports are not candidates"
+check "iopctl device discovered (the table)" ctl device discovered
+grep -Eq "^p1 +ceph +pool-device .*$P/p1" "$T/out"
+pass_if $? "the table lists p1 in ceph as a pool device" "$(cat "$T/out")"
 check "nothing is exported until asked" ctl export list
 ! grep -q '^p1 ' "$T/out"
 pass_if $? "export list has no p1" "$(cat "$T/out")"
