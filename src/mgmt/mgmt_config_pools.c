@@ -62,6 +62,27 @@ static int mgmt_pool_default_iop(struct local_disc_pool *p)
 	return p->iop ? 0 : -ENOMEM;
 }
 
+/* Keys the DDM does not take are refused here, at load, as an export's
+ * are when it opens. */
+static int mgmt_pool_keys_check(const struct ddm_ops *ops,
+				const struct local_disc_pool *p)
+{
+	for (unsigned int i = 0; ops->option_keys && i < p->n_options; i++) {
+		const char *const *k = ops->option_keys;
+
+		while (*k && strcmp(*k, p->options[i].key))
+			k++;
+		if (!*k) {
+			log_error("config: discover.pools %s: %s takes no "
+				  "option \"%s\"",
+				  p->iop ? p->iop : "", ops->name,
+				  p->options[i].key);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int mgmt_pool_parse(json_t *obj, struct local_disc_pool *p)
 {
 	struct mgmt_export e = { .name = (char *)"discover.pools" };
@@ -107,7 +128,7 @@ static int mgmt_pool_parse(json_t *obj, struct local_disc_pool *p)
 	if (ret == 0)
 		ret = iop ? ((p->iop = strdup(iop)) ? 0 : -ENOMEM)
 			  : mgmt_pool_default_iop(p);
-	return ret;
+	return ret < 0 ? ret : mgmt_pool_keys_check(ops, p);
 }
 
 int mgmt_pools_load_json(struct mgmt_ops *ops, json_t *v)

@@ -205,6 +205,8 @@ static void test_discover_pools(void)
 		"{\"discover\":{\"pools\":[{\"ddm\":\"nonesuch\"}]}}",
 		"{\"discover\":{\"pools\":[{\"ddm\":\"rbd\",\"colour\":1}]}}",
 		"{\"discover\":{\"pools\":[{\"ddm\":\"rbd\",\"options\":3}]}}",
+		"{\"discover\":{\"pools\":[{\"ddm\":\"rbd\",\"options\":"
+		"{\"colour\":\"blue\"}}]}}",
 	};
 	struct mgmt_config cfg;
 	json_t *root, *pools;

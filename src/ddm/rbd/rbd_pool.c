@@ -76,6 +76,17 @@ static void rbd_pool_one(struct rbd_dev *rd, const rbd_image_spec_t *spec,
 	found(arg, &l);
 }
 
+/* ddm_dev_open checks an export's keys before configure; here that is
+ * ours to do. */
+static int rbd_pool_key_known(const char *key)
+{
+	for (const char *const *k = rbd_option_keys; *k; k++)
+		if (!strcmp(*k, key))
+			return 0;
+	log_error("discover: rbd: unknown option \"%s\"", key);
+	return -EINVAL;
+}
+
 static int rbd_pool_list_masked(const struct ddm_option *options,
 				unsigned int n_options, ddm_list_fn found,
 				void *arg)
@@ -88,9 +99,13 @@ static int rbd_pool_list_masked(const struct ddm_option *options,
 	size_t n = 0;
 	int ret = 0;
 
-	for (unsigned int i = 0; ret == 0 && i < n_options; i++)
-		ret = rbd_configure(&dev, options[i].key,
-				    options[i].value ? options[i].value : "");
+	for (unsigned int i = 0; ret == 0 && i < n_options; i++) {
+		ret = rbd_pool_key_known(options[i].key);
+		if (ret == 0)
+			ret = rbd_configure(&dev, options[i].key,
+					    options[i].value ? options[i].value
+							     : "");
+	}
 	if (ret < 0)
 		return ret; /* logged; configure freed the settings */
 	if (!rd.set.pool || rd.set.image || rd.set.snap) {
