@@ -303,6 +303,10 @@ struct local_candidate {
 struct local_discovery {
 	unsigned int n;
 	struct local_candidate *cands;
+	/* IOPs of the pools that could not be listed this time (cluster
+	 * down): a rescan keeps their old candidates as they were. */
+	unsigned int n_unlisted;
+	char **unlisted;
 };
 
 /* Scan from scratch.  Returns 0 or -errno (unreadable sources are skipped

@@ -555,6 +555,27 @@ static void local_disc_pool_found(void *arg, const struct ddm_listed *l)
 	}
 }
 
+static void local_disc_unlisted(struct local_discovery *d, const char *iop)
+{
+	char **u = realloc(d->unlisted, (d->n_unlisted + 1) * sizeof(*u));
+
+	if (!u)
+		return;
+	d->unlisted = u;
+	u[d->n_unlisted] = strdup(iop);
+	if (u[d->n_unlisted])
+		d->n_unlisted++;
+}
+
+static bool local_disc_is_unlisted(const struct local_discovery *d,
+				   const char *iop)
+{
+	for (unsigned int i = 0; i < d->n_unlisted; i++)
+		if (!strcmp(d->unlisted[i], iop))
+			return true;
+	return false;
+}
+
 static void local_disc_pool(struct local_disc_scan *s,
 			    const struct local_disc_pool *pool)
 {
@@ -570,9 +591,11 @@ static void local_disc_pool(struct local_disc_scan *s,
 	}
 	ret = w.ops->list(pool->options, pool->n_options, local_disc_pool_found,
 			  &w);
-	if (ret < 0)
+	if (ret < 0) {
 		log_warn("discover: %s: %s pool not listed: %s", pool->iop,
 			 pool->ddm, strerror(-ret));
+		local_disc_unlisted(s->d, pool->iop);
+	}
 }
 
 int local_discover_scan(const struct local_discover_config *cfg,
@@ -625,6 +648,8 @@ int local_discover_rescan(const struct local_discover_config *cfg,
 		bool back = old->vanished;
 
 		old->appeared = false;
+		if (!cur && local_disc_is_unlisted(now, old->iop))
+			continue; /* not known to be gone: as it was */
 		if (!cur) {
 			n_gone += !old->vanished;
 			old->vanished = true;
@@ -667,6 +692,9 @@ void local_discovery_free(struct local_discovery *d)
 		return;
 	for (unsigned int i = 0; i < d->n; i++)
 		local_cand_fini(&d->cands[i]);
+	for (unsigned int i = 0; i < d->n_unlisted; i++)
+		free(d->unlisted[i]);
+	free(d->unlisted);
 	free(d->cands);
 	free(d);
 }

@@ -6,7 +6,9 @@
 # Discovery: the config file's discover.pools names a pool; `iopctl device
 # discovered` lists its images (size, the spec they open with), `device
 # export` serves one by name (nbdinfo, qemu-io, rbd export agree), and a
-# rescan reports an image created and one removed since.  The fault DDM
+# rescan reports an image created and one removed since, and with the
+# monitor stopped answers after the pool's timeout, keeping the pool's
+# images as they were.  The fault DDM
 # wrapping rbd hands the rbd settings to its inner device.
 #
 # Exclusive lock (a default image feature): two iopd processes serve one
@@ -56,7 +58,7 @@ check "rbd create $P/p2 (16 MiB)" rbdc create --size 16M "$P/p2"
 cat >"$T/iopd.json" <<EOF
 { "discover": { "block": false, "pools": [ { "iop": "ceph", "ddm": "rbd",
   "options": { "pool": "$P", "conf": "$CEPH_CONF", "id": "admin",
-	       "keyring": "$CEPH_KEYRING" } } ] } }
+	       "keyring": "$CEPH_KEYRING", "client_mount_timeout": "3" } } ] } }
 EOF
 start_iopd --config "$T/iopd.json" --mgmt-socket "$T/mgmt.sock" \
 	--listen "unix:$T/pool.sock" seed=ram:1M || {
@@ -90,7 +92,7 @@ is "$(cand "$T/out" p1 'c["exported_as"]')" p1 "p1 is listed exported as p1"
 check "iopctl daemon config" ctl --json daemon config
 cp "$T/out" "$T/config.json"
 is "$(json_get "$T/config.json" '[e.get("options") for e in j["exports"] if e["name"] == "p1"]')" \
-	"[{'pool': '$P', 'conf': '$CEPH_CONF', 'id': 'admin', 'keyring': '$CEPH_KEYRING', 'image': '$P/p1'}]" \
+	"[{'pool': '$P', 'conf': '$CEPH_CONF', 'id': 'admin', 'keyring': '$CEPH_KEYRING', 'client_mount_timeout': '3', 'image': '$P/p1'}]" \
 	"export p1 opens with the pool's settings and image=$P/p1"
 is "$(json_get "$T/config.json" '[p["iop"] for p in j["discover"]["pools"]]')" \
 	"['ceph']" "daemon config: discover.pools kept for save-config"
@@ -102,6 +104,27 @@ cp "$T/out" "$T/rescan.json"
 is "$(json_get "$T/rescan.json" 'j["appeared"]')" "['p3']" "p3 appeared"
 is "$(json_get "$T/rescan.json" 'j["vanished"]')" "['p2']" "p2 vanished"
 is "$(cand "$T/rescan.json" p1 'c["state"]')" present "p1 is still present"
+
+# The monitor stops answering: a rescan gives up on the pool after its
+# client_mount_timeout (3 s here) and keeps its images as they were.
+MON=$(cat "$CEPH_DIR/mon.a.pid")
+kill -STOP "$MON"
+on_exit "kill -CONT $MON"
+t0=$SECONDS
+check "monitor stopped: iopctl iop rescan answers" ctl --json iop rescan
+secs=$((SECONDS - t0))
+kill -CONT "$MON"
+[ "$secs" -le 15 ]
+pass_if $? "the rescan took ${secs}s (client_mount_timeout 3 s, limit 15 s)"
+is "$(json_get "$T/out" '[j["appeared"], j["vanished"]]')" "[[], ['p2']]" \
+	"nothing appeared or vanished with the pool unlisted (p2 stays gone)"
+is "$(cand "$T/out" p3 'c["state"]')" present "p3 is still listed, present"
+grep -q 'ceph: rbd pool not listed' "$IOPD_LOG"
+pass_if $? "the log says the pool was not listed" \
+	"$(grep discover "$IOPD_LOG" | tail -n 5)"
+check "monitor resumed: p1 serves" qio "$(uri_unix p1)" \
+	"read -P 0x61 1M 256k"
+
 check "iopctl device export p3 third" ctl device export p3 third
 check "qemu-io: the new image serves as export third" \
 	qio "$(uri_unix third)" "write -P 0x33 0 64k" "read -P 0x33 0 64k"

@@ -4,9 +4,11 @@
  * namespace=), for the Local Transport's discovery, so an operator exports
  * them by name.  The settings are the DDM's own (conf, id, keyring,
  * mon_host, the timeouts), parsed by the same configure as an export's,
- * and the listing connects as an open would.  Each image is opened
- * read-only only to learn its size: that takes no exclusive lock and
- * starts no watch a client's open could trip over.
+ * and the listing connects as an open would, but waits 10 s at most for
+ * an unanswering cluster unless they say otherwise (a pool that cannot be
+ * listed keeps its earlier candidates: local_discover.c).  Each image is
+ * opened read-only, only to learn its size: that takes no exclusive lock
+ * from a client serving it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +19,16 @@
 
 #include "base/base_log.h"
 #include "ddm/rbd/rbd_priv.h"
+
+/* Seconds a listing waits for the monitors or the OSDs, unless the
+ * pool's options say otherwise. */
+#define RBD_POOL_TIMEOUT "10"
+static const char *const rbd_pool_timeouts[] = {
+	"client_mount_timeout",
+	"rados_mon_op_timeout",
+	"rados_osd_op_timeout",
+	NULL,
+};
 
 static void rbd_pool_release(struct rbd_dev *rd)
 {
@@ -99,6 +111,11 @@ static int rbd_pool_list_masked(const struct ddm_option *options,
 	size_t n = 0;
 	int ret = 0;
 
+	/* A scan runs on the management thread: a cluster that does not
+	 * answer must not hold it for librados' minutes (the pool's own
+	 * settings, applied after, win). */
+	for (const char *const *k = rbd_pool_timeouts; ret == 0 && *k; k++)
+		ret = rbd_configure(&dev, *k, RBD_POOL_TIMEOUT);
 	for (unsigned int i = 0; ret == 0 && i < n_options; i++) {
 		ret = rbd_pool_key_known(options[i].key);
 		if (ret == 0)
