@@ -67,7 +67,8 @@ diag "installed:" "$(cd "$ROOT" && find . -type f | sort)"
 
 out=$("$ROOT/usr/sbin/iopd" --version 2>&1)
 st=$?
-version=${out#iopd }
+version=${out%%$'\n'*} # the first line; DDMs built in follow
+version=${version#iopd }
 [ "$st" -eq 0 ] && [[ $out =~ ^iopd\ [0-9]+\.[0-9]+ ]]
 pass_if $? "the installed iopd --version: $out" "exit status $st"
 cmp -s "$ROOT/usr/sbin/iopctl" "$BUILD_DIR/iopctl"
@@ -246,7 +247,7 @@ is "$missing" "" "dpkg-deb -I: Depends (from \${shlibs:Depends}) names every lib
 X=$T/debroot
 check "dpkg-deb -x into a scratch root" dpkg-deb -x "$deb" "$X"
 out=$("$X/usr/sbin/iopd" --version 2>&1)
-is "$out" "iopd $version" "the packaged iopd --version"
+is "${out%%$'\n'*}" "iopd $version" "the packaged iopd --version"
 check "the packaged iopctl --list-commands" "$X/usr/sbin/iopctl" --list-commands
 bad=""
 for f in usr/sbin/iopd usr/sbin/iopctl usr/share/man/man8/iopd.8.gz \
