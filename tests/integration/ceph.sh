@@ -223,6 +223,18 @@ ceph_start() {
 	return 0
 }
 
+# A test's first check: the cluster starts, or the test ends there (one
+# not-ok; nothing after it could pass without a cluster).
+ceph_start_or_bail() {
+	if ceph_start; then
+		ok "a one-monitor, one-OSD Ceph cluster answers on $CEPH_MON_ADDR"
+	else
+		not_ok "a one-monitor, one-OSD Ceph cluster starts"
+		done_testing
+		exit 1
+	fi
+}
+
 # _ceph_kill NAME: stop a daemon by its pid file and wait for it to go.
 _ceph_kill() {
 	local pidf=$CEPH_DIR/$1.pid pid

@@ -18,13 +18,7 @@ IOPCTL=${IOPCTL:-$(dirname "$IOPD")/iopctl}
 qemu-img --help | grep -qw iscsi || skip_all "qemu-img lacks the iscsi driver (install qemu-block-extra)"
 ctl() { t "$IOPCTL" -s "$IOPD_MGMT" "$@"; }
 
-if ceph_start; then
-	ok "a one-monitor, one-OSD Ceph cluster answers on $CEPH_MON_ADDR"
-else
-	not_ok "a one-monitor, one-OSD Ceph cluster starts"
-	done_testing
-	exit 1
-fi
+ceph_start_or_bail
 P=$CEPH_POOL
 check "rbd create $P/img (32 MiB)" rbdc create --size 32M "$P/img"
 check "rbd create $P/live (8 MiB)" rbdc create --size 8M "$P/live"

@@ -61,13 +61,7 @@ check "two network namespaces on a bridge ($NET.1, $NET.2; $NET.254 here)" \
 }
 
 CEPH_ADDR=$NET.254
-if ceph_start; then
-	ok "a one-monitor, one-OSD Ceph cluster answers on $CEPH_MON_ADDR"
-else
-	not_ok "a one-monitor, one-OSD Ceph cluster starts"
-	done_testing
-	exit 1
-fi
+ceph_start_or_bail
 P=$CEPH_POOL
 check "rbd create $P/gw (64 MiB)" rbdc create --size 64M "$P/gw"
 

@@ -43,13 +43,7 @@ PYEOF
 # out in seconds.
 CEPH_CONF_EXTRA="osd client watch timeout = 4
 objecter tick interval = 1"
-if ceph_start; then
-	ok "a one-monitor, one-OSD Ceph cluster answers on $CEPH_MON_ADDR"
-else
-	not_ok "a one-monitor, one-OSD Ceph cluster starts"
-	done_testing
-	exit 1
-fi
+ceph_start_or_bail
 P=$CEPH_POOL
 check "rbd create $P/p1 (8 MiB)" rbdc create --size 8M "$P/p1"
 check "rbd create $P/p2 (16 MiB)" rbdc create --size 16M "$P/p2"
