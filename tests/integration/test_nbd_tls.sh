@@ -326,6 +326,20 @@ assert seen == set(hs)
 c.disc()
 EOF
 
+# TLS 1.3 KeyUpdate in the middle of a session, with requests pipelined in
+# the same segment behind it (GnuTLS answers GNUTLS_E_AGAIN after the
+# KeyUpdate although they are buffered), asking the server to update its
+# keys too: a client of our own (tests/tools/nbd_tls_keyupdate.c), since
+# no NBD tool sends one.  It gives up after 5 s without a reply.
+KU_TOOL=$T/nbd_tls_keyupdate
+if check "build tests/tools/nbd_tls_keyupdate.c against GnuTLS" cc -std=gnu11 \
+	-O2 -Wall -o "$KU_TOOL" "$IOPD_REPO/tests/tools/nbd_tls_keyupdate.c" -lgnutls; then
+	check "TLS 1.3 KeyUpdate (ours, and the server's on request) with a WRITE and READ pipelined behind it, 8 rounds: every reply arrives, data intact" \
+		t "$KU_TOOL" 127.0.0.1 "${HP##*:}" private "$T/ca-cert.pem" 8
+	grep -q "^all replies arrived" "$T/out" && [ "$(grep -c "^round .* ok" "$T/out")" = 8 ]
+	pass_if $? "  ... all 8 rounds ok" "$(cat "$T/out")"
+fi
+
 # ------------------------------------------------------------- qemu-img
 
 qemu_x509() {
