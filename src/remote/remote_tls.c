@@ -71,6 +71,7 @@ struct remote_tls {
 	 * empty). */
 	struct tls_buf in, out, wire;
 	bool handshaken, in_pump, again, bye_sent;
+	bool key_update_due; /* the peer asked for our KeyUpdate */
 	char *dn, *psk_identity;
 	unsigned char *file_buf; /* TLS_FILE_CHUNK, for file bytes */
 	char *own_peer;		 /* remote_tls_fd_session's copy of peer */
@@ -549,15 +550,45 @@ static void tls_peer_dn(struct remote_tls *t)
 	gnutls_x509_crt_deinit(crt);
 }
 
+/* After GNUTLS_E_AGAIN (or another non-fatal result): call GnuTLS again?
+ * It answers so after taking a record that gave no data (a TLS 1.3
+ * KeyUpdate, a warning alert) even when more records are buffered: the
+ * socket may never bring the input it seems to wait for.  Only when the
+ * call took input, so this cannot spin. */
+static bool tls_more_input(struct remote_tls *t, size_t start_before)
+{
+	return t->in.start != start_before &&
+	       (t->in.end > t->in.start ||
+		gnutls_record_check_pending(t->session) > 0);
+}
+
+/* A TLS 1.3 KeyUpdate received: with update_requested (1), ours is due. */
+static int tls_key_update_hook(gnutls_session_t session, unsigned int htype,
+			       unsigned int when, unsigned int incoming,
+			       const gnutls_datum_t *msg)
+{
+	struct remote_tls *t = gnutls_session_get_ptr(session);
+
+	if (incoming && htype == GNUTLS_HANDSHAKE_KEY_UPDATE &&
+	    msg->size >= 1 && msg->data[0] == 1)
+		t->key_update_due = true;
+	return 0;
+}
+
 static int tls_handshake(struct remote_tls *t, struct remote_engine *e)
 {
 	const char *psk;
 	char *desc;
-	int ret = gnutls_handshake(t->session);
+	size_t start;
+	int ret;
 
-	if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED ||
-	    (ret < 0 && !gnutls_error_is_fatal(ret)))
-		return 0;
+	do {
+		start = t->in.start;
+		ret = gnutls_handshake(t->session);
+		if (ret < 0 && !gnutls_error_is_fatal(ret) &&
+		    !tls_more_input(t, start))
+			return 0;
+	} while (ret < 0 && !gnutls_error_is_fatal(ret));
 	if (ret < 0) {
 		log_warn("%s: TLS handshake failed: %s", t->peer,
 			 gnutls_strerror(ret));
@@ -584,12 +615,13 @@ static int tls_decrypt(struct remote_tls *t, struct remote_engine *e)
 {
 	for (;;) {
 		void *buf;
-		size_t len;
+		size_t len, start;
 		ssize_t r;
 
 		remote_engine_rx_buf(e, &buf, &len);
 		if (len == 0)
 			return 0;
+		start = t->in.start;
 		r = gnutls_record_recv(t->session, buf, len);
 		if (r > 0) {
 			if (remote_engine_rx_done(e, (size_t)r) < 0)
@@ -598,9 +630,10 @@ static int tls_decrypt(struct remote_tls *t, struct remote_engine *e)
 		}
 		if (r == 0)
 			return REMOTE_XFORM_EOF;
-		if (r == GNUTLS_E_AGAIN)
+		if (r == GNUTLS_E_AGAIN && !tls_more_input(t, start))
 			return 0;
-		if (r == GNUTLS_E_INTERRUPTED || !gnutls_error_is_fatal((int)r))
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED ||
+		    !gnutls_error_is_fatal((int)r))
 			continue;
 		log_warn("%s: TLS: %s", t->peer, gnutls_strerror((int)r));
 		return -EPROTO;
@@ -621,6 +654,9 @@ static int tls_send(struct remote_tls *t, const void *p, size_t len)
 				 gnutls_strerror((int)r));
 			return -EIO;
 		}
+		/* A KeyUpdate that was due went out before this record
+		 * (sends are uncorked while one is due: tls_encrypt_some). */
+		t->key_update_due = false;
 		q += r;
 		len -= (size_t)r;
 	}
@@ -667,6 +703,14 @@ static ssize_t tls_encrypt_some(struct remote_tls *t, struct remote_engine *e)
 
 	if (n == 0)
 		return tls_encrypt_file(t, e, room);
+	/* GnuTLS sends the KeyUpdate a peer asked for before its next
+	 * record, but gnutls_record_cork() forgets that one is due: the
+	 * first piece goes uncorked then. */
+	if (t->key_update_due) {
+		taken = iov[0].iov_len < room ? iov[0].iov_len : room;
+		ret = tls_send(t, iov[0].iov_base, taken);
+		iov[0].iov_len = 0;
+	}
 	gnutls_record_cork(t->session);
 	for (int i = 0; i < n && taken < room && ret == 0; i++) {
 		size_t len = iov[i].iov_len;
@@ -782,6 +826,9 @@ static int tls_session_init(struct remote_tls *t, int fd)
 		ret = gnutls_credentials_set(s, GNUTLS_CRD_PSK, t->creds->psk);
 	gnutls_session_set_ptr(s, t);
 	gnutls_session_set_keylog_function(s, tls_keylog_none);
+	gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_KEY_UPDATE,
+					   GNUTLS_HOOK_PRE,
+					   tls_key_update_hook);
 	if (fd >= 0) {
 		gnutls_transport_set_int(s, fd);
 		return ret;
