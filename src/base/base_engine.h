@@ -63,6 +63,8 @@ struct base_loop {
 	struct base_poll poll;
 	uint64_t last_event_ns;
 	uint64_t completed, completed_seen; /* completions delivered */
+	uint64_t work;	/* bytes moved by those completions: the governor's
+			   measure of work done */
 	bool poll_pays; /* the last poll or sleep ended within the window */
 	bool bulk_in;	/* the last stream read brought BASE_LOOP_BULK_BYTES+ */
 };

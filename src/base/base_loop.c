@@ -257,6 +257,11 @@ void base_loop_complete(struct base_loop *loop, struct base_io *io, int result)
 	 * polling for it would only burn the CPU the copy needs. */
 	if (io->op == BASE_IO_STREAM_READ && result >= 0)
 		loop->bulk_in = (unsigned int)result >= BASE_LOOP_BULK_BYTES;
+	/* Every operation below ACCEPT but the syncs and FALLOCATE returns
+	 * the bytes it moved. */
+	if (result > 0 && io->op != BASE_IO_ACCEPT && io->op != BASE_IO_FSYNC &&
+	    io->op != BASE_IO_FDATASYNC && io->op != BASE_IO_FALLOCATE)
+		loop->work += (unsigned int)result;
 	loop->completed++;
 	loop->inflight--;
 	io->done(io, result);
@@ -361,7 +366,7 @@ static void base_loop_run_ready(struct base_loop *loop)
 /*
  * Whether this iteration may block: not with work queued, nor while busy
  * polling.  A loop polls only in the epochs the governor (base_poll.c)
- * has found polling to raise the completion rate, and then after an
+ * has found polling to raise the rate of bytes moved, and then after an
  * event only while the windows keep finding the next one: it stops when a
  * poll window passes without an event (the next gap is probably long
  * too) and starts again when a sleep turns out shorter than the window.
@@ -377,7 +382,7 @@ static bool base_loop_may_block(struct base_loop *loop)
 	if (!loop->busy_poll_ns || loop->bulk_in)
 		return true;
 	now = base_loop_now_ns();
-	if (!base_poll_tick(&loop->poll, now, loop->completed) ||
+	if (!base_poll_tick(&loop->poll, now, loop->completed, loop->work) ||
 	    !loop->poll_pays)
 		return true;
 	if (loop->completed != loop->completed_seen) {
@@ -460,7 +465,8 @@ int base_loop_post(struct base_loop *loop, void (*fn)(void *arg), void *arg)
 void base_loop_set_busy_poll(struct base_loop *loop, unsigned int usec)
 {
 	loop->busy_poll_ns = (uint64_t)usec * 1000u;
-	base_poll_init(&loop->poll, base_loop_now_ns(), loop->completed);
+	base_poll_init(&loop->poll, base_loop_now_ns(), loop->completed,
+		       loop->work);
 }
 
 unsigned int base_loop_inflight(const struct base_loop *loop)

@@ -14,11 +14,13 @@
 #include "base/base_log.h"
 #include "base/base_poll.h"
 
-void base_poll_init(struct base_poll *p, uint64_t now_ns, uint64_t count)
+void base_poll_init(struct base_poll *p, uint64_t now_ns, uint64_t count,
+		    uint64_t work)
 {
 	memset(p, 0, sizeof(*p));
 	p->epoch_start_ns = now_ns;
 	p->epoch_start_count = count;
+	p->epoch_start_work = work;
 	p->interval = BASE_POLL_PROBE_FIRST;
 	p->countdown = BASE_POLL_PROBE_FIRST;
 }
@@ -63,7 +65,7 @@ static void base_poll_log(const struct base_poll *p, uint64_t base)
 	uint64_t polling = p->settled_spin ? p->rate_probe : base;
 	uint64_t sleeping = p->settled_spin ? base : p->rate_probe;
 
-	log_debug("busy polling %s: %llu completions/s polling, %llu "
+	log_debug("busy polling %s: %llu bytes/s polling, %llu bytes/s "
 		  "sleeping",
 		  p->settled_spin ? "on" : "off", (unsigned long long)polling,
 		  (unsigned long long)sleeping);
@@ -127,7 +129,8 @@ static void base_poll_epoch_end(struct base_poll *p, uint64_t rate, bool judged)
 	}
 }
 
-bool base_poll_tick(struct base_poll *p, uint64_t now_ns, uint64_t count)
+bool base_poll_tick(struct base_poll *p, uint64_t now_ns, uint64_t count,
+		    uint64_t work)
 {
 	uint64_t elapsed = now_ns - p->epoch_start_ns;
 	uint64_t events = count - p->epoch_start_count;
@@ -135,9 +138,13 @@ bool base_poll_tick(struct base_poll *p, uint64_t now_ns, uint64_t count)
 	if (elapsed < BASE_POLL_EPOCH_MAX_NS &&
 	    (elapsed < BASE_POLL_EPOCH_NS || events < BASE_POLL_EPOCH_EVENTS))
 		return p->spin;
-	base_poll_epoch_end(p, events * 1000000000u / elapsed,
-			    elapsed < BASE_POLL_EPOCH_MAX_NS);
+	/* Bytes per second, the time in microseconds: an epoch lasts at
+	 * least BASE_POLL_EPOCH_NS, and the product fits in 64 bits. */
+	base_poll_epoch_end(
+		p, (work - p->epoch_start_work) * 1000000u / (elapsed / 1000u),
+		elapsed < BASE_POLL_EPOCH_MAX_NS);
 	p->epoch_start_ns = now_ns;
 	p->epoch_start_count = count;
+	p->epoch_start_work = work;
 	return p->spin;
 }

@@ -9,8 +9,13 @@
  * would spin through every gap between requests.  The governor tells the
  * two apart by trying: the loop runs in epochs, mostly in the mode it
  * has settled on, now and then one epoch in the other mode, and it
- * compares how many operations complete per second in that epoch with
- * the settled epochs on either side.  Polling is adopted only when it
+ * compares how much work gets done per second in that epoch with the
+ * settled epochs on either side.  Work is bytes moved, not operations
+ * completed: at a fixed offered load, polling picks each request up as it
+ * arrives, one receive and one send per request instead of one for
+ * several, so it completes more operations per second for the same
+ * requests, and judged by operations it would win every probe and spin
+ * through every gap.  Polling is adopted only when it
  * raises that rate clearly in two probes in a row, and given up as soon
  * as sleeping does as well.  A probe that changes nothing is tried less and
  * less often, so an experiment costs a fraction of a percent of a core.
@@ -50,8 +55,8 @@ struct base_poll {
 	bool spin;	   /* the mode of the current epoch */
 	enum base_poll_phase phase;
 	uint64_t epoch_start_ns;
-	uint64_t epoch_start_count;
-	/* Completions per second: the settled epoch before the probe, the
+	uint64_t epoch_start_count, epoch_start_work;
+	/* Work (bytes) per second: the settled epoch before the probe, the
 	 * probe, and the rate when the mode was last decided. */
 	uint64_t rate_before, rate_probe, rate_decided;
 	unsigned int countdown;	   /* settled epochs until the next probe */
@@ -60,11 +65,14 @@ struct base_poll {
 	uint64_t probes, switches; /* for tests and curiosity */
 };
 
-void base_poll_init(struct base_poll *p, uint64_t now_ns, uint64_t count);
+void base_poll_init(struct base_poll *p, uint64_t now_ns, uint64_t count,
+		    uint64_t work);
 /*
- * The loop is about to wait at now_ns, count completions delivered so
- * far.  Returns whether it should poll rather than sleep.
+ * The loop is about to wait at now_ns, count completions delivered and
+ * work bytes moved so far.  Returns whether it should poll rather than
+ * sleep.
  */
-bool base_poll_tick(struct base_poll *p, uint64_t now_ns, uint64_t count);
+bool base_poll_tick(struct base_poll *p, uint64_t now_ns, uint64_t count,
+		    uint64_t work);
 
 #endif

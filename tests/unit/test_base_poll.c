@@ -15,15 +15,17 @@
 #define MS (1000ull * 1000)
 
 /* A load: completions per second while polling and while sleeping, with
- * a relative noise of up to noise_pct. */
+ * a relative noise of up to noise_pct; each moves bytes_spin or
+ * bytes_sleep bytes (0: one). */
 struct load {
 	uint64_t rate_spin, rate_sleep;
 	unsigned int noise_pct;
+	uint64_t bytes_spin, bytes_sleep;
 };
 
 struct sim {
 	struct base_poll p;
-	uint64_t now_ns, count,
+	uint64_t now_ns, count, work,
 		frac;	  /* frac: completions * 1e9 not yet whole */
 	uint64_t spin_ns; /* time spent in polling mode */
 	uint32_t seed;
@@ -34,7 +36,7 @@ static void sim_init(struct sim *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->seed = 12345;
-	base_poll_init(&s->p, s->now_ns, s->count);
+	base_poll_init(&s->p, s->now_ns, s->count, s->work);
 }
 
 static uint32_t sim_rand(struct sim *s)
@@ -49,8 +51,10 @@ static void sim_run(struct sim *s, const struct load *l, unsigned int ms)
 	const uint64_t step = 100 * 1000;
 
 	for (uint64_t t = 0; t < (uint64_t)ms * MS; t += step) {
-		bool spin = base_poll_tick(&s->p, s->now_ns, s->count);
+		bool spin = base_poll_tick(&s->p, s->now_ns, s->count, s->work);
 		uint64_t rate = spin ? l->rate_spin : l->rate_sleep;
+		uint64_t bytes = spin ? l->bytes_spin : l->bytes_sleep;
+		uint64_t n;
 
 		/* A machine shared with others: the rate drifts every 7 ms,
 		 * out of step with the epochs. */
@@ -62,7 +66,9 @@ static void sim_run(struct sim *s, const struct load *l, unsigned int ms)
 		if (spin)
 			s->spin_ns += step;
 		s->frac += rate * step;
-		s->count += s->frac / 1000000000u;
+		n = s->frac / 1000000000u;
+		s->count += n;
+		s->work += n * (bytes ? bytes : 1);
 		s->frac %= 1000000000u;
 		s->now_ns += step;
 	}
@@ -97,6 +103,24 @@ static void test_paced_load_sleeps(void)
 	CHECK(s.p.probes >= 5 && s.p.probes <= 12);
 	CHECK(s.spin_ns < 10000u * MS / 100);
 	CHECK_EQ_INT(s.p.interval, BASE_POLL_PROBE_LAST);
+}
+
+/* A paced load at qd32: polling picks each request up as it arrives, so
+ * twice the receives and sends complete (half the bytes each) for the
+ * same requests.  Judged by completions polling would win. */
+static void test_split_operations_sleep(void)
+{
+	struct load paced = { .rate_spin = 40000,
+			      .rate_sleep = 20000,
+			      .bytes_spin = 2100,
+			      .bytes_sleep = 4200 };
+	struct sim s;
+
+	sim_init(&s);
+	sim_run(&s, &paced, 10000);
+	CHECK(!s.p.settled_spin);
+	CHECK_EQ_INT(s.p.switches, 0);
+	CHECK(s.spin_ns < 10000u * MS / 100);
 }
 
 static void test_noisy_paced_load_sleeps(void)
@@ -170,6 +194,7 @@ int main(void)
 {
 	TEST_CASE(test_closed_loop_polls);
 	TEST_CASE(test_paced_load_sleeps);
+	TEST_CASE(test_split_operations_sleep);
 	TEST_CASE(test_noisy_paced_load_sleeps);
 	TEST_CASE(test_idle_never_probes);
 	TEST_CASE(test_follows_load_changes);
