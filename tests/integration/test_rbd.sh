@@ -6,25 +6,34 @@
 # qemu-img, qemu-io, iscsi-inq and qemu's iscsi:// driver, and against the
 # cluster's own view (rbd export); a snapshot exported read-only; an
 # export with DDM settings added at run time with iopctl and resized, and
-# one with an unknown setting refused; the DDM conformance suite; the OSD
-# stopped and resumed under a short rados_osd_op_timeout.
+# one with an unknown setting refused; the DDM conformance suite; rbd du
+# against nbdinfo --map; iscsi-test-cu -d on an RBD LUN with the file
+# LUN's allowed skips; fio --verify=crc32c over 4 NBD connections; an
+# export removed under a fio stream; the OSD stopped and resumed under a
+# short rados_osd_op_timeout.
 . "$(dirname "$0")/lib.sh"
 . "$IOPD_REPO/tests/integration/ceph.sh"
-require nbdinfo nbdcopy qemu-img qemu-io iscsi-inq cmp
+require nbdinfo nbdcopy qemu-img qemu-io iscsi-inq iscsi-test-cu fio cmp python3
+fio --enghelp=nbd >/dev/null 2>&1 || skip_all "fio has no nbd engine"
 IOPCTL=${IOPCTL:-$(dirname "$IOPD")/iopctl}
 [ -x "$IOPCTL" ] || skip_all "$IOPCTL not built"
 "$IOPD" --version 2>/dev/null | grep -q '^DDMs built in:.* rbd' ||
 	skip_all "$(basename "$IOPD") was built without the rbd DDM (no librbd-dev)"
 qemu-img --help | grep -qw iscsi || skip_all "qemu-img lacks the iscsi driver (install qemu-block-extra)"
 ctl() { t "$IOPCTL" -s "$IOPD_MGMT" "$@"; }
+now_ms() { date +%s%3N; }
+. "$IOPD_REPO/tests/integration/iscsi_cu.sh"
 
 ceph_start_or_bail
 P=$CEPH_POOL
 check "rbd create $P/img (32 MiB)" rbdc create --size 32M "$P/img"
 check "rbd create $P/live (8 MiB)" rbdc create --size 8M "$P/live"
-check "rbd ls lists both" rbdc ls "$P"
-grep -qx img "$T/out" && grep -qx live "$T/out"
-pass_if $? "rbd ls: img and live" "$(cat "$T/out")"
+check "rbd create $P/fio (32 MiB)" rbdc create --size 32M "$P/fio"
+check "rbd create $P/cu for iscsi-test-cu (64 MiB)" rbdc create --size 64M \
+	"$P/cu"
+check "rbd ls lists them" rbdc ls "$P"
+grep -qx img "$T/out" && grep -qx live "$T/out" && grep -qx fio "$T/out"
+pass_if $? "rbd ls: img, live and fio" "$(cat "$T/out")"
 
 # ------------------------------------------- the DDM conformance suite
 CONF_TEST=$(dirname "$IOPD")/tests/test_ddm_conformance
@@ -43,8 +52,9 @@ else
 	skip "the DDM conformance suite over rbd" "$CONF_TEST not built"
 fi
 
-start_iopd --iscsi-listen 127.0.0.1:0 --mgmt-socket "$T/mgmt.sock" \
-	"rbd:$P/img" || {
+start_iopd --iscsi-listen 127.0.0.1:0 --iscsi-listen 127.0.0.1:0 \
+	--mgmt-socket "$T/mgmt.sock" --drain-timeout 2 \
+	"rbd:$P/img" "rbd:$P/fio" "rbd:$P/cu" || {
 	done_testing
 	exit 1
 }
@@ -115,6 +125,33 @@ check "qemu-io over iSCSI: a write" qemu-io -f raw "$ISCSI" \
 	-c "write -P 0x3c 6M 128k"
 check "qemu-io over NBD: it reads back" qio "$U" "read -P 0x3c 6M 128k"
 
+# The cluster's own accounting agrees with the holes iopd reports: what
+# rbd du counts as used is what nbdinfo --map shows as not a hole (both
+# count whole 4 MiB objects).
+map_data() { awk '!($3 % 2) { s += $2 } END { print s + 0 }' "$T/out"; }
+check "nbdinfo --map of img" nbdinfo --map "$U"
+used_map=$(map_data)
+check "rbd du of img" rbdc du --format json "$P/img"
+is "$(json_get "$T/out" 'j["images"][0]["used_size"]')" "$used_map" \
+	"rbd du: used_size equals the $used_map bytes nbdinfo --map shows as data"
+[ "$used_map" -gt 0 ] && [ "$used_map" -lt 33554432 ]
+pass_if $? "img has both data and holes ($used_map of 33554432 bytes are data)"
+
+# libiscsi's conformance suite on an LUN backed by RBD, over both portals
+# (so MultipathIO runs), with the file LUN's allowed skips (iscsi_cu.sh).
+# Every suite but Reserve6 and iSCSIcmdsn: they test the SCSI reservation
+# and iSCSI command numbering, not the device, and take 18 of the 40 s
+# the whole run takes here (test_iscsi_conformance.sh runs them).
+read -r P1 P2 _ <<<"$IOPD_ISCSI_ALL"
+CU_IQN=$(iqn_of cu)
+CU_SUITES=$(iscsi-test-cu -l 2>&1 | grep -E '^ALL\.[^.]+$' |
+	grep -vxE 'ALL\.(Reserve6|iSCSIcmdsn)' | paste -sd,)
+run_cu "iscsi-test-cu -d on the RBD LUN (all suites but Reserve6, iSCSIcmdsn)" \
+	"$T/cu-all.log" "Logical unit is not write-protected" -- -d -t "$CU_SUITES" \
+	"$(uri_iscsi "$CU_IQN" 0 "$P1")" "$(uri_iscsi "$CU_IQN" 0 "${P2:-$P1}")"
+grep -q "^Suite: MultipathIO" "$T/cu-all.log"
+pass_if $? "iscsi-test-cu: the MultipathIO suite ran on the RBD LUN"
+
 # ------------------------------------------------------- snapshot
 check "nbdcopy the image before the snapshot" nbdcopy "$U" "$T/pre-snap"
 check "rbd snap create $P/img@s1" rbdc snap create "$P/img@s1"
@@ -157,6 +194,72 @@ check "the image still reads after removal (rbd export)" \
 cmp -n 1048576 "$T/live-export" <(head -c 1M /dev/zero | tr '\0' '\041') &&
 	[ "$(stat -c %s "$T/live-export")" = 16777216 ]
 pass_if $? "rbd export of live: the data written over NBD"
+
+# ------------------------------------------------- fio, 4 connections
+# fio's nbd engine: 4 jobs, each its own connection, 4 KiB random writes
+# over disjoint 4 MiB quarters of fio's first 16 MiB, verified with
+# crc32c; then verified again on 4 new connections.
+F=$(uri_unix fio)
+fio_rbd=(--name=rbd --ioengine=nbd --uri="$F" --rw=randwrite --bs=4k
+	--size=4M --offset_increment=4M --numjobs=4 --iodepth=16
+	--verify=crc32c --output-format=json)
+check "fio --ioengine=nbd: 4 connections, randwrite, --verify=crc32c" \
+	t fio "${fio_rbd[@]}" --do_verify=1 --output="$T/fio.json"
+check "fio: 4 jobs without error, 16 MiB written and verified" \
+	json_get "$T/fio.json" "all(x['error'] == 0 for x in j['jobs']) and len(j['jobs']) == 4 and sum(x['write']['io_bytes'] for x in j['jobs']) == 16 << 20 and sum(x['read']['io_bytes'] for x in j['jobs']) == 16 << 20 or exit(1)"
+check "fio --verify_only on 4 new connections" \
+	t fio "${fio_rbd[@]}" --verify_only=1 --output="$T/fio-v.json"
+check "fio --verify_only: 16 MiB read and verified" \
+	json_get "$T/fio-v.json" "all(x['error'] == 0 for x in j['jobs']) and sum(x['read']['io_bytes'] for x in j['jobs']) == 16 << 20 or exit(1)"
+check "nbdinfo --map of fio" nbdinfo --map "$F"
+is "$(awk '{print $1, $2, $4}' "$T/out" | tr '\n' ';')" \
+	"0 16777216 data;16777216 16777216 hole,zero;" \
+	"nbdinfo --map: fio's first 16 MiB are data, the rest a hole"
+check "rbd du of fio" rbdc du --format json "$P/fio"
+is "$(json_get "$T/out" 'j["images"][0]["used_size"]')" 16777216 \
+	"rbd du: fio uses 16 MiB, as nbdinfo --map says"
+
+# ------------------------------------------ export remove under load
+# fio streams random reads and writes to fio while it is removed: the
+# removal completes within the drain timeout (2 s), fio gets an error or
+# a disconnect, and the daemon and the other exports go on serving.
+fio --name=load --ioengine=nbd --uri="$F" --rw=randrw --bs=64k \
+	--size=32M --iodepth=16 --time_based --runtime=60 \
+	--output="$T/load.out" >/dev/null 2>&1 &
+FIO=$!
+register_pid "$FIO"
+on_exit "_reap $FIO"
+busy() {
+	local i
+	for i in $(seq 200); do
+		ctl --json conn list export=fio >"$T/c.json" &&
+			json_get "$T/c.json" "j and j[0]['requests'] > 100 or exit(1)" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+check "fio is busy on the rbd export" busy
+start=$(now_ms)
+check "iopctl export remove fio under load" ctl export remove fio
+took=$(($(now_ms) - start))
+[ "$took" -lt 5000 ]
+pass_if $? "the removal finished in ${took} ms (limit 5000)"
+timeout 20 tail --pid="$FIO" -f /dev/null
+pass_if $? "fio ended (error or disconnect), no hang"
+wait "$FIO"
+[ $? -ne 0 ] || grep -qiE "err|disconnect" "$T/load.out"
+pass_if $? "fio saw an error or a disconnect" "$(tail -n 5 "$T/load.out")"
+ctl --json conn list export=fio >"$T/c.json"
+is "$(json_get "$T/c.json" "len(j)")" 0 "no connection left on fio"
+iopd_alive "iopd still running after the removal"
+check "img still serves over NBD" qio "$U" "read -P 0x3c 6M 128k"
+check "cu still serves over iSCSI" iscsi-inq "$(uri_iscsi "$CU_IQN")"
+check "rbd status: the removal closed fio (no watcher left)" \
+	rbdc status --format json "$P/fio"
+is "$(json_get "$T/out" 'len(j["watchers"])')" 0 "rbd status: no watchers on fio"
+check "iopctl export add fio again" ctl export add fio "rbd:$P/fio"
+check "nbdinfo: fio serves again" nbdinfo --size "$F"
+is "$(cat "$T/out")" 33554432 "nbdinfo --size: 33554432"
 
 # -------------------------------------------------- cluster trouble
 # The OSD stops answering (SIGSTOP): requests to an export with a 3 s
