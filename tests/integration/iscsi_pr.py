@@ -115,6 +115,30 @@ class Session:
             raise SystemExit("unexpected PDU opcode 0x%02x" % op)
 
 
+def logout_reserve6(sess, target, addr2, ini2):
+    """RESERVE(6) through sess, log it out, and RESERVE(6) from another
+    initiator the moment the logout response arrives, sess's socket left
+    open: the nexus ends at the response, not when the socket closes."""
+    st, sense, _ = sess.command(bytes([0x16]) + bytes(5))
+    if st:
+        return st, sense
+    other = Session(addr2, target, ini2)
+    other.command(bytes(6))  # its power-on unit attention
+    bhs = bytearray(48)
+    bhs[0], bhs[1] = 0x46, 0x80  # immediate Logout, close the session
+    bhs[16:20] = sess.itt.to_bytes(4, "big")
+    bhs[24:28] = sess.cmdsn.to_bytes(4, "big")
+    bhs[28:32] = sess.statsn.to_bytes(4, "big")
+    sess.s.sendall(bytes(bhs))
+    rsp, _ = sess._recv()
+    if rsp[0] & 0x3f != 0x26 or rsp[2]:
+        raise SystemExit("logout refused: %r" % bytes(rsp[:4]))
+    st, sense, _ = other.command(bytes([0x16]) + bytes(5))
+    if st == 0:
+        other.command(bytes([0x17]) + bytes(5))
+    return st, sense
+
+
 def prout(sa, key=0, sakey=0, typ=0, aptpl=False):
     param = struct.pack(">QQIBBH", key, sakey, 0, 1 if aptpl else 0, 0, 0)
     cdb = struct.pack(">BBBHIB", 0x5f, sa, typ, 0, len(param), 0)
@@ -210,6 +234,9 @@ def main():
             if st:
                 break
         report(st, sense)
+        return 0
+    elif cmd == "logout-reserve6":
+        report(*logout_reserve6(sess, target, args[1], args[0]))
         return 0
     elif cmd == "stream":
         stream(sess, float(args[0]))

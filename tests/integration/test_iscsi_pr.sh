@@ -146,6 +146,8 @@ start
 out=$(ctl --json export pr lun)
 expect "nothing comes back after a restart once cleared" "0 False" \
 	"$(python3 -c 'import json,sys; j=json.load(sys.stdin); print(len(j["registrations"]), j["aptpl"])' <<<"$out")"
+expect "RESERVE(6) is released when the holder's logout is answered" \
+	"status=0x00" "$(pr "$IQN1" logout-reserve6 "$IQN2" "$P2")"
 
 # Fencing: PREEMPT AND ABORT while initiator 1 streams writes.
 pr "$IQN1" register 1111 >/dev/null

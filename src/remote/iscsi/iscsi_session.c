@@ -200,6 +200,14 @@ void iscsi_check_waiters(struct iscsi_proto *proto)
 	}
 	if (proto->logout_pending && proto->e.inflight == 0) {
 		proto->logout_pending = false;
+		/* The I_T nexus ends here, not when the socket closes: its
+		 * RESERVE(6) reservation must be gone before the response
+		 * lets this or another initiator go on (SPC-2 5.5.1).
+		 * Nothing runs on it now, and nothing new is accepted. */
+		if (proto->nexus) {
+			proto->scsi->nexus_close(proto->nexus);
+			proto->nexus = NULL;
+		}
 		iscsi_logout_respond(proto, proto->logout_itt,
 				     ISCSI_LOGOUT_RSP_OK, true);
 	}
