@@ -14,6 +14,7 @@
 
 #include "local/local_priv.h"
 #include "test.h"
+#include "test_local_ram.h"
 
 #define REC_MAX 64
 
@@ -272,21 +273,6 @@ static void test_zeroes_declined(void)
 
 static void test_ram_round_trip(void)
 {
-	struct local_dev_spec dev = {
-		.name = "r0",
-		.args = { .size_bytes = 1 << 20 },
-	};
-	struct local_iop_spec iop = {
-		.name = "ram",
-		.ddm = "ram",
-		.n_devs = 1,
-		.devs = &dev,
-	};
-	struct local_config cfg = {
-		.n_iops = 1,
-		.iops = &iop,
-		.max_request_bytes = 1 << 20,
-	};
 	struct local *local = NULL;
 	struct iop_desc desc = { .ops = &local_desc_ops };
 	struct iop_session *s = NULL;
@@ -294,7 +280,7 @@ static void test_ram_round_trip(void)
 	unsigned int n_ext = 8;
 	char in[8192], out[8192];
 
-	CHECK_EQ_INT(local_scan(&cfg, &local), 0);
+	CHECK_EQ_INT(test_local_ram_scan(1 << 20, &local), 0);
 	if (!local)
 		return;
 	CHECK_EQ_INT(local_iop_count(local), 1);

@@ -15,6 +15,7 @@
 #include "scsi/scsi.h"
 #include "scsi/scsi_priv.h"
 #include "test.h"
+#include "test_local_ram.h"
 
 #define DISK_BYTES (4u << 20) /* 8192 blocks of 512 */
 #define N_BLOCKS   (DISK_BYTES / 512)
@@ -772,23 +773,7 @@ static void test_sense_formats(void)
 
 int main(void)
 {
-	struct local_dev_spec dev = {
-		.name = "r0",
-		.args = { .size_bytes = DISK_BYTES },
-	};
-	struct local_iop_spec iop = {
-		.name = "ram",
-		.ddm = "ram",
-		.n_devs = 1,
-		.devs = &dev,
-	};
-	struct local_config cfg = {
-		.n_iops = 1,
-		.iops = &iop,
-		.max_request_bytes = 1 << 20,
-	};
-
-	if (local_scan(&cfg, &local) < 0 ||
+	if (test_local_ram_scan(DISK_BYTES, &local) < 0 ||
 	    base_loop_create(&loop, BASE_ENGINE_AUTO, 0) < 0) {
 		printf("Bail out! no RAM export or loop\n");
 		return 1;

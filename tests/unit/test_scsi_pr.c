@@ -22,6 +22,7 @@
 #include "scsi/scsi_pr_store.h"
 #include "scsi/scsi_priv.h"
 #include "test.h"
+#include "test_local_ram.h"
 
 static struct local *local;
 static struct iop_desc desc = { .ops = &local_desc_ops, .name = "ram" };
@@ -395,22 +396,7 @@ static void test_aptpl(void)
 
 int main(void)
 {
-	struct local_dev_spec dev = {
-		.name = "r0",
-		.args = { .size_bytes = 1 << 20 },
-	};
-	struct local_iop_spec iop = {
-		.name = "ram",
-		.ddm = "ram",
-		.n_devs = 1,
-		.devs = &dev,
-	};
-	struct local_config cfg = {
-		.n_iops = 1,
-		.iops = &iop,
-		.max_request_bytes = 1 << 20,
-	};
-	if (local_scan(&cfg, &local) < 0 ||
+	if (test_local_ram_scan(1 << 20, &local) < 0 ||
 	    base_loop_create(&loop, BASE_ENGINE_AUTO, 0) < 0 || !mkdtemp(dir)) {
 		printf("Bail out! no RAM export, loop or directory\n");
 		return 1;
