@@ -143,10 +143,11 @@ print("closed" if nbdproto.closed_by_peer(c.s, 60) else "still open", flush=True
 EOF
 IDLE=$!
 for _ in $(seq 100); do grep -q connected "$T/idle.out" && break; t python3 -c 'import time; time.sleep(0.05)'; done
-# fio reconnects between its runs: look a few times.
+# fio reconnects between its runs: look again for up to a minute (under
+# ASan on a loaded machine a run's start-up can outlast fifty quick looks).
 fio_seen() {
-	local i
-	for i in $(seq 50); do
+	local end=$((SECONDS + 60))
+	while [ "$SECONDS" -lt "$end" ]; do
 		ctl_json "$T/conns.json" conn list &&
 			json_get "$T/conns.json" "any(c['export'] == 'work' and c['protocol'] == 'nbd' and c['bytes_in'] > 0 and c['requests'] > 0 for c in j) or exit(1)" &&
 			return 0
