@@ -28,9 +28,11 @@
 # Readiness is polled (`ceph osd stat`, `rbd create`), never slept on.
 # memstore keeps data in the OSD's memory, so keep test images small.
 # A fault test that stops the OSD (SIGSTOP) should resume it within about
-# 15 s: after osd_heartbeat_grace x osd_pool_default_read_lease_ratio
-# (20 x 0.8 s) its PGs' read leases lapse, and a one-OSD PG was seen to
-# stay "laggy", delaying every request for good.
+# 45 s: after osd_heartbeat_grace x osd_pool_default_read_lease_ratio
+# (60 x 0.8 s here; Ceph's default grace is 20) its PGs' read leases lapse,
+# and a one-OSD PG was seen to stay "laggy", delaying every request for
+# good.  The grace is raised so that a stop which a loaded machine
+# stretches past 16 s does not wedge the cluster.
 
 CEPH_DIR=""
 CEPH_CONF=""
@@ -41,11 +43,14 @@ CEPH_CONF_EXTRA=${CEPH_CONF_EXTRA:-}
 _ceph_started=0
 
 # _ceph_poll SECS CMD...: run CMD every 0.1 s until it succeeds, for at
-# most SECS seconds (readiness polling; each attempt is a real check).
+# most SECS seconds (readiness polling; each attempt is a real check).  A
+# program gets at most 10 s an attempt: a ceph or rbd command has no time
+# limit of its own and waits for good on a PG that does not answer.
 _ceph_poll() {
 	local secs=$1 end
 	shift
 	end=$((SECONDS + secs))
+	declare -F "$1" >/dev/null || set -- timeout -k 2 10 "$@"
 	while :; do
 		"$@" >/dev/null 2>&1 && return 0
 		[ "$SECONDS" -ge "$end" ] && return 1
@@ -92,6 +97,7 @@ mon allow pool size one = true
 mon allow pool delete = true
 mon warn on pool no redundancy = false
 paxos propose interval = 0.1
+osd heartbeat grace = 60
 osd objectstore = memstore
 memstore device bytes = 1073741824
 osd max object name len = 256

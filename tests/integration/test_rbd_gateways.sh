@@ -333,11 +333,13 @@ OSD=$(ceph_osd_pid)
 kill -STOP "$OSD"
 on_exit "kill -CONT $OSD"
 # (about 9 s: the login reads the record and watches, 3 s each, before
-# the REGISTER; ceph.sh says resume within 15 s)
-out=$(pr "$IQN1" "$A" register 3333)
+# the REGISTER; ceph.sh says resume within 45 s, so the tool gets 40 s)
+out=$(TMO=40 pr "$IQN1" "$A" register 3333)
 kill -CONT "$OSD"
 _ceph_poll 30 rbd image-meta get "$P/gw" iopd.pr
-pass_if $? "the OSD answers again"
+st=$?
+[ "$st" -eq 0 ] || _ceph_diag
+pass_if "$st" "the OSD answers again"
 case $out in
 "status=0x02 sense=5/5504"*) ok "with the OSD stopped a REGISTER fails: INSUFFICIENT REGISTRATION RESOURCES" ;;
 *) not_ok "with the OSD stopped a REGISTER fails: INSUFFICIENT REGISTRATION RESOURCES" "got: $out" ;;
