@@ -494,7 +494,7 @@ static void scsi_dev_raise_ua(struct scsi_dev *dev, uint16_t asc,
 	pthread_mutex_unlock(&dev->lock);
 }
 
-void scsi_ua_raise_all(uint16_t asc)
+void scsi_ua_raise_all(uint16_t asc, const struct scsi_nexus *skip)
 {
 	pthread_mutex_lock(&scsi_devs_lock);
 	for (struct scsi_dev *dev = scsi_devs; dev; dev = dev->next) {
@@ -502,7 +502,7 @@ void scsi_ua_raise_all(uint16_t asc)
 		for (struct scsi_lu *lu = dev->lus; lu; lu = lu->dev_next) {
 			uint16_t old = atomic_load(&lu->ua);
 
-			while ((old >> 8) != 0x29 &&
+			while (lu->nexus != skip && (old >> 8) != 0x29 &&
 			       !atomic_compare_exchange_weak(&lu->ua, &old,
 							     asc))
 				;

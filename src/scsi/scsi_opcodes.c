@@ -23,6 +23,7 @@
 #define SA   SCSI_OPF_SA
 #define PROK SCSI_OPF_PR_OK
 #define PRRD SCSI_OPF_PR_READ
+#define EXPL SCSI_OPF_EXPLICIT
 #define L4   0xff, 0xff, 0xff, 0xff
 #define L8   L4, L4
 
@@ -259,6 +260,13 @@ const struct scsi_opcode scsi_opcodes[] = {
 	  scsi_alua_rtpg,
 	  { SCSI_OP_MAINTENANCE_IN, 0xe0 | SCSI_SA_REPORT_TARGET_PGS, 0, 0, 0,
 	    0, L4, 0, 0 } },
+	{ SCSI_OP_MAINTENANCE_OUT,
+	  SCSI_SA_SET_TARGET_PGS,
+	  SA | EXPL,
+	  12,
+	  scsi_alua_stpg,
+	  { SCSI_OP_MAINTENANCE_OUT, SCSI_SA_SET_TARGET_PGS, 0, 0, 0, 0, L4, 0,
+	    0 } },
 	{ SCSI_OP_READ_12,
 	  0,
 	  PRRD,
@@ -293,6 +301,11 @@ const struct scsi_opcode scsi_opcodes[] = {
 const unsigned int scsi_n_opcodes =
 	sizeof(scsi_opcodes) / sizeof(scsi_opcodes[0]);
 
+bool scsi_opcode_supported(const struct scsi_opcode *op)
+{
+	return !(op->flags & SCSI_OPF_EXPLICIT) || scsi_alua_explicit();
+}
+
 /* First table entry per opcode, + 1 (0 = none). */
 static uint8_t scsi_opcode_index[256];
 static pthread_once_t scsi_opcode_once = PTHREAD_ONCE_INIT;
@@ -319,7 +332,7 @@ const struct scsi_opcode *scsi_opcode_find(const uint8_t *cdb,
 
 		if (!(op->flags & SCSI_OPF_SA) ||
 		    (cdb_len > 1 && (cdb[1] & 0x1f) == op->sa))
-			return op;
+			return scsi_opcode_supported(op) ? op : NULL;
 	}
 	return NULL;
 }

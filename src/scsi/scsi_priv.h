@@ -160,9 +160,10 @@ bool scsi_lu_conflict(const struct scsi_lu *lu);
 /* COMPARE AND WRITE serialisation per device: returns true if task may
  * run now; otherwise it runs (step called through scsi_task_start) when
  * the current one ends. */
-/* Raise asc on every logical unit of every nexus (a pending power-on or
- * reset condition, which outranks it, stays). */
-void scsi_ua_raise_all(uint16_t asc);
+/* Raise asc on every logical unit of every nexus but skip (NULL: of
+ * all; a pending power-on or reset condition, which outranks it,
+ * stays). */
+void scsi_ua_raise_all(uint16_t asc, const struct scsi_nexus *skip);
 bool scsi_caw_acquire(struct scsi_task *task, scsi_step_fn *step);
 void scsi_caw_release(struct scsi_lu *lu);
 
@@ -182,6 +183,9 @@ typedef int scsi_cmd_fn(struct scsi_nexus *nexus, struct scsi_lu *lu,
 #define SCSI_OPF_PR_READ                                                       \
 	(1u << 5) /* reads: allowed by write exclusive                         \
 			 reservations */
+#define SCSI_OPF_EXPLICIT                                                      \
+	(1u << 6) /* supported only with explicit ALUA                         \
+			 (scsi_alua_explicit) */
 
 struct scsi_opcode {
 	uint8_t opcode;
@@ -193,8 +197,11 @@ struct scsi_opcode {
 };
 extern const struct scsi_opcode scsi_opcodes[];
 extern const unsigned int scsi_n_opcodes;
+/* The entry for cdb, if supported now. */
 const struct scsi_opcode *scsi_opcode_find(const uint8_t *cdb,
 					   unsigned int cdb_len);
+/* Whether a table entry is supported now (SCSI_OPF_EXPLICIT). */
+bool scsi_opcode_supported(const struct scsi_opcode *op);
 
 /* scsi_spc.c */
 scsi_cmd_fn scsi_spc_test_unit_ready, scsi_spc_inquiry, scsi_spc_report_luns,
@@ -213,7 +220,9 @@ uint16_t scsi_alua_group_id(const struct scsi_alua_group *group);
 /* True when the nexus' access state refuses cmd: NOT READY is set. */
 bool scsi_alua_refuse(const struct scsi_nexus *nexus, const struct scsi_lu *lu,
 		      struct scsi_cmd *cmd);
-scsi_cmd_fn scsi_alua_rtpg;
+scsi_cmd_fn scsi_alua_rtpg, scsi_alua_stpg;
+/* Some group served here takes SET TARGET PORT GROUPS (TPGS 11b). */
+bool scsi_alua_explicit(void);
 
 /* scsi_sbc.c */
 scsi_cmd_fn scsi_sbc_read, scsi_sbc_write, scsi_sbc_verify,

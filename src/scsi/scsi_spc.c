@@ -101,7 +101,9 @@ static uint32_t scsi_inquiry_std(const struct scsi_lu *lu, uint8_t *p)
 	p[2] = 0x06;		 /* SPC-4 */
 	p[3] = 0x12;		 /* HISUP, response data format 2 */
 	p[4] = 66 - 5;
-	p[5] = 0x10; /* TPGS 01b: implicit ALUA (scsi_alua.c) */
+	/* TPGS: 01b implicit ALUA, 11b implicit and explicit when a group
+	 * served here takes SET TARGET PORT GROUPS (scsi_alua.c). */
+	p[5] = scsi_alua_explicit() ? 0x30 : 0x10;
 	p[7] = 0x02; /* CMDQUE */
 	memcpy(p + 8, SCSI_VENDOR, 8);
 	memcpy(p + 16, SCSI_PRODUCT, 16);
@@ -558,6 +560,8 @@ static int scsi_rsoc_one(struct scsi_lu *lu, struct scsi_cmd *cmd, uint8_t *p,
 			if (o->sa != sa)
 				continue;
 		}
+		if (!scsi_opcode_supported(o))
+			break;
 		op = o;
 		break;
 	}
@@ -600,6 +604,8 @@ int scsi_spc_report_opcodes(struct scsi_nexus *nexus, struct scsi_lu *lu,
 			const struct scsi_opcode *o = &scsi_opcodes[i];
 			uint8_t *d = p + n;
 
+			if (!scsi_opcode_supported(o))
+				continue;
 			memset(d, 0, 8);
 			d[0] = o->opcode;
 			base_be16_put(d + 2, o->sa);

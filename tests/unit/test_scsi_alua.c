@@ -5,7 +5,10 @@
  * gateway's groups, REPORT TARGET PORT GROUPS in both formats, the TPGS
  * field and the VPD 0x83 designators, the commands each state refuses
  * and their sense, the unit attention a state change raises on every
- * nexus, portal matching, and configurations that are refused.
+ * nexus, portal matching, and configurations that are refused; explicit
+ * ALUA (SET TARGET PORT GROUPS: TPGS, what it accepts and refuses, the
+ * unit attention on every nexus but the caller's) and a live
+ * reconfiguration (kept and changed states, a retired port).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -268,6 +271,203 @@ static void test_state_change(void)
 	scsi_nexus_close(b);
 }
 
+/* SET TARGET PORT GROUPS from n: descriptors (state, group) pairs. */
+static int stpg(struct scsi_nexus *n, unsigned int count, const uint16_t *d)
+{
+	uint32_t len = 4 + 4 * count;
+
+	memset(buf, 0, len);
+	for (unsigned int i = 0; i < count; i++) {
+		buf[4 + 4 * i] = (uint8_t)d[2 * i];
+		buf[4 + 4 * i + 2] = (uint8_t)(d[2 * i + 1] >> 8);
+		buf[4 + 4 * i + 3] = (uint8_t)d[2 * i + 1];
+	}
+	return RUN(n, SCSI_DIR_WRITE, len, 0xa4, 0x0a, 0, 0, 0, 0, 0, 0, 0,
+		   (uint8_t)len, 0, 0);
+}
+#define STPG(n, ...)                                                           \
+	stpg(n, sizeof((const uint16_t[]){ __VA_ARGS__ }) / 4,                 \
+	     (const uint16_t[]){ __VA_ARGS__ })
+
+/* REPORT SUPPORTED OPERATION CODES, one command: its SUPPORT field. */
+static unsigned int rsoc_support(struct scsi_nexus *n, uint8_t op, uint8_t sa)
+{
+	if (RUN(n, SCSI_DIR_READ, 64, 0xa3, 0x0c, 0x02, op, 0, sa, 0, 0, 0, 64,
+		0, 0))
+		return 0xff;
+	return buf[1] & 0x07;
+}
+
+static void test_implicit_only(void)
+{
+	struct scsi_nexus *a;
+
+	CHECK_EQ_INT(scsi_alua_configure(groups, 3), 0);
+	a = nexus_ready(1);
+	if (!a)
+		return;
+	CHECK_EQ_INT(RUN(a, SCSI_DIR_READ, 96, 0x12, 0, 0, 0, 96, 0), 0);
+	CHECK_EQ_INT((buf[5] >> 4) & 3, 1);	      /* TPGS: implicit only */
+	CHECK_EQ_INT(rsoc_support(a, 0xa4, 0x0a), 1); /* not supported */
+	CHECK_EQ_INT(rsoc_support(a, 0xa3, 0x0a), 3);
+	STPG(a, SCSI_ALUA_STANDBY, 10);
+	CHECK_EQ_INT(sense(), 0x052000); /* INVALID COMMAND OPERATION CODE */
+	scsi_nexus_close(a);
+}
+
+static const struct scsi_alua_group_cfg explicit_groups[] = {
+	{ .id = 10,
+	  .port = 1,
+	  .state = SCSI_ALUA_OPTIMIZED,
+	  .explicit_ok = true,
+	  .n_portals = 2,
+	  .portals = portals_a },
+	{ .id = 20,
+	  .port = 2,
+	  .state = SCSI_ALUA_STANDBY,
+	  .explicit_ok = true,
+	  .n_portals = 1,
+	  .portals = portals_b },
+	{ .id = 30, .state = SCSI_ALUA_NON_OPTIMIZED }, /* another gateway */
+	{ .id = 40,
+	  .port = 4,
+	  .state = SCSI_ALUA_NON_OPTIMIZED, /* served, but implicit only */
+	  .n_portals = 1,
+	  .portals = portals_b },
+};
+
+/* Every refused list leaves every state as it was. */
+static void check_stpg_refusals(struct scsi_nexus *a)
+{
+	STPG(a, SCSI_ALUA_STANDBY, 10, SCSI_ALUA_OPTIMIZED, 99);
+	CHECK_EQ_INT(sense(), 0x052600); /* no group 99 */
+	STPG(a, SCSI_ALUA_OPTIMIZED, 30);
+	CHECK_EQ_INT(sense(), 0x052600); /* another gateway's */
+	STPG(a, SCSI_ALUA_OPTIMIZED, 40);
+	CHECK_EQ_INT(sense(), 0x052600); /* not explicit */
+	STPG(a, SCSI_ALUA_TRANSITIONING, 20);
+	CHECK_EQ_INT(sense(), 0x052600);
+	STPG(a, 0xe, 20); /* offline */
+	CHECK_EQ_INT(sense(), 0x052600);
+	STPG(a, SCSI_ALUA_STANDBY, 20, SCSI_ALUA_OPTIMIZED, 20);
+	CHECK_EQ_INT(sense(), 0x052600); /* a group twice */
+	/* A list cut inside a descriptor. */
+	memset(buf, 0, 6);
+	RUN(a, SCSI_DIR_WRITE, 6, 0xa4, 0x0a, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0);
+	CHECK_EQ_INT(sense(), 0x051a00);
+	/* An empty one is no error. */
+	CHECK_EQ_INT(RUN(a, SCSI_DIR_WRITE, 0, 0xa4, 0x0a, 0, 0, 0, 0, 0, 0, 0,
+			 0, 0, 0),
+		     0);
+	CHECK_EQ_INT(RTPG(a, 0), 0);
+	CHECK_EQ_INT(buf[4], 0x00);  /* 10: still active/optimized */
+	CHECK_EQ_INT(buf[16], 0x02); /* 20: still standby */
+}
+
+static void test_explicit(void)
+{
+	struct scsi_nexus *a, *b;
+
+	CHECK_EQ_INT(scsi_alua_configure(explicit_groups, 4), 0);
+	a = nexus_ready(1);
+	b = nexus_ready(2);
+	if (!a || !b)
+		return;
+	CHECK_EQ_INT(RUN(a, SCSI_DIR_READ, 96, 0x12, 0, 0, 0, 96, 0), 0);
+	CHECK_EQ_INT((buf[5] >> 4) & 3, 3); /* TPGS: implicit and explicit */
+	CHECK_EQ_INT(rsoc_support(a, 0xa4, 0x0a), 3);
+	check_stpg_refusals(a);
+	/* Nothing changed: no unit attention (b is on standby). */
+	CHECK_EQ_INT(RTPG(b, 0), 0);
+	/* Switch: 20 optimized, 10 non-optimized, through a. */
+	CHECK_EQ_INT(
+		STPG(a, SCSI_ALUA_OPTIMIZED, 20, SCSI_ALUA_NON_OPTIMIZED, 10),
+		0);
+	CHECK_EQ_INT(TUR(a), 0); /* not on the nexus that asked */
+	READ(b);
+	CHECK_EQ_INT(sense(), 0x062a06);
+	CHECK_EQ_INT(READ(b), 0);
+	CHECK_EQ_INT(RTPG(b, 0), 0);
+	CHECK_EQ_INT(buf[4], 0x01);
+	CHECK_EQ_INT(buf[9], 0x01); /* altered by SET TARGET PORT GROUPS */
+	CHECK_EQ_INT(buf[16], 0x00);
+	CHECK_EQ_INT(buf[21], 0x01);
+	CHECK_EQ_INT(buf[33], 0x00); /* 30 untouched */
+	/* The same state again changes nothing: no unit attention. */
+	CHECK_EQ_INT(STPG(b, SCSI_ALUA_OPTIMIZED, 20), 0);
+	CHECK_EQ_INT(TUR(a), 0);
+	/* From a standby path too (SPC-4 5.16.2.4.4). */
+	CHECK_EQ_INT(STPG(a, SCSI_ALUA_STANDBY, 10), 0);
+	CHECK_EQ_INT(STPG(a, SCSI_ALUA_OPTIMIZED, 10), 0);
+	TUR(b);
+	CHECK_EQ_INT(sense(), 0x062a06);
+	scsi_nexus_close(a);
+	scsi_nexus_close(b);
+}
+
+/* A reload: kept and changed states, a retired port, no news when the
+ * picture stays. */
+static void test_reconfigure(void)
+{
+	struct scsi_alua_group_cfg g[4];
+	struct scsi_alua_group_info info;
+	struct scsi_nexus *a, *b;
+
+	memcpy(g, explicit_groups, sizeof(g));
+	CHECK_EQ_INT(scsi_alua_configure(g, 4), 0);
+	a = nexus_ready(1);
+	b = nexus_ready(2);
+	if (!a || !b)
+		return;
+	CHECK_EQ_INT(scsi_alua_set_state(20, SCSI_ALUA_OPTIMIZED), 0);
+	TUR(a);
+	TUR(b);
+	/* The same file again: nothing to tell. */
+	g[1].keep_state = true;
+	CHECK_EQ_INT(scsi_alua_reconfigure(g, 4), 0);
+	CHECK_EQ_INT(TUR(a), 0);
+	CHECK_EQ_INT(scsi_alua_group_info(1, &info), 0);
+	CHECK_EQ_INT(info.state, SCSI_ALUA_OPTIMIZED); /* kept */
+	/* Group 10 given another state, 40 gone, group 50 on port 5. */
+	g[0].state = SCSI_ALUA_NON_OPTIMIZED;
+	g[3].id = 50;
+	g[3].port = 5;
+	CHECK_EQ_INT(scsi_alua_reconfigure(g, 4), 0);
+	TUR(a);
+	CHECK_EQ_INT(sense(), 0x062a06);
+	CHECK_EQ_INT(RTPG(a, 0), 0);
+	CHECK_EQ_INT(buf[4], 0x01);
+	CHECK_EQ_INT(buf[9], 0x02); /* an implicit transition */
+	CHECK_EQ_INT(buf[16], 0x00);
+	CHECK_EQ_INT(be16(buf + 42), 50);
+	CHECK_EQ_INT(be16(buf + 50), 5);
+	/* Port 2 retired: its nexus hears of it, then is unavailable. */
+	CHECK_EQ_INT(scsi_alua_reconfigure(g, 1), 0);
+	TUR(b);
+	CHECK_EQ_INT(sense(), 0x062a06);
+	TUR(b);
+	CHECK_EQ_INT(sense(), 0x02040c);
+	CHECK_EQ_INT(RTPG(b, 0), 0);
+	CHECK_EQ_INT(cmd.data_len, 16);
+	/* Back: the port's nexus sees the group again. */
+	CHECK_EQ_INT(scsi_alua_reconfigure(g, 2), 0);
+	TUR(b);
+	CHECK_EQ_INT(sense(), 0x062a06);
+	TUR(a);
+	CHECK_EQ_INT(sense(), 0x062a06);
+	/* A group new to the running set takes the state it is given. */
+	TUR(b);
+	CHECK_EQ_INT(sense(), 0x02040b);
+	/* Refused: nothing changes. */
+	g[1].explicit_ok = true;
+	g[1].n_portals = 0;
+	CHECK_EQ_INT(scsi_alua_check_config(g, 2), -EINVAL);
+	CHECK_EQ_INT(scsi_alua_reconfigure(g, 2), -EINVAL);
+	CHECK_EQ_INT(TUR(a), 0);
+	scsi_nexus_close(a);
+	scsi_nexus_close(b);
+}
+
 static void test_refused_configs(void)
 {
 	static const char *const bad_portal[] = { "localhost" };
@@ -286,6 +486,9 @@ static void test_refused_configs(void)
 	CHECK_EQ_INT(scsi_alua_configure(g, 2), -EINVAL);
 	g[1] = groups[1];
 	g[1].id = 0;
+	CHECK_EQ_INT(scsi_alua_configure(g, 2), -EINVAL);
+	g[1] = groups[2];
+	g[1].explicit_ok = true; /* another gateway's: changes there */
 	CHECK_EQ_INT(scsi_alua_configure(g, 2), -EINVAL);
 	/* Refusals leave the groups as they were. */
 	CHECK_EQ_INT(scsi_alua_group_info(0, &info), 0);
@@ -308,6 +511,9 @@ int main(void)
 	TEST_CASE(test_rtpg_and_designators);
 	TEST_CASE(test_standby);
 	TEST_CASE(test_state_change);
+	TEST_CASE(test_implicit_only);
+	TEST_CASE(test_explicit);
+	TEST_CASE(test_reconfigure);
 	TEST_CASE(test_refused_configs);
 	free(buf);
 	base_loop_destroy(loop);
