@@ -43,6 +43,19 @@ static int mgmt_alua_json_u16(unsigned int i, const char *key, json_t *v,
 	return 0;
 }
 
+static int mgmt_alua_json_bool(unsigned int i, const char *key, json_t *v,
+			       bool *out)
+{
+	if (v && !json_is_boolean(v)) {
+		log_error("config: iscsi: port_groups[%u]: %s: expected true "
+			  "or false",
+			  i, key);
+		return -EINVAL;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
 static int mgmt_alua_json_portals(struct mgmt_alua *alua, unsigned int i,
 				  json_t *v)
 {
@@ -75,12 +88,12 @@ static int mgmt_alua_json_portals(struct mgmt_alua *alua, unsigned int i,
 	return 0;
 }
 
-/* {"group", "state", "portals", "port", "preferred"} */
+/* {"group", "state", "portals", "port", "preferred", "explicit"} */
 static int mgmt_alua_json_group(struct mgmt_alua *alua, unsigned int i,
 				json_t *obj)
 {
 	struct scsi_alua_group_cfg *g = &alua->groups[i];
-	json_t *state, *pref;
+	json_t *state;
 	const char *key;
 	json_t *v;
 	int ret;
@@ -95,7 +108,7 @@ static int mgmt_alua_json_group(struct mgmt_alua *alua, unsigned int i,
 	{
 		if (strcmp(key, "group") && strcmp(key, "state") &&
 		    strcmp(key, "portals") && strcmp(key, "port") &&
-		    strcmp(key, "preferred")) {
+		    strcmp(key, "preferred") && strcmp(key, "explicit")) {
 			log_error("config: iscsi: port_groups[%u]: unknown "
 				  "key \"%s\"",
 				  i, key);
@@ -103,7 +116,6 @@ static int mgmt_alua_json_group(struct mgmt_alua *alua, unsigned int i,
 		}
 	}
 	state = json_object_get(obj, "state");
-	pref = json_object_get(obj, "preferred");
 	g->state = SCSI_ALUA_OPTIMIZED;
 	if (state &&
 	    (!json_is_string(state) ||
@@ -114,14 +126,13 @@ static int mgmt_alua_json_group(struct mgmt_alua *alua, unsigned int i,
 			  i);
 		return -EINVAL;
 	}
-	if (pref && !json_is_boolean(pref)) {
-		log_error("config: iscsi: port_groups[%u]: preferred: "
-			  "expected true or false",
-			  i);
-		return -EINVAL;
-	}
-	g->preferred = json_is_true(pref);
-	if ((ret = mgmt_alua_json_u16(i, "group", json_object_get(obj, "group"),
+	if ((ret = mgmt_alua_json_bool(i, "preferred",
+				       json_object_get(obj, "preferred"),
+				       &g->preferred)) < 0 ||
+	    (ret = mgmt_alua_json_bool(i, "explicit",
+				       json_object_get(obj, "explicit"),
+				       &g->explicit_ok)) < 0 ||
+	    (ret = mgmt_alua_json_u16(i, "group", json_object_get(obj, "group"),
 				      &g->id)) < 0 ||
 	    (ret = mgmt_alua_json_u16(i, "port", json_object_get(obj, "port"),
 				      &g->port)) < 0)
@@ -163,4 +174,78 @@ int mgmt_alua_apply(const struct mgmt_alua *alua)
 {
 	return scsi_alua_configure(alua ? alua->groups : NULL,
 				   alua ? alua->n : 0);
+}
+
+int mgmt_alua_check(const struct mgmt_alua *alua)
+{
+	return scsi_alua_check_config(alua ? alua->groups : NULL,
+				      alua ? alua->n : 0);
+}
+
+/* The state the configuration gave group id (no port_groups: group 1,
+ * active/optimized); -ENOENT if it had no such group. */
+static int mgmt_alua_cfg_state(const struct mgmt_alua *alua, uint16_t id,
+			       enum scsi_alua_state *state)
+{
+	if (!alua) {
+		*state = SCSI_ALUA_OPTIMIZED;
+		return id == 1 ? 0 : -ENOENT;
+	}
+	for (unsigned int i = 0; i < alua->n; i++)
+		if (alua->groups[i].id == id) {
+			*state = alua->groups[i].state;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+int mgmt_alua_reload(const struct mgmt_alua *have, struct mgmt_alua *want)
+{
+	static const char *const any[] = { "*" };
+	struct scsi_alua_group_cfg dflt = {
+		.id = 1,
+		.n_portals = 1,
+		.portals = any,
+	};
+	struct scsi_alua_group_cfg *g = want ? want->groups : &dflt;
+	unsigned int n = want ? want->n : 1;
+	enum scsi_alua_state old;
+
+	/* A state the file did not change stays as an operator or an
+	 * initiator left it; one it changed is applied. */
+	for (unsigned int i = 0; i < n; i++)
+		g[i].keep_state =
+			mgmt_alua_cfg_state(have, g[i].id, &old) == 0 &&
+			old == g[i].state;
+	return scsi_alua_reconfigure(g, n);
+}
+
+void mgmt_alua_save_states(json_t *iscsi)
+{
+	json_t *groups = json_object_get(iscsi, "port_groups"), *item;
+	enum scsi_alua_state state;
+	size_t i;
+
+	if (!groups) {
+		/* The default group: written only if it changed. */
+		if (scsi_alua_group_state(1, &state) < 0 ||
+		    state == SCSI_ALUA_OPTIMIZED)
+			return;
+		json_object_set_new(iscsi, "port_groups",
+				    json_pack("[{s:i, s:[s], s:s}]", "group", 1,
+					      "portals", "*", "state",
+					      scsi_alua_state_name(state)));
+		return;
+	}
+	json_array_foreach(groups, i, item)
+	{
+		json_t *id = json_object_get(item, "group");
+
+		if (json_is_integer(id) &&
+		    scsi_alua_group_state((uint16_t)json_integer_value(id),
+					  &state) == 0)
+			json_object_set_new(
+				item, "state",
+				json_string(scsi_alua_state_name(state)));
+	}
 }

@@ -756,6 +756,7 @@ json_t *mgmt_iscsi_save(const struct mgmt_config *cfg)
 	listen = json_array();
 	if (!obj || !listen)
 		goto err;
+	mgmt_alua_save_states(obj); /* the live states */
 	for (unsigned int i = 0; i < is->n_listen; i++)
 		json_array_append_new(listen, json_string(is->listen[i]));
 	json_object_set_new(obj, "listen", listen);

@@ -4,7 +4,8 @@
  * list them, and change a group's access state live.  Every initiator
  * session learns of a change through a unit attention; a gateway's
  * groups and states come from the config file's iscsi.port_groups, and
- * operators of a multi-gateway target set the same state on each.
+ * operators of a multi-gateway target set the same state on each.  A
+ * change is not saved: daemon.save_config writes the live states.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,6 +13,20 @@
 #include "base/base_log.h"
 #include "mgmt/mgmt_rpc.h"
 #include "scsi/scsi_alua.h"
+
+/* Who changed a group's state last: an initiator's SET TARGET PORT
+ * GROUPS, or iopd (an operator, a reload). */
+static const char *mgmt_alua_changed_by(enum scsi_alua_status status)
+{
+	switch (status) {
+	case SCSI_ALUA_STATUS_EXPLICIT:
+		return "initiator";
+	case SCSI_ALUA_STATUS_IMPLICIT:
+		return "iopd";
+	default:
+		return "-";
+	}
+}
 
 static int mgmt_alua_list(struct mgmt_ctx *ctx, json_t *params, json_t **result,
 			  struct mgmt_error *err)
@@ -32,11 +47,15 @@ static int mgmt_alua_list(struct mgmt_ctx *ctx, json_t *params, json_t **result,
 					      json_string(g.portals[j]));
 		json_array_append_new(
 			list,
-			json_pack("{s:i, s:i, s:s, s:b, s:b, s:b, s:o}",
+			json_pack("{s:i, s:i, s:s, s:b, s:b, s:b, s:b, s:s, "
+				  "s:o}",
 				  "group", g.id, "port", g.port, "state",
 				  scsi_alua_state_name(g.state), "preferred",
 				  g.preferred, "local", g.n_portals > 0,
-				  "changed", g.changed, "portals", portals));
+				  "explicit", g.explicit_ok, "changed",
+				  g.status != SCSI_ALUA_STATUS_NONE,
+				  "changed_by", mgmt_alua_changed_by(g.status),
+				  "portals", portals));
 	}
 	*result = list;
 	return 0;
@@ -94,7 +113,8 @@ static int mgmt_alua_set(struct mgmt_ctx *ctx, json_t *params, json_t **result,
 const struct mgmt_method mgmt_rpc_alua_methods[] = {
 	{ "alua.list", mgmt_alua_list,
 	  "the ALUA target port groups: group, relative port, state, "
-	  "preferred, local (served here), changed, portals" },
+	  "preferred, local (served here), explicit (SET TARGET PORT GROUPS "
+	  "allowed), changed, changed_by (initiator, iopd or -), portals" },
 	{ "alua.set", mgmt_alua_set,
 	  "group, state: change a target port group's access state "
 	  "(active/optimized, active/non-optimized, standby, unavailable, "

@@ -507,6 +507,8 @@ static int mgmt_reload_apply(struct mgmt_ctx *ctx, struct mgmt_config *next,
 	ret = mgmt_reload_publish(ctx, it, n, up, n_up, r);
 	if (ret == 0)
 		ret = mgmt_reload_default(ctx, next->default_export);
+	if (ret == 0)
+		ret = mgmt_reload_alua_apply(ctx, next, !iscsi);
 	if (ret == 0 && iscsi) {
 		ret = mgmt_reload_iscsi_apply(ctx, next);
 		r->iscsi_updated = ret == 0;

@@ -35,5 +35,9 @@ int mgmt_reload_iscsi_prepare(struct mgmt_ctx *ctx, struct mgmt_config *next,
 			      bool *apply);
 /* Hand next's iSCSI settings to the transport (they move to ctx->cfg). */
 int mgmt_reload_iscsi_apply(struct mgmt_ctx *ctx, struct mgmt_config *next);
+/* A changed iscsi.port_groups, live (before mgmt_reload_iscsi_apply;
+ * keep: that will not run). */
+int mgmt_reload_alua_apply(struct mgmt_ctx *ctx, struct mgmt_config *next,
+			   bool keep);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "base/base_log.h"
 #include "iopd/remote.h"
+#include "mgmt/mgmt_config_alua.h"
 #include "mgmt/mgmt_config_iscsi.h"
 #include "mgmt/mgmt_rpc_reload.h"
 
@@ -161,7 +162,7 @@ static bool mgmt_reload_listen_differ(const struct mgmt_iscsi *a,
 	return false;
 }
 
-/* ALUA groups are fixed once sessions exist (scsi_alua.h). */
+/* The file's port_groups changed (a reload applies them in place). */
 static bool mgmt_reload_port_groups_differ(const struct mgmt_iscsi *a,
 					   const struct mgmt_iscsi *b)
 {
@@ -192,9 +193,9 @@ static int mgmt_reload_iscsi_keep_start(const struct mgmt_iscsi *have,
 	}
 	want = next->iscsi;
 	want->cli_listen = have->cli_listen;
-	if (mgmt_reload_port_groups_differ(have, want))
-		log_warn("reload: iscsi.port_groups take effect at the next "
-			 "start (states change live: alua.set)");
+	if (mgmt_reload_port_groups_differ(have, want) &&
+	    (ret = mgmt_alua_check(want->alua)) < 0)
+		return ret;
 	if (!mgmt_reload_str_differ(prefix, want->cfg.iqn_prefix))
 		return 0;
 	if (!have->file_json ||
@@ -306,6 +307,41 @@ int mgmt_reload_iscsi_prepare(struct mgmt_ctx *ctx, struct mgmt_config *next,
 	if (ret < 0)
 		return ret;
 	*apply = mgmt_reload_iscsi_diff(&have->cfg, &next->iscsi->cfg, false);
+	return 0;
+}
+
+/*
+ * A changed iscsi.port_groups, in place (scsi_alua_reconfigure): before
+ * mgmt_reload_iscsi_apply, which may free the running settings.  keep:
+ * the running settings stay (nothing else of iSCSI changed), so they
+ * take the new groups for the next reload to compare with.
+ */
+int mgmt_reload_alua_apply(struct mgmt_ctx *ctx, struct mgmt_config *next,
+			   bool keep)
+{
+	struct mgmt_iscsi *have = ctx->cfg->iscsi, *want = next->iscsi;
+	struct mgmt_alua *swap;
+	json_t *groups;
+	int ret;
+
+	if (!have || !want || !mgmt_reload_port_groups_differ(have, want))
+		return 0;
+	ret = mgmt_alua_reload(have->alua, want->alua);
+	if (ret < 0 || !keep)
+		return ret;
+	swap = have->alua;
+	have->alua = want->alua;
+	want->alua = swap;
+	groups = want->file_json
+			 ? json_object_get(want->file_json, "port_groups")
+			 : NULL;
+	if (!have->file_json && groups)
+		have->file_json = json_object();
+	if (groups)
+		json_object_set(have->file_json, "port_groups", groups);
+	else if (have->file_json)
+		json_object_del(have->file_json, "port_groups");
+	log_info("reload: iscsi.port_groups changed in place");
 	return 0;
 }
 

@@ -237,6 +237,8 @@ static void test_refused(void)
 		"[\"*\"]}]}}",
 		"{\"iscsi\": {\"port_groups\": [{\"group\": 1, \"portals\": "
 		"[1]}]}}",
+		"{\"iscsi\": {\"port_groups\": [{\"group\": 1, \"explicit\": "
+		"\"yes\"}]}}",
 	};
 	struct mgmt_config cfg;
 

@@ -50,8 +50,14 @@ static const struct iopctl_col iopctl_iop_cols[] = {
 	{ "exports", "EXPORTS" }, { NULL, NULL },
 };
 static const struct iopctl_col iopctl_alua_cols[] = {
-	{ "group", "GROUP" },	 { "port", "PORT" },   { "state", "STATE" },
-	{ "preferred", "PREF" }, { "local", "LOCAL" }, { "portals", "PORTALS" },
+	{ "group", "GROUP" },
+	{ "port", "PORT" },
+	{ "state", "STATE" },
+	{ "preferred", "PREF" },
+	{ "local", "LOCAL" },
+	{ "explicit", "EXPLICIT" },
+	{ "changed_by", "CHANGED BY" },
+	{ "portals", "PORTALS" },
 	{ NULL, NULL },
 };
 static const struct iopctl_col iopctl_method_cols[] = {
@@ -223,7 +229,8 @@ const struct iopctl_cmd iopctl_cmds[] = {
 	{ "iop", "remove", "iop.remove", "name", "NAME",
 	  "Close an IOP that no export uses.", NULL, NULL },
 	{ "alua", "list", "alua.list", "", "",
-	  "List the ALUA target port groups: state, relative port, the "
+	  "List the ALUA target port groups: state, relative port, whether "
+	  "initiators may set it (explicit), who changed it last, the "
 	  "portals served here (none: another gateway's group).",
 	  iopctl_alua_cols, NULL },
 	{ "alua", "set", "alua.set", "group state", "GROUP STATE",
