@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# test_alua.sh: implicit ALUA (SPC-4 5.16) as initiators see it, with
+# test_alua.sh: ALUA (SPC-4 5.16) as initiators see it, with
 # libiscsi (tests/tools/iscsi_alua.c: sg_rtpg needs a kernel device),
 # iscsi-inq, iscsi-ls and qemu-io:
 #   - without port_groups: one group, active/optimized, TPGS 01b, and
@@ -18,6 +18,14 @@
 #     new state (unavailable: 04h/0Ch, transitioning: 04h/0Ah);
 #   - qemu-io writes and reads back through the optimized path, and
 #     cannot open the standby one;
+#   - explicit ALUA: SET TARGET PORT GROUPS from one session switches
+#     the optimized group, the other session (not the caller) gets the
+#     unit attention, RTPG shows status 01h; unknown, remote or
+#     implicit-only groups, transitioning, offline and cut lists are
+#     refused; implicit only, the command is an invalid opcode;
+#   - reload applies changed port_groups in place with the unit
+#     attention, keeping live states the file did not change;
+#     save-config writes live states; a restart starts from the file;
 #   - configurations that cannot work are refused at start-up.
 IOPD_TEST_TRANSPORTS="iscsi"
 . "$(dirname "$0")/lib.sh"
@@ -41,6 +49,55 @@ alua() {
 	t "$TOOL" "$@" | sed 1d | paste -sd' '
 }
 
+# hold: sessions held on both portals (UA, UB), fed one command at a
+# time.  (bash forgets a coprocess' pid when it exits: keep our own copy)
+hold() {
+	local l1 l2
+	coproc SA { "$TOOL" "$UA"; }
+	PID_A=$SA_PID
+	register_pid "$PID_A"
+	exec {SA_IN}>&"${SA[1]}" {SA_OUT}<&"${SA[0]}"
+	eval "exec ${SA[1]}>&- ${SA[0]}<&-"
+	coproc SB { "$TOOL" "$UB"; }
+	PID_B=$SB_PID
+	register_pid "$PID_B"
+	exec {SB_IN}>&"${SB[1]}" {SB_OUT}<&"${SB[0]}"
+	eval "exec ${SB[1]}>&- ${SB[0]}<&-"
+	read -r -t "$TMO" l1 <&"$SA_OUT"
+	read -r -t "$TMO" l2 <&"$SB_OUT"
+	is "$l1 $l2" "ready ready" "sessions held on both portals"
+}
+# release: end of input: the held sessions log out and exit.
+release() {
+	local st_a
+	exec {SA_IN}>&- {SB_IN}>&-
+	_wait_timeout "$PID_A" 30
+	st_a=$?
+	_wait_timeout "$PID_B" 30
+	is "$st_a $?" "0 0" "the held sessions log out and exit 0"
+}
+# on A|B CMD: its answer.
+on() {
+	local in out line
+	if [ "$1" = A ]; then in=$SA_IN out=$SA_OUT; else in=$SB_IN out=$SB_OUT; fi
+	echo "$2" >&"$in"
+	IFS= read -r -t "$TMO" line <&"$out" || line="(no answer)"
+	echo "$line"
+}
+# portals: A and B from the running iopd's portals, and their URLs.
+portals() {
+	A="" B=""
+	for p in $IOPD_ISCSI_ALL; do
+		case $p in
+		127.0.0.1:*) A=$p ;;
+		127.0.0.2:*) B=$p ;;
+		esac
+	done
+	[ -n "$A" ] && [ -n "$B" ] || skip_all "no portal on 127.0.0.2 ($IOPD_ISCSI_ALL)"
+	UA=$(uri_iscsi "$IQN" 0 "$A")
+	UB=$(uri_iscsi "$IQN" 0 "$B")
+}
+
 # --- the default: one group, active/optimized -----------------------
 start_iopd --iscsi-listen 127.0.0.1:0 --listen none d=ram:16M || {
 	done_testing
@@ -54,6 +111,8 @@ is "$(alua "$U" tpgs devid rtpg rtpg rtpg-ext tur)" \
 	"default: TPGS implicit, one active/optimized group with port 1"
 t iscsi-inq "$U" >"$T/inq" 2>&1
 is "$(grep '^TPGS' "$T/inq")" "TPGS:1" "iscsi-inq shows TPGS 1"
+is "$(alua "$U" tur stpg:0:1 rsoc-stpg)" "sense 6 2900 sense 5 2000 rsoc 1" \
+	"implicit only: SET TARGET PORT GROUPS is an invalid opcode, not reported"
 stop_iopd
 
 # --- two portals, two groups, and another gateway's group ------------
@@ -72,16 +131,7 @@ start_iopd -c "$T/c.json" --mgmt-socket "$T/mgmt.sock" || {
 	done_testing
 	exit 1
 }
-A="" B=""
-for p in $IOPD_ISCSI_ALL; do
-	case $p in
-	127.0.0.1:*) A=$p ;;
-	127.0.0.2:*) B=$p ;;
-	esac
-done
-[ -n "$A" ] && [ -n "$B" ] || skip_all "no portal on 127.0.0.2 ($IOPD_ISCSI_ALL)"
-UA=$(uri_iscsi "$IQN" 0 "$A")
-UB=$(uri_iscsi "$IQN" 0 "$B")
+portals
 PICTURE="8f 1:0:1:0:1 2:2:0:0:2 9:1:0:0:3"
 is "$(alua "$UA" devid tur rtpg)" "relport 1 group 1 sense 6 2900 rtpg $PICTURE" \
 	"portal A: port 1 of group 1; every group reported"
@@ -108,29 +158,7 @@ check "qemu-io reads it back through the optimized path" t qemu-io -f raw \
 check_fails "qemu-io cannot use the standby path" t qemu-io -f raw \
 	-c "read 0 4k" "$UB"
 
-# Held sessions on both portals, fed one command at a time.
-# (bash forgets a coprocess' pid when it exits: keep our own copy)
-coproc SA { "$TOOL" "$UA"; }
-PID_A=$SA_PID
-register_pid "$PID_A"
-exec {SA_IN}>&"${SA[1]}" {SA_OUT}<&"${SA[0]}"
-eval "exec ${SA[1]}>&- ${SA[0]}<&-"
-coproc SB { "$TOOL" "$UB"; }
-PID_B=$SB_PID
-register_pid "$PID_B"
-exec {SB_IN}>&"${SB[1]}" {SB_OUT}<&"${SB[0]}"
-eval "exec ${SB[1]}>&- ${SB[0]}<&-"
-# on A|B CMD: its answer.
-on() {
-	local in out line
-	if [ "$1" = A ]; then in=$SA_IN out=$SA_OUT; else in=$SB_IN out=$SB_OUT; fi
-	echo "$2" >&"$in"
-	IFS= read -r -t "$TMO" line <&"$out" || line="(no answer)"
-	echo "$line"
-}
-read -r -t "$TMO" l1 <&"$SA_OUT"
-read -r -t "$TMO" l2 <&"$SB_OUT"
-is "$l1 $l2" "ready ready" "sessions held on both portals"
+hold
 is "$(on A tur) $(on A tur) $(on B tur)" "sense 6 2900 good sense 6 2900" \
 	"power-on unit attentions consumed"
 
@@ -156,12 +184,98 @@ is "$(python3 -c 'import json,sys; print(" ".join("%d=%s,%s,%s" % (g["group"], g
 check_fails "alua set: no such group" ctl alua set 5 standby
 check_fails "alua set: no such state" ctl alua set 1 sleeping
 is "$(on B tur)" "sense 6 2a06" "B heard of the changes to group 1"
-# End of input: the clients log out and exit.
-exec {SA_IN}>&- {SB_IN}>&-
-_wait_timeout "$PID_A" 30
-st_a=$?
-_wait_timeout "$PID_B" 30
-is "$st_a $?" "0 0" "the held sessions log out and exit 0"
+release
+stop_iopd
+
+# --- explicit ALUA: SET TARGET PORT GROUPS, reload, restart ----------
+# econf E1 E2 S9 [EXTRA]: the config, groups 1 and 2 "explicit" as
+# told, group 9 (another gateway's) in state S9, EXTRA groups after it.
+econf() {
+	cat >"$T/e.json" <<EOF
+{ "listen": [],
+  "exports": [ {"name": "d", "ddm": "ram", "size": "16M"} ],
+  "iscsi": { "listen": ["127.0.0.1:0", "127.0.0.2:0"],
+    "port_groups": [
+      {"group": 1, "state": "active/optimized", "portals": ["127.0.0.1"],
+       "preferred": true, "explicit": $1},
+      {"group": 2, "state": "standby", "portals": ["127.0.0.2"],
+       "explicit": $2},
+      {"group": 9, "port": 3, "state": "$3"} ${4:-}
+    ] } }
+EOF
+}
+econf true true active/non-optimized
+start_iopd -c "$T/e.json" --mgmt-socket "$T/mgmt.sock" || {
+	done_testing
+	exit 1
+}
+portals
+hold
+is "$(on A tur) $(on B tur) $(on A tpgs) $(on A rsoc-stpg)" \
+	"sense 6 2900 sense 6 2900 tpgs 3 rsoc 3" \
+	"explicit groups: TPGS 11b, SET TARGET PORT GROUPS reported"
+is "$(on A stpg:0:7) $(on A stpg:0:9) $(on A stpg:f:2) $(on A stpg:e:2) $(on A stpg-cut:0:2)" \
+	"sense 5 2600 sense 5 2600 sense 5 2600 sense 5 2600 sense 5 1a00" \
+	"refused: unknown group, another gateway's, transitioning, offline (26h/00h); a cut list (1Ah/00h)"
+is "$(on A stpg:0:1,1:7) $(on B tur) $(on B rtpg)" \
+	"sense 5 2600 sense 2 040b rtpg 8f 1:0:1:0:1 2:2:0:0:2 9:1:0:0:3" \
+	"a refused list changes nothing, and no session hears of it"
+is "$(on A stpg:1:1,0:2) $(on A tur) $(on A tur)" "good good good" \
+	"A switches: group 2 optimized, group 1 non-optimized; no unit attention for A"
+is "$(on B tur) $(on B read) $(on B rtpg)" \
+	"sense 6 2a06 good rtpg 8f 1:1:1:1:1 2:0:0:1:2 9:1:0:0:3" \
+	"B: ASYMMETRIC ACCESS STATE CHANGED, reads work, RTPG status 01h (SET TARGET PORT GROUPS)"
+check "qemu-io reads through B after the switch" t qemu-io -f raw \
+	-c "read 0 64k" "$UB"
+ctl --json alua list >"$T/list.json"
+is "$(json_get "$T/list.json" '" ".join("%d=%s,%s,%s" % (g["group"], g["state"], g["explicit"], g["changed_by"]) for g in j)')" \
+	"1=active/non-optimized,True,initiator 2=active/optimized,True,initiator 9=active/non-optimized,False,-" \
+	"iopctl alua list: the initiator's change, and which groups take one"
+ctl alua list >"$T/list.txt"
+check "iopctl alua list (table) has EXPLICIT and CHANGED BY" \
+	grep -q "EXPLICIT.*CHANGED BY" "$T/list.txt"
+
+# Reload: group 9's state changed in the file, a new group 5; groups 1
+# and 2, unchanged in the file, keep the states the initiator set.
+econf true true standby ', {"group": 5, "state": "unavailable"}'
+check "reload with changed port_groups" ctl daemon reload
+is "$(on A tur) $(on B tur) $(on A rtpg)" \
+	"sense 6 2a06 sense 6 2a06 rtpg 8f 1:1:1:1:1 2:0:0:1:2 9:2:0:2:3 5:3:0:0:5" \
+	"reload: every session hears of it; 9 standby (implicit), 5 new, 1 and 2 as the initiator left them"
+check "reload with the same port_groups" ctl daemon reload
+is "$(on A tur) $(on B tur)" "good good" "an unchanged reload tells no one"
+# Explicit turned off: the command is gone again.
+econf false false standby ', {"group": 5, "state": "unavailable"}'
+check "reload turning explicit off" ctl daemon reload
+is "$(on A tpgs) $(on A stpg:0:1) $(on A rsoc-stpg)" \
+	"tpgs 1 sense 5 2000 rsoc 1" \
+	"explicit off: TPGS 01b, SET TARGET PORT GROUPS an invalid opcode"
+# Nothing is saved by itself: save-config writes the live states.
+check "save-config" ctl daemon save-config "$T/saved.json"
+is "$(json_get "$T/saved.json" '" ".join("%d=%s" % (g["group"], g["state"]) for g in j["iscsi"]["port_groups"])')" \
+	"1=active/non-optimized 2=active/optimized 9=standby 5=unavailable" \
+	"save-config writes the live states"
+release
+stop_iopd
+# A restart starts from the file: the one given...
+start_iopd -c "$T/e.json" --mgmt-socket "$T/mgmt.sock" || {
+	done_testing
+	exit 1
+}
+portals
+is "$(alua "$UA" tur rtpg)" \
+	"sense 6 2900 rtpg 8f 1:0:1:0:1 2:2:0:0:2 9:2:0:0:3 5:3:0:0:5" \
+	"restart: the config file's states, no status"
+stop_iopd
+# ... or the one saved.
+start_iopd -c "$T/saved.json" --mgmt-socket "$T/mgmt.sock" || {
+	done_testing
+	exit 1
+}
+portals
+is "$(alua "$UA" tur rtpg)" \
+	"sense 6 2900 rtpg 8f 1:1:1:0:1 2:0:0:0:2 9:2:0:0:3 5:3:0:0:5" \
+	"restart from the saved config: the states saved"
 stop_iopd
 
 # --- refused configurations (before anything listens) ----------------
@@ -175,4 +289,5 @@ refuse "no group served here" '[{"group": 1}]'
 refuse "a group twice" '[{"group": 1, "portals": ["*"]}, {"group": 1}]'
 refuse "a port twice" '[{"group": 1, "portals": ["*"]}, {"group": 2, "port": 1}]'
 refuse "a host name as portal" '[{"group": 1, "portals": ["localhost"]}]'
+refuse "explicit on another gateway's group" '[{"group": 1, "portals": ["*"]}, {"group": 2, "explicit": true}]'
 done_testing

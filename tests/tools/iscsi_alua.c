@@ -18,6 +18,12 @@
  *             "rtpg SUP G:STATE:PREF:STATUS:PORT[,PORT] ..." (SUP: the
  *             supported-states byte of the first descriptor, in hex;
  *             "-ext" adds "hdr=FORMAT/TIME" first)
+ *   stpg:S:G[,S:G...]
+ *             SET TARGET PORT GROUPS: group G to state S (hex code, as
+ *             rtpg prints it), for each pair; "stpg:" sends an empty
+ *             list, "stpg-cut:S:G" one cut short (6 bytes)
+ *   rsoc-stpg REPORT SUPPORTED OPERATION CODES for SET TARGET PORT
+ *             GROUPS: "rsoc N" (SUPPORT: 1 no, 3 yes)
  *   tur, read, write, luns, modesense
  *             TEST UNIT READY, READ(10) and WRITE(10) of block 0,
  *             REPORT LUNS, MODE SENSE(6)
@@ -106,6 +112,65 @@ static void rtpg(int ext)
 	scsi_free_scsi_task(t);
 }
 
+/* SET TARGET PORT GROUPS (SPC-4 6.49) with the pairs in arg. */
+static void stpg(const char *arg, int cut)
+{
+	unsigned char cdb[12] = { 0xa4, 0x0a };
+	unsigned char param[4 + 4 * 32] = { 0 };
+	unsigned int len = 4, state, group;
+	struct scsi_task *t;
+	struct iscsi_data d;
+	int used;
+
+	while (*arg && len + 4 <= sizeof(param) &&
+	       sscanf(arg, "%x:%u%n", &state, &group, &used) == 2) {
+		param[len] = (unsigned char)state;
+		param[len + 2] = (unsigned char)(group >> 8);
+		param[len + 3] = (unsigned char)group;
+		len += 4;
+		arg += used;
+		if (*arg == ',')
+			arg++;
+	}
+	if (len == 4)
+		len = 0; /* an empty list: no parameter data at all */
+	if (cut)
+		len = 6;
+	cdb[9] = (unsigned char)len;
+	t = scsi_create_task(12, cdb, len ? SCSI_XFER_WRITE : SCSI_XFER_NONE,
+			     len);
+	if (!t) {
+		printf("error no memory\n");
+		return;
+	}
+	d.size = len;
+	d.data = param;
+	t = iscsi_scsi_command_sync(iscsi, lun, t, len ? &d : NULL);
+	if (good(t)) {
+		printf("good\n");
+		scsi_free_scsi_task(t);
+	}
+}
+
+static void rsoc_stpg(void)
+{
+	unsigned char cdb[12] = {
+		0xa3, 0x0c, 0x02, 0xa4, 0, 0x0a, 0, 0, 0, 64
+	};
+	struct scsi_task *t = scsi_create_task(12, cdb, SCSI_XFER_READ, 64);
+
+	if (!t) {
+		printf("error no memory\n");
+		return;
+	}
+	t = iscsi_scsi_command_sync(iscsi, lun, t, NULL);
+	if (good(t)) {
+		printf("rsoc %u\n",
+		       t->datain.size > 1 ? t->datain.data[1] & 7 : 0);
+		scsi_free_scsi_task(t);
+	}
+}
+
 static void devid(void)
 {
 	struct scsi_task *t = iscsi_inquiry_sync(iscsi, lun, 1, 0x83, 1024);
@@ -138,6 +203,14 @@ static void run(const char *cmd)
 
 	if (!strcmp(cmd, "rtpg") || !strcmp(cmd, "rtpg-ext")) {
 		rtpg(cmd[4] != 0);
+		return;
+	}
+	if (!strncmp(cmd, "stpg:", 5) || !strncmp(cmd, "stpg-cut:", 9)) {
+		stpg(strchr(cmd, ':') + 1, cmd[4] == '-');
+		return;
+	}
+	if (!strcmp(cmd, "rsoc-stpg")) {
+		rsoc_stpg();
 		return;
 	}
 	if (!strcmp(cmd, "devid")) {
