@@ -136,6 +136,13 @@ enum scsi_tmf {
 	SCSI_TMF_TARGET_COLD_RESET,
 };
 int scsi_nexus_tmf(struct scsi_nexus *nexus, enum scsi_tmf tmf, uint64_t lun);
+/* The same, and a LOGICAL UNIT RESET of a device other gateways export
+ * too (shared persistent reservations) reaches them before it completes:
+ * then 1 is returned and done(arg, result) runs later on the nexus'
+ * loop, the nexus left open meanwhile.  done NULL: scsi_nexus_tmf. */
+typedef void scsi_tmf_done_fn(void *arg, int result);
+int scsi_nexus_tmf_async(struct scsi_nexus *nexus, enum scsi_tmf tmf,
+			 uint64_t lun, scsi_tmf_done_fn *done, void *arg);
 
 /*
  * Persistent reservations, for operators.  scsi_pr_configure names the

@@ -512,7 +512,18 @@ void scsi_ua_raise_all(uint16_t asc, const struct scsi_nexus *skip)
 	pthread_mutex_unlock(&scsi_devs_lock);
 }
 
+void scsi_dev_lu_reset(struct scsi_dev *dev)
+{
+	scsi_dev_raise_ua(dev, SCSI_ASC_BUS_DEVICE_RESET, NULL, true);
+}
+
 int scsi_nexus_tmf(struct scsi_nexus *nexus, enum scsi_tmf tmf, uint64_t lun)
+{
+	return scsi_nexus_tmf_async(nexus, tmf, lun, NULL, NULL);
+}
+
+int scsi_nexus_tmf_async(struct scsi_nexus *nexus, enum scsi_tmf tmf,
+			 uint64_t lun, scsi_tmf_done_fn *done, void *arg)
 {
 	struct scsi_lu *lu;
 
@@ -528,10 +539,11 @@ int scsi_nexus_tmf(struct scsi_nexus *nexus, enum scsi_tmf tmf, uint64_t lun)
 		/* SAM-5 6.3.3: a logical unit reset releases reservations
 		 * and raises a unit attention for every I_T nexus, the
 		 * one that asked included (libiscsi's MultipathIO.Reset
-		 * counts it on every path). */
-		scsi_dev_raise_ua(lu->dev, SCSI_ASC_BUS_DEVICE_RESET, NULL,
-				  true);
-		return 0;
+		 * counts it on every path); the other gateways exporting
+		 * the device do the same on theirs before this completes
+		 * (scsi_pr_shared.c). */
+		scsi_dev_lu_reset(lu->dev);
+		return done ? scsi_pr_tell_reset(lu, done, arg) : 0;
 	case SCSI_TMF_TARGET_WARM_RESET:
 	case SCSI_TMF_TARGET_COLD_RESET:
 		/* Every other nexus learns of a target reset; the one that

@@ -164,6 +164,25 @@ int scsi_pr_refresh(struct scsi_pr *pr);
 int scsi_pr_thread(void *(*fn)(void *), void *arg);
 /* Tell the other gateways (called without pr->lock): 0 or -errno. */
 int scsi_pr_tell(struct scsi_pr *pr, const char *note);
+/*
+ * The messages between gateways, told apart by their first line: a PR
+ * OUT's "iopd-pr VERSION" (reread the record; its "ua"/"abort" lines say
+ * which nexuses get a unit attention or are fenced), and a LOGICAL UNIT
+ * RESET's "iopd-reset" (do what a reset does on your own nexuses).  Any
+ * other first line counts as the first kind: rereading is always safe.
+ */
+#define SCSI_PR_NOTE_RESET_TEXT "iopd-reset\n"
+enum scsi_pr_note_kind {
+	SCSI_PR_NOTE_PR,
+	SCSI_PR_NOTE_RESET,
+};
+enum scsi_pr_note_kind scsi_pr_note_kind(const char *msg);
+/* A LOGICAL UNIT RESET through lu, done on this gateway: tell the others
+ * if the device is shared.  1: done(arg, 0) runs on lu's nexus loop once
+ * they all acted on it (or did not answer in time); 0: nothing to wait
+ * for (done is not called). */
+int scsi_pr_tell_reset(struct scsi_lu *lu, void (*done)(void *, int),
+		       void *arg);
 
 /* scsi_pr_in.c, scsi_pr_out.c: the commands. */
 int scsi_pr_in(struct scsi_nexus *nexus, struct scsi_lu *lu,

@@ -16,6 +16,14 @@
  * already in storage have completed.  A PR OUT whose state cannot be
  * read or saved fails (INSUFFICIENT REGISTRATION RESOURCES): the gateways
  * never diverge.
+ *
+ * A LOGICAL UNIT RESET goes over the same channel: the logical unit is
+ * the image, so each gateway does on its own nexuses what the reset does
+ * on those of the gateway it came through (scsi_dev_lu_reset: the unit
+ * attention, RESERVE(6) released), and the reset completes once they
+ * have.  Commands running on the other gateways' nexuses are not waited
+ * for, as on this one's other sessions: storage requests cannot be
+ * recalled, and the unit attention tells each initiator of the reset.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,6 +34,7 @@
 #include <string.h>
 
 #include "base/base_log.h"
+#include "base/base_loop.h"
 #include "scsi/scsi_pr.h"
 #include "scsi/scsi_priv.h"
 
@@ -240,6 +249,32 @@ static struct scsi_pr_fence *scsi_pr_act(struct scsi_pr *pr, const char *msg,
 	return fence;
 }
 
+enum scsi_pr_note_kind scsi_pr_note_kind(const char *msg)
+{
+	size_t n = strlen(SCSI_PR_NOTE_RESET_TEXT);
+
+	if (msg && !strncmp(msg, SCSI_PR_NOTE_RESET_TEXT, n - 1) &&
+	    (msg[n - 1] == '\n' || msg[n - 1] == '\0'))
+		return SCSI_PR_NOTE_RESET;
+	return SCSI_PR_NOTE_PR;
+}
+
+/* Another gateway reset the logical unit: so does this one, on its own
+ * nexuses.  *devp: the device's shared state, if a nexus has it. */
+static void scsi_pr_reset_heard(struct scsi_pr *pr, struct scsi_dev **devp)
+{
+	struct scsi_dev *dev;
+
+	pthread_mutex_lock(&pr->lock);
+	dev = scsi_dev_lookup(pr->desc, pr->dev_index);
+	pthread_mutex_unlock(&pr->lock);
+	if (dev)
+		scsi_dev_lu_reset(dev);
+	log_info("scsi: %s: logical unit reset through another gateway",
+		 pr->dev_id);
+	*devp = dev;
+}
+
 /* A notification's thread: act, wait for the fence, answer.  The
  * device's reference goes last: dropping it may detach pr, which waits
  * for this thread's hearing to end. */
@@ -248,7 +283,12 @@ static void *scsi_pr_hear(void *arg)
 	struct scsi_pr_heard *h = arg;
 	struct scsi_pr *pr = h->pr;
 	struct scsi_dev *dev = NULL;
-	struct scsi_pr_fence *fence = scsi_pr_act(pr, h->msg, &dev);
+	struct scsi_pr_fence *fence = NULL;
+
+	if (scsi_pr_note_kind(h->msg) == SCSI_PR_NOTE_RESET)
+		scsi_pr_reset_heard(pr, &dev);
+	else
+		fence = scsi_pr_act(pr, h->msg, &dev);
 
 	if (fence)
 		scsi_pr_fence_wait(fence);
@@ -280,6 +320,77 @@ int scsi_pr_thread(void *(*fn)(void *), void *arg)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	return ret;
+}
+
+/* A LOGICAL UNIT RESET being told to the other gateways. */
+struct scsi_pr_reset {
+	struct scsi_pr *pr;
+	struct base_loop *loop;
+	void (*done)(void *arg, int result);
+	void *arg;
+};
+
+static void scsi_pr_reset_done(void *arg)
+{
+	struct scsi_pr_reset *r = arg;
+
+	r->done(r->arg, 0);
+	free(r);
+}
+
+/* The reset's thread: notify, wait for the acks, complete on the
+ * nexus' loop.  A gateway that does not answer in time is logged, and
+ * the reset still completes: it did happen here, and the others got
+ * the message if they can hear at all. */
+static void *scsi_pr_reset_run(void *arg)
+{
+	struct scsi_pr_reset *r = arg;
+	struct scsi_pr *pr = r->pr;
+	const struct ddm_shared_ops *sh = pr->shared->ops->shared;
+	int ret =
+		sh->notify(pr->shared, SCSI_PR_NOTE_RESET_TEXT,
+			   strlen(SCSI_PR_NOTE_RESET_TEXT), SCSI_PR_NOTIFY_MS);
+
+	if (ret < 0)
+		log_error("scsi: %s: the other gateways did not all hear of "
+			  "a logical unit reset: %s",
+			  pr->dev_id, strerror(-ret));
+	if (base_loop_post(r->loop, scsi_pr_reset_done, r) < 0)
+		log_error("scsi: %s: LOGICAL UNIT RESET cannot complete: out "
+			  "of memory",
+			  pr->dev_id);
+	return NULL;
+}
+
+int scsi_pr_tell_reset(struct scsi_lu *lu, void (*done)(void *, int), void *arg)
+{
+	struct scsi_pr *pr = lu->dev->pr;
+	struct scsi_pr_reset *r;
+	bool shared;
+	int ret;
+
+	/* Our own logical unit keeps pr attached (or not) meanwhile. */
+	pthread_mutex_lock(&pr->lock);
+	shared = pr->shared;
+	pthread_mutex_unlock(&pr->lock);
+	if (!shared)
+		return 0;
+	r = calloc(1, sizeof(*r));
+	ret = r ? 0 : -ENOMEM;
+	if (r) {
+		r->pr = pr;
+		r->loop = lu->nexus->loop;
+		r->done = done;
+		r->arg = arg;
+		ret = scsi_pr_thread(scsi_pr_reset_run, r);
+	}
+	if (ret == 0)
+		return 1;
+	free(r);
+	log_error("scsi: %s: the other gateways are not told of a logical "
+		  "unit reset: %s",
+		  pr->dev_id, strerror(-ret));
+	return 0;
 }
 
 /* The DDM's callback: hand the notification to a thread of its own. */

@@ -160,6 +160,9 @@ bool scsi_lu_conflict(const struct scsi_lu *lu);
 /* COMPARE AND WRITE serialisation per device: returns true if task may
  * run now; otherwise it runs (step called through scsi_task_start) when
  * the current one ends. */
+/* What a LOGICAL UNIT RESET does to dev (SAM-5 6.3.3): a unit attention
+ * on every nexus, the RESERVE(6) reservation released. */
+void scsi_dev_lu_reset(struct scsi_dev *dev);
 /* Raise asc on every logical unit of every nexus but skip (NULL: of
  * all; a pending power-on or reset condition, which outranks it,
  * stays). */

@@ -41,6 +41,9 @@ struct fake_scsi {
 	struct scsi_lun_map last_luns[4];
 	char last_initiator[300];
 	enum scsi_tmf last_tmf;
+	bool tmf_later; /* a LUN RESET finishes when the test says */
+	scsi_tmf_done_fn *tmf_done;
+	void *tmf_arg;
 };
 
 static struct fake_scsi fs;
@@ -149,11 +152,16 @@ static inline void fs_complete(void)
 }
 
 static inline int fs_tmf(struct scsi_nexus *nexus, enum scsi_tmf tmf,
-			 uint64_t lun)
+			 uint64_t lun, scsi_tmf_done_fn *done, void *arg)
 {
 	(void)nexus;
 	fs.n_tmfs++;
 	fs.last_tmf = tmf;
+	if (fs.tmf_later && tmf == SCSI_TMF_LUN_RESET && lun == 0) {
+		fs.tmf_done = done;
+		fs.tmf_arg = arg;
+		return 1;
+	}
 	if (tmf != SCSI_TMF_TARGET_WARM_RESET &&
 	    tmf != SCSI_TMF_TARGET_COLD_RESET && lun != 0)
 		return -ENOENT;

@@ -778,6 +778,20 @@ static void test_tmf(void)
 	cli_send(&c, bhs, NULL, 0);
 	CHECK(cli_recv(&c, rsp, NULL, NULL));
 	CHECK_EQ_INT(rsp[2], ISCSI_TMF_RSP_NO_LUN);
+	/* a LUN RESET the command set finishes later (other gateways to
+	 * tell) is answered then, and holds the session meanwhile */
+	bhs[9] = 0;
+	fs.tmf_later = true;
+	cli_send(&c, bhs, NULL, 0);
+	CHECK(!cli_recv(&c, rsp, NULL, NULL));
+	CHECK(fs.tmf_done != NULL);
+	CHECK_EQ_INT(remote_engine_inflight(iscsi_proto_engine(c.p)), 1);
+	fs.tmf_later = false;
+	fs.tmf_done(fs.tmf_arg, 0);
+	CHECK(cli_recv(&c, rsp, NULL, NULL));
+	CHECK_EQ_INT(rsp[0], ISCSI_OP_TMF_RSP);
+	CHECK_EQ_INT(rsp[2], ISCSI_TMF_RSP_COMPLETE);
+	CHECK_EQ_INT(remote_engine_inflight(iscsi_proto_engine(c.p)), 0);
 	/* a write waiting for data is dropped at once */
 	cdb_rw10(cdb, 0x2a, 0, 4);
 	cli_cmd(&c, ISCSI_FLAG_F | ISCSI_FLAG_CMD_W, cdb, 2048, NULL, 0, false);

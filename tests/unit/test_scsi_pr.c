@@ -394,6 +394,40 @@ static void test_aptpl(void)
 	scsi_pr_configure(NULL);
 }
 
+static void never_done(void *arg, int result)
+{
+	(void)result;
+	++*(int *)arg;
+}
+
+/* The messages between gateways tell a reset from a PR change by their
+ * first line, and a device no other gateway shares resets at once. */
+static void test_note_kinds(void)
+{
+	struct scsi_nexus *a = nexus("iqn.a", 1), *b = nexus("iqn.b", 1);
+	uint8_t tur[6] = { 0 };
+	int calls = 0;
+
+	CHECK_EQ_INT(scsi_pr_note_kind(SCSI_PR_NOTE_RESET_TEXT),
+		     SCSI_PR_NOTE_RESET);
+	CHECK_EQ_INT(scsi_pr_note_kind("iopd-reset"), SCSI_PR_NOTE_RESET);
+	CHECK_EQ_INT(scsi_pr_note_kind("iopd-pr 3\nua 2a03 0 i t\n"),
+		     SCSI_PR_NOTE_PR);
+	CHECK_EQ_INT(scsi_pr_note_kind("iopd-resetting\n"), SCSI_PR_NOTE_PR);
+	CHECK_EQ_INT(scsi_pr_note_kind("iopd-rese"), SCSI_PR_NOTE_PR);
+	CHECK_EQ_INT(scsi_pr_note_kind(""), SCSI_PR_NOTE_PR);
+	CHECK_EQ_INT(scsi_pr_note_kind(NULL), SCSI_PR_NOTE_PR);
+	CHECK_EQ_INT(scsi_nexus_tmf_async(a, SCSI_TMF_LUN_RESET, 0, never_done,
+					  &calls),
+		     0);
+	CHECK_EQ_INT(calls, 0);
+	CHECK_EQ_INT(run(b, tur, 6, SCSI_DIR_NONE, 0),
+		     SCSI_STATUS_CHECK_CONDITION);
+	CHECK_EQ_INT(asc(), SCSI_ASC_BUS_DEVICE_RESET);
+	scsi_nexus_close(a);
+	scsi_nexus_close(b);
+}
+
 int main(void)
 {
 	if (test_local_ram_scan(1 << 20, &local) < 0 ||
@@ -409,6 +443,7 @@ int main(void)
 	TEST_CASE(test_spec_i_pt_move_all_tg_pt);
 	TEST_CASE(test_store);
 	TEST_CASE(test_aptpl);
+	TEST_CASE(test_note_kinds);
 	rmdir(dir);
 	free(buf);
 	base_loop_destroy(loop);

@@ -142,13 +142,15 @@ struct iscsi_params {
 
 struct iscsi_login;
 
-/* A task management request waiting for the commands it aborted. */
+/* A task management request waiting for the commands it aborted, then
+ * for the SCSI command set's part (a reset other gateways must hear). */
 struct iscsi_tmf {
 	struct iscsi_tmf *next;
+	struct iscsi_proto *proto;
 	uint8_t bhs[ISCSI_BHS_BYTES];
-	unsigned int waiting; /* aborted tasks still with SCSI */
+	unsigned int waiting; /* aborted tasks still with SCSI, or its part */
 	uint8_t response;
-	bool call_scsi;
+	bool call_scsi; /* its part is still to run */
 	enum scsi_tmf scsi_tmf;
 	uint64_t lun;
 };

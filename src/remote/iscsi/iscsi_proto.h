@@ -39,7 +39,9 @@ struct iscsi_scsi_ops {
 			  struct scsi_nexus **nexusp);
 	void (*nexus_close)(struct scsi_nexus *nexus);
 	void (*cmd_submit)(struct scsi_nexus *nexus, struct scsi_cmd *cmd);
-	int (*tmf)(struct scsi_nexus *nexus, enum scsi_tmf tmf, uint64_t lun);
+	/* scsi_nexus_tmf_async: 1 means done(arg, result) comes later. */
+	int (*tmf)(struct scsi_nexus *nexus, enum scsi_tmf tmf, uint64_t lun,
+		   scsi_tmf_done_fn *done, void *arg);
 };
 
 /* The real SCSI command set (defined in iscsi_server.c). */

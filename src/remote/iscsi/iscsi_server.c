@@ -53,7 +53,7 @@ const struct iscsi_scsi_ops iscsi_scsi_default_ops = {
 	.nexus_open = scsi_nexus_open,
 	.nexus_close = scsi_nexus_close,
 	.cmd_submit = scsi_cmd_submit,
-	.tmf = scsi_nexus_tmf,
+	.tmf = scsi_nexus_tmf_async,
 };
 
 struct iscsi_conn {

@@ -18,19 +18,58 @@
 
 /* ---- task management (§11.5) ---- */
 
+static uint8_t iscsi_tmf_response(int ret)
+{
+	return ret == 0		 ? ISCSI_TMF_RSP_COMPLETE
+	       : ret == -ENOENT	 ? ISCSI_TMF_RSP_NO_LUN
+	       : ret == -ENOTSUP ? ISCSI_TMF_RSP_NOT_SUPPORTED
+				 : ISCSI_TMF_RSP_REJECTED;
+}
+
+/* The SCSI command set's part of m finished later (a reset the other
+ * gateways heard): answer now.  The engine counted it in flight, so the
+ * session and its nexus waited for it. */
+static void iscsi_tmf_scsi_done(void *arg, int result)
+{
+	struct iscsi_tmf *m = arg;
+	struct iscsi_proto *proto = m->proto;
+
+	proto->e.inflight--;
+	m->response = iscsi_tmf_response(result);
+	m->waiting--;
+	remote_engine_enter(&proto->e);
+	iscsi_check_waiters(proto);
+	/* The response, or the end of a session waiting for this. */
+	remote_engine_kick(&proto->e);
+	remote_engine_leave(&proto->e);
+}
+
+/* Run the SCSI command set's part of m, its aborted tasks finished:
+ * true when it finishes later (iscsi_tmf_scsi_done). */
+static bool iscsi_tmf_call(struct iscsi_proto *proto, struct iscsi_tmf *m)
+{
+	int ret;
+
+	if (!m->call_scsi || !proto->nexus || proto->e.failed)
+		return false;
+	m->call_scsi = false;
+	m->proto = proto;
+	ret = proto->scsi->tmf(proto->nexus, m->scsi_tmf, m->lun,
+			       iscsi_tmf_scsi_done, m);
+	if (ret == 1) {
+		m->waiting++;
+		proto->e.inflight++;
+		return true;
+	}
+	m->response = iscsi_tmf_response(ret);
+	return false;
+}
+
 static void iscsi_tmf_respond(struct iscsi_proto *proto, struct iscsi_tmf *m)
 {
 	uint8_t rsp[ISCSI_BHS_BYTES] = { 0 };
 	int func = m->bhs[1] & 0x7f;
 
-	if (m->call_scsi && proto->nexus) {
-		int ret = proto->scsi->tmf(proto->nexus, m->scsi_tmf, m->lun);
-
-		m->response = ret == 0		? ISCSI_TMF_RSP_COMPLETE
-			      : ret == -ENOENT	? ISCSI_TMF_RSP_NO_LUN
-			      : ret == -ENOTSUP ? ISCSI_TMF_RSP_NOT_SUPPORTED
-						: ISCSI_TMF_RSP_REJECTED;
-	}
 	rsp[0] = ISCSI_OP_TMF_RSP;
 	rsp[1] = ISCSI_FLAG_F;
 	rsp[2] = m->response;
@@ -189,7 +228,7 @@ void iscsi_check_waiters(struct iscsi_proto *proto)
 	struct iscsi_tmf **pp = &proto->tmfs, *m;
 
 	while ((m = *pp)) {
-		if (m->waiting) {
+		if (m->waiting || iscsi_tmf_call(proto, m)) {
 			pp = &m->next;
 			continue;
 		}
