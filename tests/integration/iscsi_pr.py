@@ -15,6 +15,10 @@ Commands (keys in hex, types as SPC-4 codes 1, 3, 5, 6, 7, 8):
     write LBA                     read LBA       (one 512-byte block)
     reserve6                      release6
     zero COUNT                    write zeroes to blocks 0..COUNT-1
+    reset-seen INI2 HOST2:PORT2   hold this session; INI2 sends LOGICAL
+                                  UNIT RESET through HOST2, then TEST
+                                  UNIT READY here: prints "tmf=R" (the
+                                  TMF response) before the status
     stream SECONDS                WRITE(10) blocks 0..63 in a loop, until
                                   a status other than GOOD (a unit
                                   attention is passed over); prints
@@ -139,6 +143,38 @@ def logout_reserve6(sess, target, addr2, ini2):
     return st, sense
 
 
+def lun_reset(sess):
+    """LOGICAL UNIT RESET of LUN 0 (immediate): the TMF response."""
+    bhs = bytearray(48)
+    bhs[0], bhs[1] = 0x42, 0x85
+    bhs[16:20] = sess.itt.to_bytes(4, "big")
+    bhs[20:24] = b"\xff\xff\xff\xff"
+    bhs[24:28] = sess.cmdsn.to_bytes(4, "big")
+    bhs[28:32] = sess.statsn.to_bytes(4, "big")
+    sess.itt += 1
+    sess.s.sendall(bytes(bhs))
+    while True:
+        rsp, _ = sess._recv()
+        if rsp[0] & 0x3f == 0x20:
+            if rsp[20:24] != b"\xff\xff\xff\xff":
+                sess._nop_reply(rsp)
+            continue
+        if rsp[0] & 0x3f != 0x22:
+            raise SystemExit("unexpected PDU opcode 0x%02x" % rsp[0])
+        sess.statsn = int.from_bytes(rsp[24:28], "big") + 1
+        return rsp[2]
+
+
+def reset_seen(sess, target, addr2, ini2):
+    """A LUN RESET through another session (another gateway): the
+    unit attention this one sees next."""
+    other = Session(addr2, target, ini2)
+    other.command(bytes(6))  # its power-on unit attention
+    print("tmf=%d" % lun_reset(other), flush=True)
+    st, sense, _ = sess.command(bytes(6))
+    return st, sense
+
+
 def prout(sa, key=0, sakey=0, typ=0, aptpl=False):
     param = struct.pack(">QQIBBH", key, sakey, 0, 1 if aptpl else 0, 0, 0)
     cdb = struct.pack(">BBBHIB", 0x5f, sa, typ, 0, len(param), 0)
@@ -237,6 +273,9 @@ def main():
         return 0
     elif cmd == "logout-reserve6":
         report(*logout_reserve6(sess, target, args[1], args[0]))
+        return 0
+    elif cmd == "reset-seen":
+        report(*reset_seen(sess, target, args[1], args[0]))
         return 0
     elif cmd == "stream":
         stream(sess, float(args[0]))
