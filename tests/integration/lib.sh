@@ -543,6 +543,52 @@ iopd_alive() {
 	fi
 }
 
+# remove_under_load EXPORT URI [FIO_ARG...]: fio streams 64 KiB random
+# reads and writes to EXPORT (at URI, with FIO_ARGs such as --size) while
+# iopctl removes it: the removal completes within the drain timeout
+# (asserted under 5 s), fio ends with an error or a disconnect instead of
+# hanging, and no connection is left on EXPORT.  Needs --mgmt-socket and
+# a drain timeout of a few seconds; what else must go on serving is the
+# caller's to check.
+remove_under_load() {
+	local name=$1 uri=$2 iopctl=${IOPCTL:-$(dirname "$IOPD")/iopctl}
+	local out="$T/remove-$1.out" pid start took st
+	shift 2
+	fio --name=load --ioengine=nbd --uri="$uri" --rw=randrw --bs=64k \
+		--iodepth=16 --time_based --runtime=120 "$@" \
+		--output="$out" >/dev/null 2>&1 &
+	pid=$!
+	register_pid "$pid"
+	check "fio is busy on export $name" _remove_busy "$iopctl" "$name"
+	start=$(date +%s%3N)
+	check "export remove $name under fio" \
+		t "$iopctl" -s "$IOPD_MGMT" export remove "$name"
+	took=$(($(date +%s%3N) - start))
+	[ "$took" -lt 5000 ]
+	pass_if $? "the removal drained fio's connection in ${took} ms (limit 5000)"
+	timeout 20 tail --pid="$pid" -f /dev/null
+	pass_if $? "fio ended (error or disconnect), no hang"
+	wait "$pid"
+	st=$?
+	_pid_reaped[$pid]=1
+	[ "$st" -ne 0 ] || grep -qiE "err|disconnect" "$out"
+	pass_if $? "fio saw an error or a disconnect" "$(tail -n 5 "$out")"
+	t "$iopctl" -s "$IOPD_MGMT" --json conn list "export=$name" >"$T/c.json"
+	is "$(json_get "$T/c.json" "len(j)")" 0 "no connection left on export $name"
+}
+
+# _remove_busy IOPCTL EXPORT: EXPORT's first connection has served more
+# than 100 requests (up to 10 s).
+_remove_busy() {
+	local i
+	for i in $(seq 200); do
+		t "$1" -s "$IOPD_MGMT" --json conn list "export=$2" >"$T/c.json" &&
+			json_get "$T/c.json" "j and j[0]['requests'] > 100 or exit(1)" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # URIs of an export of the daemon started last (or of the given socket /
 # host:port).
 uri_unix() { echo "nbd+unix:///${1:-}?socket=${2:-$IOPD_SOCK}"; }

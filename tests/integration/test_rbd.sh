@@ -21,7 +21,6 @@ IOPCTL=${IOPCTL:-$(dirname "$IOPD")/iopctl}
 	skip_all "$(basename "$IOPD") was built without the rbd DDM (no librbd-dev)"
 qemu-img --help | grep -qw iscsi || skip_all "qemu-img lacks the iscsi driver (install qemu-block-extra)"
 ctl() { t "$IOPCTL" -s "$IOPD_MGMT" "$@"; }
-now_ms() { date +%s%3N; }
 . "$IOPD_REPO/tests/integration/iscsi_cu.sh"
 
 ceph_start_or_bail
@@ -223,34 +222,7 @@ is "$(json_get "$T/out" 'j["images"][0]["used_size"]')" 16777216 \
 # fio streams random reads and writes to fio while it is removed: the
 # removal completes within the drain timeout (2 s), fio gets an error or
 # a disconnect, and the daemon and the other exports go on serving.
-fio --name=load --ioengine=nbd --uri="$F" --rw=randrw --bs=64k \
-	--size=32M --iodepth=16 --time_based --runtime=60 \
-	--output="$T/load.out" >/dev/null 2>&1 &
-FIO=$!
-register_pid "$FIO"
-on_exit "_reap $FIO"
-busy() {
-	local i
-	for i in $(seq 200); do
-		ctl --json conn list export=fio >"$T/c.json" &&
-			json_get "$T/c.json" "j and j[0]['requests'] > 100 or exit(1)" && return 0
-		sleep 0.05
-	done
-	return 1
-}
-check "fio is busy on the rbd export" busy
-start=$(now_ms)
-check "iopctl export remove fio under load" ctl export remove fio
-took=$(($(now_ms) - start))
-[ "$took" -lt 5000 ]
-pass_if $? "the removal finished in ${took} ms (limit 5000)"
-timeout 20 tail --pid="$FIO" -f /dev/null
-pass_if $? "fio ended (error or disconnect), no hang"
-wait "$FIO"
-[ $? -ne 0 ] || grep -qiE "err|disconnect" "$T/load.out"
-pass_if $? "fio saw an error or a disconnect" "$(tail -n 5 "$T/load.out")"
-ctl --json conn list export=fio >"$T/c.json"
-is "$(json_get "$T/c.json" "len(j)")" 0 "no connection left on fio"
+remove_under_load fio "$F" --size=32M
 iopd_alive "iopd still running after the removal"
 check "img still serves over NBD" qio "$U" "read -P 0x3c 6M 128k"
 check "cu still serves over iSCSI" iscsi-inq "$(uri_iscsi "$CU_IQN")"
