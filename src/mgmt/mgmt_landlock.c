@@ -6,9 +6,10 @@
  * directories, "allowed_paths", /dev for block devices), save-config
  * and a reload (the config file's directory), the pid file and the Unix
  * sockets it removes at exit (their directories), discovery (/sys,
- * /proc/self, /dev), and what glibc and the TLS library read (a few
- * files of /etc).  Everything else is refused by the kernel with EACCES,
- * whatever iopd's own checks (mgmt_path.c) say.
+ * /proc/self, /dev), what glibc and the TLS library read (a few files
+ * of /etc), and the credentials a SIGHUP reads again (read only).
+ * Everything else is refused by the kernel with EACCES, whatever iopd's
+ * own checks (mgmt_path.c) say.
  *
  * Landlock binds the calling thread and the threads it starts after, so
  * this runs on the main thread before any other starts.  It does not
@@ -170,6 +171,62 @@ static void mgmt_landlock_add_system(struct mgmt_landlock *ll,
 #endif
 }
 
+/* The files of --tls-certificates that remote_tls.c and the metrics
+ * endpoint read. */
+static const char *const mgmt_landlock_tls_files[] = {
+	"ca-cert.pem",
+	"ca-crl.pem",
+	"server-cert.pem",
+	"server-key.pem",
+};
+
+/* path resolved: the credentials may be named relative to the working
+ * directory, and a link's target is what is opened. */
+static void mgmt_landlock_add_real(struct mgmt_landlock *ll, const char *path,
+				   __u64 access)
+{
+	char *real = path ? realpath(path, NULL) : NULL;
+
+	if (!real) {
+		if (path)
+			log_debug("landlock: %s: %s (left out)", path,
+				  strerror(errno));
+		return;
+	}
+	mgmt_landlock_add(ll, real, access);
+	free(real);
+}
+
+/* What a SIGHUP reads again (remote_tls_reload, mgmt_metrics_reload),
+ * read only.  The certificate directory beneath, so a file replaced
+ * whole (renamed into place) is readable too, and the directory each
+ * of its files links to (certbot's live/ links into archive/, where
+ * the next certificate appears).  A single file (--tls-psk,
+ * --metrics-auth) only itself: its directory may hold other secrets,
+ * so it must be rewritten in place (doc/security.md). */
+static void mgmt_landlock_add_credentials(struct mgmt_landlock *ll,
+					  const struct mgmt_config *cfg)
+{
+	const char *dir = cfg->tls_certificates;
+	size_t n = sizeof(mgmt_landlock_tls_files) / sizeof(char *);
+	char path[PATH_MAX], *real, *real_dir;
+
+	real_dir = dir ? realpath(dir, NULL) : NULL;
+	mgmt_landlock_add(ll, real_dir, LL_R);
+	for (size_t i = 0; real_dir && i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", real_dir,
+			 mgmt_landlock_tls_files[i]);
+		real = realpath(path, NULL);
+		/* dirname cuts real at its last slash, in place */
+		if (real && strcmp(dirname(real), real_dir))
+			mgmt_landlock_add(ll, real, LL_R);
+		free(real);
+	}
+	free(real_dir);
+	mgmt_landlock_add_real(ll, cfg->tls_psk, LL_R);
+	mgmt_landlock_add_real(ll, cfg->metrics_auth, LL_R);
+}
+
 static void mgmt_landlock_add_runtime(struct mgmt_landlock *ll,
 				      const struct mgmt_config *cfg,
 				      const char *pidfile)
@@ -223,6 +280,7 @@ int mgmt_landlock_apply(const struct mgmt_config *cfg, const char *pidfile)
 	mgmt_landlock_add_system(&ll, cfg);
 	mgmt_landlock_add_exports(&ll, cfg);
 	mgmt_landlock_add_runtime(&ll, cfg, pidfile);
+	mgmt_landlock_add_credentials(&ll, cfg);
 	if (syscall(SYS_landlock_restrict_self, ll.fd, 0) < 0) {
 		ret = -errno;
 		log_error("landlock: %s", strerror(-ret));
