@@ -11,8 +11,9 @@
 # client comes in, an identity off the new list does not).  And
 # /metrics over HTTPS with basic authentication: 200 with the password,
 # 401 without or with a wrong one, plain HTTP refused; SIGHUP rotates its
-# certificate too and reads its basic-auth file again (two users).  Credentials are
-# made here with certtool and psktool.
+# certificate too and reads its basic-auth file again (two users).  Each
+# --tls-* option of iopctl also comes from $IOPCTL_TLS_*, the command line
+# winning.  Credentials are made here with certtool and psktool.
 . "$(dirname "$0")/lib.sh"
 require certtool psktool python3 curl nbdinfo
 IOPCTL=${IOPCTL:-$(dirname "$IOPD")/iopctl}
@@ -116,6 +117,48 @@ is $? 3 "iopctl with a wrong PSK: exit 3"
 ! grep -qF "$(cat "$T/token")" "$IOPD_LOG"
 pass_if $? "the token never appears in the log"
 
+# ------------------------------------------------------------ environment
+# envctl VAR=VALUE... -- ARGS...: iopctl export list with only these
+# variables of its own (and none of the command line's defaults).
+envctl() {
+	local -a vars=()
+	while [ "$1" != -- ]; do
+		vars+=("$1")
+		shift
+	done
+	shift
+	t env -u IOPCTL_SOCKET "${vars[@]}" "$IOPCTL" --timeout 10 "$@" \
+		export list >"$T/out" 2>&1
+}
+ENV_CA=(IOPCTL_CONNECT="$IOPD_MGMT_TCP" IOPCTL_TOKEN_FILE="$T/token")
+envctl "${ENV_CA[@]}" IOPCTL_TLS_CA="$T/pki/ca-cert.pem" \
+	IOPCTL_TLS_SERVER_NAME=localhost --
+is $? 0 "\$IOPCTL_TLS_CA and \$IOPCTL_TLS_SERVER_NAME alone: exit 0"
+grep -q '^ram ' "$T/out"
+pass_if $? "... lists the export" "$(cat "$T/out")"
+envctl "${ENV_CA[@]}" IOPCTL_TLS_PSK="$T/keys.psk" \
+	IOPCTL_TLS_PSK_IDENTITY=admin --
+is $? 0 "\$IOPCTL_TLS_PSK and \$IOPCTL_TLS_PSK_IDENTITY alone: exit 0"
+envctl "${ENV_CA[@]}" IOPCTL_TLS_PSK="$T/keys.psk" \
+	IOPCTL_TLS_PSK_IDENTITY=nobody --
+is $? 3 "\$IOPCTL_TLS_PSK_IDENTITY is used: an unknown one, exit 3"
+envctl "${ENV_CA[@]}" IOPCTL_TLS_CA="$T/other/ca-cert.pem" --
+is $? 3 "a wrong \$IOPCTL_TLS_CA alone: exit 3"
+envctl "${ENV_CA[@]}" IOPCTL_TLS_CA="$T/other/ca-cert.pem" -- "${CA[@]}"
+is $? 0 "--tls-ca overrides a wrong \$IOPCTL_TLS_CA: exit 0"
+envctl "${ENV_CA[@]}" IOPCTL_TLS_CA="$T/pki/ca-cert.pem" \
+	IOPCTL_TLS_SERVER_NAME=iopd.example --
+is $? 3 "a wrong \$IOPCTL_TLS_SERVER_NAME alone: exit 3"
+envctl "${ENV_CA[@]}" IOPCTL_TLS_CA="$T/pki/ca-cert.pem" \
+	IOPCTL_TLS_SERVER_NAME=iopd.example -- --tls-server-name localhost
+is $? 0 "--tls-server-name overrides a wrong \$IOPCTL_TLS_SERVER_NAME: exit 0"
+envctl "${ENV_CA[@]}" IOPCTL_TLS_PSK="$T/wrong.psk" --
+is $? 3 "a wrong \$IOPCTL_TLS_PSK alone: exit 3"
+envctl "${ENV_CA[@]}" IOPCTL_TLS_PSK="$T/wrong.psk" -- --tls-psk "$T/keys.psk"
+is $? 0 "--tls-psk overrides a wrong \$IOPCTL_TLS_PSK: exit 0"
+envctl "${ENV_CA[@]}" IOPCTL_TLS_PSK="$T/wrong.psk" -- --tls-psk= "${CA[@]}"
+is $? 0 "an empty --tls-psk= drops \$IOPCTL_TLS_PSK (X.509 instead): exit 0"
+
 # ------------------------------------------------------------ metrics
 M=https://$IOPD_METRICS/metrics
 code=$(t curl -s -o "$T/prom.txt" -w '%{http_code}' --cacert "$T/pki/ca-cert.pem" \
@@ -217,6 +260,15 @@ ctl "$T/out" "${C3[@]}" --tls-cert "$T/client3-cert.pem" \
 is $? 0 "... a client certificate signed by the CA: exit 0"
 grep -q "certificate CN=admin" "$IOPD_LOG"
 pass_if $? "... the daemon logs the client's DN"
+ENV3=(IOPCTL_CONNECT="$IOPD_MGMT_TCP" IOPCTL_TOKEN_FILE="$T/token"
+	IOPCTL_TLS_CA="$T/pki3/ca-cert.pem")
+envctl "${ENV3[@]}" IOPCTL_TLS_CERT="$T/client3-cert.pem" \
+	IOPCTL_TLS_KEY="$T/client3-key.pem" --
+is $? 0 "\$IOPCTL_TLS_CERT and \$IOPCTL_TLS_KEY alone: exit 0"
+envctl "${ENV3[@]}" IOPCTL_TLS_CERT="$T/client-cert.pem" \
+	IOPCTL_TLS_KEY="$T/client-key.pem" -- \
+	--tls-cert "$T/client3-cert.pem" --tls-key "$T/client3-key.pem"
+is $? 0 "--tls-cert/--tls-key override another CA's pair in the environment: exit 0"
 t "$IOPCTL" -c "$IOPD_MGMT_TCP" "${C3[@]}" --tls-cert "$T/client3-cert.pem" \
 	--tls-key "$T/client3-key.pem" --json daemon config >"$T/cfg.json"
 is "$(json_get "$T/cfg.json" "j.get('tls_verify_peer')")" true \

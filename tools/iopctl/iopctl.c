@@ -374,8 +374,11 @@ struct iopctl_args {
 /* Parsing returns this to go on, or the exit status. */
 #define IOPCTL_GO (-1)
 
+/* v empty: not given, so "--tls-psk=" drops a PSK from the environment. */
 static void iopctl_tls_opt(struct iopctl_tls_opts *o, int c, const char *v)
 {
+	if (!v[0])
+		v = NULL;
 	switch (c) {
 	case 'A':
 		o->ca = v;
@@ -394,6 +397,30 @@ static void iopctl_tls_opt(struct iopctl_tls_opts *o, int c, const char *v)
 		break;
 	default:
 		o->server_name = v;
+	}
+}
+
+/* The --tls-* options from $IOPCTL_TLS_*, before the command line,
+ * which wins option by option. */
+static void iopctl_tls_env(struct iopctl_tls_opts *o)
+{
+	static const struct {
+		int opt;
+		const char *name;
+	} env[] = {
+		{ 'A', "IOPCTL_TLS_CA" },
+		{ 'C', "IOPCTL_TLS_CERT" },
+		{ 'K', "IOPCTL_TLS_KEY" },
+		{ 'P', "IOPCTL_TLS_PSK" },
+		{ 'I', "IOPCTL_TLS_PSK_IDENTITY" },
+		{ 'N', "IOPCTL_TLS_SERVER_NAME" },
+	};
+	const char *v;
+
+	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++) {
+		v = getenv(env[i].name);
+		if (v)
+			iopctl_tls_opt(o, env[i].opt, v);
 	}
 }
 
@@ -640,6 +667,7 @@ int main(int argc, char **argv)
 
 	if (!a.path || !a.path[0])
 		a.path = IOPCTL_DEFAULT_SOCKET;
+	iopctl_tls_env(&a.tls);
 	status = iopctl_parse(argc, argv, &a);
 	if (status == IOPCTL_GO) {
 		resp = iopctl_exchange(&a, &status);
