@@ -559,7 +559,11 @@ const struct mgmt_opt mgmt_opts[] = {
 	  .flags = MGMT_OPT_RESTART,
 	  .off = MGMT_AT(tls_priority),
 	  .help = "GnuTLS priority string (default\n"
-		  "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2)" },
+		  "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2,\n"
+		  "with --tls-psk plus :+ECDHE-PSK:+DHE-PSK:\n"
+		  "PSK only with an (EC)DHE share, never\n"
+		  "plain PSK, so session keys have forward\n"
+		  "secrecy)" },
 	{ .name = "busy-poll",
 	  .arg = "USEC",
 	  .key = "busy_poll_us",

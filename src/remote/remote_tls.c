@@ -519,6 +519,15 @@ static void tls_destroy(struct remote_xform *x)
 	free(t);
 }
 
+/* "ECDHE-PSK", "DHE-PSK" or "PSK" (no forward secrecy): TLS 1.3's
+ * session description leaves the key exchange out. */
+static const char *tls_kx_name(gnutls_session_t s)
+{
+	const char *name = gnutls_kx_get_name(gnutls_kx_get(s));
+
+	return name ? name : "unknown";
+}
+
 /* The client certificate's DN, when it verified against our CA. */
 static void tls_peer_dn(struct remote_tls *t)
 {
@@ -600,9 +609,11 @@ static int tls_handshake(struct remote_tls *t, struct remote_engine *e)
 		return -ENOMEM;
 	tls_peer_dn(t);
 	desc = gnutls_session_get_desc(t->session);
-	log_info("%s: TLS %s%s%s", t->peer, desc ? desc : "",
+	log_info("%s: TLS %s%s%s%s%s", t->peer, desc ? desc : "",
 		 t->psk_identity ? ", PSK identity " : "",
-		 t->psk_identity ? t->psk_identity : "");
+		 t->psk_identity ? t->psk_identity : "",
+		 t->psk_identity ? ", key exchange " : "",
+		 t->psk_identity ? tls_kx_name(t->session) : "");
 	if (t->dn)
 		log_info("%s: TLS client certificate %s", t->peer, t->dn);
 	gnutls_free(desc);
@@ -919,10 +930,12 @@ void remote_tls_fd_session_log(gnutls_session_t session)
 	char *desc = gnutls_session_get_desc(session);
 
 	tls_peer_dn(t);
-	log_info("%s: TLS %s%s%s%s%s", t->peer, desc ? desc : "",
+	log_info("%s: TLS %s%s%s%s%s%s%s", t->peer, desc ? desc : "",
 		 psk && psk[0] ? ", PSK identity " : "",
-		 psk && psk[0] ? psk : "", t->dn ? ", certificate " : "",
-		 t->dn ? t->dn : "");
+		 psk && psk[0] ? psk : "",
+		 psk && psk[0] ? ", key exchange " : "",
+		 psk && psk[0] ? tls_kx_name(session) : "",
+		 t->dn ? ", certificate " : "", t->dn ? t->dn : "");
 	gnutls_free(desc);
 }
 

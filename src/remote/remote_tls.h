@@ -52,11 +52,14 @@ enum remote_tls_mode {
  * to TLS 1.3 and 1.2: NORMAL still allows 1.0 and 1.1 (deprecated by
  * RFC 8996), and 1.3 is preferred because it is listed first and every
  * client we test negotiates it.  With PSK credentials the PSK key
- * exchanges are added (NORMAL has none): ECDHE-PSK and DHE-PSK first for
- * forward secrecy, plain PSK last.
+ * exchanges are added (NORMAL has none), only those with an ephemeral
+ * (EC)DH share: ECDHE-PSK and DHE-PSK in TLS 1.2, psk_dhe_ke in TLS 1.3
+ * (RFC 8446 §4.2.9).  Plain PSK derives every session key from the
+ * long-lived key alone, so whoever steals keys.psk later decrypts every
+ * recorded session; libnbd, qemu and nbdkit all offer ECDHE-PSK.
  */
 #define REMOTE_TLS_DEFAULT_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-#define REMOTE_TLS_PSK_PRIORITY	    ":+ECDHE-PSK:+DHE-PSK:+PSK"
+#define REMOTE_TLS_PSK_PRIORITY	    ":+ECDHE-PSK:+DHE-PSK"
 
 struct remote_tls_settings {
 	enum remote_tls_mode mode;

@@ -363,6 +363,14 @@ check "qemu-img compare private with the source (tls-creds-psk)" \
 	t qemu-img compare --object "tls-creds-psk,id=tls0,dir=$T/psk,username=carol,endpoint=client" \
 	--image-opts "driver=file,filename=$T/src" \
 	"driver=nbd,host=127.0.0.1,port=${HP##*:},export=private,tls-creds=tls0"
+# The default priority admits no plain PSK: every PSK session so far
+# (nbdinfo, nbdcopy, nbdsh, qemu-img) added an ephemeral (EC)DH share.
+grep ", PSK identity " "$IOPD_LOG" >"$T/psk.log"
+[ -s "$T/psk.log" ] && ! grep -vE "key exchange (ECDHE|DHE)-PSK$" "$T/psk.log"
+pass_if $? "every PSK session (libnbd, qemu) used ECDHE-PSK or DHE-PSK" \
+	"$(grep -vE "key exchange (ECDHE|DHE)-PSK$" "$T/psk.log" | head -n 3)"
+grep -q "carol, key exchange ECDHE-PSK$" "$T/psk.log"
+pass_if $? "... qemu's tls-creds-psk as carol: ECDHE-PSK" "$(tail -n 3 "$T/psk.log")"
 
 # ------------------------------------------------------------------ fio
 

@@ -22,9 +22,9 @@
 #include "iopctl.h"
 
 /* iopd's default (remote_tls.h): TLS 1.3 and 1.2 only, and with a PSK
- * the PSK key exchanges, forward-secret ones first. */
+ * only the forward-secret PSK key exchanges. */
 #define IOPCTL_TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-#define IOPCTL_TLS_PSK	    ":+ECDHE-PSK:+DHE-PSK:+PSK"
+#define IOPCTL_TLS_PSK	    ":+ECDHE-PSK:+DHE-PSK"
 
 static gnutls_session_t iopctl_tls;
 static gnutls_certificate_credentials_t iopctl_x509;
