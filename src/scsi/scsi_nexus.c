@@ -100,6 +100,7 @@ static int scsi_lu_open(struct scsi_nexus *nexus, struct scsi_lu *lu,
 {
 	const struct conn_export *exp = map->export;
 	const struct iop_desc_ops *ops = exp->desc->ops;
+	char tport[512];
 	uint32_t bs, max;
 	int ret;
 
@@ -150,7 +151,9 @@ static int scsi_lu_open(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	 * (scsi_pr_shared.c); attached per logical unit, detached in
 	 * scsi_lu_close while the session still holds the device. */
 	lu->shared = ops->shared_dev ? ops->shared_dev(lu->session) : NULL;
-	scsi_pr_attach(lu->dev->pr, lu->shared, exp->desc, exp->dev_index);
+	scsi_pr_tport(lu, tport, sizeof(tport));
+	scsi_pr_attach(lu->dev->pr, lu->shared, exp->desc, exp->dev_index,
+		       tport);
 	/* SAM-5 6.3.2: the first command after the nexus appears reports
 	 * the power-on/reset condition. */
 	atomic_store(&lu->ua, SCSI_ASC_POWER_ON_RESET);
@@ -158,12 +161,33 @@ static int scsi_lu_open(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	lu->dev_next = lu->dev->lus;
 	lu->dev->lus = lu;
 	pthread_mutex_unlock(&lu->dev->lock);
+	/* A RESERVE(6) held through another gateway binds here too. */
+	if (lu->shared)
+		scsi_pr_res6_sync(lu->dev);
 	return 0;
 
 err_close_session:
 	ops->session_close(lu->session);
 	lu->session = NULL;
 	return ret;
+}
+
+/* The nexus of lu, which shares its device with other gateways, ends:
+ * if it holds the RESERVE(6) reservation, the record says so no longer
+ * before the nexus is gone (a logout is answered after this). */
+static void scsi_lu_res6_lost(struct scsi_lu *lu)
+{
+	struct scsi_pr *pr = lu->dev->pr;
+	char tport[512];
+	bool held;
+
+	pthread_mutex_lock(&pr->lock);
+	held = scsi_pr_res6_is(pr, lu);
+	pthread_mutex_unlock(&pr->lock);
+	if (!held)
+		return;
+	scsi_pr_tport(lu, tport, sizeof(tport));
+	scsi_pr_res6_drop(pr, lu->nexus->initiator, tport, true);
 }
 
 static void scsi_lu_close(struct scsi_lu *lu)
@@ -188,8 +212,10 @@ static void scsi_lu_close(struct scsi_lu *lu)
 		if (dev->reserved == lu->nexus)
 			dev->reserved = NULL;
 		pthread_mutex_unlock(&dev->lock);
-		if (lu->shared)
+		if (lu->shared) {
+			scsi_lu_res6_lost(lu);
 			scsi_pr_detach(dev->pr);
+		}
 		scsi_dev_put(dev);
 	}
 	while ((t = lu->free_tasks)) {
@@ -549,12 +575,17 @@ int scsi_nexus_tmf_async(struct scsi_nexus *nexus, enum scsi_tmf tmf,
 		/* Every other nexus learns of a target reset; the one that
 		 * asked for it knows (libiscsi's Reserve6 tests go on
 		 * using it without clearing a unit attention). */
-		for (unsigned int i = 0; i < nexus->n_lus; i++)
+		for (unsigned int i = 0; i < nexus->n_lus; i++) {
 			scsi_dev_raise_ua(nexus->lus[i].dev,
 					  tmf == SCSI_TMF_TARGET_COLD_RESET
 						  ? SCSI_ASC_POWER_ON
 						  : SCSI_ASC_BUS_DEVICE_RESET,
 					  nexus, true);
+			/* and the RESERVE(6) kept with other gateways */
+			if (nexus->lus[i].shared)
+				scsi_pr_res6_drop(nexus->lus[i].dev->pr, NULL,
+						  NULL, false);
+		}
 		return 0;
 	}
 	return -ENOTSUP;

@@ -100,6 +100,8 @@ void scsi_pr_put(struct scsi_pr *pr)
 	pthread_mutex_destroy(&pr->lock);
 	pthread_mutex_destroy(&pr->out_lock);
 	pthread_cond_destroy(&pr->heard);
+	free(pr->res6_initiator);
+	free(pr->res6_tport);
 	free(pr->dev_id);
 	free(pr);
 }
@@ -207,27 +209,31 @@ bool scsi_pr_conflict(struct scsi_lu *lu, const struct scsi_opcode *op)
 	return conflict;
 }
 
+int scsi_pr_reserve6_rule(struct scsi_pr *pr, struct scsi_lu *lu, bool reserve)
+{
+	struct scsi_pr_reg *reg;
+
+	if (!pr->n_regs)
+		return 0;
+	/* Registrations make every RESERVE and RELEASE conflict, but a
+	 * RELEASE from a holder, or from a registrant of a registrants-only
+	 * or all-registrants reservation, is GOOD and releases nothing. */
+	reg = scsi_pr_find_lu(pr, lu);
+	if (!reserve && pr->type && reg &&
+	    (scsi_pr_is_holder(pr, reg) || pr->type >= SCSI_PR_WR_EX_RO))
+		return 1;
+	return -EBUSY;
+}
+
 int scsi_pr_reserve6_check(struct scsi_lu *lu, bool reserve)
 {
 	struct scsi_pr *pr = lu->dev->pr;
-	struct scsi_pr_reg *reg;
-	int ret = 0;
+	int ret;
 
 	if (!atomic_load(&pr->registered))
 		return 0;
 	pthread_mutex_lock(&pr->lock);
-	if (pr->n_regs) {
-		/* Registrations make every RESERVE and RELEASE conflict,
-		 * but a RELEASE from a holder, or from a registrant of a
-		 * registrants-only or all-registrants reservation, is GOOD
-		 * and releases nothing. */
-		reg = scsi_pr_find_lu(pr, lu);
-		ret = -EBUSY;
-		if (!reserve && pr->type && reg &&
-		    (scsi_pr_is_holder(pr, reg) ||
-		     pr->type >= SCSI_PR_WR_EX_RO))
-			ret = 1;
-	}
+	ret = scsi_pr_reserve6_rule(pr, lu, reserve);
 	pthread_mutex_unlock(&pr->lock);
 	return ret;
 }
@@ -283,6 +289,13 @@ char *scsi_pr_text(const struct scsi_pr *pr)
 	if (pr->type)
 		fprintf(f, "reservation %u %d\n", pr->type, holder);
 	fprintf(f, "aptpl %d\n", pr->aptpl);
+	/* Only while a RESERVE(6) is held: a record without one stays as
+	 * gateways before this line wrote it, and one with it is refused
+	 * by them whole (they know no such line) rather than rewritten
+	 * without it. */
+	if (pr->res6_initiator)
+		fprintf(f, "reserve6 %s %s\n", pr->res6_initiator,
+			pr->res6_tport);
 	if (fclose(f))
 		return NULL;
 	return buf;
@@ -295,6 +308,21 @@ void scsi_pr_regs_clear(struct scsi_pr *pr)
 	pr->n_regs = 0;
 	pr->type = 0;
 	pr->holder = NULL;
+	free(pr->res6_initiator);
+	free(pr->res6_tport);
+	pr->res6_initiator = pr->res6_tport = NULL;
+}
+
+static int scsi_pr_parse_res6(struct scsi_pr *pr, const char *line)
+{
+	char ini[512], tport[512];
+
+	if (sscanf(line, "reserve6 %511s %511s", ini, tport) != 2 ||
+	    pr->res6_initiator)
+		return -EBADMSG;
+	pr->res6_initiator = strdup(ini);
+	pr->res6_tport = strdup(tport);
+	return pr->res6_initiator && pr->res6_tport ? 0 : -ENOMEM;
 }
 
 static int scsi_pr_parse_reg(struct scsi_pr *pr, const char *line)
@@ -342,6 +370,8 @@ int scsi_pr_parse(struct scsi_pr *pr, const char *text)
 			ret = scsi_pr_parse_reg(pr, line);
 		else if (!strncmp(line, "aptpl ", 6))
 			pr->aptpl = line[6] == '1';
+		else if (!strncmp(line, "reserve6 ", 9))
+			ret = scsi_pr_parse_res6(pr, line);
 		else if (sscanf(line, "reservation %u %d", &type, &holder) ==
 				 2 &&
 			 type >= 1 && type <= 8 && holder < (int)pr->n_regs) {
@@ -498,11 +528,13 @@ int scsi_pr_clear_export(const struct conn_export *exp)
 		for (unsigned int i = 0; i < pr->n_regs; i++)
 			pr->regs[i]->ua = SCSI_ASC_RESERVATIONS_PREEMPTED;
 		scsi_pr_raise(dev, pr->regs, pr->n_regs);
-		scsi_pr_regs_clear(pr);
+		scsi_pr_regs_clear(pr); /* a RESERVE(6) holder too */
 		pr->generation++;
 		pr->aptpl = false;
 		scsi_pr_sync_flags(pr);
 		ret = scsi_pr_persist(pr, was_aptpl);
+		if (ret == 0)
+			scsi_pr_res6_apply(pr, dev);
 	}
 	/* Counted as hearing, the device stays attached (and open) while
 	 * the other gateways are told. */

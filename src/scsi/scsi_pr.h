@@ -64,6 +64,11 @@ struct scsi_pr {
 	struct scsi_pr_reg *holder;
 	bool aptpl;
 	uint64_t version; /* of the saved copy, 0 = none */
+	/* The RESERVE(6) holder a shared record names ("reserve6" line,
+	 * scsi_pr_res6.c): its initiator port and target port, as a
+	 * registration names them; NULL: none.  Never set on a state that
+	 * is not shared (RESERVE(6) then lives in scsi_dev.reserved). */
+	char *res6_initiator, *res6_tport;
 	unsigned int n_regs;
 	struct scsi_pr_reg *regs[SCSI_PR_MAX_REGS];
 
@@ -98,6 +103,8 @@ bool scsi_pr_conflict(struct scsi_lu *lu, const struct scsi_opcode *op);
 /* SPC-4 5.14.3 (Exceptions to SPC-2 RESERVE and RELEASE behavior):
  * -EBUSY (conflict), 1 (GOOD, nothing to do), 0 (go on with SPC-2). */
 int scsi_pr_reserve6_check(struct scsi_lu *lu, bool reserve);
+/* The same on pr (its lock held, or a scratch state). */
+int scsi_pr_reserve6_rule(struct scsi_pr *pr, struct scsi_lu *lu, bool reserve);
 
 /* Helpers shared by PR IN and PR OUT, called with pr->lock held. */
 int scsi_pr_load(struct scsi_pr *pr);
@@ -143,7 +150,8 @@ void scsi_pr_fence_wait(struct scsi_pr_fence *fence);
 /* A logical unit of dev opened the device on a session whose DDM shares
  * metadata (ddm: NULL when it does not): keep pr there from now on. */
 void scsi_pr_attach(struct scsi_pr *pr, struct ddm_dev *ddm,
-		    const struct iop_desc *desc, unsigned int dev_index);
+		    const struct iop_desc *desc, unsigned int dev_index,
+		    const char *tport);
 /* A logical unit that attached closes; with the last one, stop hearing
  * the others. */
 void scsi_pr_detach(struct scsi_pr *pr);
@@ -183,6 +191,32 @@ enum scsi_pr_note_kind scsi_pr_note_kind(const char *msg);
  * for (done is not called). */
 int scsi_pr_tell_reset(struct scsi_lu *lu, void (*done)(void *, int),
 		       void *arg);
+
+/*
+ * scsi_pr_res6.c: RESERVE(6) on a shared device, kept in the record so
+ * that it binds on every gateway.
+ */
+/* Make dev->reserved say what pr's record says (pr->lock held): the
+ * nexus of this gateway it names, scsi_res6_elsewhere for one of
+ * another gateway, or NULL.  Nothing when pr is not shared. */
+void scsi_pr_res6_apply(struct scsi_pr *pr, struct scsi_dev *dev);
+/* The same, taking pr->lock (a logical unit joined dev). */
+void scsi_pr_res6_sync(struct scsi_dev *dev);
+/* Is the record's holder lu's I_T nexus? */
+bool scsi_pr_res6_is(const struct scsi_pr *pr, const struct scsi_lu *lu);
+/* RESERVE(6) (reserve) or RELEASE(6) through lu: 1 if the device is
+ * shared (the command then completes on lu's nexus loop), 0 if not (the
+ * caller keeps it in scsi_dev). */
+int scsi_pr_res6_cmd(struct scsi_lu *lu, struct scsi_cmd *cmd, bool reserve);
+/* Take the holder out of the record if it is the I_T nexus named
+ * (initiator NULL: whoever holds it), and install the result; blocks on
+ * the storage.  1: taken out, 0: nothing to take, -errno. */
+int scsi_pr_res6_clear(struct scsi_pr *pr, const char *initiator,
+		       const char *tport);
+/* scsi_pr_res6_clear, then tell the other gateways if it changed the
+ * record; here (wait) or on a thread of its own. */
+void scsi_pr_res6_drop(struct scsi_pr *pr, const char *initiator,
+		       const char *tport, bool wait);
 
 /* scsi_pr_in.c, scsi_pr_out.c: the commands. */
 int scsi_pr_in(struct scsi_nexus *nexus, struct scsi_lu *lu,

@@ -641,6 +641,7 @@ static void pr_install(struct scsi_pr_out *o, struct scsi_pr *live,
 	o->note = pr_note(o);
 	pthread_mutex_lock(&live->lock);
 	src = scsi_pr_install(live, tmp) ? live : tmp;
+	scsi_pr_res6_apply(live, dev);
 	scsi_pr_raise(dev, src->regs, src->n_regs);
 	scsi_pr_raise(dev, o->dead, o->n_dead);
 	pthread_mutex_unlock(&live->lock);
@@ -665,7 +666,13 @@ static int pr_attempt_shared(struct scsi_pr_out *o)
 	}
 	o->pr = tmp;
 	o->me = scsi_pr_find(tmp, o->lu->nexus->initiator, o->tport);
-	ret = pr_run(o);
+	/* RESERVE(6) through another gateway (SPC-4 5.14.3): as the
+	 * conflict check does for one this gateway knows of, whichever
+	 * committed first. */
+	if (tmp->res6_initiator && !scsi_pr_res6_is(tmp, o->lu))
+		ret = PR_CONFLICT;
+	else
+		ret = pr_run(o);
 	if (ret == 0) {
 		ret = scsi_pr_save_shared(tmp);
 		if (ret == 0)

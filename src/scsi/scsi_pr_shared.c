@@ -114,6 +114,13 @@ void scsi_pr_scratch_free(struct scsi_pr *tmp)
 	free(tmp);
 }
 
+#define SWAP_PTR(a, b)                                                         \
+	do {                                                                   \
+		char *t_ = (a);                                                \
+		(a) = (b);                                                     \
+		(b) = t_;                                                      \
+	} while (0)
+
 bool scsi_pr_install(struct scsi_pr *pr, struct scsi_pr *tmp)
 {
 	struct scsi_pr_reg *old[SCSI_PR_MAX_REGS];
@@ -135,6 +142,8 @@ bool scsi_pr_install(struct scsi_pr *pr, struct scsi_pr *tmp)
 	tmp->n_regs = n;
 	tmp->holder = NULL;
 	tmp->type = 0;
+	SWAP_PTR(pr->res6_initiator, tmp->res6_initiator);
+	SWAP_PTR(pr->res6_tport, tmp->res6_tport);
 	scsi_pr_sync_flags(pr);
 	return true;
 }
@@ -236,6 +245,7 @@ static struct scsi_pr_fence *scsi_pr_act(struct scsi_pr *pr, const char *msg,
 	if (regs && msg)
 		scsi_pr_note_split(msg, regs, &n_ua, ab, &n_ab);
 	dev = scsi_dev_lookup(pr->desc, pr->dev_index);
+	scsi_pr_res6_apply(pr, dev);
 	scsi_pr_raise(dev, regs, n_ua);
 	if (dev && n_ab)
 		fence = scsi_pr_fence_start(dev, NULL, ab, n_ab, NULL, NULL);
@@ -270,6 +280,16 @@ static void scsi_pr_reset_heard(struct scsi_pr *pr, struct scsi_dev **devp)
 	pthread_mutex_unlock(&pr->lock);
 	if (dev)
 		scsi_dev_lu_reset(dev);
+	/* The gateway that took the reset released RESERVE(6) in the
+	 * record before telling: read it again, or the old holder would
+	 * come back at the next scsi_pr_res6_apply. */
+	if (scsi_pr_refresh(pr) < 0)
+		log_error("scsi: %s: RESERVE(6) is checked against the record "
+			  "last read",
+			  pr->dev_id);
+	pthread_mutex_lock(&pr->lock);
+	scsi_pr_res6_apply(pr, dev);
+	pthread_mutex_unlock(&pr->lock);
 	log_info("scsi: %s: logical unit reset through another gateway",
 		 pr->dev_id);
 	*devp = dev;
@@ -347,10 +367,14 @@ static void *scsi_pr_reset_run(void *arg)
 	struct scsi_pr_reset *r = arg;
 	struct scsi_pr *pr = r->pr;
 	const struct ddm_shared_ops *sh = pr->shared->ops->shared;
-	int ret =
-		sh->notify(pr->shared, SCSI_PR_NOTE_RESET_TEXT,
-			   strlen(SCSI_PR_NOTE_RESET_TEXT), SCSI_PR_NOTIFY_MS);
+	int ret;
 
+	/* The reset releases RESERVE(6): this gateway, the one that took
+	 * it, takes the holder out of the record, once, and the others
+	 * read it again when they hear of the reset. */
+	scsi_pr_res6_clear(pr, NULL, NULL);
+	ret = sh->notify(pr->shared, SCSI_PR_NOTE_RESET_TEXT,
+			 strlen(SCSI_PR_NOTE_RESET_TEXT), SCSI_PR_NOTIFY_MS);
 	if (ret < 0)
 		log_error("scsi: %s: the other gateways did not all hear of "
 			  "a logical unit reset: %s",
@@ -425,8 +449,30 @@ static void scsi_pr_notified(void *arg, uint64_t id, const char *msg,
 	 * assume this one fenced anything. */
 }
 
+/* No nexus of this gateway has the device open (its first logical unit
+ * attaches): a RESERVE(6) holder on the target port this one comes
+ * through is a nexus this gateway lost, by a restart or a nexus end it
+ * could not save, and SPC-2 reservations do not survive power-on. */
+static void scsi_pr_res6_stale(struct scsi_pr *pr, const char *tport)
+{
+	char *ini = NULL;
+
+	pthread_mutex_lock(&pr->lock);
+	if (pr->res6_initiator && tport && !strcmp(pr->res6_tport, tport))
+		ini = strdup(pr->res6_initiator);
+	pthread_mutex_unlock(&pr->lock);
+	if (!ini)
+		return;
+	log_info("scsi: %s: the RESERVE(6) reservation of %s through %s "
+		 "ended with this gateway's nexus (a restart): released",
+		 pr->dev_id, ini, tport);
+	scsi_pr_res6_drop(pr, ini, tport, true);
+	free(ini);
+}
+
 void scsi_pr_attach(struct scsi_pr *pr, struct ddm_dev *ddm,
-		    const struct iop_desc *desc, unsigned int dev_index)
+		    const struct iop_desc *desc, unsigned int dev_index,
+		    const char *tport)
 {
 	int ret;
 
@@ -453,6 +499,7 @@ void scsi_pr_attach(struct scsi_pr *pr, struct ddm_dev *ddm,
 	log_info("scsi: %s: persistent reservations kept in the device, "
 		 "shared with the other gateways (version %" PRIu64 ")",
 		 pr->dev_id, pr->version);
+	scsi_pr_res6_stale(pr, tport);
 	pthread_mutex_unlock(&scsi_pr_attach_lock);
 }
 
@@ -471,6 +518,11 @@ void scsi_pr_detach(struct scsi_pr *pr)
 		pthread_cond_wait(&pr->heard, &pr->lock);
 	pr->shared = NULL;
 	pr->loaded = false;
+	/* RESERVE(6) stays in the record only: a state that is not shared
+	 * never names a holder (the next attach reads it again). */
+	free(pr->res6_initiator);
+	free(pr->res6_tport);
+	pr->res6_initiator = pr->res6_tport = NULL;
 	pthread_mutex_unlock(&pr->lock);
 	pthread_mutex_unlock(&scsi_pr_attach_lock);
 }

@@ -117,6 +117,10 @@ struct scsi_nexus {
 	struct scsi_lu *lus;
 };
 
+/* The RESERVE(6) holder when it is an I_T nexus of another gateway
+ * (scsi_pr_res6.c): every nexus here conflicts. */
+extern const struct scsi_nexus scsi_res6_elsewhere;
+
 /* scsi_sense.c */
 /* The sense an -errno from the Local Transport means for this command. */
 void scsi_sense_from_errno(struct scsi_cmd *cmd, bool desc, int err,

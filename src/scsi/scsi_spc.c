@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "scsi/scsi_pr.h"
 #include "scsi/scsi_priv.h"
 
 #define SCSI_VENDOR  "IOPD    "
@@ -638,6 +639,9 @@ int scsi_spc_reserve6(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		scsi_bad_cdb(lu, cmd);
 		return 0;
 	}
+	/* Kept with the other gateways' when they share the device. */
+	if (scsi_pr_res6_cmd(lu, cmd, true))
+		return 1;
 	if (scsi_lu_reserve(lu, true) < 0)
 		cmd->status = SCSI_STATUS_RESERVATION_CONFLICT;
 	return 0;
@@ -653,6 +657,8 @@ int scsi_spc_release6(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	/* SPC-2 7.17: releasing someone else's reservation is a no-op;
 	 * while persistent registrations exist it conflicts (SPC-4
 	 * 5.14.3). */
+	if (scsi_pr_res6_cmd(lu, cmd, false))
+		return 1;
 	if (scsi_lu_reserve(lu, false) < 0)
 		cmd->status = SCSI_STATUS_RESERVATION_CONFLICT;
 	return 0;

@@ -428,6 +428,100 @@ static void test_note_kinds(void)
 	scsi_nexus_close(b);
 }
 
+/* The shared record's RESERVE(6) holder: written only while one is
+ * held (a record without one is what gateways before it wrote), read
+ * back, refused when malformed or twice, and swapped in with the rest. */
+static void test_res6_record(void)
+{
+	struct scsi_pr *pr = calloc(1, sizeof(*pr)), *tmp;
+	char *text;
+
+	pr->dev_id = strdup("rbd/0");
+	pthread_mutex_init(&pr->lock, NULL);
+	CHECK_EQ_INT(scsi_pr_parse(pr, "generation 3\naptpl 0\n"), 0);
+	text = scsi_pr_text(pr);
+	CHECK(text && !strcmp(text, "generation 3\naptpl 0\n"));
+	free(text);
+	CHECK_EQ_INT(scsi_pr_parse(pr,
+				   "generation 4\n"
+				   "reg 0000000000000001 0 1 " A " t,t,0x0001\n"
+				   "aptpl 0\n"
+				   "reserve6 " B " t,t,0x0002\n"),
+		     0);
+	CHECK_EQ_INT(pr->n_regs, 1);
+	CHECK(pr->res6_initiator && !strcmp(pr->res6_initiator, B));
+	CHECK(pr->res6_tport && !strcmp(pr->res6_tport, "t,t,0x0002"));
+	text = scsi_pr_text(pr);
+	CHECK(text && strstr(text, "\nreserve6 " B " t,t,0x0002\n"));
+	/* what it reads back is what it wrote */
+	tmp = scsi_pr_scratch(pr);
+	CHECK_EQ_INT(scsi_pr_parse(tmp, text), 0);
+	CHECK(tmp->res6_initiator && !strcmp(tmp->res6_initiator, B));
+	free(text);
+	/* installed: the holder moves over, the old one goes with tmp */
+	free(tmp->res6_tport);
+	tmp->res6_tport = strdup("t,t,0x0003");
+	tmp->version = 7;
+	CHECK(scsi_pr_install(pr, tmp));
+	CHECK(!strcmp(pr->res6_tport, "t,t,0x0003"));
+	CHECK(tmp->res6_tport && !strcmp(tmp->res6_tport, "t,t,0x0002"));
+	scsi_pr_scratch_free(tmp);
+	/* malformed, or two holders: the whole record is refused */
+	CHECK_EQ_INT(scsi_pr_parse(pr, "reserve6 " B "\n"), -EBADMSG);
+	CHECK(!pr->res6_initiator && !pr->n_regs);
+	CHECK_EQ_INT(scsi_pr_parse(pr, "reserve6 " A " t,t,0x0001\n"
+				       "reserve6 " B " t,t,0x0002\n"),
+		     -EBADMSG);
+	CHECK(!pr->res6_initiator);
+	/* a line this version does not know is refused too: it cannot
+	 * be rewritten without losing it */
+	CHECK_EQ_INT(scsi_pr_parse(pr, "generation 1\nfuture 1\n"), -EBADMSG);
+	scsi_pr_regs_clear(pr);
+	pthread_mutex_destroy(&pr->lock);
+	free(pr->dev_id);
+	free(pr);
+}
+
+/* A shared device's scsi_dev.reserved follows the record's holder: the
+ * nexus here it names, a stand-in when it names another gateway's, and
+ * nobody once it is gone. */
+static void test_res6_apply(void)
+{
+	struct scsi_nexus *a = nexus(A, 1), *b = nexus(B, 2);
+	struct scsi_dev *dev = a->lus[0].dev;
+	struct scsi_pr *pr = dev->pr;
+
+	pthread_mutex_lock(&pr->lock);
+	pr->shared = (struct ddm_dev *)&pr; /* only tested for NULL here */
+	pr->res6_initiator = strdup(B);
+	pr->res6_tport = strdup("iqn.2026-11.org.iopd:pr,t,0x0002");
+	CHECK(!scsi_pr_res6_is(pr, &a->lus[0]) &&
+	      scsi_pr_res6_is(pr, &b->lus[0]));
+	scsi_pr_res6_apply(pr, dev);
+	pthread_mutex_unlock(&pr->lock);
+	CHECK(atomic_load(&dev->reserved) == b);
+	CHECK_EQ_INT(rw(a, false), CONFLICT);
+	CHECK_EQ_INT(rw(b, false), 0);
+	/* the same initiator through another port is another nexus */
+	pthread_mutex_lock(&pr->lock);
+	free(pr->res6_initiator);
+	pr->res6_initiator = strdup(A);
+	scsi_pr_res6_apply(pr, dev);
+	pthread_mutex_unlock(&pr->lock);
+	CHECK(atomic_load(&dev->reserved) == &scsi_res6_elsewhere);
+	CHECK_EQ_INT(rw(a, false), CONFLICT);
+	CHECK_EQ_INT(rw(b, false), CONFLICT);
+	pthread_mutex_lock(&pr->lock);
+	scsi_pr_regs_clear(pr);
+	scsi_pr_res6_apply(pr, dev);
+	pr->shared = NULL;
+	pthread_mutex_unlock(&pr->lock);
+	CHECK(atomic_load(&dev->reserved) == NULL);
+	CHECK_EQ_INT(rw(a, false), 0);
+	scsi_nexus_close(a);
+	scsi_nexus_close(b);
+}
+
 int main(void)
 {
 	if (test_local_ram_scan(1 << 20, &local) < 0 ||
@@ -444,6 +538,8 @@ int main(void)
 	TEST_CASE(test_store);
 	TEST_CASE(test_aptpl);
 	TEST_CASE(test_note_kinds);
+	TEST_CASE(test_res6_record);
+	TEST_CASE(test_res6_apply);
 	rmdir(dir);
 	free(buf);
 	base_loop_destroy(loop);
