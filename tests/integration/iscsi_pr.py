@@ -14,6 +14,8 @@ Commands (keys in hex, types as SPC-4 codes 1, 3, 5, 6, 7, 8):
     status                        READ FULL STATUS, as JSON
     write LBA                     read LBA       (one 512-byte block)
     reserve6                      release6
+    hold-reserve6                 RESERVE(6), print its status, and keep
+                                  the session until the target closes it
     zero COUNT                    write zeroes to blocks 0..COUNT-1
     reset-seen INI2 HOST2:PORT2   hold this session; INI2 sends LOGICAL
                                   UNIT RESET through HOST2, then TEST
@@ -270,6 +272,14 @@ def main():
             if st:
                 break
         report(st, sense)
+        return 0
+    elif cmd == "hold-reserve6":
+        report(*sess.command(bytes([0x16]) + bytes(5))[:2])
+        try:
+            while sess.s.recv(4096):
+                pass
+        except OSError:
+            pass
         return 0
     elif cmd == "logout-reserve6":
         report(*logout_reserve6(sess, target, args[1], args[0]))

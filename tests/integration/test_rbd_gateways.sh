@@ -10,7 +10,11 @@
 #     (its multipath URL, the one its two-nexus tests use for the other
 #     nexus) on gateway B: every test passes, none skips;
 #   - the PR and RESERVE(6) suites and the MultipathIO suite with both
-#     paths on gateway A; MultipathIO across A and B, Reset included (a
+#     paths on gateway A; the RESERVE(6) suite across A and B (the holder
+#     is in the image's record too): a logout through A releases it
+#     before it is answered, the record names the holder, and a holder
+#     whose gateway was killed binds until that gateway starts again;
+#     MultipathIO across A and B, Reset included (a
 #     LUN RESET through one gateway reaches the other over the image's
 #     watch/notify before it completes), and a session held on one
 #     gateway sees a LUN RESET through the other as a unit attention;
@@ -161,6 +165,44 @@ cu "PR IN and PR OUT suites, both paths on gateway A" "$T/cu-pr-a.log" 20 \
 	"iscsi://$A/$TGT/0" "iscsi://$A/$TGT/0"
 cu "RESERVE(6) suite on gateway A" "$T/cu-r6-a.log" 7 \
 	-d -t 'SCSI.Reserve6*' "iscsi://$A/$TGT/0"
+cu "RESERVE(6) suite, path 1 on gateway A, path 2 on B" "$T/cu-r6.log" 7 \
+	-d -t 'SCSI.Reserve6*' -i "$IQN1" -I "$IQN2" \
+	"iscsi://$A/$TGT/0" "iscsi://$B/$TGT/0"
+# RESERVE(6) in the record: a logout through A releases it before it is
+# answered; a holder whose gateway was killed binds until that gateway
+# starts again, whose first session releases it (SPC-2: no reservation
+# survives power-on).
+expect "RESERVE(6) through A, logout; at its response RESERVE(6) through B" \
+	"status=0x00" "$(pr "$IQN1" "$A" logout-reserve6 "$IQN2" "$B")"
+python3 "$HERE/iscsi_pr.py" "$A" "$TGT" "$IQN1" hold-reserve6 \
+	>"$T/hold.out" 2>&1 &
+HOLD=$!
+register_pid "$HOLD" "$T/hold.out"
+for _ in $(seq 500); do
+	grep -q status "$T/hold.out" && break
+	python3 -c 'import time; time.sleep(0.02)'
+done
+is "$(cat "$T/hold.out")" "status=0x00" "initiator 1 holds RESERVE(6) through A"
+expect "a read of initiator 2 through B conflicts" "status=0x18" \
+	"$(pr "$IQN2" "$B" read 0)"
+check "rbd image-meta get $P/gw iopd.pr (RESERVE(6) held)" \
+	rbdc image-meta get "$P/gw" iopd.pr
+grep -qx "reserve6 $IQN1,i,0x800000000001 $TGT,t,0x0001" "$T/out"
+pass_if $? "the record names the holder's initiator port and target port" \
+	"$(cat "$T/out")"
+kill -KILL "$PID_a"
+_wait_timeout "$PID_a" 30
+wait "$HOLD"
+expect "gateway A killed: a read of initiator 2 through B still conflicts" \
+	"status=0x18" "$(pr "$IQN2" "$B" read 0)"
+start_gw "$NSA" a || {
+	done_testing
+	exit 1
+}
+expect "gateway A restarted: initiator 2 reads through A" "status=0x00" \
+	"$(pr "$IQN2" "$A" read 0)"
+expect "and RESERVE(6) through B succeeds" "status=0x00" \
+	"$(pr "$IQN2" "$B" reserve6)"
 # MultipathIO.CompareAndWrite zeroes blocks 0..255 but runs on 0..256
 # (libiscsi 1.19): block 256 must start zeroed, whatever ran before.
 expect "zero blocks 0..256 through A" "status=0x00" \
