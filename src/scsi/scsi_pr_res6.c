@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/base_log.h"
 #include "base/base_loop.h"
@@ -266,7 +267,42 @@ int scsi_pr_res6_clear(struct scsi_pr *pr, const char *initiator,
 struct res6_drop {
 	struct scsi_pr *pr;
 	char *initiator, *tport;
+	/* A waiter (wait in scsi_pr_res6_drop) and the thread each hold a
+	 * reference; done is set, under pr->lock, when the drop ended. */
+	unsigned int refs;
+	bool done;
+	pthread_cond_t ended;
 };
+
+/* The longest a worker waits for a drop it asked to wait for: a cluster
+ * that does not answer must not hang the worker's other connections. */
+#define RES6_DROP_WAIT_SECONDS 5
+
+static void res6_drop_put(struct res6_drop *d)
+{
+	struct scsi_pr *pr = d->pr;
+	bool last;
+
+	pthread_mutex_lock(&pr->lock);
+	last = --d->refs == 0;
+	pthread_mutex_unlock(&pr->lock);
+	if (!last)
+		return;
+	pthread_cond_destroy(&d->ended);
+	free(d->initiator);
+	free(d->tport);
+	free(d);
+}
+
+static void res6_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+}
 
 static void *res6_drop_run(void *arg)
 {
@@ -275,9 +311,10 @@ static void *res6_drop_run(void *arg)
 
 	if (scsi_pr_res6_clear(pr, d->initiator, d->tport) == 1)
 		scsi_pr_tell(pr, "iopd-pr 0\n");
-	free(d->initiator);
-	free(d->tport);
-	free(d);
+	pthread_mutex_lock(&pr->lock);
+	d->done = true;
+	pthread_cond_broadcast(&d->ended);
+	pthread_mutex_unlock(&pr->lock);
 	return NULL;
 }
 
@@ -287,11 +324,34 @@ static void *res6_drop_thread(void *arg)
 	struct scsi_pr *pr = ((struct res6_drop *)arg)->pr;
 
 	res6_drop_run(arg);
+	res6_drop_put(arg);
 	pthread_mutex_lock(&pr->lock);
 	if (--pr->hearing == 0)
 		pthread_cond_broadcast(&pr->heard);
 	pthread_mutex_unlock(&pr->lock);
 	return NULL;
+}
+
+/* Wait for d's thread, at most RES6_DROP_WAIT_SECONDS: past that the
+ * logout (or login) goes on and the record is updated behind it. */
+static void res6_drop_wait(struct res6_drop *d)
+{
+	struct scsi_pr *pr = d->pr;
+	struct timespec until;
+	int ret = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += RES6_DROP_WAIT_SECONDS;
+	pthread_mutex_lock(&pr->lock);
+	while (!d->done && ret != ETIMEDOUT)
+		ret = pthread_cond_timedwait(&d->ended, &pr->lock, &until);
+	pthread_mutex_unlock(&pr->lock);
+	if (ret == ETIMEDOUT)
+		log_error("scsi: %s: the shared record does not answer within "
+			  "%d s: the RESERVE(6) reservation is released "
+			  "behind this logout",
+			  pr->dev_id, RES6_DROP_WAIT_SECONDS);
+	res6_drop_put(d);
 }
 
 void scsi_pr_res6_drop(struct scsi_pr *pr, const char *initiator,
@@ -311,13 +371,13 @@ void scsi_pr_res6_drop(struct scsi_pr *pr, const char *initiator,
 		return;
 	}
 	d->pr = pr;
-	if (wait) {
-		res6_drop_run(d);
-		return;
-	}
+	d->refs = wait ? 2 : 1;
+	res6_cond_init(&d->ended);
 	pthread_mutex_lock(&pr->lock);
 	pr->hearing++;
 	pthread_mutex_unlock(&pr->lock);
 	if (scsi_pr_thread(res6_drop_thread, d) < 0)
-		res6_drop_thread(d);
+		res6_drop_thread(d); /* here, then */
+	if (wait)
+		res6_drop_wait(d);
 }
