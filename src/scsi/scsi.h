@@ -111,6 +111,11 @@ struct scsi_cmd {
 	uint32_t buf_len;
 	void (*done)(struct scsi_cmd *cmd);
 	void *cookie; /* the transport's */
+	/* The transport can take read data from a mapping of the device's
+	 * file (data, below) and never touches it itself: only the kernel
+	 * copies from it (a socket write), so a file that shrinks under it
+	 * fails that write instead of raising SIGBUS. */
+	bool may_map;
 
 	/* out */
 	uint8_t status;	   /* SCSI_STATUS_* */
@@ -118,12 +123,25 @@ struct scsi_cmd {
 	uint32_t xfer_len; /* bytes the CDB asked to transfer */
 	uint8_t sense[SCSI_SENSE_MAX];
 	uint32_t sense_len; /* 0 unless CHECK CONDITION */
+	/* NULL, or where the data_len bytes of data-in are instead of buf
+	 * (a large READ with may_map set): a read-only mapping of the
+	 * device's file, read when the transport sends it and valid until
+	 * the nexus closes; scsi_cmd_data_copy() moves them into buf
+	 * before that. */
+	const uint8_t *data;
+	int data_fd;
+	uint64_t data_off;
 
 	/* private to the command set */
 	void *priv;
 };
 
 void scsi_cmd_submit(struct scsi_nexus *nexus, struct scsi_cmd *cmd);
+
+/* A done command's data-in is in a mapping (cmd->data): read it into buf
+ * instead, and clear data.  For a transport that still holds it when the
+ * nexus must close.  Returns 0 or -errno. */
+int scsi_cmd_data_copy(struct scsi_cmd *cmd);
 
 /* Task management, after the transport has let the affected commands
  * finish (storage requests cannot be recalled).  Return a TMF response:

@@ -6,7 +6,10 @@
  * DATA.
  *
  * READ and WRITE go to storage as one iop_msg over the transport's own
- * buffer: no copy.  Their size is capped by the Block Limits page
+ * buffer: no copy.  A large READ of a file in memory that the device
+ * lets senders read themselves (iop_desc_ops.read_source) is answered
+ * with a pointer into a read-only mapping of the file, so the only copy
+ * is the socket's.  Their size is capped by the Block Limits page
  * (max_xfer_blocks), so no command needs splitting; larger ones are
  * refused.  Commands that work on more than one buffer's worth (WRITE
  * SAME with a pattern, VERIFY) run as a chain of steps over the task's
@@ -18,11 +21,16 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "scsi/scsi_priv.h"
 
 /* Chained work moves at most this much per step. */
 #define SBC_CHUNK_BYTES (1u << 20)
+/* READs at least this large are sent from a mapping of the device's file
+ * when the device and the transport allow it (scsi_cmd.may_map). */
+#define SBC_MAP_MIN_BYTES (64u * 1024)
 
 static bool sbc_range_bad(const struct scsi_lu *lu, uint64_t lba,
 			  uint64_t blocks)
@@ -156,6 +164,79 @@ static uint32_t sbc_rw_blocks(struct scsi_lu *lu, struct scsi_cmd *cmd,
 	return room < n ? room : n;
 }
 
+/* Map the file a device lets senders read (fd) once per logical unit;
+ * false if it can't be. */
+static bool sbc_map(struct scsi_lu *lu, int fd)
+{
+	size_t len = (size_t)(lu->n_blocks << lu->block_shift);
+	void *p;
+
+	if (!lu->fmap_tried) {
+		lu->fmap_tried = true;
+		p = len ? mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0)
+			: MAP_FAILED;
+		if (p != MAP_FAILED) {
+			lu->fmap = p;
+			lu->fmap_len = len;
+			lu->fmap_fd = fd;
+		}
+	}
+	return lu->fmap && lu->fmap_fd == fd;
+}
+
+/* A large READ of a file in memory (iop_desc_ops.read_source) that the
+ * transport may send from a mapping: answer it at once with where the
+ * bytes are, sparing the copy into buf.  Returns false to read it the
+ * usual way. */
+static bool sbc_read_mapped(struct scsi_lu *lu, struct scsi_cmd *cmd,
+			    uint64_t lba, uint32_t n)
+{
+	const struct iop_desc_ops *ops = lu->map->export->desc->ops;
+	uint64_t off = lba << lu->block_shift;
+	uint64_t len = (uint64_t)n << lu->block_shift;
+	uint64_t src;
+	int fd, ret;
+
+	if (!cmd->may_map || !ops->read_source || len < SBC_MAP_MIN_BYTES)
+		return false;
+	ret = ops->read_source(lu->session, off, len, &fd, &src);
+	if (ret == -ENOTSUP)
+		return false;
+	if (ret < 0) {
+		scsi_sense_from_errno(cmd, sbc_lu_desc(lu), ret, false);
+		return true;
+	}
+	if (!sbc_map(lu, fd) || src > lu->fmap_len ||
+	    len > lu->fmap_len - src) {
+		/* Counted as served: read it into buf right now. */
+		ret = (int)pread(fd, cmd->buf, len, (off_t)src);
+		if (ret != (int)len)
+			scsi_sense_from_errno(cmd, sbc_lu_desc(lu),
+					      ret < 0 ? -errno : -EIO, false);
+		else
+			cmd->data_len = (uint32_t)len;
+		return true;
+	}
+	cmd->data = lu->fmap + src;
+	cmd->data_fd = fd;
+	cmd->data_off = src;
+	cmd->data_len = (uint32_t)len;
+	return true;
+}
+
+int scsi_cmd_data_copy(struct scsi_cmd *cmd)
+{
+	ssize_t n;
+
+	if (!cmd->data)
+		return 0;
+	n = pread(cmd->data_fd, cmd->buf, cmd->data_len, (off_t)cmd->data_off);
+	if (n != (ssize_t)cmd->data_len)
+		return n < 0 ? -errno : -EIO;
+	cmd->data = NULL;
+	return 0;
+}
+
 int scsi_sbc_read(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		  struct scsi_cmd *cmd)
 {
@@ -165,7 +246,7 @@ int scsi_sbc_read(struct scsi_nexus *nexus, struct scsi_lu *lu,
 	if (!sbc_rw_check(lu, cmd, &lba, &n))
 		return 0;
 	n = sbc_rw_blocks(lu, cmd, n);
-	if (!n)
+	if (!n || sbc_read_mapped(lu, cmd, lba, n))
 		return 0;
 	return sbc_range_start(lu, cmd, lba, n, sbc_read_step);
 }

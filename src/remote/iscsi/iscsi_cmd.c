@@ -233,6 +233,9 @@ static void iscsi_task_iov_pdu(struct iscsi_task *t, struct iscsi_rsp_plan *p,
 static void iscsi_task_data_in(struct iscsi_task *t, struct iscsi_rsp_plan *p)
 {
 	struct iscsi_proto *proto = t->proto;
+	/* A mapping of the device's file (no data digest reads it then) or
+	 * the task's buffer. */
+	const uint8_t *src = t->scmd.data ? t->scmd.data : t->buf;
 	uint32_t off = 0, burst = 0;
 
 	for (size_t i = 0; i < p->n_data; i++) {
@@ -264,8 +267,8 @@ static void iscsi_task_data_in(struct iscsi_task *t, struct iscsi_rsp_plan *p)
 		}
 		base_be32_put(h + 36, (uint32_t)i);
 		base_be32_put(h + 40, off);
-		tail = iscsi_pdu_seal(proto, h, t->buf + off, len, h + p->hlen);
-		iscsi_task_iov_pdu(t, p, h, t->buf + off, len, tail);
+		tail = iscsi_pdu_seal(proto, h, src + off, len, h + p->hlen);
+		iscsi_task_iov_pdu(t, p, h, (void *)(src + off), len, tail);
 		off += len;
 	}
 }
@@ -383,6 +386,9 @@ static void iscsi_task_submit(struct iscsi_task *t)
 				  ~(ISCSI_BUF_ALIGN - 1);
 	t->scmd.done = iscsi_scsi_done;
 	t->scmd.cookie = t;
+	/* Read data may stay in the device's mapping unless a data digest
+	 * must read it here: only the socket write touches it then. */
+	t->scmd.may_map = !proto->p.data_digest;
 	t->state = ISCSI_TASK_SCSI;
 	proto->e.inflight++;
 	if (proto->cfg.stats) {
@@ -390,6 +396,30 @@ static void iscsi_task_submit(struct iscsi_task *t)
 		proto->cfg.stats->requests++;
 	}
 	proto->scsi->cmd_submit(proto->nexus, &t->scmd);
+}
+
+/* The nexus closes while responses may still be queued: read data
+ * still in the device's mapping moves to the tasks' own buffers, at the
+ * same places in their iovecs. */
+void iscsi_tasks_unmap(struct iscsi_proto *proto)
+{
+	for (struct iscsi_task *t = proto->tasks; t; t = t->next_all) {
+		const uint8_t *m = t->scmd.data;
+		size_t len = t->scmd.data_len;
+
+		if (t->state != ISCSI_TASK_TX || !m)
+			continue;
+		if (scsi_cmd_data_copy(&t->scmd) < 0) {
+			iscsi_proto_fail(proto, -EIO, "read data lost");
+			continue;
+		}
+		for (int i = 0; i < t->tx.iovcnt; i++) {
+			const uint8_t *b = t->iov[i].iov_base;
+
+			if (b >= m && b < m + len)
+				t->iov[i].iov_base = t->buf + (b - m);
+		}
+	}
 }
 
 /* ---- R2T ---- */

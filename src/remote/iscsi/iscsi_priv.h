@@ -359,6 +359,8 @@ int iscsi_cmd_pdu(struct iscsi_proto *proto, const uint8_t *data,
 int iscsi_data_out_pdu(struct iscsi_proto *proto, const uint8_t *data,
 		       bool digest_ok);
 void iscsi_task_release(struct iscsi_task *task);
+/* Before the nexus closes with responses queued: see iscsi_cmd.c. */
+void iscsi_tasks_unmap(struct iscsi_proto *proto);
 /* A task that will send nothing more: free it (or once its queued R2Ts
  * have gone). */
 void iscsi_task_drop(struct iscsi_task *task);

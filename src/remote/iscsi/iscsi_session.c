@@ -244,6 +244,7 @@ void iscsi_check_waiters(struct iscsi_proto *proto)
 		 * lets this or another initiator go on (SPC-2 5.5.1).
 		 * Nothing runs on it now, and nothing new is accepted. */
 		if (proto->nexus) {
+			iscsi_tasks_unmap(proto);
 			proto->scsi->nexus_close(proto->nexus);
 			proto->nexus = NULL;
 		}
