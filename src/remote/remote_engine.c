@@ -264,6 +264,8 @@ void remote_engine_rx_buf(struct remote_engine *e, void **buf, size_t *len)
 	}
 	*buf = e->rbuf + e->rend;
 	*len = e->rcap - e->rend;
+	if (e->rx_read_max && *len > e->rx_read_max)
+		*len = e->rx_read_max;
 }
 
 int remote_engine_rx_done(struct remote_engine *e, size_t n)

@@ -114,6 +114,11 @@ struct remote_engine {
 	bool closing;	  /* an entry marked last was sent */
 	bool reparse;	  /* rbuf may hold input a pause held back */
 	bool rx_activity; /* input arrived; the protocol clears it */
+	/* A read into rbuf takes at most this many bytes (0: what fits),
+	 * set by the protocol when a large payload may follow the next
+	 * header: the payload is then read straight into its own buffer
+	 * (rx_direct), not read into rbuf and copied. */
+	size_t rx_read_max;
 
 	/* Output queue. */
 	struct remote_tx *tx_head, **tx_tail;

@@ -362,6 +362,30 @@ static void test_direct_payload(void)
 	remote_engine_destroy(&T.e);
 }
 
+/* rx_read_max caps a read into the receive buffer, not one in place. */
+static void test_rx_read_max(void)
+{
+	void *buf;
+	size_t len;
+
+	toy_init(64);
+	T.e.rx_read_max = 5;
+	remote_engine_rx_buf(&T.e, &buf, &len);
+	CHECK_EQ_INT(len, 5);
+	CHECK_EQ_INT(remote_engine_feed(&T.e, "W10\n0", 5), 5);
+	CHECK(T.direct);
+	remote_engine_rx_buf(&T.e, &buf, &len);
+	CHECK(buf == T.payload + 1);
+	CHECK_EQ_INT(len, 9);
+	CHECK_EQ_INT(remote_engine_feed(&T.e, "123456789", 9), 9);
+	CHECK(!T.direct);
+	T.e.rx_read_max = 0;
+	remote_engine_rx_buf(&T.e, &buf, &len);
+	CHECK_EQ_INT(len, 64);
+	CHECK(strcmp(toy_drain(), "ok\n") == 0);
+	remote_engine_destroy(&T.e);
+}
+
 /* Paused input stops the feed; an acknowledgement resumes it and parses
  * what waited in the buffer. */
 static void test_backpressure(void)
@@ -589,6 +613,7 @@ int main(void)
 	TEST_CASE(test_queue_ack);
 	TEST_CASE(test_tx_file);
 	TEST_CASE(test_direct_payload);
+	TEST_CASE(test_rx_read_max);
 	TEST_CASE(test_backpressure);
 	TEST_CASE(test_reparse);
 	TEST_CASE(test_fail);

@@ -39,6 +39,11 @@
 #define ISCSI_TEXT_MAX	(64u * 1024)
 /* Receive buffer: one largest PDU plus headers, digests and slack. */
 #define ISCSI_RX_BUF_BYTES (ISCSI_OUR_MRDSL + 4096)
+/* After a payload of ISCSI_RX_BIG bytes or more received in place, a
+ * read into the receive buffer takes at most ISCSI_RX_HDR_READ bytes
+ * (remote_engine.rx_read_max). */
+#define ISCSI_RX_BIG	  (32u * 1024)
+#define ISCSI_RX_HDR_READ 4096u
 /* Our side of the numeric negotiations. */
 #define ISCSI_OUR_MAX_BURST (16u * 1024 * 1024 - 1024)
 #define ISCSI_OUR_MAX_R2T   4u

@@ -424,6 +424,12 @@ static int iscsi_rx_pdu(struct iscsi_proto *proto)
 	ret = iscsi_rx_header(proto, need);
 	if (ret < 0 || proto->e.rx_closed)
 		return ret;
+	/* After a large payload read in place, the next is likely another
+	 * (a write's Data-Out stream): read little more than its header
+	 * into rbuf, so its payload too lands in place, not copied. */
+	proto->e.rx_read_max = proto->rx_dst && proto->dlen >= ISCSI_RX_BIG
+				       ? ISCSI_RX_HDR_READ
+				       : 0;
 	if (proto->dlen == 0) {
 		ret = iscsi_dispatch(proto, NULL, true);
 		return ret < 0 ? ret : 1;
