@@ -126,15 +126,20 @@ check_fails "127.0.0.2: a wrong secret is refused" $RAW "$IOPD_ISCSI" "$MUT" \
 check "127.0.0.2: the right secret logs in" $RAW "$IOPD_ISCSI" "$MUT" \
 	bob "$BOB" --source 127.0.0.2 --mutual-challenge "$(printf '%032x' 9)"
 ms=$((($(date +%s%N) - start) / 1000000))
-# One failure of its own: its next check waits 0.5 s, no more.
-[ "$ms" -lt 1500 ]
+# One failure of its own: its next check waits 0.5 s, no more; had it
+# inherited 127.0.0.1's five failures it would wait 8 s.  (The bound
+# leaves room for two logins on a loaded machine.)
+[ "$ms" -lt 4000 ]
 pass_if $? "127.0.0.2 is not slowed by 127.0.0.1's failures (got $ms ms)"
 
 check "metrics" curl -sf "http://$IOPD_METRICS/metrics"
 fails=$(sed -n 's/^iopd_auth_failures_total{protocol="iscsi"} //p' "$T/out")
 delayed=$(sed -n 's/^iopd_auth_delayed_total{protocol="iscsi"} //p' "$T/out")
 is "$fails" 6 "metrics: six CHAP failures counted"
-[ "${delayed:-0}" -eq 5 ]
-pass_if $? "metrics: five checks held (four from 127.0.0.1, one from 127.0.0.2) (got '$delayed')"
+# 127.0.0.1's four later guesses come at once and are held; 127.0.0.2's
+# second login is held only if it arrives within 0.5 s of its failure,
+# which a loaded machine may not manage.
+[ "${delayed:-0}" -ge 4 ] && [ "${delayed:-0}" -le 5 ]
+pass_if $? "metrics: four or five checks held (four from 127.0.0.1, at most one from 127.0.0.2) (got '$delayed')"
 stop_iopd
 done_testing
