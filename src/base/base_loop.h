@@ -58,6 +58,19 @@ enum base_io_op {
 #define BASE_IO_F_INLINE 0x1u
 
 /*
+ * BASE_IO_F_QUIET: a STREAM_WRITEV to a stream socket whose completion
+ * nothing waits for: the caller has nothing more to send behind it, a
+ * read on the same stream is pending, and freeing the buffers wakes
+ * nobody.  The engine
+ * may then deliver done() with the loop's next other event (or at most
+ * BASE_IO_QUIET_MS later) instead of waking for it; the io_uring engine
+ * sends such a reply in the same system call that waits for the next
+ * request.  Ignored for other operations.
+ */
+#define BASE_IO_F_QUIET	 0x2u
+#define BASE_IO_QUIET_MS 10
+
+/*
  * One asynchronous operation.  The caller owns the struct and everything it
  * points to until done() runs.  done() gets the syscall's result (bytes,
  * new fd, or 0) or -errno.  Short reads and writes are reported as they are;

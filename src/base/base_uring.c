@@ -13,6 +13,21 @@
  * base_loop_run, so the task that runs the loop is the one the kernel
  * binds it to even if another thread created it.  A loop must therefore
  * always be run by the same thread.
+ *
+ * A reply goes to the kernel in the same io_uring_enter that waits for
+ * the next request, and a send that completes there at once would end
+ * that wait with nothing to do but reap it and enter again.  So a send
+ * the caller marks BASE_IO_F_QUIET (nothing waits for its completion),
+ * if small, goes as a SENDMSG with MSG_WAITALL, which completes only
+ * once every byte is sent (or the socket fails), and the wait asks for
+ * one completion more per such send.  With room in the socket it
+ * completes during the submission; otherwise it still needs no action
+ * when it completes, and at worst it hides one other completion until it
+ * does.  Its CQE is still reaped and done() runs with the real result,
+ * so the caller learns when its buffers are free (IOSQE_CQE_SKIP_SUCCESS
+ * would hide that).  Such a wait has a timeout of BASE_IO_QUIET_MS, so a
+ * broken assumption costs a delay, never a hang.  Only rings with
+ * deferred task work and IORING_FEAT_EXT_ARG (kernel 6.1 on) do this.
  */
 #include <errno.h>
 #include <limits.h>
@@ -31,12 +46,20 @@
 #define BASE_URING_DEPTH_DEFAULT 256
 #define BASE_URING_DEPTH_MAX	 4096
 #define BASE_URING_REAP_BATCH	 64
+/* A wait never asks for more completions than this (quiet sends). */
+#define BASE_URING_WAIT_MAX 64
 /* Larger reads are reported short, like any stream read may be. */
 #define BASE_URING_READ_MAX (1U << 30)
 
 struct base_uring {
 	struct io_uring ring;
 	bool disabled; /* created IORING_SETUP_R_DISABLED, not yet enabled */
+	bool quiet_ok; /* quiet sends as SENDMSG with MSG_WAITALL */
+	/* Quiet sends in the SQ since the last enter. */
+	unsigned int quiet;
+	/* Their message headers, one per SQ slot: the kernel reads one when
+	 * it submits the SQE. */
+	struct msghdr *msgs;
 	/* Requests that found the SQ full, oldest first. */
 	struct base_io *overflow_head, *overflow_tail;
 	struct base_io wake_io;
@@ -65,6 +88,8 @@ static int base_uring_setup(struct base_uring *u, unsigned int depth)
 		ret = io_uring_queue_init_params(depth, &u->ring, &p);
 		if (ret == 0) {
 			u->disabled = p.flags & IORING_SETUP_R_DISABLED;
+			u->quiet_ok = (p.features & IORING_FEAT_EXT_ARG) &&
+				      (p.flags & IORING_SETUP_DEFER_TASKRUN);
 			return 0;
 		}
 		if (ret != -EINVAL)
@@ -92,7 +117,35 @@ static void base_uring_overflow_push(struct base_uring *u, struct base_io *io)
 	u->overflow_tail = io;
 }
 
-static void base_uring_prep(struct io_uring_sqe *sqe, struct base_io *io)
+/* A quiet send, small enough to be sure of room in a socket that is
+ * not backed up; engine_result 1: the fd turned out not to be a socket. */
+static bool base_uring_quiet(const struct base_uring *u,
+			     const struct base_io *io)
+{
+	size_t len = 0;
+
+	if (io->op != BASE_IO_STREAM_WRITEV || !(io->flags & BASE_IO_F_QUIET) ||
+	    !u->quiet_ok || io->engine_result != 0)
+		return false;
+	for (int i = 0; i < io->iovcnt; i++)
+		len += io->iov[i].iov_len;
+	return len <= BASE_LOOP_BULK_BYTES;
+}
+
+static void base_uring_prep_quiet(struct base_uring *u,
+				  struct io_uring_sqe *sqe, struct base_io *io)
+{
+	struct msghdr *msg = &u->msgs[sqe - u->ring.sq.sqes];
+
+	memset(msg, 0, sizeof(*msg));
+	msg->msg_iov = (struct iovec *)io->iov;
+	msg->msg_iovlen = (size_t)io->iovcnt;
+	io_uring_prep_sendmsg(sqe, io->fd, msg, MSG_WAITALL | MSG_NOSIGNAL);
+	u->quiet++;
+}
+
+static void base_uring_prep(struct base_uring *u, struct io_uring_sqe *sqe,
+			    struct base_io *io)
 {
 	unsigned int len;
 
@@ -124,8 +177,11 @@ static void base_uring_prep(struct io_uring_sqe *sqe, struct base_io *io)
 		io_uring_prep_read(sqe, io->fd, io->buf, len, (__u64)-1);
 		break;
 	case BASE_IO_STREAM_WRITEV:
-		io_uring_prep_writev(sqe, io->fd, io->iov, (unsigned)io->iovcnt,
-				     (__u64)-1);
+		if (base_uring_quiet(u, io))
+			base_uring_prep_quiet(u, sqe, io);
+		else
+			io_uring_prep_writev(sqe, io->fd, io->iov,
+					     (unsigned)io->iovcnt, (__u64)-1);
 		break;
 	case BASE_IO_STREAM_SENDFILE:
 		/* io_uring has no sendfile: wait for room, then try again
@@ -152,7 +208,7 @@ static void base_uring_queue(struct base_uring *u, struct base_io *io)
 		base_uring_overflow_push(u, io);
 		return;
 	}
-	base_uring_prep(sqe, io);
+	base_uring_prep(u, sqe, io);
 }
 
 /* Not base_io_read: the engine's own read goes straight to the ring,
@@ -183,6 +239,13 @@ static int base_uring_init(struct base_loop *loop, unsigned int queue_depth)
 		free(u);
 		return ret;
 	}
+	/* The kernel may round the SQ up: size by what it made. */
+	u->msgs = calloc(*u->ring.sq.kring_entries, sizeof(*u->msgs));
+	if (!u->msgs) {
+		io_uring_queue_exit(&u->ring);
+		free(u);
+		return -ENOMEM;
+	}
 	loop->engine_priv = u;
 	base_uring_wake_arm(loop, u);
 	return 0;
@@ -193,6 +256,7 @@ static void base_uring_fini(struct base_loop *loop)
 	struct base_uring *u = loop->engine_priv;
 
 	io_uring_queue_exit(&u->ring);
+	free(u->msgs);
 	free(u);
 	loop->engine_priv = NULL;
 }
@@ -215,6 +279,7 @@ static int base_uring_submit(struct base_loop *loop, struct base_io *io)
 {
 	int res = 0;
 
+	io->engine_result = 0;
 	if (io->op == BASE_IO_STREAM_SENDFILE) {
 		if (base_uring_sendfile_step(loop->engine_priv, io, &res))
 			base_loop_defer(loop, io, res);
@@ -234,6 +299,9 @@ static void base_uring_overflow_flush(struct base_uring *u)
 		if (!sqe) {
 			if (io_uring_submit(&u->ring) <= 0)
 				return; /* the kernel is busy; next iteration */
+			/* Their CQEs are posted now: the wait needn't count
+			 * them. */
+			u->quiet = 0;
 			continue;
 		}
 		io = u->overflow_head;
@@ -241,7 +309,7 @@ static void base_uring_overflow_flush(struct base_uring *u)
 		if (!u->overflow_head)
 			u->overflow_tail = NULL;
 		io->engine_next = NULL;
-		base_uring_prep(sqe, io);
+		base_uring_prep(u, sqe, io);
 	}
 }
 
@@ -268,6 +336,13 @@ static void base_uring_reap(struct base_loop *loop, struct base_uring *u)
 				base_uring_wake_arm(loop, u);
 				continue;
 			}
+			if (base_uring_quiet(u, done[i].io) &&
+			    done[i].res == -ENOTSOCK) {
+				/* Not a socket after all: write it plainly. */
+				done[i].io->engine_result = 1;
+				base_uring_queue(u, done[i].io);
+				continue;
+			}
 			if (done[i].io->op == BASE_IO_STREAM_SENDFILE &&
 			    !base_uring_sendfile_step(u, done[i].io,
 						      &done[i].res))
@@ -275,6 +350,19 @@ static void base_uring_reap(struct base_loop *loop, struct base_uring *u)
 			base_loop_complete(loop, done[i].io, done[i].res);
 		}
 	}
+}
+
+/* Submit and wait for one completion besides the quiet sends' own. */
+static int base_uring_wait_quiet(struct base_uring *u)
+{
+	struct __kernel_timespec ts = {
+		.tv_nsec = BASE_IO_QUIET_MS * 1000000L,
+	};
+	struct io_uring_cqe *cqe;
+	unsigned int nr = u->quiet < BASE_URING_WAIT_MAX ? u->quiet + 1
+							 : BASE_URING_WAIT_MAX;
+
+	return io_uring_submit_and_wait_timeout(&u->ring, &cqe, nr, &ts, NULL);
 }
 
 static void base_uring_wait(struct base_loop *loop, bool can_block)
@@ -293,10 +381,13 @@ static void base_uring_wait(struct base_loop *loop, bool can_block)
 		u->disabled = false;
 	}
 	base_uring_overflow_flush(u);
-	if (can_block)
+	if (can_block && u->quiet)
+		ret = base_uring_wait_quiet(u);
+	else if (can_block)
 		ret = io_uring_submit_and_wait(&u->ring, 1);
 	else /* also runs deferred task work, so a busy poll sees events */
 		ret = io_uring_submit_and_get_events(&u->ring);
+	u->quiet = 0;
 	/* EINTR: a signal; EBUSY/EAGAIN: the CQ must be drained first.
 	 * Reaping below is the remedy for both. */
 	if (ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN &&

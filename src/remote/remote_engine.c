@@ -199,6 +199,16 @@ bool remote_engine_tx_file(struct remote_engine *e, int *fd, uint64_t *offset,
 	return true;
 }
 
+bool remote_engine_tx_quiet(const struct remote_engine *e)
+{
+	for (const struct remote_tx *tx = e->tx_head; tx; tx = tx->next)
+		if (tx->has_file || tx->last)
+			return false;
+	return e->inflight == 0 && !e->rx_closed && !e->upgrade &&
+	       !e->closing && !e->mem_want && !e->ops->rx_paused(e) &&
+	       !remote_mem_contended();
+}
+
 /* ---- receive side ---- */
 
 /* Run the protocol over what is buffered until it needs more input, is

@@ -235,6 +235,13 @@ bool remote_engine_mem_wait(struct remote_engine *e, size_t bytes);
 void remote_engine_mem_charge(struct remote_engine *e, size_t bytes);
 void remote_engine_mem_put(struct remote_engine *e, size_t bytes);
 
+/* Output gathered in full by the last remote_engine_tx_iov() may be
+ * acknowledged late (BASE_IO_F_QUIET): no request in flight (whose
+ * reply would queue behind it), no file bytes or last entry in the
+ * queue, input open and not paused, nobody waiting for the memory its
+ * release frees. */
+bool remote_engine_tx_quiet(const struct remote_engine *e);
+
 /* Requests with storage and not yet completed. */
 unsigned int remote_engine_inflight(const struct remote_engine *e);
 /* The conversation is over, nothing is in flight and all output has

@@ -247,6 +247,12 @@ static void remote_mem_wake_all(void)
 	pthread_mutex_unlock(&remote_mem_lock);
 }
 
+bool remote_mem_contended(void)
+{
+	return atomic_load_explicit(&remote_mem_waiting,
+				    memory_order_relaxed) != 0;
+}
+
 void remote_engine_mem_put(struct remote_engine *e, size_t bytes)
 {
 	if (!bytes)

@@ -13,4 +13,7 @@
 /* Leave the daemon budget's waiting list, if on it (engine teardown). */
 void remote_engine_mem_unwait(struct remote_engine *e);
 
+/* Some connection waits for room in the daemon budget. */
+bool remote_mem_contended(void);
+
 #endif

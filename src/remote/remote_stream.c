@@ -23,6 +23,9 @@ void remote_stream_init(struct remote_stream *s,
 			struct remote_conn *conn,
 			const struct remote_conn_args *args)
 {
+	int type = 0;
+	socklen_t len = sizeof(type);
+
 	s->pump = pump;
 	s->conn = conn;
 	s->loop = args->loop;
@@ -32,6 +35,9 @@ void remote_stream_init(struct remote_stream *s,
 	s->closed = args->closed;
 	s->opaque = args->opaque;
 	strncpy(s->peer, args->peer, sizeof(s->peer) - 1);
+	s->tx_sock =
+		getsockopt(s->tx_fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+		type == SOCK_STREAM;
 }
 
 struct remote_conn *remote_conn_new(size_t size,
@@ -229,6 +235,7 @@ static void remote_stream_tx_file(struct remote_stream *s)
 	}
 	s->tx_io.op = BASE_IO_STREAM_SENDFILE;
 	s->tx_io.len = len;
+	s->tx_io.flags = 0;
 	remote_stream_tx_submit(s);
 }
 
@@ -245,6 +252,7 @@ static void remote_stream_tx_arm(struct remote_stream *s)
 		s->tx_io.op = BASE_IO_STREAM_WRITEV;
 		s->tx_io.iov = s->tx_iov;
 		s->tx_io.iovcnt = n;
+		s->tx_io.flags = 0;
 		remote_stream_tx_submit(s);
 		return;
 	}
@@ -264,6 +272,12 @@ static void remote_stream_tx_arm(struct remote_stream *s)
 	s->tx_io.op = BASE_IO_STREAM_WRITEV;
 	s->tx_io.iov = s->tx_iov;
 	s->tx_io.iovcnt = n;
+	/* All the output in one write, the next request's read pending:
+	 * nothing needs to hear that it went until that request comes. */
+	s->tx_io.flags = n < REMOTE_STREAM_TX_IOV && s->tx_sock && s->rx_busy &&
+					 remote_engine_tx_quiet(s->engine)
+				 ? BASE_IO_F_QUIET
+				 : 0;
 	remote_stream_tx_submit(s);
 }
 

@@ -39,6 +39,7 @@ struct remote_stream {
 	bool rx_eof;	/* a read returned 0 or an error */
 	bool tx_broken; /* the peer is gone: drop output */
 	bool close_posted;
+	bool tx_sock; /* tx_fd is a stream socket: replies may be quiet */
 	/* remote_stream_rx_stop() ends a pending read with shutdown(SHUT_RD);
 	 * otherwise the read stays and its bytes are dropped. */
 	bool rx_stop_shuts;
