@@ -3,8 +3,8 @@
  * base_epoll: the portable engine, for kernels or sandboxes without
  * io_uring.  Stream operations are readiness based: the call is tried at
  * once without blocking (MSG_DONTWAIT on sockets, so a blocking socket
- * such as a --stdio socketpair is fine); on EAGAIN the fd is armed in
- * epoll with EPOLLONESHOT and the call is retried when it fires.  Each fd
+ * such as a --stdio socketpair is fine); on EAGAIN the fd waits in
+ * epoll and the call is retried when it is ready.  Each fd
  * holds at most one waiting reader-side op (STREAM_READ or ACCEPT) and
  * one waiting writer-side op (STREAM_WRITEV); a second one gets -EBUSY.
  * Blocking non-sockets (pipes, ttys, regular files as stdin) and all
@@ -12,10 +12,21 @@
  * known inside submit is delivered by the next loop iteration, never by
  * submit itself.
  *
- * EPOLLONESHOT keeps an idle fd silent without a system call per
- * completion to remove it, and makes stale registrations (an fd closed
- * and its number reused) harmless: a disarmed entry never fires, and an
- * arm that finds no entry adds one.
+ * An fd is registered once, edge triggered for both directions, and
+ * stays registered: a request that arrives costs one epoll_wait and one
+ * recv, with no epoll_ctl to re-arm and no recv that finds the socket
+ * empty.  Edge triggering reports data that arrives after the fd was
+ * last reported, so the engine keeps, per fd, whether it may still hold
+ * unread bytes (readable: an event came, and no read since came back
+ * short or with EAGAIN) and reads at submit only then.  A registration
+ * is trusted only for the reader that an event woke and that read data
+ * since the last epoll_wait (its callback asking for more): any other read
+ * first tries the call and, on EAGAIN, re-registers with EPOLL_CTL_MOD
+ * (or ADD), which also reports readiness the kernel has.  So an fd
+ * closed and its number reused, whose registration the kernel dropped,
+ * is registered again before anything waits on it; and a stale
+ * registration (a dup of a closed fd still open) can only report
+ * spurious readiness, which costs one EAGAIN.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +53,17 @@ enum base_epoll_kind {
 
 struct base_epoll_fd {
 	struct base_io *reader, *writer;
+	/* The reader that last read data, and the wait generation it did in
+	 * (the registration is trusted for it, see above). */
+	const struct base_io *last_reader;
+	uint64_t last_gen;
+	int last_kind;	 /* its enum base_epoll_kind */
 	bool registered; /* in the epoll set as far as we know */
+	bool readable;	 /* may hold unread input */
+	/* The peer closed or the socket failed: a short read no longer means
+	 * empty (the end, or the error, is still to be read), and no new
+	 * edge will say so. */
+	bool hup;
 };
 
 struct base_epoll {
@@ -50,6 +71,7 @@ struct base_epoll {
 	struct base_pool *pool;
 	struct base_epoll_fd *fds; /* indexed by fd number */
 	size_t n_fds;
+	uint64_t gen; /* epoll_wait calls so far */
 };
 
 static int base_epoll_init(struct base_loop *loop, unsigned int queue_depth)
@@ -115,21 +137,16 @@ static struct base_epoll_fd *base_epoll_fd_get(struct base_epoll *ep, int fd)
 	return &ep->fds[fd];
 }
 
-/* Arm fd for whichever sides wait, or leave it disarmed if none do. */
-static int base_epoll_fd_update(struct base_epoll *ep, int fd)
+/* (Re-)register fd for both directions, edge triggered; also makes the
+ * kernel report the readiness it has now. */
+static int base_epoll_register(struct base_epoll *ep, int fd)
 {
 	struct base_epoll_fd *rec = &ep->fds[fd];
-	struct epoll_event ev = { .data.u64 = (uint64_t)fd };
-	int op;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP |
+					    EPOLLET,
+				  .data.u64 = (uint64_t)fd };
+	int op = rec->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 
-	if (!rec->reader && !rec->writer)
-		return 0;
-	ev.events = EPOLLONESHOT;
-	if (rec->reader)
-		ev.events |= EPOLLIN;
-	if (rec->writer)
-		ev.events |= EPOLLOUT;
-	op = rec->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 	for (int tries = 0; tries < 2; tries++) {
 		if (epoll_ctl(ep->epfd, op, fd, &ev) == 0) {
 			rec->registered = true;
@@ -227,6 +244,54 @@ static int base_epoll_classify(struct base_io *io)
 	return 0;
 }
 
+/* What a reader's attempt tells about the fd's unread input.  A short
+ * read from a stream socket emptied it: data that comes later is an edge
+ * epoll reports.  evented: the reader was woken by an event, so the
+ * registration it waited on is this file's (it was made for it, or
+ * trusted the same way); only then is it trusted for the reader's next
+ * read. */
+static void base_epoll_note_read(struct base_epoll *ep, struct base_io *io,
+				 int res, bool evented)
+{
+	struct base_epoll_fd *rec;
+
+	if ((size_t)io->fd >= ep->n_fds)
+		return;
+	rec = &ep->fds[io->fd];
+	if (res == -EAGAIN) {
+		rec->readable = rec->hup = false;
+		return;
+	}
+	if (res < 0 || (res == 0 && io->op == BASE_IO_STREAM_READ)) {
+		rec->last_reader = NULL; /* the end: trust nothing after it */
+		return;
+	}
+	rec->last_reader = evented ? io : NULL;
+	rec->last_gen = ep->gen;
+	rec->last_kind = io->engine_result;
+	if (io->op == BASE_IO_STREAM_READ &&
+	    io->engine_result == BASE_EPOLL_SOCKET &&
+	    (size_t)res < io->buf_len && !rec->hup)
+		rec->readable = false;
+}
+
+/* The reader that just read data asks again and the fd is empty: wait
+ * on the registration it has, with no system call. */
+static bool base_epoll_park_trusted(struct base_epoll *ep, struct base_io *io)
+{
+	struct base_epoll_fd *rec;
+
+	if (!base_epoll_is_reader(io) || (size_t)io->fd >= ep->n_fds)
+		return false;
+	rec = &ep->fds[io->fd];
+	if (!rec->registered || rec->readable || rec->last_reader != io ||
+	    rec->last_gen != ep->gen)
+		return false;
+	io->engine_result = rec->last_kind;
+	rec->reader = io;
+	return true;
+}
+
 /* Park io until its fd is ready.  Returns 0, 1 if epoll refuses the fd
  * (a regular file), or -errno. */
 static int base_epoll_park(struct base_epoll *ep, struct base_io *io)
@@ -241,7 +306,7 @@ static int base_epoll_park(struct base_epoll *ep, struct base_io *io)
 	if (*slot)
 		return -EBUSY;
 	*slot = io;
-	ret = base_epoll_fd_update(ep, io->fd);
+	ret = base_epoll_register(ep, io->fd);
 	if (ret < 0) {
 		*slot = NULL;
 		return ret == -EPERM ? 1 : ret;
@@ -266,6 +331,8 @@ static int base_epoll_submit_stream(struct base_loop *loop, struct base_io *io)
 		if (base_epoll_is_reader(io) ? rec->reader : rec->writer)
 			return -EBUSY;
 	}
+	if (base_epoll_park_trusted(ep, io))
+		return 0;
 	/* Sockets are the common case: try them first and learn the fd's
 	 * kind only when that fails. */
 	io->engine_result = BASE_EPOLL_SOCKET;
@@ -277,6 +344,8 @@ static int base_epoll_submit_stream(struct base_loop *loop, struct base_io *io)
 		if (ret == 0)
 			ret = base_epoll_try(io);
 	}
+	if (base_epoll_is_reader(io))
+		base_epoll_note_read(ep, io, ret, false);
 	if (ret != -EAGAIN) {
 		base_loop_defer(loop, io, ret);
 		return 0;
@@ -317,16 +386,21 @@ static void base_epoll_fd_event(struct base_loop *loop, int fd, uint32_t events)
 	struct base_epoll_fd *rec;
 	struct base_io *done[2] = { NULL, NULL };
 	int res[2] = { 0, 0 };
-	int ret;
 
 	if ((size_t)fd >= ep->n_fds)
 		return;
 	rec = &ep->fds[fd];
-	if (rec->reader && (events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+	if (events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+		rec->hup = true;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+		rec->readable = true;
+	if (rec->reader &&
+	    (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))) {
 		res[0] = base_epoll_try(rec->reader);
-		/* A shut-down Unix listener reports HUP for ever while accept
-		 * says EAGAIN; end the accept as a shut-down TCP listener
-		 * does, with EINVAL, instead of spinning. */
+		base_epoll_note_read(ep, rec->reader, res[0], true);
+		/* A shut-down Unix listener reports HUP while accept says
+		 * EAGAIN; end the accept as a shut-down TCP listener does,
+		 * with EINVAL, instead of waiting for ever. */
 		if (res[0] == -EAGAIN && (events & EPOLLHUP) &&
 		    rec->reader->op == BASE_IO_ACCEPT)
 			res[0] = -EINVAL;
@@ -342,20 +416,8 @@ static void base_epoll_fd_event(struct base_loop *loop, int fd, uint32_t events)
 			rec->writer = NULL;
 		}
 	}
-	/* Re-arm before any callback runs: callbacks submit on this fd and
-	 * may grow (move) the fd table. */
-	ret = base_epoll_fd_update(ep, fd);
-	if (ret < 0) {
-		if (rec->reader) {
-			done[0] = rec->reader;
-			res[0] = ret;
-		}
-		if (rec->writer) {
-			done[1] = rec->writer;
-			res[1] = ret;
-		}
-		rec->reader = rec->writer = NULL;
-	}
+	/* The registration stays: nothing to re-arm.  Callbacks submit on
+	 * this fd and may grow (move) the fd table: rec is not used after. */
 	for (int i = 0; i < 2; i++)
 		if (done[i])
 			base_loop_complete(loop, done[i], res[i]);
@@ -380,6 +442,7 @@ static void base_epoll_wait(struct base_loop *loop, bool can_block)
 	int n;
 
 	n = epoll_wait(ep->epfd, events, BASE_EPOLL_EVENTS, can_block ? -1 : 0);
+	ep->gen++;
 	if (n < 0) {
 		if (errno != EINTR) {
 			log_error("epoll_wait: %s", strerror(errno));
