@@ -418,12 +418,23 @@ static void base_loop_wait(struct base_loop *loop)
 
 void base_loop_run(struct base_loop *loop)
 {
+	bool looked = true;
+
 	while (!atomic_load(&loop->stop)) {
 		base_loop_run_msgs(loop);
 		base_loop_run_posted(loop);
 		base_loop_run_ready(loop);
 		if (atomic_load(&loop->stop))
 			break;
+		/* Completions found during that (the epoll engine's sends
+		 * finish in submit) run next without a look at the kernel
+		 * that cannot block, but only every other time, so the
+		 * kernel's events are never kept waiting for long. */
+		if (loop->ready_head && looked) {
+			looked = false;
+			continue;
+		}
+		looked = true;
 		base_loop_wait(loop);
 	}
 	/* A stopped loop may be run again. */
