@@ -336,6 +336,22 @@ register_pid() {
 	unset "_pid_reaped[$1]"
 }
 
+# start_until WORD OUT CMD...: run CMD in the background, its output to
+# OUT, registered for the reaper; wait (up to 10 s) until OUT holds WORD.
+# BG_PID is its pid; 0 once WORD showed, 1 if it did not.
+start_until() {
+	local word=$1 out=$2 i
+	shift 2
+	"$@" >"$out" 2>&1 &
+	BG_PID=$!
+	register_pid "$BG_PID" "$out"
+	for ((i = 0; i < 500; i++)); do
+		grep -q "$word" "$out" && return 0
+		python3 -c 'import time; time.sleep(0.02)'
+	done
+	return 1
+}
+
 # example_iscsi_config OUT: doc/iopd-iscsi.conf.example.json with its
 # images, secret files and listeners moved into $T (16 MiB images
 # ex-disk.img and ex.iso, secrets ex-NAME.secret), written to OUT.

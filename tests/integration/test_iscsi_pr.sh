@@ -154,21 +154,14 @@ pr "$IQN1" register 1111 >/dev/null
 pr "$IQN2" "$P2" register 2222 >/dev/null
 expect "initiator 1 reserves write exclusive, registrants only" \
 	"status=0x00" "$(pr "$IQN1" reserve 1111 5)"
-python3 "$HERE/iscsi_pr.py" "$P1" "$TGT" "$IQN1" stream 60 \
-	>"$T/stream.out" 2>&1 &
-STREAM=$!
-register_pid "$STREAM" "$T/stream.out"
-for _ in $(seq 300); do
-	grep -q streaming "$T/stream.out" && break
-	python3 -c 'import time; time.sleep(0.02)'
-done
-grep -q streaming "$T/stream.out"
+start_until streaming "$T/stream.out" \
+	python3 "$HERE/iscsi_pr.py" "$P1" "$TGT" "$IQN1" stream 60
 pass_if $? "initiator 1 is streaming writes"
 expect "initiator 2 preempts and aborts initiator 1" "status=0x00" \
 	"$(pr "$IQN2" "$P2" preempt 2222 1111 5 abort)"
 expect "initiator 2 zeroes the streamed blocks" "status=0x00" \
 	"$(pr "$IQN2" "$P2" zero 64)"
-wait "$STREAM"
+wait "$BG_PID"
 expect "initiator 1's stream ends in a reservation conflict" "status=0x18" \
 	"$(tail -n 1 "$T/stream.out")"
 cmp -s -n 32768 "$T/lun.img" /dev/zero

@@ -174,14 +174,9 @@ cu "RESERVE(6) suite, path 1 on gateway A, path 2 on B" "$T/cu-r6.log" 7 \
 # survives power-on).
 expect "RESERVE(6) through A, logout; at its response RESERVE(6) through B" \
 	"status=0x00" "$(pr "$IQN1" "$A" logout-reserve6 "$IQN2" "$B")"
-python3 "$HERE/iscsi_pr.py" "$A" "$TGT" "$IQN1" hold-reserve6 \
-	>"$T/hold.out" 2>&1 &
-HOLD=$!
-register_pid "$HOLD" "$T/hold.out"
-for _ in $(seq 500); do
-	grep -q status "$T/hold.out" && break
-	python3 -c 'import time; time.sleep(0.02)'
-done
+start_until status "$T/hold.out" \
+	python3 "$HERE/iscsi_pr.py" "$A" "$TGT" "$IQN1" hold-reserve6
+HOLD=$BG_PID
 is "$(cat "$T/hold.out")" "status=0x00" "initiator 1 holds RESERVE(6) through A"
 expect "a read of initiator 2 through B conflicts" "status=0x18" \
 	"$(pr "$IQN2" "$B" read 0)"
@@ -297,21 +292,14 @@ expect "initiator 2 cannot reserve through B" "status=0x18" \
 expect "initiator 1 releases" "status=0x00" "$(pr "$IQN1" "$A" release 1111 1)"
 expect "initiator 1 reserves write exclusive, registrants only" \
 	"status=0x00" "$(pr "$IQN1" "$A" reserve 1111 5)"
-python3 "$HERE/iscsi_pr.py" "$A" "$TGT" "$IQN1" stream 60 \
-	>"$T/stream.out" 2>&1 &
-STREAM=$!
-register_pid "$STREAM" "$T/stream.out"
-for _ in $(seq 500); do
-	grep -q streaming "$T/stream.out" && break
-	python3 -c 'import time; time.sleep(0.02)'
-done
-grep -q streaming "$T/stream.out"
+start_until streaming "$T/stream.out" \
+	python3 "$HERE/iscsi_pr.py" "$A" "$TGT" "$IQN1" stream 60
 pass_if $? "initiator 1 is streaming writes through A"
 expect "initiator 2 preempts and aborts initiator 1 through B" "status=0x00" \
 	"$(pr "$IQN2" "$B" preempt 2222 1111 5 abort)"
 expect "initiator 2 zeroes the streamed blocks through B" "status=0x00" \
 	"$(pr "$IQN2" "$B" zero 64)"
-wait "$STREAM"
+wait "$BG_PID"
 expect "initiator 1's stream through A ends in a reservation conflict" \
 	"status=0x18" "$(tail -n 1 "$T/stream.out")"
 check "rbd export the image" rbdc export --no-progress "$P/gw" "$T/gw.img"
