@@ -168,6 +168,9 @@ struct scsi_pr *scsi_pr_scratch(struct scsi_pr *pr);
 void scsi_pr_scratch_free(struct scsi_pr *tmp);
 bool scsi_pr_install(struct scsi_pr *pr, struct scsi_pr *tmp);
 int scsi_pr_refresh(struct scsi_pr *pr);
+/* Whether pr is shared with other gateways now (read under pr->lock; a
+ * logical unit of the caller's keeps pr attached, or not, meanwhile). */
+bool scsi_pr_is_shared(struct scsi_pr *pr);
 /* Run fn(arg) on a detached thread of its own: 0 or -errno. */
 int scsi_pr_thread(void *(*fn)(void *), void *arg);
 /* Tell the other gateways (called without pr->lock): 0 or -errno. */

@@ -798,10 +798,7 @@ int scsi_pr_out(struct scsi_nexus *nexus, struct scsi_lu *lu,
 		free(o);
 		return 0;
 	}
-	/* Our own logical unit keeps pr attached (or not) meanwhile. */
-	pthread_mutex_lock(&pr->lock);
-	shared = pr->shared;
-	pthread_mutex_unlock(&pr->lock);
+	shared = scsi_pr_is_shared(pr);
 	if (shared && scsi_pr_thread(pr_out_shared, o) == 0)
 		return 1;
 	if (shared) {

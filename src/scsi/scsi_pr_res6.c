@@ -202,10 +202,7 @@ int scsi_pr_res6_cmd(struct scsi_lu *lu, struct scsi_cmd *cmd, bool reserve)
 	struct res6_cmd *c;
 	bool shared;
 
-	/* Our own logical unit keeps pr attached (or not) meanwhile. */
-	pthread_mutex_lock(&pr->lock);
-	shared = pr->shared;
-	pthread_mutex_unlock(&pr->lock);
+	shared = scsi_pr_is_shared(pr);
 	if (!shared)
 		return 0;
 	c = calloc(1, sizeof(*c));

@@ -324,6 +324,16 @@ static void *scsi_pr_hear(void *arg)
 	return NULL;
 }
 
+bool scsi_pr_is_shared(struct scsi_pr *pr)
+{
+	bool shared;
+
+	pthread_mutex_lock(&pr->lock);
+	shared = pr->shared;
+	pthread_mutex_unlock(&pr->lock);
+	return shared;
+}
+
 int scsi_pr_thread(void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t attr;
@@ -393,10 +403,7 @@ int scsi_pr_tell_reset(struct scsi_lu *lu, void (*done)(void *, int), void *arg)
 	bool shared;
 	int ret;
 
-	/* Our own logical unit keeps pr attached (or not) meanwhile. */
-	pthread_mutex_lock(&pr->lock);
-	shared = pr->shared;
-	pthread_mutex_unlock(&pr->lock);
+	shared = scsi_pr_is_shared(pr);
 	if (!shared)
 		return 0;
 	r = calloc(1, sizeof(*r));
