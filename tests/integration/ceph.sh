@@ -63,7 +63,7 @@ _ceph_free_port() {
 	local p i
 	for ((i = 0; i < 50; i++)); do
 		p=$((20000 + RANDOM % 12000))
-		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || {
+		grep -q . <<<"$(ss -Hltn "sport = :$p" 2>/dev/null)" || {
 			echo "$p"
 			return 0
 		}
@@ -185,7 +185,7 @@ _ceph_osd_start() {
 }
 
 _ceph_osd_up() {
-	ceph --connect-timeout 3 osd stat 2>/dev/null | grep -q '1 up'
+	grep -q '1 up' <<<"$(ceph --connect-timeout 3 osd stat 2>/dev/null)"
 }
 
 _ceph_diag() {

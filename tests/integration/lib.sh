@@ -30,6 +30,9 @@
 # per client command, default 120), IOPD_TEST_KEEP=1 (keep $T).
 
 set -u
+# With pipefail, "CMD | grep -q X" fails when grep quits at its match and
+# CMD is still writing (SIGPIPE): test a command's output with
+# grep -q X <<<"$(CMD)" instead.
 set -o pipefail
 
 IOPD_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

@@ -93,7 +93,7 @@ check "qemu-io -t writeback: write -f sends NBD FUA, write does not, flush sends
 	client_check
 
 HAVE_ISCSI=1 NO_ISCSI="qemu lacks the iscsi driver (qemu-block-extra)"
-qemu-img --help | grep -qw iscsi || HAVE_ISCSI=0
+grep -qw iscsi <<<"$(qemu-img --help)" || HAVE_ISCSI=0
 iopd_has_transport iscsi || HAVE_ISCSI=0 NO_ISCSI="iopd was built without iscsi"
 WCE_TOOL=$T/iscsi_wce
 check "build tests/tools/iscsi_wce.c against libiscsi" t cc -std=gnu11 -O2 -Wall \

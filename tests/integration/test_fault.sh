@@ -20,7 +20,7 @@ IOPCTL=${IOPCTL:-$(dirname "$IOPD")/iopctl}
 [ -x "$IOPCTL" ] || skip_all "$IOPCTL not built"
 
 HAVE_ISCSI=1 NO_ISCSI="qemu lacks the iscsi driver (install qemu-block-extra)"
-qemu-img --help 2>/dev/null | grep -qw iscsi || HAVE_ISCSI=0
+grep -qw iscsi <<<"$(qemu-img --help 2>/dev/null)" || HAVE_ISCSI=0
 iopd_has_transport iscsi || HAVE_ISCSI=0 NO_ISCSI="iopd was built without iscsi"
 
 ctl() { t "$IOPCTL" -s "$IOPD_MGMT" "$@"; }

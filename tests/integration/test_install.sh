@@ -190,7 +190,7 @@ if [ "$pkg" = 0 ]; then
 	why="IOPD_TEST_PACKAGE=0"
 elif [ "$pkg" = auto ] && [ "${IOPD_ENGINE:-uring}" != uring ]; then
 	why="built once per run, with IOPD_ENGINE=uring (IOPD_TEST_PACKAGE=1 forces it)"
-elif [ "$pkg" = auto ] && ldd "$IOPD" 2>/dev/null | grep -q libasan; then
+elif [ "$pkg" = auto ] && grep -q libasan <<<"$(ldd "$IOPD" 2>/dev/null)"; then
 	why="built once per run, with the release build (IOPD_TEST_PACKAGE=1 forces it)"
 else
 	for c in dpkg-buildpackage dh dpkg-deb git; do

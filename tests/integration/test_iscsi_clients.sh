@@ -42,7 +42,7 @@ has_line() {
 	fi
 }
 
-qemu-img --help | grep -qw iscsi || skip_all "qemu-img lacks the iscsi driver (install qemu-block-extra)"
+grep -qw iscsi <<<"$(qemu-img --help)" || skip_all "qemu-img lacks the iscsi driver (install qemu-block-extra)"
 
 # ------------------------------------------------------------------ 1
 # One target per export, by default, named <prefix>:<export>.

@@ -15,7 +15,7 @@ require qemu-img qemu-io cmp python3
 if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" != tmpfs ]; then
 	skip_all "/dev/shm is not a tmpfs"
 fi
-qemu-img --help | grep -qw iscsi || skip_all "qemu-img lacks the iscsi driver (install qemu-block-extra)"
+grep -qw iscsi <<<"$(qemu-img --help)" || skip_all "qemu-img lacks the iscsi driver (install qemu-block-extra)"
 S=$(mktemp -d /dev/shm/iopd-iscsi-mapped.XXXXXX) || {
 	not_ok "mktemp -d /dev/shm"
 	done_testing

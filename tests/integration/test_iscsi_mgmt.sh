@@ -24,7 +24,7 @@ IOPD_TEST_TRANSPORTS="nbd iscsi"
 require iscsi-perf iscsi-inq iscsi-ls qemu-io fio curl python3
 IOPCTL=${IOPCTL:-$(dirname "$IOPD")/iopctl}
 [ -x "$IOPCTL" ] || skip_all "$IOPCTL not built"
-qemu-io --help 2>&1 | grep -q . || skip_all "qemu-io does not run"
+grep -q . <<<"$(qemu-io --help 2>&1)" || skip_all "qemu-io does not run"
 
 ctl() { t "$IOPCTL" -s "$IOPD_MGMT" "$@"; }
 now_ms() { date +%s%3N; }

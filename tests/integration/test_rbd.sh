@@ -17,9 +17,9 @@ require nbdinfo nbdcopy qemu-img qemu-io iscsi-inq iscsi-test-cu fio cmp python3
 fio --enghelp=nbd >/dev/null 2>&1 || skip_all "fio has no nbd engine"
 IOPCTL=${IOPCTL:-$(dirname "$IOPD")/iopctl}
 [ -x "$IOPCTL" ] || skip_all "$IOPCTL not built"
-"$IOPD" --version 2>/dev/null | grep -q '^DDMs built in:.* rbd' ||
+grep -q '^DDMs built in:.* rbd' <<<"$("$IOPD" --version 2>/dev/null)" ||
 	skip_all "$(basename "$IOPD") was built without the rbd DDM (no librbd-dev)"
-qemu-img --help | grep -qw iscsi || skip_all "qemu-img lacks the iscsi driver (install qemu-block-extra)"
+grep -qw iscsi <<<"$(qemu-img --help)" || skip_all "qemu-img lacks the iscsi driver (install qemu-block-extra)"
 ctl() { t "$IOPCTL" -s "$IOPD_MGMT" "$@"; }
 . "$IOPD_REPO/tests/integration/iscsi_cu.sh"
 

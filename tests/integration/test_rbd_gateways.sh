@@ -41,7 +41,7 @@ HERE=$IOPD_REPO/tests/integration
 . "$HERE/ceph.sh"
 require ip iscsi-test-cu python3 cmp
 [ "$(id -u)" = 0 ] || skip_all "needs root for network namespaces"
-"$IOPD" --version 2>/dev/null | grep -q '^DDMs built in:.* rbd' ||
+grep -q '^DDMs built in:.* rbd' <<<"$("$IOPD" --version 2>/dev/null)" ||
 	skip_all "$(basename "$IOPD") was built without the rbd DDM (no librbd-dev)"
 
 # --- two namespaces on a bridge, addresses 10.99.N.1 and .2; .254 here

@@ -21,7 +21,7 @@
 require nbdinfo qemu-io python3 cmp
 IOPCTL=${IOPCTL:-$(dirname "$IOPD")/iopctl}
 [ -x "$IOPCTL" ] || skip_all "$IOPCTL not built"
-"$IOPD" --version 2>/dev/null | grep -q '^DDMs built in:.* rbd' ||
+grep -q '^DDMs built in:.* rbd' <<<"$("$IOPD" --version 2>/dev/null)" ||
 	skip_all "$(basename "$IOPD") was built without the rbd DDM (no librbd-dev)"
 ctl() { t "$IOPCTL" -s "$IOPD_MGMT" "$@"; }
 # cand FILE NAME EXPR: a Python expression over candidate NAME (bound to

@@ -29,7 +29,7 @@ IOPD_TEST_TRANSPORTS="nbd iscsi"
 require qemu-io nbdinfo python3 stdbuf
 IOPCTL=${IOPCTL:-$(dirname "$IOPD")/iopctl}
 [ -x "$IOPCTL" ] || skip_all "$IOPCTL not built"
-qemu-io --help 2>&1 | grep -q . || skip_all "qemu-io does not run"
+grep -q . <<<"$(qemu-io --help 2>&1)" || skip_all "qemu-io does not run"
 
 ctl() { t "$IOPCTL" -s "$IOPD_MGMT" "$@"; }
 nap() { python3 -c 'import time; time.sleep(0.05)'; }

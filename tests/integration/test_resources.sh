@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 require python3
 
-if ldd "$IOPD" 2>/dev/null | grep -q libasan; then
+if grep -q libasan <<<"$(ldd "$IOPD" 2>/dev/null)"; then
 	skip_all "resident size is meaningless under ASan's quarantine"
 fi
 
