@@ -118,6 +118,17 @@ struct iop_desc_ops {
 	 */
 	int (*read_source)(struct iop_session *session, uint64_t offset,
 			   uint64_t len, int *fd, uint64_t *fd_offset);
+	/*
+	 * read_source, and where the bytes are in a read-only mapping of
+	 * that file (*data; NULL when the file can't be mapped or the range
+	 * lies past what was mapped): one per session, made at its first
+	 * call and valid until the session closes.  Only the kernel may
+	 * read it (a socket write), so that a file that shrinks under it
+	 * fails that write instead of raising SIGBUS.
+	 */
+	int (*read_map)(struct iop_session *session, uint64_t offset,
+			uint64_t len, int *fd, uint64_t *fd_offset,
+			const uint8_t **data);
 
 	/*
 	 * The session's device when its DDM keeps metadata shared with

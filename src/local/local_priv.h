@@ -24,6 +24,12 @@ struct iop_session {
 	struct iop_dev *dev;
 	bool read_only;
 	struct local_stats_live *stats; /* local_stats.h */
+	/* The device's file mapped read-only (read_map), made at the
+	 * first call (map_fd: its fd; map_tried: don't try again). */
+	const uint8_t *map;
+	size_t map_len;
+	int map_fd;
+	bool map_tried;
 };
 
 #endif

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "base/base_log.h"
 #include "local/local_priv.h"
@@ -66,6 +67,8 @@ static void local_session_close(struct iop_session *session)
 {
 	if (!session)
 		return;
+	if (session->map)
+		munmap((void *)session->map, session->map_len);
 	iop_dev_put(session->dev);
 	local_stats_session_close(session->stats);
 	free(session);
@@ -393,6 +396,40 @@ static int local_read_source(struct iop_session *session, uint64_t offset,
 	return ret;
 }
 
+/* Map the file read_source named (fd) once per session; false if it
+ * can't be. */
+static bool local_session_map(struct iop_session *session, int fd)
+{
+	size_t len = (size_t)session->dev->ddm.size_bytes;
+	void *p;
+
+	if (!session->map_tried) {
+		session->map_tried = true;
+		p = len ? mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0)
+			: MAP_FAILED;
+		if (p != MAP_FAILED) {
+			session->map = p;
+			session->map_len = len;
+			session->map_fd = fd;
+		}
+	}
+	return session->map && session->map_fd == fd;
+}
+
+static int local_read_map(struct iop_session *session, uint64_t offset,
+			  uint64_t len, int *fd, uint64_t *fd_offset,
+			  const uint8_t **data)
+{
+	int ret = local_read_source(session, offset, len, fd, fd_offset);
+
+	*data = NULL;
+	if (ret == 0 && local_session_map(session, *fd) &&
+	    *fd_offset <= session->map_len &&
+	    len <= session->map_len - *fd_offset)
+		*data = session->map + *fd_offset;
+	return ret;
+}
+
 static struct ddm_dev *local_shared_dev(struct iop_session *session)
 {
 	struct ddm_dev *ddm = &session->dev->ddm;
@@ -409,5 +446,6 @@ const struct iop_desc_ops local_desc_ops = {
 	.submit = local_submit,
 	.extents = local_extents,
 	.read_source = local_read_source,
+	.read_map = local_read_map,
 	.shared_dev = local_shared_dev,
 };

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "base/base_log.h"
 #include "base/base_loop.h"
@@ -107,7 +106,6 @@ static int scsi_lu_open(struct scsi_nexus *nexus, struct scsi_lu *lu,
 
 	lu->nexus = nexus;
 	lu->map = map;
-	lu->fmap_fd = -1;
 	ret = ops->session_open(exp->desc, exp->dev_index,
 				map->read_only || exp->read_only, &lu->session);
 	if (ret < 0) {
@@ -225,9 +223,6 @@ static void scsi_lu_close(struct scsi_lu *lu)
 		free(t->bounce);
 		free(t);
 	}
-	if (lu->fmap)
-		munmap((void *)lu->fmap, lu->fmap_len);
-	lu->fmap = NULL;
 	lu->map->export->desc->ops->session_close(lu->session);
 	lu->session = NULL;
 }

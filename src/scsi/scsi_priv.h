@@ -86,13 +86,6 @@ struct scsi_lu {
 	unsigned int block_shift;
 	uint64_t n_blocks;
 	uint32_t max_xfer_blocks; /* one READ/WRITE, one iop_msg */
-	/* The device's file mapped read-only for large READs
-	 * (scsi_sbc.c), made at the first one (fmap_fd: its fd, -1 when
-	 * none; fmap_tried: don't try again). */
-	const uint8_t *fmap;
-	size_t fmap_len;
-	int fmap_fd;
-	bool fmap_tried;
 	bool read_only;
 	bool thin; /* LBPME: UNMAP deallocates, reads back zeroes */
 

@@ -7,7 +7,7 @@
  *
  * READ and WRITE go to storage as one iop_msg over the transport's own
  * buffer: no copy.  A large READ of a file in memory that the device
- * lets senders read themselves (iop_desc_ops.read_source) is answered
+ * lets senders read themselves (iop_desc_ops.read_map) is answered
  * with a pointer into a read-only mapping of the file, so the only copy
  * is the socket's.  Their size is capped by the Block Limits page
  * (max_xfer_blocks), so no command needs splitting; larger ones are
@@ -21,7 +21,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "scsi/scsi_priv.h"
@@ -164,27 +163,7 @@ static uint32_t sbc_rw_blocks(struct scsi_lu *lu, struct scsi_cmd *cmd,
 	return room < n ? room : n;
 }
 
-/* Map the file a device lets senders read (fd) once per logical unit;
- * false if it can't be. */
-static bool sbc_map(struct scsi_lu *lu, int fd)
-{
-	size_t len = (size_t)(lu->n_blocks << lu->block_shift);
-	void *p;
-
-	if (!lu->fmap_tried) {
-		lu->fmap_tried = true;
-		p = len ? mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0)
-			: MAP_FAILED;
-		if (p != MAP_FAILED) {
-			lu->fmap = p;
-			lu->fmap_len = len;
-			lu->fmap_fd = fd;
-		}
-	}
-	return lu->fmap && lu->fmap_fd == fd;
-}
-
-/* A large READ of a file in memory (iop_desc_ops.read_source) that the
+/* A large READ of a file in memory (iop_desc_ops.read_map) that the
  * transport may send from a mapping: answer it at once with where the
  * bytes are, sparing the copy into buf.  Returns false to read it the
  * usual way. */
@@ -194,20 +173,20 @@ static bool sbc_read_mapped(struct scsi_lu *lu, struct scsi_cmd *cmd,
 	const struct iop_desc_ops *ops = lu->map->export->desc->ops;
 	uint64_t off = lba << lu->block_shift;
 	uint64_t len = (uint64_t)n << lu->block_shift;
+	const uint8_t *data;
 	uint64_t src;
 	int fd, ret;
 
-	if (!cmd->may_map || !ops->read_source || len < SBC_MAP_MIN_BYTES)
+	if (!cmd->may_map || !ops->read_map || len < SBC_MAP_MIN_BYTES)
 		return false;
-	ret = ops->read_source(lu->session, off, len, &fd, &src);
+	ret = ops->read_map(lu->session, off, len, &fd, &src, &data);
 	if (ret == -ENOTSUP)
 		return false;
 	if (ret < 0) {
 		scsi_sense_from_errno(cmd, sbc_lu_desc(lu), ret, false);
 		return true;
 	}
-	if (!sbc_map(lu, fd) || src > lu->fmap_len ||
-	    len > lu->fmap_len - src) {
+	if (!data) {
 		/* Counted as served: read it into buf right now. */
 		ret = (int)pread(fd, cmd->buf, len, (off_t)src);
 		if (ret != (int)len)
@@ -217,7 +196,7 @@ static bool sbc_read_mapped(struct scsi_lu *lu, struct scsi_cmd *cmd,
 			cmd->data_len = (uint32_t)len;
 		return true;
 	}
-	cmd->data = lu->fmap + src;
+	cmd->data = data;
 	cmd->data_fd = fd;
 	cmd->data_off = src;
 	cmd->data_len = (uint32_t)len;
