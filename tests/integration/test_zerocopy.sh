@@ -1,12 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Zero-copy READs: a file export on tmpfs sends reads of 64 KiB and more
-# straight from the file (sendfile) instead of through a buffer.  The
-# bytes must be exactly those of the file, with simple and structured
-# replies, pipelined, over Unix and TCP, mixed with writes; and a file
-# that shrinks under a read promised in full must cost that one client
-# its connection (observable proof that the sendfile path ran), not the
-# daemon.
+# Zero-copy READs: a file export on tmpfs sends reads of 16 KiB and more
+# straight from a read-only mapping of the file (sendfile if it can't be
+# mapped) instead of through a buffer.  The bytes must be exactly those
+# of the file, with simple and structured replies, pipelined, over Unix
+# and TCP, mixed with writes; a file that shrinks under a read promised
+# in full must cost that one client its connection (observable proof
+# that the zero-copy path ran; no SIGBUS: only the kernel reads the
+# mapping), not the daemon; and clients that hang up, or whose export is
+# removed, with mapped replies queued leave the daemon serving.
 . "$(dirname "$0")/lib.sh"
 require nbdcopy qemu-io cmp python3 truncate
 
@@ -24,9 +26,13 @@ make_data "$T/src" 48 || { not_ok "make 48 MiB of test data"; done_testing; exit
 cp "$T/src" "$S/disk.img"
 cp "$T/src" "$S/shrink.img"
 cp "$T/src" "$S/count.img"
+cp "$T/src" "$S/victim.img"
+cp "$T/src" "$S/stalled.img"
 start_iopd --listen "unix:$T/sock" --listen 127.0.0.1:0 \
 	--metrics-listen 127.0.0.1:0 "disk=file:$S/disk.img" \
-	"shrink=file:$S/shrink.img" "count=file:$S/count.img" ||
+	"shrink=file:$S/shrink.img" "count=file:$S/count.img" \
+	"victim=file:$S/victim.img" "stalled=file:$S/stalled.img" \
+	--mgmt-socket "$T/mgmt.sock" --drain-timeout 2 ||
 	{ done_testing; exit 1; }
 
 for rs in 65536 1048576 4194304; do
@@ -48,6 +54,11 @@ check "qemu-io: writes then reads back the patterns" \
 	"write -P 0xa5 3000000 65536" "read -P 0xa5 3000000 65536" \
 	"write -P 0x33 7340032 4194304" "read -P 0x33 7340032 4194304" \
 	"read -P 0x5a 12345 65535"
+# Either side of the 16 KiB mapping threshold.
+check "qemu-io: reads across the 16 KiB threshold" \
+	qio "$(uri_unix disk)" \
+	"write -P 0x77 1000000 16384" "read -P 0x77 1000000 16384" \
+	"read -P 0x77 1000000 16383" "read -P 0x77 1000001 16383"
 
 # Raw clients: simple and structured replies, many reads in flight.
 check "simple and structured replies carry the file's bytes, pipelined" \
@@ -121,5 +132,46 @@ EOF
 check "the daemon still serves the other export" \
 	qio "$(uri_unix disk)" "read -P 0x5a 12345 200000"
 iopd_alive "daemon alive after the shrink"
+
+# Clients that hang up with mapped replies queued (the socket full, the
+# rest waiting in the output queue): the connection's mapping goes only
+# with its queue.
+check "twenty clients hang up behind 64 queued 1 MiB reads each" \
+	nbdpy <<'EOF'
+from nbdproto import *
+for n in range(20):
+    c = connect("disk", structured=bool(n & 1))
+    for i in range(64):
+        c.request(CMD_READ, (i % 40) << 20, 1 << 20)
+    c.close()
+EOF
+check "... the daemon still reads the file right" \
+	qio "$(uri_unix disk)" "read -P 0x5a 12345 200000" "read -P 0x77 1000000 16384"
+
+# An export removed while a client that stopped reading has mapped
+# replies queued: closed after the drain timeout, the daemon goes on.
+nbdpy "$T/sent" >/dev/null 2>&1 <<'EOF' &
+import sys, time
+from nbdproto import *
+c = connect("stalled")
+for i in range(64):
+    c.request(CMD_READ, (i % 40) << 20, 1 << 20)
+open(sys.argv[1], "w").write("sent\n")
+time.sleep(60)
+EOF
+STALLED=$!
+for _ in $(seq 200); do [ -s "$T/sent" ] && break; t python3 -c 'import time; time.sleep(0.05)'; done
+check "export remove under a stalled client with mapped replies queued" \
+	t "${IOPCTL:-$(dirname "$IOPD")/iopctl}" -s "$IOPD_MGMT" export remove stalled
+kill "$STALLED" 2>/dev/null
+wait "$STALLED" 2>/dev/null
+# And under fio's 1 MiB reads in flight.
+remove_under_load victim "$(uri_unix victim)" --rw=randread --bs=1m --size=48m
+rm -f "$T/back"
+check "the daemon still serves disk" \
+	t nbdcopy --request-size=1048576 "$(uri_unix disk)" "$T/back" &&
+	check "... with the patterns written" qio "$(uri_unix disk)" \
+		"read -P 0x5a 12345 200000" "read -P 0x33 7340032 4194304"
+iopd_alive "daemon alive after the removals"
 stop_iopd
 done_testing

@@ -63,6 +63,7 @@ static struct nbd_slot *nbd_slot_get(struct nbd_proto *proto)
 	slot->error = 0;
 	slot->hole = false;
 	slot->zero_copy = false;
+	slot->mapped = NULL;
 	slot->tx.has_file = false;
 	slot->rx_got = 0;
 	slot->data_len = 0;
@@ -197,7 +198,9 @@ static void nbd_cmd_reply(struct nbd_slot *slot, uint32_t error)
 		slot->iov[1].iov_base = slot->zero_copy ? NULL : slot->data;
 		slot->iov[1].iov_len = slot->data_len;
 		n = 2;
-		if (slot->zero_copy) {
+		if (slot->mapped) {
+			slot->iov[1].iov_base = (void *)slot->mapped;
+		} else if (slot->zero_copy) {
 			slot->tx.has_file = true;
 			slot->tx.file_iov = 1;
 			slot->tx.file_fd = slot->src_fd;
@@ -461,22 +464,27 @@ static void nbd_cmd_block_status(struct nbd_proto *proto, struct nbd_slot *slot)
 }
 
 /* A validated request other than WRITE. */
-/* A large READ the export lets us send straight from its file: reply at
- * once, the data following by sendfile.  Returns false to read it the
- * usual way. */
+/* A READ the export lets us send straight from its file: reply at once
+ * with a pointer into the session's mapping of the file (only the
+ * socket write reads it), or, if the file could not be mapped, with the
+ * data following by sendfile.  Returns false to read it the usual
+ * way. */
 static bool nbd_cmd_read_zero_copy(struct nbd_proto *proto,
 				   struct nbd_slot *slot)
 {
 	const struct iop_desc_ops *ops = proto->export->desc->ops;
+	const struct nbd_request *req = &slot->req;
 	int ret;
 
-	if (!proto->cfg.zero_copy || !ops->read_source ||
-	    slot->req.length < NBD_ZERO_COPY_MIN_BYTES)
+	if (!proto->cfg.zero_copy || !ops->read_map ||
+	    req->length < NBD_MAP_MIN_BYTES)
 		return false;
-	ret = ops->read_source(proto->session, slot->req.offset,
-			       slot->req.length, &slot->src_fd, &slot->src_off);
+	ret = ops->read_map(proto->session, req->offset, req->length,
+			    &slot->src_fd, &slot->src_off, &slot->mapped);
 	if (ret == -ENOTSUP)
 		return false;
+	if (proto->cfg.stats)
+		proto->cfg.stats->requests++; /* served without a submit */
 	slot->zero_copy = ret == 0;
 	nbd_cmd_reply(slot, ret < 0 ? nbd_error_from_errno(ret) : 0);
 	return true;

@@ -55,10 +55,14 @@
 /* Our request size ceiling: an OFFSET_DATA chunk's 32-bit length must
  * hold the data plus its 8-byte offset. */
 #define NBD_REQUEST_CAP_BYTES (1u << 31)
-/* READs at least this large are sent straight from the file when the
- * export allows it (iop_desc_ops.read_source): below it a copy is
- * cheaper than the extra system call. */
-#define NBD_ZERO_COPY_MIN_BYTES (64u * 1024)
+/* READs at least this large are sent from a mapping of the file when
+ * the export allows it (iop_desc_ops.read_map; a file on a memory file
+ * system) and the connection is a plaintext socket.  Measured with fio
+ * (sequential, qd8, tmpfs): 16 KiB reads cost 10-40 % less CPU than
+ * copying (1 MiB: 40 %); at 4 KiB the gain was smaller and throughput
+ * mixed.  A
+ * file that can't be mapped is sent by sendfile instead. */
+#define NBD_MAP_MIN_BYTES (16u * 1024)
 /* Extents asked of storage per BLOCK_STATUS reply. */
 #define NBD_BS_MAX_EXTENTS 64u
 /* The id we give base:allocation in NBD_OPT_SET_META_CONTEXT. */
@@ -102,6 +106,9 @@ struct nbd_slot {
 	bool zero_copy; /* READ data goes from src_fd by sendfile */
 	int src_fd;
 	uint64_t src_off;
+	/* Or it is here: the session's read-only mapping of src_fd
+	 * (iop_desc_ops.read_map), valid until the session closes. */
+	const uint8_t *mapped;
 	uint32_t mem_bytes;  /* charged to the memory budget */
 	uint32_t rx_got;     /* WRITE payload bytes received */
 	unsigned char *data; /* NBD_BUF_ALIGN-aligned, data_cap bytes */
