@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "local/local_priv.h"
 #include "test.h"
@@ -386,6 +388,100 @@ static void test_close_flushes(void)
 	CHECK_EQ_INT(local_close_failures(), failures + 2);
 }
 
+/* A DDM whose bytes a sender may take from a file itself
+ * (ddm_ops.read_source): map_fd, or -ENOTSUP while map_fd < 0. */
+static int map_fd = -1;
+
+static int map_open(struct ddm_dev *dev, const struct ddm_open_args *args)
+{
+	dev->size_bytes = 1 << 20;
+	dev->caps = DDM_CAP_FLUSH;
+	dev->block_size_min = 512;
+	return 0;
+}
+
+static int map_read_source(struct ddm_dev *dev, uint64_t offset, uint64_t len,
+			   int *fd, uint64_t *fd_offset)
+{
+	if (map_fd < 0)
+		return -ENOTSUP;
+	*fd = map_fd;
+	*fd_offset = offset;
+	return 0;
+}
+
+static const struct ddm_ops map_ops = {
+	.name = "mapsrc",
+	.open = map_open,
+	.close = rec_close,
+	.sync = rec_sync,
+	.submit = rec_submit,
+	.read_source = map_read_source,
+};
+
+/* read_map: validated like a READ, a pointer into one mapping per
+ * session that stays valid until that session closes, none when the
+ * file can't be mapped. */
+static void test_read_map(void)
+{
+	struct local_iop_ctx ctx = { .max_request_bytes = 1 << 20 };
+	struct iop_desc desc = { .ops = &local_desc_ops, .ctx = &ctx };
+	struct ddm_open_args args = { 0 };
+	struct iop_session *s1, *s2;
+	const uint8_t *d1, *d2, *d3;
+	static unsigned char pat[1 << 20];
+	unsigned int idx;
+	uint64_t off;
+	int fd, src, pipefd[2];
+
+	for (size_t i = 0; i < sizeof(pat); i++)
+		pat[i] = (unsigned char)(i * 7 + (i >> 12));
+	fd = memfd_create("read_map", 0);
+	CHECK(fd >= 0);
+	CHECK_EQ_INT((int)pwrite(fd, pat, sizeof(pat), 0), (int)sizeof(pat));
+	CHECK_EQ_INT(iop_create("map", &map_ops, &ctx.iop), 0);
+	CHECK_EQ_INT(iop_dev_add(ctx.iop, "m0", &args, &idx), 0);
+	CHECK_EQ_INT(local_desc_ops.session_open(&desc, 0, false, &s1), 0);
+	CHECK_EQ_INT(local_desc_ops.session_open(&desc, 0, true, &s2), 0);
+
+	/* No source: the caller reads the usual way. */
+	CHECK_EQ_INT(local_desc_ops.read_map(s1, 0, 65536, &src, &off, &d1),
+		     -ENOTSUP);
+	map_fd = fd;
+	CHECK_EQ_INT(local_desc_ops.read_map(s1, 65536, 65536, &src, &off, &d1),
+		     0);
+	CHECK(d1 && off == 65536 && !memcmp(d1, pat + 65536, 65536));
+	/* The same mapping for the session's next read. */
+	CHECK_EQ_INT(local_desc_ops.read_map(s1, 4096, 512, &src, &off, &d3),
+		     0);
+	CHECK(d3 == d1 - 65536 + 4096);
+	/* Refused like a READ: past the end, unaligned. */
+	CHECK_EQ_INT(local_desc_ops.read_map(s1, 1 << 20, 512, &src, &off, &d3),
+		     -EINVAL);
+	CHECK_EQ_INT(local_desc_ops.read_map(s1, 100, 512, &src, &off, &d3),
+		     -EINVAL);
+	/* Another session has its own, which outlives the first. */
+	CHECK_EQ_INT(local_desc_ops.read_map(s2, 65536, 65536, &src, &off, &d2),
+		     0);
+	CHECK(d2 && d2 != d1);
+	local_desc_ops.session_close(s1);
+	CHECK(!memcmp(d2, pat + 65536, 65536));
+	local_desc_ops.session_close(s2);
+
+	/* A source that can't be mapped: still served, from the fd. */
+	CHECK_EQ_INT(pipe(pipefd), 0);
+	map_fd = pipefd[0];
+	CHECK_EQ_INT(local_desc_ops.session_open(&desc, 0, false, &s1), 0);
+	CHECK_EQ_INT(local_desc_ops.read_map(s1, 0, 65536, &src, &off, &d1), 0);
+	CHECK(!d1 && src == pipefd[0]);
+	local_desc_ops.session_close(s1);
+	map_fd = -1;
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(fd);
+	iop_destroy(ctx.iop);
+}
+
 int main(void)
 {
 	TEST_CASE(test_validation);
@@ -395,6 +491,7 @@ int main(void)
 	TEST_CASE(test_ram_round_trip);
 	TEST_CASE(test_sticky_error);
 	TEST_CASE(test_close_flushes);
+	TEST_CASE(test_read_map);
 	iop_destroy(rec_ctx.iop);
 	return test_done();
 }
