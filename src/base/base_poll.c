@@ -5,9 +5,28 @@
  * BASE_POLL_EPOCH_NS and seen BASE_POLL_EPOCH_EVENTS completions; one
  * that took longer than BASE_POLL_EPOCH_MAX_NS to get there is too quiet
  * to judge a probe by, or for polling to pay, so an idle loop neither
- * probes nor polls.  A probe is judged against the mean of the settled epochs
- * just before and just after it, which cancels a load that is ramping up
- * or down.
+ * probes nor polls.
+ *
+ * A polling probe is judged against the settled epochs just before and
+ * just after it: it must beat both by BASE_POLL_GAIN_PCT, and they must
+ * agree within BASE_POLL_STEADY_PCT, or the probe counts as lost.  The
+ * mean of the two, the old yardstick, was fooled by a rate-limited
+ * client (fio --rate_iops=20000 at queue depth 32) on a busy machine: it
+ * stalls now and then and catches up in a burst, so a settled epoch that
+ * caught the stall followed by a probe that caught the burst looked like
+ * a gain of 2 to 5 times, twice in a row often enough that polling was
+ * adopted every few seconds, and every stall brought the next probe
+ * forward as a change of load; the server made 3 to 7 system calls per
+ * I/O instead of 0.5 to 0.8.  A load change now has to last
+ * BASE_POLL_FAR_EPOCHS settled epochs the same way (two while polling).
+ *
+ * Why not judge bytes per CPU-second, which polling at a paced load
+ * plainly loses?  Because it loses there at queue depth 1 too, where
+ * spending a core to save the wake-up in every round trip is the point:
+ * polling always costs more CPU per byte, and the question is only
+ * whether it buys anything.  At a paced load it buys no bytes per second
+ * at all, so a steady, repeated gain in them is the test, and the CPU
+ * it costs is why the bar is a clear gain, not any gain.
  */
 #include <string.h>
 
@@ -50,13 +69,35 @@ static void base_poll_settle(struct base_poll *p, bool won)
 	p->spin = p->settled_spin;
 }
 
-/* Polling must earn its CPU: it wins a probe only with a clear gain, and
- * loses one as soon as sleeping comes close.  base: the settled rate. */
-static bool base_poll_probe_won(const struct base_poll *p, uint64_t base)
+/* Whether two rates differ by no more than pct percent of the larger. */
+static bool base_poll_close(uint64_t a, uint64_t b, unsigned int pct)
 {
-	if (!p->settled_spin) /* the probe polled */
-		return p->rate_probe * 100 >= base * (100 + BASE_POLL_GAIN_PCT);
-	return p->rate_probe * 100 >= base * (100 - BASE_POLL_KEEP_PCT);
+	uint64_t hi = a > b ? a : b, lo = a > b ? b : a;
+
+	return (hi - lo) * 100 <= hi * pct;
+}
+
+/*
+ * Polling must earn its CPU: a polling probe wins only with a clear gain
+ * over both settled epochs around it, and only when those two agree, so
+ * the load was steady.  A client that sends at its own pace is not: on
+ * a busy machine it stalls now and then and catches up in a burst, and
+ * a probe that catches the burst after a stall moved more bytes for
+ * reasons of the client's own.  A sleeping probe, polling settled, wins
+ * as soon as it comes close to the mean of the two: sleeping needs no
+ * proof.  after: the settled epoch after the probe.
+ */
+static bool base_poll_probe_won(const struct base_poll *p, uint64_t after)
+{
+	uint64_t base = p->rate_before > after ? p->rate_before : after;
+
+	if (p->settled_spin)
+		return p->rate_probe * 100 >=
+		       (p->rate_before + after) / 2 *
+			       (100 - BASE_POLL_KEEP_PCT);
+	if (!base_poll_close(p->rate_before, after, BASE_POLL_STEADY_PCT))
+		return false;
+	return p->rate_probe * 100 >= base * (100 + BASE_POLL_GAIN_PCT);
 }
 
 static void base_poll_log(const struct base_poll *p, uint64_t base)
@@ -75,9 +116,20 @@ static void base_poll_log(const struct base_poll *p, uint64_t base)
  * load has moved far from the one the mode was decided for. */
 static void base_poll_settled_end(struct base_poll *p, uint64_t rate)
 {
-	if (p->rate_decided &&
-	    (rate > 2 * p->rate_decided || 2 * rate < p->rate_decided)) {
+	int far = 0;
+
+	if (p->rate_decided && rate > 2 * p->rate_decided)
+		far = 1;
+	else if (p->rate_decided && 2 * rate < p->rate_decided)
+		far = -1;
+	/* Some epochs in a row the same way: fewer, or low ones and high
+	 * ones, are a client's stall and the burst that catches up.  Fewer
+	 * while polling: a sleeping probe costs nothing. */
+	p->far = far && far == p->far_way ? p->far + 1 : (far != 0);
+	p->far_way = far;
+	if (p->far >= (p->settled_spin ? 2 : BASE_POLL_FAR_EPOCHS)) {
 		p->rate_decided = rate;
+		p->far = 0;
 		p->interval = BASE_POLL_PROBE_FIRST;
 		p->countdown = 1;
 	}
@@ -119,8 +171,19 @@ static void base_poll_epoch_end(struct base_poll *p, uint64_t rate, bool judged)
 		break;
 	case BASE_POLL_CONFIRM:
 		base = (p->rate_before + rate) / 2;
-		won = base_poll_probe_won(p, base);
-		p->rate_decided = won ? p->rate_probe : base;
+		won = base_poll_probe_won(p, rate);
+		log_debug("busy poll probe %s: %llu B/s %s vs %llu/%llu B/s "
+			  "settled, wins %u interval %u",
+			  won ? "won" : "lost",
+			  (unsigned long long)p->rate_probe,
+			  p->settled_spin ? "sleeping" : "polling",
+			  (unsigned long long)p->rate_before,
+			  (unsigned long long)rate, p->wins, p->interval);
+		/* The load the mode is decided for, unless a stall or a
+		 * burst makes it unclear. */
+		if (!p->rate_decided ||
+		    base_poll_close(p->rate_before, rate, BASE_POLL_STEADY_PCT))
+			p->rate_decided = won ? p->rate_probe : base;
 		switches = p->switches;
 		base_poll_settle(p, won);
 		if (p->switches != switches)

@@ -10,7 +10,8 @@
  * two apart by trying: the loop runs in epochs, mostly in the mode it
  * has settled on, now and then one epoch in the other mode, and it
  * compares how much work gets done per second in that epoch with the
- * settled epochs on either side.  Work is bytes moved, not operations
+ * settled epochs on either side, when those two agree (the load was
+ * steady).  Work is bytes moved, not operations
  * completed: at a fixed offered load, polling picks each request up as it
  * arrives, one receive and one send per request instead of one for
  * several, so it completes more operations per second for the same
@@ -43,6 +44,12 @@
  * adopted, and is given up when sleeping comes within the smaller one. */
 #define BASE_POLL_GAIN_PCT 10u
 #define BASE_POLL_KEEP_PCT 5u
+/* A polling probe is judged only when the settled epochs on either side
+ * of it agree within this many percent: the load was steady. */
+#define BASE_POLL_STEADY_PCT 20u
+/* A load that halves or doubles for this many settled epochs in a row is
+ * probed again at once (two while polling, where the probe sleeps). */
+#define BASE_POLL_FAR_EPOCHS 3u
 
 enum base_poll_phase {
 	BASE_POLL_SETTLED, /* running in the settled mode */
@@ -59,9 +66,13 @@ struct base_poll {
 	/* Work (bytes) per second: the settled epoch before the probe, the
 	 * probe, and the rate when the mode was last decided. */
 	uint64_t rate_before, rate_probe, rate_decided;
-	unsigned int countdown;	   /* settled epochs until the next probe */
-	unsigned int interval;	   /* countdown after a probe */
-	unsigned int wins;	   /* probes polling has won in a row */
+	unsigned int countdown; /* settled epochs until the next probe */
+	unsigned int interval;	/* countdown after a probe */
+	unsigned int wins;	/* probes polling has won in a row */
+	/* Settled epochs in a row far from rate_decided, and which way:
+	 * 1 above, -1 below. */
+	unsigned int far;
+	int far_way;
 	uint64_t probes, switches; /* for tests and curiosity */
 };
 
