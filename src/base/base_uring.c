@@ -118,14 +118,15 @@ static void base_uring_overflow_push(struct base_uring *u, struct base_io *io)
 }
 
 /* A quiet send, small enough to be sure of room in a socket that is
- * not backed up; engine_result 1: the fd turned out not to be a socket. */
+ * not backed up (the caller vouches that the fd is a stream socket:
+ * remote_stream.tx_sock). */
 static bool base_uring_quiet(const struct base_uring *u,
 			     const struct base_io *io)
 {
 	size_t len = 0;
 
 	if (io->op != BASE_IO_STREAM_WRITEV || !(io->flags & BASE_IO_F_QUIET) ||
-	    !u->quiet_ok || io->engine_result != 0)
+	    !u->quiet_ok)
 		return false;
 	for (int i = 0; i < io->iovcnt; i++)
 		len += io->iov[i].iov_len;
@@ -279,7 +280,6 @@ static int base_uring_submit(struct base_loop *loop, struct base_io *io)
 {
 	int res = 0;
 
-	io->engine_result = 0;
 	if (io->op == BASE_IO_STREAM_SENDFILE) {
 		if (base_uring_sendfile_step(loop->engine_priv, io, &res))
 			base_loop_defer(loop, io, res);
@@ -334,13 +334,6 @@ static void base_uring_reap(struct base_loop *loop, struct base_uring *u)
 		for (unsigned int i = 0; i < n; i++) {
 			if (done[i].io == &u->wake_io) {
 				base_uring_wake_arm(loop, u);
-				continue;
-			}
-			if (base_uring_quiet(u, done[i].io) &&
-			    done[i].res == -ENOTSOCK) {
-				/* Not a socket after all: write it plainly. */
-				done[i].io->engine_result = 1;
-				base_uring_queue(u, done[i].io);
 				continue;
 			}
 			if (done[i].io->op == BASE_IO_STREAM_SENDFILE &&
