@@ -19,6 +19,7 @@
 #include "iopd/local.h"
 #include "scsi/scsi.h"
 #include "test.h"
+#include "test_local_ram.h"
 
 #define DISK_BYTES (1u << 20)
 
@@ -114,20 +115,10 @@ int main(void)
 {
 	char path[] = "/tmp/iopd-scsi-caw-XXXXXX";
 	int fd = mkstemp(path);
-	struct local_dev_spec dev = {
-		.name = "f0",
-		.args = { .path = path, .size_bytes = DISK_BYTES, .direct = 0 },
-	};
-	struct local_iop_spec iop = {
-		.name = "files",
-		.ddm = "file",
-		.n_devs = 1,
-		.devs = &dev,
-	};
-	struct local_config cfg = {
-		.n_iops = 1,
-		.iops = &iop,
-		.max_request_bytes = 1 << 20,
+	struct ddm_open_args dev_args = {
+		.path = path,
+		.size_bytes = DISK_BYTES,
+		.direct = 0,
 	};
 	struct iop_desc desc = { .ops = &local_desc_ops, .name = "files" };
 	struct conn_export export = { .name = "f0", .desc = &desc };
@@ -144,7 +135,8 @@ int main(void)
 	};
 	struct local *local = NULL;
 
-	if (fd < 0 || local_scan(&cfg, &local) < 0 ||
+	if (fd < 0 ||
+	    test_local_one_scan("files", "file", "f0", dev_args, &local) < 0 ||
 	    base_loop_create(&loop, BASE_ENGINE_AUTO, 0) < 0) {
 		printf("Bail out! no file export or loop\n");
 		return 1;
