@@ -414,7 +414,46 @@ def parse_fio(path):
         p99=max((d["clat_ns"].get("percentile", {}).get("99.000000", 0)
                  for d in dirs), default=0),
         error=job.get("error", 0),
+        **fio_own_cpu(job),
     )
+
+
+def fio_own_cpu(job):
+    """fio's own CPU over a run, from its report: usr_cpu and sys_cpu are
+    percent of job_runtime, which sums every job process's run time (so
+    numjobs=4 runs for 4x the wall time); fio_cpu is CPU seconds, run_s
+    the wall time of one job."""
+    n = int(job.get("job options", {}).get("numjobs", 1))
+    total = job["job_runtime"] / 1000
+    return dict(fio_cpu=(job["usr_cpu"] + job["sys_cpu"]) / 100 * total,
+                run_s=total / n)
+
+
+def backfill_cores(outdir, res):
+    """Runs recorded before fio's own CPU was: read it from their raw fio
+    reports (raw/SECTION-SERVER-KEY-repN.json, as extended.alternate
+    names them)."""
+    for sec, d in (res.get("ext") or {}).items():
+        for r in d.get("runs", []) if isinstance(d, dict) else []:
+            if "fio_cpu" in r or "server" not in r or "key" not in r:
+                continue
+            path = os.path.join(outdir, "raw", f"{sec}-{r['server']}-"
+                                f"{r['key']}-rep{r['rep']}.json")
+            try:
+                with open(path) as f:
+                    text = f.read()
+                r.update(fio_own_cpu(json.loads(text[text.index("{"):])["jobs"][0]))
+            except (OSError, ValueError, KeyError, IndexError):
+                continue
+            add_cores(r)
+
+
+def add_cores(res):
+    """Cores busy over a run (CPU seconds per second): the server's and
+    fio's, to show when the machine, not the server, is the limit."""
+    if res.get("run_s"):
+        res["srv_cores"] = res["cpu"] / res["run_s"]
+        res["fio_cores"] = res["fio_cpu"] / res["run_s"]
 
 
 def fio_time(sec):
@@ -449,6 +488,7 @@ def fio_nbd(ctx, srv, wl, tag, runtime=None, extra=()):
         ctx.problems.append(f"fio failed ({tag}): rc {p.returncode} "
                             f"{p.stderr.strip()[-300:]} cmd: {shlex.join(argv)}")
     res["cpu_per_gib"] = res["cpu"] / (res["bytes"] / GiB) if res.get("bytes") else None
+    add_cores(res)
     # seconds per 1,000 I/Os (= ms per I/O)
     res["cpu_per_kio"] = 1000 * res["cpu"] / res["ios"] if res.get("ios") else None
     return res
@@ -778,6 +818,7 @@ def main():
     if a.report_only:
         with open(os.path.join(a.report_only, "results.json")) as f:
             res = json.load(f)
+        backfill_cores(a.report_only, res)
         report.write(a.report_only, res)
         return 0
     if a.runtime is None:

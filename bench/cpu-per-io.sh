@@ -12,7 +12,10 @@
 #
 # Environment: IOPD (binary, default build/iopd), ENGINE (uring|epoll),
 # IOPD_ARGS (extra iopd options, e.g. --busy-poll=0), RATES (default
-# "2000 10000 20000"), RW (randread|randwrite), BS (default 4k).
+# "2000 10000 20000"), RW (randread|randwrite), BS (default 4k),
+# PERF=DIR: also sample each server with `perf record` (cpu-clock) in
+# every run of the last round, keep the profiles in DIR, and print where
+# each server's CPU went, in µs per I/O, by kind (bench/perf-split.py).
 set -euo pipefail
 [ -n "${BENCH_DEBUG:-}" ] && set -x
 cd "$(dirname "$0")/.."
@@ -25,6 +28,11 @@ rw=${RW:-randread}
 bs=${BS:-4k}
 T=$(mktemp -d /dev/shm/iopd-cpu.XXXXXX)
 pids=()
+if [ -n "${PERF:-}" ]; then
+	mkdir -p "$PERF"
+	PERF=$(cd "$PERF" && pwd)
+	: >"$PERF/runs"
+fi
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
@@ -60,17 +68,27 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 
-# One fio run; prints "iops usec_cpu_per_io mean_lat_usec".
+# One fio run; prints "iops usec_cpu_per_io mean_lat_usec".  With
+# PROF set (a path), the server is sampled by perf over the run.
 run() { # pid port qd rate
-	local pid=$1 port=$2 qd=$3 rate=$4 t0 t1 args
+	local pid=$1 port=$2 qd=$3 rate=$4 t0 t1 args perf_pid=
 	args="--name=cpu --ioengine=nbd --uri=nbd://127.0.0.1:$port/"
 	args="$args --rw=$rw --bs=$bs --iodepth=$qd --runtime=$runtime"
 	args="$args --time_based --norandommap --randrepeat=0"
 	args="$args --output-format=json --output=$T/fio.json"
 	[ "$rate" != 0 ] && args="$args --rate_iops=$rate"
+	if [ -n "${PROF:-}" ]; then
+		perf record -q -e cpu-clock -F 4999 -p "$pid" -o "$PROF" \
+			>/dev/null 2>&1 &
+		perf_pid=$!
+	fi
 	t0=$(ticks "$pid")
 	fio $args >/dev/null
 	t1=$(ticks "$pid")
+	if [ -n "$perf_pid" ]; then
+		kill -INT "$perf_pid"
+		wait "$perf_pid" || true
+	fi
 	python3 - "$T/fio.json" "$t0" "$t1" "$hz" "$rw" <<-'EOF'
 		import json, sys
 		j = json.load(open(sys.argv[1]))["jobs"][0]
@@ -92,12 +110,22 @@ printf '%-12s %5s %8s %9s %9s %9s %9s %7s %7s\n' load round \
 for r in $(seq "$rounds"); do
 	for load in $rates qd1; do
 		if [ "$load" = qd1 ]; then qd=1 rate=0; else qd=32 rate=$load; fi
+		pa= pb=
+		if [ -n "${PERF:-}" ] && [ "$r" = "$rounds" ]; then
+			pa=$PERF/iopd-$load.data pb=$PERF/nbdkit-$load.data
+		fi
 		if ((r % 2)); then
-			a=$(run "$iopd_pid" "$iopd_port" $qd $rate)
-			b=$(run "$nbdkit_pid" "$nbdkit_port" $qd $rate)
+			a=$(PROF=$pa run "$iopd_pid" "$iopd_port" $qd $rate)
+			b=$(PROF=$pb run "$nbdkit_pid" "$nbdkit_port" $qd $rate)
 		else
-			b=$(run "$nbdkit_pid" "$nbdkit_port" $qd $rate)
-			a=$(run "$iopd_pid" "$iopd_port" $qd $rate)
+			b=$(PROF=$pb run "$nbdkit_pid" "$nbdkit_port" $qd $rate)
+			a=$(PROF=$pa run "$iopd_pid" "$iopd_port" $qd $rate)
+		fi
+		if [ -n "$pa" ]; then
+			read -r _ ca _ <<<"$a"
+			read -r _ cb _ <<<"$b"
+			echo "$load iopd $ca $pa" >>"$PERF/runs"
+			echo "$load nbdkit $cb $pb" >>"$PERF/runs"
 		fi
 		read -r ia ca la <<<"$a"
 		read -r ib cb lb <<<"$b"
@@ -111,6 +139,9 @@ for r in $(seq "$rounds"); do
 			"$ia" "$ib" "$ca" "$cb" "$la" "$lb" "$ratio"
 	done
 done
+if [ -n "${PERF:-}" ]; then
+	python3 bench/perf-split.py "$PERF/runs"
+fi
 echo "(i) iopd -e $engine ${IOPD_ARGS:-}, (n) nbdkit file; $rw bs=$bs," \
 	"${runtime}s runs; cpu/io in µs of server CPU per I/O, lat in µs" \
 	"(mean completion latency); ratio: cpu/io at fixed rates," \

@@ -485,6 +485,8 @@ IOPS = ("IOPS", "iops", 1, None)
 MBS = ("MB/s", "bw", 1e6, None)
 KIO = ("CPU ms/1000 I/O", "cpu_per_kio", 1e-3, 3)    # s/kIO shown as ms
 GIB = ("CPU s/GiB", "cpu_per_gib", 1, 3)
+SRV_CORES = ("server cores", "srv_cores", 1, 2)   # CPU seconds per second
+FIO_CORES = ("fio cores", "fio_cores", 1, 2)
 
 
 def sec_fixed(f, ext):
@@ -628,9 +630,14 @@ def section(res):
         L += sec_generic(
             "Saturation with several client processes",
             "`WORKLOADxN`: N fio processes (`--numjobs=N`), each with its "
-            "own NBD connection, same per-process queue depth; totals.",
-            ext["sat"], [IOPS, MBS, GIB], [("iops", "IOPS"),
-                                           ("cpu_per_gib", "CPU/GiB")])
+            "own NBD connection, same per-process queue depth; totals. "
+            "Cores: CPU seconds per second of the run, the server's "
+            "(`/proc/PID/stat`) and fio's own (all its job processes, "
+            "`getrusage(RUSAGE_CHILDREN)`); where the two add up to the "
+            f"machine's {os.cpu_count()} CPUs, the machine, not the server, "
+            "is the limit, and what fio spends is CPU the server can't have.",
+            ext["sat"], [IOPS, MBS, GIB, SRV_CORES, FIO_CORES],
+            [("iops", "IOPS"), ("cpu_per_gib", "CPU/GiB")])
     if "disk" in ext:
         L += sec_disk(ext["disk"], ext)
     if "iscsiw" in ext:
