@@ -442,10 +442,12 @@ static json_t *mgmt_pr_json(const char *name, const struct scsi_pr_info *pr)
 		if (r->holder && json_is_null(holder))
 			holder = json_string(r->initiator);
 	}
-	return json_pack("{s:s, s:I, s:s?, s:o, s:b, s:o}", "name", name,
-			 "generation", (json_int_t)pr->generation, "type",
+	return json_pack("{s:s, s:I, s:s?, s:o, s:b, s:o, s:s?, s:s?}", "name",
+			 name, "generation", (json_int_t)pr->generation, "type",
 			 mgmt_pr_type_name(pr->type), "holder", holder, "aptpl",
-			 pr->aptpl, "registrations", regs);
+			 pr->aptpl, "registrations", regs, "reserve6",
+			 pr->res6_initiator, "reserve6_target_port",
+			 pr->res6_tport);
 }
 
 /* export.pr and export.pr_clear: the device's persistent reservations. */
@@ -511,7 +513,8 @@ const struct mgmt_method mgmt_rpc_export_methods[] = {
 	{ "export.pr", mgmt_export_pr,
 	  "name: the SCSI persistent reservations of the export's device "
 	  "(every target and portal reaching it): generation, type, holder, "
-	  "APTPL and the registrations" },
+	  "APTPL, the registrations, and the RESERVE(6) holder (reserve6, "
+	  "reserve6_target_port; null when none)" },
 	{ "export.pr_clear", mgmt_export_pr_clear,
 	  "name: drop every registration and the reservation of the "
 	  "export's device (a dead cluster node's), as PREEMPT would; the "

@@ -183,6 +183,9 @@ struct scsi_pr_info {
 	bool aptpl;   /* kept across restarts */
 	unsigned int n_regs;
 	struct scsi_pr_info_reg *regs;
+	/* The RESERVE(6) holder's initiator port and target port, or NULL:
+	 * the shared record's, or a nexus of this gateway's. */
+	char *res6_initiator, *res6_tport;
 };
 
 int scsi_pr_configure(const char *dir);

@@ -123,11 +123,15 @@ void scsi_pr_sync_flags(struct scsi_pr *pr)
 
 /* The target port of lu's nexus, named as SPC-4 7.6.4.6 names iSCSI
  * target ports. */
+static void scsi_pr_nexus_tport(const struct scsi_nexus *n, char *out,
+				size_t size)
+{
+	snprintf(out, size, "%s,t,0x%04x", n->target->name, n->rel_port_id);
+}
+
 void scsi_pr_tport(const struct scsi_lu *lu, char *out, size_t size)
 {
-	const struct scsi_nexus *n = lu->nexus;
-
-	snprintf(out, size, "%s,t,0x%04x", n->target->name, n->rel_port_id);
+	scsi_pr_nexus_tport(lu->nexus, out, size);
 }
 
 static bool scsi_pr_port_match(const struct scsi_pr_reg *reg,
@@ -452,6 +456,38 @@ int scsi_pr_persist(struct scsi_pr *pr, bool was_aptpl)
 
 /* The operators' view. */
 
+static int scsi_pr_info_res6(struct scsi_pr_info *info, const char *initiator,
+			     const char *tport)
+{
+	info->res6_initiator = strdup(initiator);
+	info->res6_tport = strdup(tport);
+	return info->res6_initiator && info->res6_tport ? 0 : -ENOMEM;
+}
+
+/* The RESERVE(6) holder as this gateway mirrors it (scsi_dev.reserved),
+ * when it is a nexus of ours: read under the device's lock, which a
+ * nexus takes to let go of it before it ends. */
+static int scsi_pr_info_res6_local(const struct conn_export *exp,
+				   struct scsi_pr_info *info)
+{
+	struct scsi_dev *dev = scsi_dev_lookup(exp->desc, exp->dev_index);
+	const struct scsi_nexus *n;
+	char tport[512];
+	int ret = 0;
+
+	if (!dev)
+		return 0;
+	pthread_mutex_lock(&dev->lock);
+	n = dev->reserved;
+	if (n && n != &scsi_res6_elsewhere) {
+		scsi_pr_nexus_tport(n, tport, sizeof(tport));
+		ret = scsi_pr_info_res6(info, n->initiator, tport);
+	}
+	pthread_mutex_unlock(&dev->lock);
+	scsi_dev_put(dev);
+	return ret;
+}
+
 int scsi_pr_info_get(const struct conn_export *exp, struct scsi_pr_info *info)
 {
 	char id[512];
@@ -485,8 +521,14 @@ int scsi_pr_info_get(const struct conn_export *exp, struct scsi_pr_info *info)
 		if (!o->initiator || !o->tport)
 			ret = -ENOMEM;
 	}
+	if (ret == 0 && pr->res6_initiator)
+		ret = scsi_pr_info_res6(info, pr->res6_initiator,
+					pr->res6_tport);
 	pthread_mutex_unlock(&pr->lock);
 	scsi_pr_put(pr);
+	/* A device no other gateway shares keeps its holder here only. */
+	if (ret == 0 && !info->res6_initiator)
+		ret = scsi_pr_info_res6_local(exp, info);
 	if (ret < 0)
 		scsi_pr_info_free(info);
 	return ret;
@@ -501,6 +543,9 @@ void scsi_pr_info_free(struct scsi_pr_info *info)
 	free(info->regs);
 	info->regs = NULL;
 	info->n_regs = 0;
+	free(info->res6_initiator);
+	free(info->res6_tport);
+	info->res6_initiator = info->res6_tport = NULL;
 }
 
 /* Like a PERSISTENT RESERVE OUT with CLEAR from nobody: every registrant

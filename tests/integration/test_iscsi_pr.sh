@@ -14,7 +14,9 @@
 #     zeroed the streamed blocks, none of initiator 1's writes lands;
 #   - APTPL: registrations and the holder survive a restart of iopd
 #     (READ FULL STATUS and `iopctl export pr` say so), and `iopctl export
-#     pr-clear` drops them, for good (another restart shows none).
+#     pr-clear` drops them, for good (another restart shows none);
+#   - `iopctl export pr` names a RESERVE(6) holder while its session
+#     lasts, and nobody once it has ended.
 IOPD_TEST_TRANSPORTS=iscsi
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -144,8 +146,25 @@ expect "initiator 2 writes once cleared" "status=0x00" "$(pr "$IQN2" write 8)"
 stop_iopd
 start
 out=$(ctl --json export pr lun)
-expect "nothing comes back after a restart once cleared" "0 False" \
-	"$(python3 -c 'import json,sys; j=json.load(sys.stdin); print(len(j["registrations"]), j["aptpl"])' <<<"$out")"
+expect "nothing comes back after a restart once cleared" "0 False None" \
+	"$(python3 -c 'import json,sys; j=json.load(sys.stdin); print(len(j["registrations"]), j["aptpl"], j["reserve6"])' <<<"$out")"
+start_until status "$T/hold.out" \
+	python3 "$HERE/iscsi_pr.py" "$P1" "$TGT" "$IQN2" hold-reserve6
+is "$(cat "$T/hold.out")" "status=0x00" "initiator 2 holds RESERVE(6)"
+out=$(ctl export pr lun)
+grep -qx "reserve6: $IQN2,i,0x800000000001" <<<"$out" &&
+	grep -qx "reserve6_target_port: $TGT,t,0x0001" <<<"$out"
+pass_if $? "iopctl export pr names the RESERVE(6) holder and its target port" \
+	"$out"
+kill "$BG_PID"
+wait "$BG_PID"
+# The session ends when iopd reads the closed socket: look until then.
+for ((i = 0; i < 250; i++)); do
+	h=$(ctl --json export pr lun | python3 -c 'import json,sys; print(json.load(sys.stdin)["reserve6"])')
+	[ "$h" = None ] && break
+	python3 -c 'import time; time.sleep(0.02)'
+done
+is "$h" None "and no holder once its session has ended"
 expect "RESERVE(6) is released when the holder's logout is answered" \
 	"status=0x00" "$(pr "$IQN1" logout-reserve6 "$IQN2" "$P2")"
 

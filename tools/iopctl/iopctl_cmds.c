@@ -190,8 +190,8 @@ const struct iopctl_cmd iopctl_cmds[] = {
 	  NULL, NULL },
 	{ "export", "pr", "export.pr", "name", "NAME",
 	  "Show the SCSI persistent reservations of an export's device: "
-	  "the holder, the type, APTPL and each registration (key, "
-	  "initiator port, target port).",
+	  "the holder, the type, APTPL, each registration (key, "
+	  "initiator port, target port) and the RESERVE(6) holder.",
 	  NULL, NULL },
 	{ "export", "pr-clear", "export.pr_clear", "name", "NAME",
 	  "Drop every persistent registration and the reservation of an "
