@@ -543,6 +543,59 @@ void scsi_dev_lu_reset(struct scsi_dev *dev)
 	scsi_dev_raise_ua(dev, SCSI_ASC_BUS_DEVICE_RESET, NULL, true);
 }
 
+/* A target reset told to the other gateways, one logical unit reset per
+ * shared device; its callbacks all run on the nexus' loop. */
+struct scsi_target_reset {
+	unsigned int left;
+	scsi_tmf_done_fn *done;
+	void *arg;
+};
+
+static void scsi_target_reset_heard(void *arg, int result)
+{
+	struct scsi_target_reset *g = arg;
+
+	if (--g->left)
+		return;
+	g->done(g->arg, 0);
+	free(g);
+}
+
+/* SAM-5 6.3.5: a target reset resets each of the target's logical
+ * units.  Another gateway exporting one of its devices (the same target
+ * through another target port) hears of it as of a LOGICAL UNIT RESET:
+ * unit attention on its nexuses, RESERVE(6) released; the reset
+ * completes once they have acked (scsi_pr_shared.c).  1 when done will
+ * be called. */
+static int scsi_target_reset_tell(struct scsi_nexus *nexus,
+				  scsi_tmf_done_fn *done, void *arg)
+{
+	struct scsi_target_reset *g = done ? calloc(1, sizeof(*g)) : NULL;
+
+	if (g) {
+		g->left = 1; /* ours, until every device is asked */
+		g->done = done;
+		g->arg = arg;
+	}
+	for (unsigned int i = 0; i < nexus->n_lus; i++) {
+		struct scsi_lu *lu = &nexus->lus[i];
+
+		if (!lu->shared)
+			continue;
+		/* Untold, the RESERVE(6) kept with them goes all the same. */
+		if (g &&
+		    scsi_pr_tell_reset(lu, scsi_target_reset_heard, g) == 1)
+			g->left++;
+		else
+			scsi_pr_res6_drop(lu->dev->pr, NULL, NULL, false);
+	}
+	if (!g || --g->left == 0) {
+		free(g);
+		return 0;
+	}
+	return 1;
+}
+
 int scsi_nexus_tmf(struct scsi_nexus *nexus, enum scsi_tmf tmf, uint64_t lun)
 {
 	return scsi_nexus_tmf_async(nexus, tmf, lun, NULL, NULL);
@@ -575,18 +628,13 @@ int scsi_nexus_tmf_async(struct scsi_nexus *nexus, enum scsi_tmf tmf,
 		/* Every other nexus learns of a target reset; the one that
 		 * asked for it knows (libiscsi's Reserve6 tests go on
 		 * using it without clearing a unit attention). */
-		for (unsigned int i = 0; i < nexus->n_lus; i++) {
+		for (unsigned int i = 0; i < nexus->n_lus; i++)
 			scsi_dev_raise_ua(nexus->lus[i].dev,
 					  tmf == SCSI_TMF_TARGET_COLD_RESET
 						  ? SCSI_ASC_POWER_ON
 						  : SCSI_ASC_BUS_DEVICE_RESET,
 					  nexus, true);
-			/* and the RESERVE(6) kept with other gateways */
-			if (nexus->lus[i].shared)
-				scsi_pr_res6_drop(nexus->lus[i].dev->pr, NULL,
-						  NULL, false);
-		}
-		return 0;
+		return scsi_target_reset_tell(nexus, done, arg);
 	}
 	return -ENOTSUP;
 }

@@ -188,10 +188,10 @@ enum scsi_pr_note_kind {
 	SCSI_PR_NOTE_RESET,
 };
 enum scsi_pr_note_kind scsi_pr_note_kind(const char *msg);
-/* A LOGICAL UNIT RESET through lu, done on this gateway: tell the others
- * if the device is shared.  1: done(arg, 0) runs on lu's nexus loop once
- * they all acted on it (or did not answer in time); 0: nothing to wait
- * for (done is not called). */
+/* A LOGICAL UNIT RESET through lu (or a target reset, one per logical
+ * unit), done on this gateway: tell the others if the device is shared.
+ * 1: done(arg, 0) runs on lu's nexus loop once they all acted on it (or
+ * did not answer in time); 0: nothing to wait for (done is not called). */
 int scsi_pr_tell_reset(struct scsi_lu *lu, void (*done)(void *, int),
 		       void *arg);
 

@@ -21,6 +21,11 @@ Commands (keys in hex, types as SPC-4 codes 1, 3, 5, 6, 7, 8):
                                   UNIT RESET through HOST2, then TEST
                                   UNIT READY here: prints "tmf=R" (the
                                   TMF response) before the status
+    target-reset-seen INI2 HOST2:PORT2
+                                  the same with TARGET WARM RESET
+    tmf FUNC                      a task management function on LUN 0
+                                  (5 LUN reset, 6 target warm reset):
+                                  prints "tmf=R", its response
     stream SECONDS                WRITE(10) blocks 0..63 in a loop, until
                                   a status other than GOOD (a unit
                                   attention is passed over); prints
@@ -145,10 +150,11 @@ def logout_reserve6(sess, target, addr2, ini2):
     return st, sense
 
 
-def lun_reset(sess):
-    """LOGICAL UNIT RESET of LUN 0 (immediate): the TMF response."""
+def lun_reset(sess, func=5):
+    """LOGICAL UNIT RESET of LUN 0 (immediate), or another TMF (func 6:
+    TARGET WARM RESET): the TMF response."""
     bhs = bytearray(48)
-    bhs[0], bhs[1] = 0x42, 0x85
+    bhs[0], bhs[1] = 0x42, 0x80 | func
     bhs[16:20] = sess.itt.to_bytes(4, "big")
     bhs[20:24] = b"\xff\xff\xff\xff"
     bhs[24:28] = sess.cmdsn.to_bytes(4, "big")
@@ -167,12 +173,12 @@ def lun_reset(sess):
         return rsp[2]
 
 
-def reset_seen(sess, target, addr2, ini2):
-    """A LUN RESET through another session (another gateway): the
-    unit attention this one sees next."""
+def reset_seen(sess, target, addr2, ini2, func=5):
+    """A LUN RESET (or func) through another session (another gateway):
+    the unit attention this one sees next."""
     other = Session(addr2, target, ini2)
     other.command(bytes(6))  # its power-on unit attention
-    print("tmf=%d" % lun_reset(other), flush=True)
+    print("tmf=%d" % lun_reset(other, func), flush=True)
     st, sense, _ = sess.command(bytes(6))
     return st, sense
 
@@ -284,8 +290,12 @@ def main():
     elif cmd == "logout-reserve6":
         report(*logout_reserve6(sess, target, args[1], args[0]))
         return 0
-    elif cmd == "reset-seen":
-        report(*reset_seen(sess, target, args[1], args[0]))
+    elif cmd == "tmf":
+        print("tmf=%d" % lun_reset(sess, int(args[0])))
+        return 0
+    elif cmd in ("reset-seen", "target-reset-seen"):
+        report(*reset_seen(sess, target, args[1], args[0],
+                           6 if cmd.startswith("target") else 5))
         return 0
     elif cmd == "stream":
         stream(sess, float(args[0]))

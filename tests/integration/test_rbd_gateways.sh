@@ -17,7 +17,9 @@
 #     MultipathIO across A and B, Reset included (a
 #     LUN RESET through one gateway reaches the other over the image's
 #     watch/notify before it completes), and a session held on one
-#     gateway sees a LUN RESET through the other as a unit attention;
+#     gateway sees a LUN RESET or a TARGET WARM RESET through the other
+#     as a unit attention; a target reset through B releases a
+#     RESERVE(6) held through A before it is answered;
 #   - REPORT TARGET PORT GROUPS through each gateway gives both groups,
 #     and `iopctl alua set` on A reaches a session held on A as
 #     ASYMMETRIC ACCESS STATE CHANGED;
@@ -218,6 +220,19 @@ is "$(pr "$IQN2" "$B" reset-seen "$IQN1" "$A" | paste -sd' ')" \
 is "$(pr "$IQN1" "$A" reset-seen "$IQN2" "$B" | paste -sd' ')" \
 	"tmf=0 status=0x02 sense=6/2903" \
 	"LUN RESET through B: a session held on A sees the unit attention"
+is "$(pr "$IQN2" "$B" target-reset-seen "$IQN1" "$A" | paste -sd' ')" \
+	"tmf=0 status=0x02 sense=6/2903" \
+	"TARGET WARM RESET through A: a session held on B sees the unit attention"
+start_until status "$T/hold.out" \
+	python3 "$HERE/iscsi_pr.py" "$A" "$TGT" "$IQN1" hold-reserve6
+HOLD=$BG_PID
+is "$(cat "$T/hold.out")" "status=0x00" "initiator 1 holds RESERVE(6) through A again"
+expect "TARGET WARM RESET through B" "tmf=0" \
+	"$(pr "$IQN2" "$B" tmf 6)"
+expect "releases it: RESERVE(6) of initiator 2 through B, at once" \
+	"status=0x00" "$(pr "$IQN2" "$B" reserve6)"
+kill "$HOLD"
+wait "$HOLD"
 
 # --- ALUA as each gateway reports it: both groups, its own port
 IOPCTL=${IOPCTL:-$(dirname "$REAL_IOPD")/iopctl}
