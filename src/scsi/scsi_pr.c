@@ -490,6 +490,7 @@ static int scsi_pr_info_res6_local(const struct conn_export *exp,
 
 int scsi_pr_info_get(const struct conn_export *exp, struct scsi_pr_info *info)
 {
+	struct iop_session *session;
 	char id[512];
 	struct scsi_pr *pr;
 	int ret;
@@ -499,6 +500,7 @@ int scsi_pr_info_get(const struct conn_export *exp, struct scsi_pr_info *info)
 	pr = scsi_pr_get(id);
 	if (!pr)
 		return -ENOMEM;
+	session = scsi_pr_mgmt_attach(exp, pr);
 	pthread_mutex_lock(&pr->lock);
 	ret = scsi_pr_load(pr);
 	info->generation = pr->generation;
@@ -525,6 +527,7 @@ int scsi_pr_info_get(const struct conn_export *exp, struct scsi_pr_info *info)
 		ret = scsi_pr_info_res6(info, pr->res6_initiator,
 					pr->res6_tport);
 	pthread_mutex_unlock(&pr->lock);
+	scsi_pr_mgmt_detach(exp, pr, session);
 	scsi_pr_put(pr);
 	/* A device no other gateway shares keeps its holder here only. */
 	if (ret == 0 && !info->res6_initiator)
@@ -552,6 +555,7 @@ void scsi_pr_info_free(struct scsi_pr_info *info)
  * learns that its reservation was preempted. */
 int scsi_pr_clear_export(const struct conn_export *exp)
 {
+	struct iop_session *session;
 	char id[512];
 	struct scsi_pr *pr;
 	struct scsi_dev *dev;
@@ -562,6 +566,7 @@ int scsi_pr_clear_export(const struct conn_export *exp)
 	pr = scsi_pr_get(id);
 	if (!pr)
 		return -ENOMEM;
+	session = scsi_pr_mgmt_attach(exp, pr);
 	dev = scsi_dev_lookup(exp->desc, exp->dev_index);
 	pthread_mutex_lock(&pr->lock);
 	if (pr->shared)
@@ -596,6 +601,7 @@ int scsi_pr_clear_export(const struct conn_export *exp)
 	}
 	if (dev)
 		scsi_dev_put(dev);
+	scsi_pr_mgmt_detach(exp, pr, session);
 	scsi_pr_put(pr);
 	if (ret == 0)
 		log_info("scsi: %s: persistent reservations cleared by the "

@@ -155,6 +155,15 @@ void scsi_pr_attach(struct scsi_pr *pr, struct ddm_dev *ddm,
 /* A logical unit that attached closes; with the last one, stop hearing
  * the others. */
 void scsi_pr_detach(struct scsi_pr *pr);
+/* The management channel's calls on a device: one other gateways share
+ * keeps its state in the device, which this gateway reads only while
+ * attached, so attach for the call (through a Local Transport session
+ * of its own, returned; NULL when the device is not shared or cannot be
+ * opened), then detach and close it. */
+struct iop_session *scsi_pr_mgmt_attach(const struct conn_export *exp,
+					struct scsi_pr *pr);
+void scsi_pr_mgmt_detach(const struct conn_export *exp, struct scsi_pr *pr,
+			 struct iop_session *session);
 /* Read the shared record into pr (replacing its state), and save pr's
  * state there (-ESTALE: another gateway saved since it was read); with
  * pr->lock held, or on a scratch state. */

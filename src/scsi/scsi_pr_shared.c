@@ -510,6 +510,34 @@ void scsi_pr_attach(struct scsi_pr *pr, struct ddm_dev *ddm,
 	pthread_mutex_unlock(&scsi_pr_attach_lock);
 }
 
+struct iop_session *scsi_pr_mgmt_attach(const struct conn_export *exp,
+					struct scsi_pr *pr)
+{
+	const struct iop_desc_ops *ops = exp->desc->ops;
+	struct iop_session *session = NULL;
+	struct ddm_dev *ddm;
+
+	if (!ops->shared_dev ||
+	    ops->session_open(exp->desc, exp->dev_index, true, &session) < 0)
+		return NULL;
+	ddm = ops->shared_dev(session);
+	if (!ddm) {
+		ops->session_close(session);
+		return NULL;
+	}
+	scsi_pr_attach(pr, ddm, exp->desc, exp->dev_index, NULL);
+	return session;
+}
+
+void scsi_pr_mgmt_detach(const struct conn_export *exp, struct scsi_pr *pr,
+			 struct iop_session *session)
+{
+	if (!session)
+		return;
+	scsi_pr_detach(pr);
+	exp->desc->ops->session_close(session);
+}
+
 void scsi_pr_detach(struct scsi_pr *pr)
 {
 	struct ddm_dev *ddm = pr->shared;

@@ -13,7 +13,8 @@
 #     paths on gateway A; the RESERVE(6) suite across A and B (the holder
 #     is in the image's record too): a logout through A releases it
 #     before it is answered, the record names the holder, and a holder
-#     whose gateway was killed binds until that gateway starts again;
+#     whose gateway was killed binds until that gateway starts again,
+#     and `iopctl export pr` on B names a holder on A;
 #     MultipathIO across A and B, Reset included (a
 #     LUN RESET through one gateway reaches the other over the image's
 #     watch/notify before it completes), and a session held on one
@@ -81,6 +82,7 @@ check "rbd create $P/gw (64 MiB)" rbdc create --size 64M "$P/gw"
 
 # --- the gateways: IOPD runs each in its namespace
 REAL_IOPD=$IOPD
+IOPCTL=${IOPCTL:-$(dirname "$REAL_IOPD")/iopctl}
 cat >"$T/iopd-ns" <<EOS
 #!/bin/sh
 exec ip netns exec "\$IOPD_NETNS" "$REAL_IOPD" "\$@"
@@ -187,6 +189,14 @@ check "rbd image-meta get $P/gw iopd.pr (RESERVE(6) held)" \
 grep -qx "reserve6 $IQN1,i,0x800000000001 $TGT,t,0x0001" "$T/out"
 pass_if $? "the record names the holder's initiator port and target port" \
 	"$(cat "$T/out")"
+if [ -x "$IOPCTL" ]; then
+	out=$(t "$IOPCTL" -s "$T/b.sock" export pr lun)
+	grep -qx "reserve6: $IQN1,i,0x800000000001" <<<"$out" &&
+		grep -qx "reserve6_target_port: $TGT,t,0x0001" <<<"$out"
+	pass_if $? "iopctl export pr on gateway B names the holder on A" "$out"
+else
+	skip "iopctl export pr on gateway B" "iopctl not built"
+fi
 kill -KILL "$PID_a"
 _wait_timeout "$PID_a" 30
 wait "$HOLD"
@@ -235,7 +245,6 @@ kill "$HOLD"
 wait "$HOLD"
 
 # --- ALUA as each gateway reports it: both groups, its own port
-IOPCTL=${IOPCTL:-$(dirname "$REAL_IOPD")/iopctl}
 TOOL=$T/iscsi_alua
 alua() { t "$TOOL" "$@" | sed 1d | paste -sd' '; }
 if [ -x "$IOPCTL" ] && [ -f /usr/include/iscsi/iscsi.h ] &&
