@@ -178,10 +178,15 @@ cu "RESERVE(6) suite, path 1 on gateway A, path 2 on B" "$T/cu-r6.log" 7 \
 # survives power-on).
 expect "RESERVE(6) through A, logout; at its response RESERVE(6) through B" \
 	"status=0x00" "$(pr "$IQN1" "$A" logout-reserve6 "$IQN2" "$B")"
-start_until status "$T/hold.out" \
-	python3 "$HERE/iscsi_pr.py" "$A" "$TGT" "$IQN1" hold-reserve6
-HOLD=$BG_PID
-is "$(cat "$T/hold.out")" "status=0x00" "initiator 1 holds RESERVE(6) through A"
+# hold_reserve6 DESC: initiator 1 takes RESERVE(6) through A and keeps
+# its session (HOLD: the client's pid).
+hold_reserve6() {
+	start_until status "$T/hold.out" \
+		python3 "$HERE/iscsi_pr.py" "$A" "$TGT" "$IQN1" hold-reserve6
+	HOLD=$BG_PID
+	is "$(cat "$T/hold.out")" "status=0x00" "$1"
+}
+hold_reserve6 "initiator 1 holds RESERVE(6) through A"
 expect "a read of initiator 2 through B conflicts" "status=0x18" \
 	"$(pr "$IQN2" "$B" read 0)"
 check "rbd image-meta get $P/gw iopd.pr (RESERVE(6) held)" \
@@ -233,10 +238,7 @@ is "$(pr "$IQN1" "$A" reset-seen "$IQN2" "$B" | paste -sd' ')" \
 is "$(pr "$IQN2" "$B" target-reset-seen "$IQN1" "$A" | paste -sd' ')" \
 	"tmf=0 status=0x02 sense=6/2903" \
 	"TARGET WARM RESET through A: a session held on B sees the unit attention"
-start_until status "$T/hold.out" \
-	python3 "$HERE/iscsi_pr.py" "$A" "$TGT" "$IQN1" hold-reserve6
-HOLD=$BG_PID
-is "$(cat "$T/hold.out")" "status=0x00" "initiator 1 holds RESERVE(6) through A again"
+hold_reserve6 "initiator 1 holds RESERVE(6) through A again"
 expect "TARGET WARM RESET through B" "tmf=0" \
 	"$(pr "$IQN2" "$B" tmf 6)"
 expect "releases it: RESERVE(6) of initiator 2 through B, at once" \
