@@ -632,8 +632,8 @@ def section(res):
             "`WORKLOADxN`: N fio processes (`--numjobs=N`), each with its "
             "own NBD connection, same per-process queue depth; totals. "
             "Cores: CPU seconds per second of the run, the server's "
-            "(`/proc/PID/stat`) and fio's own (all its job processes, "
-            "`getrusage(RUSAGE_CHILDREN)`); where the two add up to the "
+            "(`/proc/PID/stat`) and fio's own (its report's usr_cpu and "
+            "sys_cpu, all its job processes); where the two add up to the "
             f"machine's {os.cpu_count()} CPUs, the machine, not the server, "
             "is the limit, and what fio spends is CPU the server can't have.",
             ext["sat"], [IOPS, MBS, GIB, SRV_CORES, FIO_CORES],
