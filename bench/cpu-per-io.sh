@@ -121,14 +121,12 @@ for r in $(seq "$rounds"); do
 			b=$(PROF=$pb run "$nbdkit_pid" "$nbdkit_port" $qd $rate)
 			a=$(PROF=$pa run "$iopd_pid" "$iopd_port" $qd $rate)
 		fi
+		read -r ia ca la <<<"$a"
+		read -r ib cb lb <<<"$b"
 		if [ -n "$pa" ]; then
-			read -r _ ca _ <<<"$a"
-			read -r _ cb _ <<<"$b"
 			echo "$load iopd $ca $pa" >>"$PERF/runs"
 			echo "$load nbdkit $cb $pb" >>"$PERF/runs"
 		fi
-		read -r ia ca la <<<"$a"
-		read -r ib cb lb <<<"$b"
 		# qd1 compares latency, the rest CPU per I/O.
 		if [ "$load" = qd1 ]; then
 			ratio=$(python3 -c "print(f'{$la / $lb:.2f}')")
